@@ -1,0 +1,213 @@
+//! Hippo's wire types: the JSON bodies of the HTTP API, shared by the server, the CLI and tests.
+
+use hippo_core::time_fmt::rfc3339;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// The media type of every error response (RFC 9457).
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// A record envelope sent to create or replace a record.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RecordWrite {
+    /// Record type, e.g. `Patient`, `Observation`, `ClinicalNote`.
+    #[serde(rename = "type")]
+    pub record_type: String,
+    /// The person the PHI is about (e.g. a patient id).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    #[serde(default)]
+    pub labels: Vec<String>,
+    /// Any JSON object (the PHI), up to the configured size.
+    #[schema(value_type = Object)]
+    pub body: serde_json::Map<String, serde_json::Value>,
+}
+
+/// One version of a record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RecordView {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: String,
+    #[serde(rename = "type")]
+    pub record_type: String,
+    pub subject: Option<String>,
+    pub labels: Vec<String>,
+    #[schema(value_type = Object)]
+    pub body: serde_json::Map<String, serde_json::Value>,
+    pub version: i64,
+    /// Hex SHA-256 of the canonical JSON of `body` (integrity, 164.312(c)).
+    pub body_sha256: String,
+    pub deleted: bool,
+    pub created_at: String,
+    pub created_by: String,
+    pub updated_at: String,
+    pub updated_by: String,
+}
+
+impl From<hippo_core::Record> for RecordView {
+    fn from(r: hippo_core::Record) -> Self {
+        Self {
+            id: r.id.to_string(),
+            record_type: r.record_type,
+            subject: r.subject,
+            labels: r.labels,
+            body: r.body,
+            version: r.version,
+            body_sha256: r.body_sha256,
+            deleted: r.deleted,
+            created_at: rfc3339(r.created_at_ms),
+            created_by: r.created_by,
+            updated_at: rfc3339(r.updated_at_ms),
+            updated_by: r.updated_by,
+        }
+    }
+}
+
+/// A page of records; pass `next_cursor` as `cursor` to get the next page.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RecordPage {
+    pub items: Vec<RecordView>,
+    pub next_cursor: Option<String>,
+}
+
+/// Every version of a record, oldest first.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RecordHistory {
+    pub id: String,
+    pub versions: Vec<RecordView>,
+}
+
+/// Request to create an API key in the caller's tenant.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeyCreate {
+    /// One of `admin`, `writer`, `reader`, `auditor`.
+    pub role: String,
+    /// A label for people: what the key is for.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// An API key's public description (never the secret).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ApiKeyView {
+    pub key_id: String,
+    pub principal_id: String,
+    pub tenant: String,
+    pub role: String,
+    pub name: String,
+    pub created_at: String,
+    pub created_by: String,
+    pub revoked_at: Option<String>,
+}
+
+/// A newly created key: `token` is shown this once and never again.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ApiKeyCreated {
+    pub token: String,
+    #[serde(flatten)]
+    pub key: ApiKeyView,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ApiKeyList {
+    pub items: Vec<ApiKeyView>,
+}
+
+/// One audit event.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AuditEventView {
+    pub seq: i64,
+    pub time: String,
+    pub tenant: Option<String>,
+    pub actor_id: String,
+    pub actor_kind: String,
+    pub action: String,
+    pub resource_type: String,
+    pub resource_id: Option<String>,
+    pub subject_id: Option<String>,
+    pub outcome: String,
+    pub request_id: String,
+    pub source_addr: Option<String>,
+    pub user_agent: Option<String>,
+    #[schema(value_type = Object)]
+    pub details: serde_json::Value,
+}
+
+impl From<hippo_core::AuditEvent> for AuditEventView {
+    fn from(e: hippo_core::AuditEvent) -> Self {
+        Self {
+            seq: e.seq,
+            time: rfc3339(e.time_ms),
+            tenant: e.tenant,
+            actor_id: e.actor_id,
+            actor_kind: e.actor_kind.as_str().to_owned(),
+            action: e.action.as_str().to_owned(),
+            resource_type: e.resource_type,
+            resource_id: e.resource_id,
+            subject_id: e.subject_id,
+            outcome: e.outcome.as_str().to_owned(),
+            request_id: e.request_id,
+            source_addr: e.source_addr,
+            user_agent: e.user_agent,
+            details: e.details,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AuditPage {
+    pub items: Vec<AuditEventView>,
+    pub next_cursor: Option<String>,
+}
+
+/// An RFC 9457 problem. `type` is stable: clients branch on it, never on `detail`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    pub title: String,
+    pub status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// Field-level problems for invalid input.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldProblem>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct FieldProblem {
+    pub field: String,
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Health {
+    pub status: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Readiness {
+    pub status: String,
+    pub checks: Vec<ReadinessCheck>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ReadinessCheck {
+    pub name: String,
+    pub ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct VersionInfo {
+    pub name: String,
+    pub version: String,
+    pub store: String,
+}

@@ -1,0 +1,17 @@
+//! Hippo's server: configuration, first-run initialisation, TLS, and the HTTP API over the store.
+
+pub mod config;
+pub mod ctx;
+pub mod init;
+pub mod middleware;
+pub mod openapi;
+pub mod problem;
+pub mod ratelimit;
+pub mod routes;
+pub mod serve;
+pub mod state;
+pub mod tls;
+
+pub use config::{Config, ConfigError};
+pub use problem::ApiError;
+pub use state::AppState;

@@ -1,0 +1,115 @@
+//! Per-request plumbing: request ids, security headers, and one PHI-free access log line per request.
+//!
+//! The log line holds the route *template* (`/v1/records/{id}`), never the raw path or query,
+//! so ids, subjects and search values stay out of logs.
+
+use axum::extract::{MatchedPath, Request};
+use axum::http::{header, HeaderName, HeaderValue};
+use axum::middleware::Next;
+use axum::response::Response;
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// What the access log needs to know about a request, filled in as it is handled.
+#[derive(Debug, Default)]
+pub struct RequestScope {
+    pub request_id: String,
+    pub principal: OnceLock<String>,
+}
+
+tokio::task_local! {
+    static SCOPE: Arc<RequestScope>;
+}
+
+/// The current request's id, if called while handling a request.
+pub fn current_request_id() -> Option<String> {
+    SCOPE.try_with(|s| s.request_id.clone()).ok()
+}
+
+/// Records which principal the current request was authenticated as (for the access log).
+pub fn set_principal(id: &str) {
+    let _ = SCOPE.try_with(|s| s.principal.set(id.to_owned()));
+}
+
+/// Settings for the response headers every response carries.
+#[derive(Clone)]
+pub struct HeaderPolicy {
+    pub hsts: bool,
+}
+
+/// Assigns a request id, runs the request inside its scope, adds security headers, logs the outcome.
+pub async fn request_scope(
+    axum::extract::State(policy): axum::extract::State<HeaderPolicy>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let started = Instant::now();
+    let scope = Arc::new(RequestScope {
+        request_id: uuid::Uuid::now_v7().to_string(),
+        principal: OnceLock::new(),
+    });
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "(unmatched)".to_owned());
+    let method = req.method().clone();
+    let mut resp = SCOPE.scope(scope.clone(), next.run(req)).await;
+    if needs_problem_body(&resp) {
+        resp = generic_problem(resp.status(), &scope.request_id);
+    }
+    let headers = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&scope.request_id) {
+        headers.insert(X_REQUEST_ID.clone(), v);
+    }
+    if policy.hsts {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=63072000; includeSubDomains"),
+        );
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    tracing::info!(
+        target: "hippo::access",
+        request_id = %scope.request_id,
+        method = %method,
+        route = %route,
+        status = resp.status().as_u16(),
+        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+        principal = scope.principal.get().map(String::as_str).unwrap_or("-"),
+        "request"
+    );
+    resp
+}
+
+/// True for an error response that did not come from [`crate::problem::ApiError`] (e.g. a
+/// framework rejection or 405): every error a client sees must be problem+json.
+fn needs_problem_body(resp: &Response) -> bool {
+    let is_problem = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(hippo_proto::PROBLEM_JSON.as_bytes()));
+    (resp.status().is_client_error() || resp.status().is_server_error()) && !is_problem
+}
+
+fn generic_problem(status: axum::http::StatusCode, request_id: &str) -> Response {
+    let title = status.canonical_reason().unwrap_or("Error").to_owned();
+    let problem = hippo_proto::Problem {
+        problem_type: format!("urn:hippo:problem:http-{}", status.as_u16()),
+        detail: Some(format!("{title}; see /openapi.json for the routes, methods and parameters this server accepts")),
+        title,
+        status: status.as_u16(),
+        instance: Some(format!("urn:hippo:request:{request_id}")),
+        request_id: Some(request_id.to_owned()),
+        errors: Vec::new(),
+    };
+    let body = serde_json::to_vec(&problem).expect("problem serialises");
+    let mut resp = Response::new(axum::body::Body::from(body));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(hippo_proto::PROBLEM_JSON));
+    resp
+}

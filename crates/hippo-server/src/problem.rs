@@ -1,0 +1,192 @@
+//! The one mapping from errors to RFC 9457 `application/problem+json` responses.
+//!
+//! Every `type` is a stable URN clients can branch on. `detail` names fields, limits and ids,
+//! never submitted values, so a response (and any log of it) carries no PHI.
+
+use crate::middleware::current_request_id;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use hippo_core::validate::ValidationErrors;
+use hippo_proto::{FieldProblem, Problem, PROBLEM_JSON};
+use hippo_store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("the request body is not valid JSON (line {line}, column {column})")]
+    MalformedJson { line: usize, column: usize },
+    #[error("send the body as application/json")]
+    UnsupportedMediaType,
+    #[error("the request body exceeds the limit of {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("the record envelope is invalid")]
+    Invalid(ValidationErrors),
+    #[error("{0}")]
+    BadParameter(String),
+    #[error("'{0}' is not a valid record id; record ids are UUIDs")]
+    MalformedId(&'static str),
+    #[error("{0}")]
+    MissingCredentials(&'static str),
+    #[error("the credentials are invalid, expired or revoked")]
+    BadCredentials,
+    #[error("your role does not allow this action")]
+    Forbidden,
+    #[error("no such {0}")]
+    NotFound(&'static str),
+    #[error("the record has been deleted; its history is still available")]
+    Gone,
+    #[error("the record is at version {current}; fetch it again and retry with If-Match: \"{current}\"")]
+    StaleVersion { current: i64 },
+    #[error("updates require an If-Match header holding the version you read, e.g. If-Match: \"3\"")]
+    PreconditionRequired,
+    #[error("{0}")]
+    Conflict(&'static str),
+    #[error("too many requests; retry after {retry_after_secs} second(s)")]
+    RateLimited { retry_after_secs: u64 },
+    #[error("the request could not be recorded in the audit log, so it was not performed")]
+    AuditUnavailable,
+    #[error("the store is unavailable; retry later")]
+    Unavailable,
+    #[error("an internal error occurred; quote the request id to your administrator")]
+    Internal,
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        use ApiError::*;
+        match self {
+            MalformedJson { .. } | Invalid(_) | BadParameter(_) | MalformedId(_) => StatusCode::BAD_REQUEST,
+            UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            MissingCredentials(_) | BadCredentials => StatusCode::UNAUTHORIZED,
+            Forbidden => StatusCode::FORBIDDEN,
+            NotFound(_) => StatusCode::NOT_FOUND,
+            Gone => StatusCode::GONE,
+            StaleVersion { .. } => StatusCode::PRECONDITION_FAILED,
+            PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
+            Conflict(_) => StatusCode::CONFLICT,
+            RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AuditUnavailable | Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable problem slug (the last part of `type`), also used as the audit reason.
+    pub fn slug(&self) -> &'static str {
+        use ApiError::*;
+        match self {
+            MalformedJson { .. } => "malformed-json",
+            UnsupportedMediaType => "unsupported-media-type",
+            PayloadTooLarge { .. } => "payload-too-large",
+            Invalid(_) => "invalid-envelope",
+            BadParameter(_) => "invalid-parameter",
+            MalformedId(_) => "malformed-id",
+            MissingCredentials(_) => "missing-credentials",
+            BadCredentials => "bad-credentials",
+            Forbidden => "forbidden",
+            NotFound(_) => "not-found",
+            Gone => "deleted",
+            StaleVersion { .. } => "stale-version",
+            PreconditionRequired => "precondition-required",
+            Conflict(_) => "conflict",
+            RateLimited { .. } => "rate-limited",
+            AuditUnavailable => "audit-unavailable",
+            Unavailable => "unavailable",
+            Internal => "internal",
+        }
+    }
+
+    fn title(&self) -> &'static str {
+        use ApiError::*;
+        match self {
+            MalformedJson { .. } => "Malformed JSON",
+            UnsupportedMediaType => "Unsupported media type",
+            PayloadTooLarge { .. } => "Payload too large",
+            Invalid(_) => "Invalid record envelope",
+            BadParameter(_) => "Invalid parameter",
+            MalformedId(_) => "Malformed id",
+            MissingCredentials(_) => "Missing credentials",
+            BadCredentials => "Bad credentials",
+            Forbidden => "Forbidden",
+            NotFound(_) => "Not found",
+            Gone => "Record deleted",
+            StaleVersion { .. } => "Stale version",
+            PreconditionRequired => "Precondition required",
+            Conflict(_) => "Conflict",
+            RateLimited { .. } => "Too many requests",
+            AuditUnavailable => "Audit unavailable",
+            Unavailable => "Service unavailable",
+            Internal => "Internal error",
+        }
+    }
+
+    pub fn to_problem(&self) -> Problem {
+        let request_id = current_request_id();
+        let errors = match self {
+            ApiError::Invalid(v) => v
+                .0
+                .iter()
+                .map(|f| FieldProblem {
+                    field: f.field.clone(),
+                    code: f.code.into(),
+                    message: f.message.into(),
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        Problem {
+            problem_type: format!("urn:hippo:problem:{}", self.slug()),
+            title: self.title().into(),
+            status: self.status().as_u16(),
+            detail: Some(self.to_string()),
+            instance: request_id.as_ref().map(|r| format!("urn:hippo:request:{r}")),
+            request_id,
+            errors,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::to_vec(&self.to_problem()).expect("problem serialises");
+        let mut resp = (self.status(), body).into_response();
+        let headers = resp.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        match &self {
+            ApiError::MissingCredentials(_) | ApiError::BadCredentials => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"hippo\""));
+            }
+            ApiError::RateLimited { retry_after_secs } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+            }
+            _ => {}
+        }
+        resp
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            // Another tenant's record and a missing one look the same: tenants never learn of each other.
+            StoreError::RecordNotFound(_) | StoreError::VersionNotFound { .. } => ApiError::NotFound("record"),
+            StoreError::ApiKeyNotFound(_) => ApiError::NotFound("API key"),
+            StoreError::TenantNotFound(_) => ApiError::NotFound("tenant"),
+            StoreError::RecordDeleted(_) => ApiError::Gone,
+            StoreError::VersionConflict { current } => ApiError::StaleVersion { current },
+            StoreError::TypeChange => ApiError::Conflict("a record's type cannot change; create a new record instead"),
+            StoreError::TenantExists(_) => ApiError::Conflict("the tenant already exists"),
+            StoreError::AuditFailed(msg) => {
+                tracing::error!(error = %msg, "audit write failed; request refused");
+                ApiError::AuditUnavailable
+            }
+            StoreError::Unavailable(msg) => {
+                tracing::error!(error = %msg, "store unavailable");
+                ApiError::Unavailable
+            }
+            other => {
+                tracing::error!(error = %other, kind = other.reason(), "store error");
+                ApiError::Internal
+            }
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! The HTTP API: route table and the helpers handlers share.
+
+pub mod admin;
+pub mod audit;
+pub mod ops;
+pub mod records;
+
+use crate::middleware::{request_scope, HeaderPolicy};
+use crate::problem::ApiError;
+use crate::state::AppState;
+use axum::body::Body;
+use axum::http::{header, HeaderMap};
+use axum::routing::{get, post};
+use axum::Router;
+use http_body_util::BodyExt;
+use std::collections::HashMap;
+
+/// Builds the application: every route, behind the request-scope middleware.
+pub fn router(state: AppState, hsts: bool) -> Router {
+    Router::new()
+        .route("/v1/records", post(records::create).get(records::list))
+        .route(
+            "/v1/records/{id}",
+            get(records::get).put(records::update).delete(records::delete),
+        )
+        .route("/v1/records/{id}/history", get(records::history))
+        .route("/v1/records/{id}/versions/{version}", get(records::version))
+        .route("/v1/admin/apikeys", post(admin::create_key).get(admin::list_keys))
+        .route("/v1/admin/apikeys/{key_id}", axum::routing::delete(admin::revoke_key))
+        .route("/v1/audit", get(audit::list))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/version", get(ops::version))
+        .route("/openapi.json", get(ops::openapi))
+        .fallback(ops::not_found)
+        .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(HeaderPolicy { hsts }, request_scope))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
+}
+
+/// A panic becomes a generic 500; its message (which could hold anything) is never sent or logged.
+fn panic_response(_payload: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    tracing::error!("a request handler panicked; the panic message is withheld from logs");
+    axum::response::IntoResponse::into_response(ApiError::Internal)
+}
+
+/// Reads a JSON body: checks the media type, enforces the size limit, and parses it.
+pub async fn read_json(headers: &HeaderMap, body: Body, limit: usize) -> Result<serde_json::Value, ApiError> {
+    let media = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    let is_json = media == "application/json" || (media.starts_with("application/") && media.ends_with("+json"));
+    if !is_json {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(ApiError::PayloadTooLarge { limit });
+    }
+    let bytes = http_body_util::Limited::new(body, limit)
+        .collect()
+        .await
+        .map_err(|e| {
+            if e.is::<http_body_util::LengthLimitError>() {
+                ApiError::PayloadTooLarge { limit }
+            } else {
+                ApiError::BadParameter("the request body could not be read".into())
+            }
+        })?
+        .to_bytes();
+    // serde_json's messages can quote the input; only its position is reported.
+    serde_json::from_slice(&bytes).map_err(|e| ApiError::MalformedJson {
+        line: e.line(),
+        column: e.column(),
+    })
+}
+
+/// Query parameters, checked against the names a route accepts.
+pub struct QueryParams(HashMap<String, String>);
+
+impl QueryParams {
+    pub fn parse(raw: Option<&str>, allowed: &[&str]) -> Result<Self, ApiError> {
+        let mut map = HashMap::new();
+        for (key, value) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
+            let key = key.into_owned();
+            if !allowed.contains(&key.as_str()) {
+                let shown = if key.len() <= 32 && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') { key } else { "(unprintable)".into() };
+                return Err(ApiError::BadParameter(format!(
+                    "unknown query parameter '{shown}'; this route accepts: {}",
+                    allowed.join(", ")
+                )));
+            }
+            if map.insert(key.clone(), value.into_owned()).is_some() {
+                return Err(ApiError::BadParameter(format!("query parameter '{key}' is given more than once")));
+            }
+        }
+        Ok(Self(map))
+    }
+
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(String::as_str)
+    }
+
+    /// The names present (for audit details: names only, never values).
+    pub fn names(&self) -> Vec<String> {
+        let mut n: Vec<String> = self.0.keys().cloned().collect();
+        n.sort();
+        n
+    }
+
+    /// `limit`, between 1 and `max` (default `default`).
+    pub fn limit(&self, default: usize, max: usize) -> Result<usize, ApiError> {
+        match self.get("limit") {
+            None => Ok(default),
+            Some(v) => v
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=max).contains(n))
+                .ok_or_else(|| ApiError::BadParameter(format!("limit must be a whole number from 1 to {max}"))),
+        }
+    }
+
+    /// An RFC 3339 timestamp parameter, as Unix milliseconds.
+    pub fn time(&self, key: &str) -> Result<Option<i64>, ApiError> {
+        self.get(key)
+            .map(|v| {
+                hippo_core::time_fmt::parse_rfc3339(v).ok_or_else(|| {
+                    ApiError::BadParameter(format!("{key} must be an RFC 3339 time, e.g. 2026-01-31T00:00:00Z"))
+                })
+            })
+            .transpose()
+    }
+}

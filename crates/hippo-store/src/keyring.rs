@@ -1,0 +1,223 @@
+//! The keyring: the key-encryption key (KEK) that wraps every database's data key.
+//!
+//! The KEK lives in a file readable only by its owner (mode 0600) inside a data directory
+//! readable only by its owner (0700). Data keys are random 256-bit keys, wrapped with
+//! AES-256-GCM under the KEK, bound by associated data to what they protect, so a wrapped key
+//! copied to another tenant does not unwrap. Destroying a tenant's wrapped key makes its
+//! database unreadable everywhere (crypto-shredding).
+
+use crate::{random, StoreError};
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use zeroize::{Zeroize, Zeroizing};
+
+pub const KEYRING_FILE: &str = "keyring.json";
+const NONCE_LEN: usize = 12;
+
+/// A 256-bit data key; wiped from memory when dropped.
+pub type DataKey = Zeroizing<[u8; 32]>;
+
+#[derive(Serialize, Deserialize)]
+struct KeyringFile {
+    version: u32,
+    /// Base64 of the 32-byte key-encryption key.
+    kek: String,
+    /// Base64 of a 32-byte seed for the audit tree-head signing key (used from issue 5 on).
+    #[serde(default)]
+    audit_signing_seed: Option<String>,
+}
+
+pub struct Keyring {
+    kek: Zeroizing<[u8; 32]>,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Keyring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Keyring").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+/// Refuses a path that group or others can access, with the command that fixes it.
+pub fn require_private(path: &Path, dir: bool) -> Result<(), StoreError> {
+    let meta = fs::metadata(path).map_err(|e| StoreError::io(path, e))?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        let want = if dir { "700" } else { "600" };
+        return Err(StoreError::Permissions {
+            path: path.display().to_string(),
+            reason: format!(
+                "is accessible by group or others (mode {mode:03o}); it holds PHI or keys. Fix: chmod {want} {}",
+                path.display()
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Creates `dir` (mode 0700) if it does not exist.
+pub fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
+    if !dir.exists() {
+        fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+            .map_err(|e| StoreError::io(dir, e))?;
+    }
+    Ok(())
+}
+
+/// Writes a new file readable only by its owner; never overwrites an existing one.
+pub fn write_private_file(path: &Path, contents: &[u8]) -> Result<(), StoreError> {
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| StoreError::io(path, e))?;
+    f.write_all(contents).map_err(|e| StoreError::io(path, e))?;
+    f.sync_all().map_err(|e| StoreError::io(path, e))
+}
+
+impl Keyring {
+    pub fn path(data_dir: &Path) -> PathBuf {
+        data_dir.join(KEYRING_FILE)
+    }
+
+    /// Creates a keyring with a fresh KEK. Fails if one already exists.
+    pub fn create(data_dir: &Path) -> Result<Self, StoreError> {
+        let path = Self::path(data_dir);
+        let kek: Zeroizing<[u8; 32]> = Zeroizing::new(random::bytes()?);
+        let seed: Zeroizing<[u8; 32]> = Zeroizing::new(random::bytes()?);
+        let mut file = KeyringFile {
+            version: 1,
+            kek: STANDARD.encode(kek.as_slice()),
+            audit_signing_seed: Some(STANDARD.encode(seed.as_slice())),
+        };
+        let mut json = serde_json::to_vec_pretty(&file).expect("keyring serialises");
+        let result = write_private_file(&path, &json);
+        json.zeroize();
+        file.kek.zeroize();
+        result?;
+        Ok(Self { kek, path })
+    }
+
+    /// Loads the keyring, refusing a file or directory that others can read.
+    pub fn load(data_dir: &Path) -> Result<Self, StoreError> {
+        require_private(data_dir, true)?;
+        let path = Self::path(data_dir);
+        require_private(&path, false)?;
+        let text = Zeroizing::new(fs::read_to_string(&path).map_err(|e| StoreError::io(&path, e))?);
+        let file: KeyringFile = serde_json::from_str(&text)
+            .map_err(|e| StoreError::Crypto(format!("{} is not a valid keyring: {e}", path.display())))?;
+        if file.version != 1 {
+            return Err(StoreError::Crypto(format!(
+                "{} has keyring version {}, this hippo understands version 1",
+                path.display(),
+                file.version
+            )));
+        }
+        let raw = Zeroizing::new(
+            STANDARD
+                .decode(file.kek.as_bytes())
+                .map_err(|_| StoreError::Crypto(format!("{}: kek is not base64", path.display())))?,
+        );
+        let kek: [u8; 32] = raw.as_slice().try_into().map_err(|_| {
+            StoreError::Crypto(format!("{}: kek must be 32 bytes", path.display()))
+        })?;
+        Ok(Self {
+            kek: Zeroizing::new(kek),
+            path,
+        })
+    }
+
+    /// Draws a new random data key.
+    pub fn new_data_key() -> Result<DataKey, StoreError> {
+        Ok(Zeroizing::new(random::bytes()?))
+    }
+
+    /// Wraps `key` under the KEK, bound to `label` (e.g. `tenant:default`).
+    pub fn wrap(&self, label: &str, key: &DataKey) -> Result<Vec<u8>, StoreError> {
+        let nonce: [u8; NONCE_LEN] = random::bytes()?;
+        let ct = self
+            .cipher()
+            .encrypt(Nonce::from_slice(&nonce), Payload { msg: key.as_slice(), aad: label.as_bytes() })
+            .map_err(|_| StoreError::Crypto("wrapping a data key failed".into()))?;
+        Ok([nonce.as_slice(), &ct].concat())
+    }
+
+    /// Unwraps a data key; fails if it was wrapped under another KEK or for another label.
+    pub fn unwrap(&self, label: &str, wrapped: &[u8]) -> Result<DataKey, StoreError> {
+        let fail = || {
+            StoreError::Crypto(format!(
+                "the data key for {label} does not unwrap with the keyring at {}: wrong keyring or tampered key",
+                self.path.display()
+            ))
+        };
+        if wrapped.len() <= NONCE_LEN {
+            return Err(fail());
+        }
+        let (nonce, ct) = wrapped.split_at(NONCE_LEN);
+        let pt = Zeroizing::new(
+            self.cipher()
+                .decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad: label.as_bytes() })
+                .map_err(|_| fail())?,
+        );
+        let key: [u8; 32] = pt.as_slice().try_into().map_err(|_| fail())?;
+        Ok(Zeroizing::new(key))
+    }
+
+    fn cipher(&self) -> Aes256Gcm {
+        Aes256Gcm::new_from_slice(self.kek.as_slice()).expect("KEK is 32 bytes")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn private_tempdir() -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        fs::set_permissions(d.path(), fs::Permissions::from_mode(0o700)).unwrap();
+        d
+    }
+
+    #[test]
+    fn wrapped_keys_unwrap_only_for_their_label() {
+        let d = private_tempdir();
+        let kr = Keyring::create(d.path()).unwrap();
+        let dk = Keyring::new_data_key().unwrap();
+        let w = kr.wrap("tenant:a", &dk).unwrap();
+        assert_eq!(*kr.unwrap("tenant:a", &w).unwrap(), *dk);
+        assert!(kr.unwrap("tenant:b", &w).is_err());
+        let reloaded = Keyring::load(d.path()).unwrap();
+        assert_eq!(*reloaded.unwrap("tenant:a", &w).unwrap(), *dk);
+    }
+
+    #[test]
+    fn keyring_file_is_private_and_load_refuses_loose_permissions() {
+        let d = private_tempdir();
+        Keyring::create(d.path()).unwrap();
+        let p = Keyring::path(d.path());
+        assert_eq!(fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).unwrap();
+        let err = Keyring::load(d.path()).unwrap_err().to_string();
+        assert!(err.contains("chmod 600"), "{err}");
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o600)).unwrap();
+        fs::set_permissions(d.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        let err = Keyring::load(d.path()).unwrap_err().to_string();
+        assert!(err.contains("chmod 700"), "{err}");
+    }
+
+    #[test]
+    fn a_second_create_never_overwrites_the_kek() {
+        let d = private_tempdir();
+        Keyring::create(d.path()).unwrap();
+        assert!(Keyring::create(d.path()).is_err());
+    }
+}

@@ -1,0 +1,16 @@
+//! Hippo's storage layer: the [`Store`] contract and its implementations.
+//!
+//! Every method that touches PHI or access takes an [`hippo_core::AuditDraft`] and writes the
+//! audit event itself, in the same durable commit as the change (or, for reads, before it
+//! returns), so no caller can forget to audit and no audit failure can be ignored.
+
+pub mod error;
+pub mod keyring;
+pub mod random;
+pub mod sqlite;
+pub mod store;
+
+pub use error::StoreError;
+pub use keyring::Keyring;
+pub use sqlite::SqliteStore;
+pub use store::{ApiKeyInfo, AuditQuery, NewApiKey, Store, TenantInfo};

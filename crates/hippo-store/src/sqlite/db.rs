@@ -1,0 +1,79 @@
+//! One encrypted database: a group-commit writer plus a small pool of reader connections.
+
+use super::conn;
+use super::writer::{JobResult, Writer};
+use crate::keyring::DataKey;
+use crate::StoreError;
+use rusqlite::Connection;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// Idle reader connections kept open; more are opened on demand and closed when returned.
+const IDLE_READERS: usize = 8;
+
+pub struct Db {
+    path: PathBuf,
+    key: DataKey,
+    writer: Writer,
+    readers: Mutex<Vec<Connection>>,
+}
+
+impl Db {
+    /// Opens the database (creating it if `create`), applies `migrations`, and starts its writer.
+    pub fn open(path: &Path, key: DataKey, create: bool, migrations: &[&str], name: &str) -> Result<Self, StoreError> {
+        let writer_conn = conn::open(path, &key, create)?;
+        super::migrations::apply(&writer_conn, migrations)?;
+        Ok(Self {
+            path: path.to_owned(),
+            writer: Writer::start(name.to_owned(), writer_conn)?,
+            key,
+            readers: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Runs `f` in the next group commit; returns once it is durable.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> JobResult<T> + Send + 'static,
+    {
+        self.writer.write(f).await
+    }
+
+    /// Runs `f` on a reader connection, off the async threads.
+    pub async fn read<T, F>(self: &std::sync::Arc<Self>, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = db.checkout()?;
+            let result = f(&conn);
+            db.checkin(conn);
+            result
+        })
+        .await
+        .map_err(|_| StoreError::Unavailable("a read task panicked".into()))?
+    }
+
+    fn checkout(&self) -> Result<Connection, StoreError> {
+        if let Some(c) = self.readers.lock().expect("reader pool lock").pop() {
+            return Ok(c);
+        }
+        conn::open(&self.path, &self.key, false)
+    }
+
+    fn checkin(&self, conn: Connection) {
+        let mut pool = self.readers.lock().expect("reader pool lock");
+        if pool.len() < IDLE_READERS {
+            pool.push(conn);
+        }
+    }
+
+    /// Commits queued writes and closes every connection.
+    pub fn close(&self) {
+        self.writer.close();
+        self.readers.lock().expect("reader pool lock").clear();
+    }
+}

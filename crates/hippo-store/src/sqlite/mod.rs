@@ -1,0 +1,345 @@
+//! The embedded store: SQLCipher databases in a data directory, one catalog plus one per tenant.
+//!
+//! Each tenant's records and audit log live in their own database file with their own data key,
+//! so a query bug cannot cross tenants, writes of different tenants do not contend, and
+//! destroying a tenant's wrapped key makes its data unreadable (crypto-shredding).
+
+mod audit;
+mod catalog;
+mod conn;
+mod db;
+mod migrations;
+mod records;
+mod writer;
+
+use crate::keyring::{self, Keyring};
+use crate::store::{ApiKeyInfo, AuditQuery, NewApiKey, Store, TenantInfo};
+use crate::StoreError;
+use async_trait::async_trait;
+use db::Db;
+use hippo_core::{AuditDraft, AuditEvent, Outcome, Page, Principal, Record, RecordFilter, RecordId, RecordInput, TenantId};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+const CATALOG_DB: &str = "catalog.db";
+const CATALOG_KEY: &str = "catalog.key";
+const CATALOG_LABEL: &str = "catalog";
+const TENANTS_DIR: &str = "tenants";
+
+pub struct SqliteStore {
+    data_dir: PathBuf,
+    keyring: Keyring,
+    catalog: Arc<Db>,
+    tenants: RwLock<HashMap<TenantId, Arc<Db>>>,
+    opening: tokio::sync::Mutex<()>,
+}
+
+impl SqliteStore {
+    /// True if `data_dir` already holds an initialised store.
+    pub fn exists(data_dir: &Path) -> bool {
+        Keyring::path(data_dir).exists() && data_dir.join(CATALOG_KEY).exists()
+    }
+
+    /// Initialises a new store: keyring, catalog data key and catalog database.
+    pub fn create(data_dir: &Path) -> Result<Self, StoreError> {
+        keyring::create_private_dir(data_dir)?;
+        keyring::require_private(data_dir, true)?;
+        let keyring = Keyring::create(data_dir)?;
+        let dek = Keyring::new_data_key()?;
+        keyring::write_private_file(&data_dir.join(CATALOG_KEY), &keyring.wrap(CATALOG_LABEL, &dek)?)?;
+        keyring::create_private_dir(&data_dir.join(TENANTS_DIR))?;
+        Self::open_with(data_dir, keyring, true)
+    }
+
+    /// Opens an existing store, failing closed if its keys are missing, exposed or wrong.
+    pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        let keyring = Keyring::load(data_dir)?;
+        Self::open_with(data_dir, keyring, false)
+    }
+
+    fn open_with(data_dir: &Path, keyring: Keyring, create: bool) -> Result<Self, StoreError> {
+        let key_path = data_dir.join(CATALOG_KEY);
+        keyring::require_private(&key_path, false)?;
+        let wrapped = std::fs::read(&key_path).map_err(|e| StoreError::io(&key_path, e))?;
+        let dek = keyring.unwrap(CATALOG_LABEL, &wrapped)?;
+        let catalog = Db::open(&data_dir.join(CATALOG_DB), dek, create, migrations::CATALOG, "catalog")?;
+        Ok(Self {
+            data_dir: data_dir.to_owned(),
+            keyring,
+            catalog: Arc::new(catalog),
+            tenants: RwLock::new(HashMap::new()),
+            opening: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    fn tenant_path(&self, id: &TenantId) -> PathBuf {
+        // TenantId admits only [a-z0-9-], so it is safe as a file name.
+        self.data_dir.join(TENANTS_DIR).join(format!("{id}.db"))
+    }
+
+    fn tenant_label(id: &TenantId) -> String {
+        format!("tenant:{id}")
+    }
+
+    /// The open database of `tenant`, opening it on first use.
+    async fn tenant_db(&self, tenant: &TenantId) -> Result<Arc<Db>, StoreError> {
+        if let Some(db) = self.tenants.read().expect("tenant map lock").get(tenant) {
+            return Ok(db.clone());
+        }
+        let _guard = self.opening.lock().await;
+        if let Some(db) = self.tenants.read().expect("tenant map lock").get(tenant) {
+            return Ok(db.clone());
+        }
+        let t = tenant.clone();
+        let wrapped = self.catalog.read(move |c| catalog::wrapped_key(c, &t)).await?;
+        let dek = self.keyring.unwrap(&Self::tenant_label(tenant), &wrapped)?;
+        let path = self.tenant_path(tenant);
+        let db = Arc::new(Db::open(&path, dek, false, migrations::TENANT, tenant.as_str())?);
+        self.tenants
+            .write()
+            .expect("tenant map lock")
+            .insert(tenant.clone(), db.clone());
+        Ok(db)
+    }
+
+    /// Opens a raw connection to the catalog (`None`) or a tenant's database, for operators'
+    /// tooling and tests that must inspect or damage storage directly (e.g. tamper tests).
+    pub fn raw_connection(&self, tenant: Option<&TenantId>) -> Result<rusqlite::Connection, StoreError> {
+        match tenant {
+            None => {
+                let wrapped = std::fs::read(self.data_dir.join(CATALOG_KEY))
+                    .map_err(|e| StoreError::io(&self.data_dir.join(CATALOG_KEY), e))?;
+                let dek = self.keyring.unwrap(CATALOG_LABEL, &wrapped)?;
+                conn::open(&self.data_dir.join(CATALOG_DB), &dek, false)
+            }
+            Some(t) => {
+                let c = conn::open(&self.data_dir.join(CATALOG_DB), &self.catalog_key()?, false)?;
+                let wrapped = catalog::wrapped_key(&c, t)?;
+                let dek = self.keyring.unwrap(&Self::tenant_label(t), &wrapped)?;
+                conn::open(&self.tenant_path(t), &dek, false)
+            }
+        }
+    }
+
+    fn catalog_key(&self) -> Result<keyring::DataKey, StoreError> {
+        let path = self.data_dir.join(CATALOG_KEY);
+        let wrapped = std::fs::read(&path).map_err(|e| StoreError::io(&path, e))?;
+        self.keyring.unwrap(CATALOG_LABEL, &wrapped)
+    }
+
+    /// Writes an audit event for a completed read, then hands back the read's result.
+    /// The event is durable before any data is returned; if it cannot be written, no data is.
+    async fn after_read<T: Send + 'static>(
+        db: &Db,
+        mut draft: AuditDraft,
+        result: Result<T, StoreError>,
+        describe: impl FnOnce(&mut AuditDraft, &T),
+    ) -> Result<T, StoreError> {
+        match &result {
+            Ok(v) => describe(&mut draft, v),
+            Err(e) => draft.failed(Outcome::Error, e.reason()),
+        }
+        db.write(move |c| Ok(Ok(audit::insert(c, draft)?))).await?;
+        result
+    }
+
+    async fn log_db(&self, tenant: Option<&TenantId>) -> Result<Arc<Db>, StoreError> {
+        match tenant {
+            Some(t) => self.tenant_db(t).await,
+            None => Ok(self.catalog.clone()),
+        }
+    }
+}
+
+fn describe_record(a: &mut AuditDraft, r: &Record) {
+    a.resource_id = Some(r.id.to_string());
+    a.subject_id = r.subject.clone();
+    a.detail("version", r.version);
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn create_tenant(&self, id: &TenantId, audit: AuditDraft) -> Result<TenantInfo, StoreError> {
+        let t = id.clone();
+        if self.catalog.read(move |c| catalog::wrapped_key(c, &t)).await.is_ok() {
+            return Err(StoreError::TenantExists(id.to_string()));
+        }
+        let path = self.tenant_path(id);
+        // A file without a catalog entry is left over from a crash mid-creation: nothing
+        // references its key any more, so it is unreadable and safe to replace.
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+        let dek = Keyring::new_data_key()?;
+        let wrapped = self.keyring.wrap(&Self::tenant_label(id), &dek)?;
+        Db::open(&path, dek, true, migrations::TENANT, id.as_str())?.close();
+        let t = id.clone();
+        self.catalog
+            .write(move |c| {
+                audit::audited(c, audit, |c, a| {
+                    a.resource_id = Some(t.to_string());
+                    catalog::insert_tenant(c, &t, &wrapped)
+                })
+            })
+            .await
+    }
+
+    async fn list_tenants(&self) -> Result<Vec<TenantInfo>, StoreError> {
+        self.catalog.read(catalog::list_tenants).await
+    }
+
+    async fn create_api_key(&self, key: NewApiKey, audit: AuditDraft) -> Result<ApiKeyInfo, StoreError> {
+        self.catalog
+            .write(move |c| {
+                audit::audited(c, audit, |c, a| {
+                    a.resource_id = Some(key.minted.key_id.clone());
+                    a.detail("role", key.role.as_str());
+                    catalog::insert_api_key(c, &key)
+                })
+            })
+            .await
+    }
+
+    async fn list_api_keys(&self, tenant: Option<&TenantId>, audit: AuditDraft) -> Result<Vec<ApiKeyInfo>, StoreError> {
+        let t = tenant.cloned();
+        let result = self.catalog.read(move |c| catalog::list_api_keys(c, t.as_ref())).await;
+        Self::after_read(&self.catalog, audit, result, |a, keys| a.detail("count", keys.len())).await
+    }
+
+    async fn revoke_api_key(&self, tenant: Option<&TenantId>, key_id: &str, audit: AuditDraft) -> Result<ApiKeyInfo, StoreError> {
+        let (t, k) = (tenant.cloned(), key_id.to_owned());
+        self.catalog
+            .write(move |c| {
+                audit::audited(c, audit, |c, a| {
+                    a.resource_id = Some(k.clone());
+                    catalog::revoke_api_key(c, t.as_ref(), &k)
+                })
+            })
+            .await
+    }
+
+    async fn authenticate(&self, key_id: &str, secret_hash: &[u8; 32]) -> Result<Option<Principal>, StoreError> {
+        let (k, h) = (key_id.to_owned(), *secret_hash);
+        self.catalog.read(move |c| catalog::authenticate(c, &k, &h)).await
+    }
+
+    async fn create_record(&self, tenant: &TenantId, input: RecordInput, actor: &str, audit: AuditDraft) -> Result<Record, StoreError> {
+        let db = self.tenant_db(tenant).await?;
+        let actor = actor.to_owned();
+        db.write(move |c| {
+            audit::audited(c, audit, |c, a| {
+                a.subject_id = input.subject.clone();
+                let r = records::create(c, &input, &actor)?;
+                describe_record(a, &r);
+                Ok(r)
+            })
+        })
+        .await
+    }
+
+    async fn get_record(&self, tenant: &TenantId, id: RecordId, audit: AuditDraft) -> Result<Record, StoreError> {
+        let db = self.tenant_db(tenant).await?;
+        let result = db
+            .read(move |c| {
+                let r = records::get_current(c, id)?;
+                if r.deleted {
+                    return Err(StoreError::RecordDeleted(id));
+                }
+                Ok(r)
+            })
+            .await;
+        let mut audit = audit;
+        audit.resource_id = Some(id.to_string());
+        Self::after_read(&db, audit, result, describe_record).await
+    }
+
+    async fn get_record_version(&self, tenant: &TenantId, id: RecordId, version: i64, audit: AuditDraft) -> Result<Record, StoreError> {
+        let db = self.tenant_db(tenant).await?;
+        let result = db.read(move |c| records::get_version(c, id, version)).await;
+        let mut audit = audit;
+        audit.resource_id = Some(id.to_string());
+        Self::after_read(&db, audit, result, describe_record).await
+    }
+
+    async fn update_record(&self, tenant: &TenantId, id: RecordId, expected_version: i64, input: RecordInput, actor: &str, audit: AuditDraft) -> Result<Record, StoreError> {
+        let db = self.tenant_db(tenant).await?;
+        let actor = actor.to_owned();
+        db.write(move |c| {
+            audit::audited(c, audit, |c, a| {
+                a.resource_id = Some(id.to_string());
+                a.subject_id = input.subject.clone();
+                let r = records::update(c, id, expected_version, &input, &actor)?;
+                describe_record(a, &r);
+                Ok(r)
+            })
+        })
+        .await
+    }
+
+    async fn delete_record(&self, tenant: &TenantId, id: RecordId, expected_version: Option<i64>, actor: &str, audit: AuditDraft) -> Result<Record, StoreError> {
+        let db = self.tenant_db(tenant).await?;
+        let actor = actor.to_owned();
+        db.write(move |c| {
+            audit::audited(c, audit, |c, a| {
+                a.resource_id = Some(id.to_string());
+                let r = records::delete(c, id, expected_version, &actor)?;
+                describe_record(a, &r);
+                Ok(r)
+            })
+        })
+        .await
+    }
+
+    async fn record_history(&self, tenant: &TenantId, id: RecordId, audit: AuditDraft) -> Result<Vec<Record>, StoreError> {
+        let db = self.tenant_db(tenant).await?;
+        let result = db.read(move |c| records::history(c, id)).await;
+        let mut audit = audit;
+        audit.resource_id = Some(id.to_string());
+        Self::after_read(&db, audit, result, |a, versions| {
+            a.subject_id = versions.last().and_then(|r| r.subject.clone());
+            a.detail("versions", versions.len());
+        })
+        .await
+    }
+
+    async fn list_records(&self, tenant: &TenantId, filter: RecordFilter, after: Option<RecordId>, limit: usize, audit: AuditDraft) -> Result<Page<Record>, StoreError> {
+        let db = self.tenant_db(tenant).await?;
+        let mut audit = audit;
+        audit.subject_id = filter.subject.clone();
+        let result = db.read(move |c| records::list(c, &filter, after, limit)).await;
+        Self::after_read(&db, audit, result, |a, page| a.detail("count", page.items.len())).await
+    }
+
+    async fn append_audit(&self, audit: AuditDraft) -> Result<i64, StoreError> {
+        // An event for an unknown tenant belongs in the system log, not in a database we cannot open.
+        let db = match &audit.tenant {
+            Some(t) => self.tenant_db(t).await.unwrap_or_else(|_| self.catalog.clone()),
+            None => self.catalog.clone(),
+        };
+        db.write(move |c| Ok(Ok(audit::insert(c, audit)?))).await
+    }
+
+    async fn list_audit(&self, tenant: Option<&TenantId>, query: AuditQuery, audit: AuditDraft) -> Result<Page<AuditEvent>, StoreError> {
+        let db = self.log_db(tenant).await?;
+        let result = db.read(move |c| audit::list(c, &query)).await;
+        // The read of a tenant's log is recorded in that same log.
+        let own = self.log_db(audit.tenant.as_ref()).await?;
+        Self::after_read(&own, audit, result, |a, page| a.detail("count", page.items.len())).await
+    }
+
+    async fn ready(&self) -> Result<(), StoreError> {
+        self.catalog
+            .read(|c| Ok(c.query_row("SELECT count(*) FROM tenants", [], |r| r.get::<_, i64>(0))?))
+            .await
+            .map(|_| ())
+    }
+
+    async fn shutdown(&self) {
+        let tenants: Vec<Arc<Db>> = self.tenants.read().expect("tenant map lock").values().cloned().collect();
+        for db in tenants {
+            db.close();
+        }
+        self.catalog.close();
+    }
+}
