@@ -206,17 +206,11 @@ impl Config {
 }
 
 fn from_figment(e: figment::Error) -> ConfigError {
-    let key = if e.path.is_empty() {
-        match &e.kind {
-            figment::error::Kind::UnknownField(f, _) => f.clone(),
-            _ => "(file)".into(),
-        }
-    } else {
-        e.path.join(".")
-    };
-    let key = match &e.kind {
-        figment::error::Kind::UnknownField(f, _) if !e.path.is_empty() => format!("{key}.{f}"),
-        _ => key,
+    // figment's path already ends with the offending key, unknown keys included.
+    let key = match (&e.kind, e.path.is_empty()) {
+        (figment::error::Kind::UnknownField(f, _), true) => f.clone(),
+        (_, true) => "(file)".into(),
+        (_, false) => e.path.join("."),
     };
     let fix = match &e.kind {
         figment::error::Kind::UnknownField(_, expected) => format!("remove it; known keys here are: {}", expected.join(", ")),

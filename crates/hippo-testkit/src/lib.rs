@@ -1,1 +1,241 @@
+//! The shared integration-test harness: runs the real `hippo` binary in a scratch data
+//! directory on an ephemeral port, over real TLS, and hands tests a client that trusts its CA.
 
+pub mod tls_probe;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// A canary: a string that must never appear in files, logs or audit details.
+pub const CANARY: &str = "CANARY-7f3a9c-Zebediah-Quux";
+
+/// How to start a server.
+#[derive(Clone, Default)]
+pub struct Options {
+    /// Extra environment variables (e.g. `HIPPO_RATE_LIMIT__REQUESTS_PER_SECOND`).
+    pub env: Vec<(String, String)>,
+    /// Extra arguments after `serve`.
+    pub args: Vec<String>,
+}
+
+impl Options {
+    pub fn env(mut self, k: &str, v: &str) -> Self {
+        self.env.push((k.into(), v.into()));
+        self
+    }
+    pub fn arg(mut self, a: &str) -> Self {
+        self.args.push(a.into());
+        self
+    }
+}
+
+pub struct TestServer {
+    pub bin: PathBuf,
+    pub dir: tempfile::TempDir,
+    pub data_dir: PathBuf,
+    pub base_url: String,
+    pub admin_key: String,
+    options: Options,
+    child: Option<Child>,
+    stdout: Arc<Mutex<Vec<String>>>,
+    log_path: PathBuf,
+}
+
+/// What a started process printed, until it said it was listening (or exited).
+struct Started {
+    child: Child,
+    addr: Option<String>,
+    stdout: Arc<Mutex<Vec<String>>>,
+}
+
+fn spawn(bin: &Path, data_dir: &Path, log_path: &Path, options: &Options) -> Started {
+    let mut cmd = Command::new(bin);
+    cmd.arg("--data-dir").arg(data_dir).arg("serve").arg("--listen").arg("127.0.0.1:0");
+    cmd.args(&options.args);
+    cmd.env_remove("HIPPO_LISTEN");
+    for (k, v) in &options.env {
+        cmd.env(k, v);
+    }
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).stdin(Stdio::null());
+    let mut child = cmd.spawn().expect("the hippo binary starts");
+    let stdout = Arc::new(Mutex::new(Vec::new()));
+    let out_lines = stdout.clone();
+    let out = child.stdout.take().expect("stdout piped");
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            out_lines.lock().unwrap().push(line);
+        }
+    });
+    let (tx, rx) = mpsc::channel();
+    let err = child.stderr.take().expect("stderr piped");
+    let log_path = log_path.to_owned();
+    std::thread::spawn(move || {
+        use std::io::Write;
+        let mut log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path).expect("log file");
+        for line in BufReader::new(err).lines().map_while(Result::ok) {
+            let _ = writeln!(log, "{line}");
+            if line.contains("\"message\":\"listening\"") {
+                let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+                let _ = tx.send(v["addr"].as_str().map(str::to_owned));
+            }
+        }
+        let _ = tx.send(None);
+    });
+    let addr = rx.recv_timeout(Duration::from_secs(60)).ok().flatten();
+    Started { child, addr, stdout }
+}
+
+impl TestServer {
+    /// Starts a fresh server (first run: initialises its data directory) and waits until it listens.
+    pub fn start(bin: &str) -> Self {
+        Self::start_with(bin, Options::default())
+    }
+
+    pub fn start_with(bin: &str, options: Options) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data_dir = dir.path().join("data");
+        let log_path = dir.path().join("server.log");
+        let started = spawn(Path::new(bin), &data_dir, &log_path, &options);
+        let addr = started.addr.unwrap_or_else(|| {
+            panic!("server did not start; log:\n{}", std::fs::read_to_string(&log_path).unwrap_or_default())
+        });
+        // The admin key is printed before the server starts listening; its reader thread may lag.
+        let admin_key = (0..200)
+            .find_map(|_| {
+                let found = started.stdout.lock().unwrap().iter().find(|l| l.starts_with("hpk_")).cloned();
+                if found.is_none() {
+                    std::thread::sleep(Duration::from_millis(25));
+                }
+                found
+            })
+            .expect("first run prints the admin key alone on a line");
+        Self {
+            bin: bin.into(),
+            base_url: format!("https://{addr}"),
+            admin_key,
+            data_dir,
+            log_path,
+            options,
+            child: Some(started.child),
+            stdout: started.stdout,
+            dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    pub fn ca_pem(&self) -> Vec<u8> {
+        std::fs::read(self.data_dir.join("tls").join("ca.pem")).expect("CA certificate")
+    }
+
+    /// An HTTPS client that trusts only this server's generated CA.
+    pub fn client(&self) -> reqwest::Client {
+        let ca = reqwest::Certificate::from_pem(&self.ca_pem()).expect("CA parses");
+        reqwest::Client::builder()
+            .use_rustls_tls()
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(ca)
+            .build()
+            .expect("client builds")
+    }
+
+    /// Everything the server has logged so far.
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// Everything the server printed on stdout.
+    pub fn stdout(&self) -> Vec<String> {
+        self.stdout.lock().unwrap().clone()
+    }
+
+    /// Runs the hippo CLI against this server's data directory.
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        Command::new(&self.bin)
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .args(args)
+            .output()
+            .expect("hippo CLI runs")
+    }
+
+    /// Creates a tenant with the CLI.
+    pub fn create_tenant(&self, name: &str) {
+        let out = self.cli(&["tenant", "create", name]);
+        assert!(out.status.success(), "tenant create: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    /// Creates an API key with the CLI and returns the token.
+    pub fn create_key(&self, tenant: &str, role: &str) -> String {
+        let out = self.cli(&["apikey", "create", "--tenant", tenant, "--role", role, "--name", "test"]);
+        assert!(out.status.success(), "apikey create: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    }
+
+    /// Kills the server with SIGKILL: no shutdown code runs.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().expect("SIGKILL");
+            let _ = c.wait();
+        }
+    }
+
+    /// Sends SIGTERM and waits for a clean exit; returns the exit status.
+    pub fn stop(&mut self) -> Option<std::process::ExitStatus> {
+        let mut c = self.child.take()?;
+        let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
+        c.wait().ok()
+    }
+
+    /// Starts the server again on the same data directory (a new port).
+    pub fn restart(&mut self) {
+        self.kill();
+        let started = spawn(&self.bin, &self.data_dir, &self.log_path, &self.options);
+        let addr = started.addr.expect("server restarts");
+        self.base_url = format!("https://{addr}");
+        self.child = Some(started.child);
+        self.stdout = started.stdout;
+    }
+
+    /// A raw connection to a tenant's encrypted database (`None`: the catalog), for tests that
+    /// must inspect or damage storage directly.
+    pub fn raw_db(&self, tenant: Option<&str>) -> rusqlite::Connection {
+        let store = hippo_store::SqliteStore::open(&self.data_dir).expect("store opens");
+        let t = tenant.map(|t| t.parse::<hippo_core::TenantId>().expect("tenant id"));
+        store.raw_connection(t.as_ref()).expect("raw connection")
+    }
+
+    /// Every file under the data directory, with its bytes.
+    pub fn data_files(&self) -> Vec<(PathBuf, Vec<u8>)> {
+        fn walk(dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
+            for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    walk(&p, out);
+                } else if let Ok(b) = std::fs::read(&p) {
+                    out.push((p, b));
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.data_dir, &mut out);
+        out
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// True if `needle` occurs in `haystack`.
+pub fn contains_bytes(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}

@@ -1,1 +1,175 @@
-fn main(){}
+//! The `hippo` command line: parses arguments, loads configuration, and wires the crates together.
+
+mod bench;
+mod cli;
+mod logging;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use cli::{ApiKeyCommand, Cli, Command, TenantCommand};
+use hippo_core::{Action, Actor, AuditDraft, Role, TenantId};
+use hippo_server::config::FlagOverrides;
+use hippo_server::init;
+use hippo_store::{SqliteStore, Store};
+use std::path::Path;
+use std::sync::Arc;
+
+fn main() -> std::process::ExitCode {
+    logging::install_panic_hook();
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("the async runtime starts");
+    match runtime.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let data_dir = cli.data_dir.clone();
+    match cli.command {
+        Command::Serve(args) => serve(&data_dir, args).await,
+        Command::Init => {
+            logging::init_cli();
+            let done = init::ensure(&data_dir, &FlagOverrides::default()).await?;
+            match &done.admin_token {
+                Some(token) => print_first_run(&data_dir, &done, token),
+                None => println!("{} is already initialised; nothing to do.", data_dir.display()),
+            }
+            done.store.shutdown().await;
+            Ok(())
+        }
+        Command::Apikey(cmd) => apikey(&data_dir, cmd).await,
+        Command::Tenant(cmd) => tenant(&data_dir, cmd).await,
+        Command::Bench(args) => bench::run(args).await,
+        Command::Version => {
+            println!("hippo {}", env!("CARGO_PKG_VERSION"));
+            Ok(())
+        }
+    }
+}
+
+async fn serve(data_dir: &Path, args: cli::ServeArgs) -> Result<()> {
+    let flags = FlagOverrides {
+        listen: args.listen,
+        insecure_http: args.insecure_http,
+        store: args.store,
+    };
+    let done = init::ensure(data_dir, &flags)
+        .await
+        .with_context(|| format!("cannot start with data directory {}", data_dir.display()))?;
+    logging::init_server(&done.config.log)?;
+    if let Some(token) = &done.admin_token {
+        print_first_run(data_dir, &done, token);
+    }
+    let config = done.config.clone();
+    let store: Arc<dyn Store> = Arc::new(done.store);
+    hippo_server::serve::run(config, data_dir, store, hippo_server::serve::shutdown_signal()).await?;
+    Ok(())
+}
+
+fn print_first_run(data_dir: &Path, done: &init::Initialized, token: &str) {
+    let scheme = if done.config.insecure_http { "http" } else { "https" };
+    let cacert = done
+        .ca_file
+        .as_ref()
+        .map(|p| format!("--cacert {} ", p.display()))
+        .unwrap_or_default();
+    println!("Initialised a new Hippo data directory at {}", data_dir.display());
+    println!("Admin API key for tenant '{}' (shown only now; keep it in a secret manager):", init::DEFAULT_TENANT);
+    println!("{token}");
+    println!("Try it:");
+    println!(
+        "  curl {cacert}-H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \\\n    -d '{{\"type\":\"Patient\",\"subject\":\"p-1\",\"body\":{{\"note\":\"hello\"}}}}' {scheme}://{}/v1/records",
+        done.config.listen
+    );
+}
+
+async fn open_store(data_dir: &Path) -> Result<SqliteStore> {
+    logging::init_cli();
+    if !SqliteStore::exists(data_dir) {
+        anyhow::bail!(
+            "{} is not an initialised Hippo data directory. Fix: run `hippo init --data-dir {}` (or `hippo serve`) first",
+            data_dir.display(),
+            data_dir.display()
+        );
+    }
+    Ok(SqliteStore::open(data_dir)?)
+}
+
+fn operator_draft(tenant: Option<TenantId>, action: Action) -> AuditDraft {
+    let request_id = format!("cli-{}", uuid_like());
+    AuditDraft::new(tenant, Actor::operator(), action, &request_id)
+}
+
+fn uuid_like() -> String {
+    hippo_core::RecordId::new().to_string()
+}
+
+async fn apikey(data_dir: &Path, cmd: ApiKeyCommand) -> Result<()> {
+    let store = open_store(data_dir).await?;
+    let result = async {
+        match cmd {
+            ApiKeyCommand::Create { tenant, role, name } => {
+                let tenant: TenantId = tenant.parse().context("--tenant")?;
+                let role: Role = role.parse().context("--role")?;
+                let token = init::create_key(&store, &tenant, role, name.as_deref().unwrap_or("")).await?;
+                // Alone on its line on stdout, so scripts can capture it: KEY=$(hippo apikey create ...)
+                println!("{token}");
+                eprintln!("Created a {role} key for tenant '{tenant}'. It is shown only now.");
+            }
+            ApiKeyCommand::List { tenant, json } => {
+                let tenant = tenant.map(|t| t.parse::<TenantId>()).transpose().context("--tenant")?;
+                let keys = store.list_api_keys(tenant.as_ref(), operator_draft(tenant.clone(), Action::ApiKeyList)).await?;
+                if json {
+                    let views: Vec<_> = keys.into_iter().map(hippo_server::routes::admin::view).collect();
+                    println!("{}", serde_json::to_string_pretty(&views)?);
+                } else {
+                    println!("{:<18} {:<12} {:<8} {:<25} NAME", "KEY ID", "TENANT", "ROLE", "STATUS");
+                    for k in keys {
+                        let status = match k.revoked_at_ms {
+                            Some(t) => format!("revoked {}", &hippo_core::time_fmt::rfc3339(t)[..10]),
+                            None => "active".into(),
+                        };
+                        println!("{:<18} {:<12} {:<8} {:<25} {}", k.key_id, k.tenant, k.role, status, k.name);
+                    }
+                }
+            }
+            ApiKeyCommand::Revoke { key_id } => {
+                let info = store.revoke_api_key(None, &key_id, operator_draft(None, Action::ApiKeyRevoke)).await?;
+                eprintln!("Revoked key {} of tenant '{}'; it stops working immediately.", info.key_id, info.tenant);
+            }
+        }
+        Ok(())
+    }
+    .await;
+    store.shutdown().await;
+    result
+}
+
+async fn tenant(data_dir: &Path, cmd: TenantCommand) -> Result<()> {
+    let store = open_store(data_dir).await?;
+    let result = async {
+        match cmd {
+            TenantCommand::Create { name } => {
+                let id: TenantId = name.parse().context("tenant name")?;
+                store.create_tenant(&id, operator_draft(None, Action::TenantCreate)).await?;
+                eprintln!("Created tenant '{id}' with its own encrypted database. Next: hippo apikey create --tenant {id} --role admin");
+            }
+            TenantCommand::List => {
+                for t in store.list_tenants().await? {
+                    println!("{}\t{}", t.id, hippo_core::time_fmt::rfc3339(t.created_at_ms));
+                }
+            }
+        }
+        Ok(())
+    }
+    .await;
+    store.shutdown().await;
+    result
+}

@@ -11,6 +11,11 @@ pub fn open(path: &Path, key: &DataKey, create: bool) -> Result<Connection, Stor
     let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     if create {
         flags |= OpenFlags::SQLITE_OPEN_CREATE;
+        // Create the file ourselves, owner-only: SQLite gives the -wal and -shm files the
+        // database file's permissions, so all three stay private whatever the umask.
+        if !path.exists() {
+            crate::keyring::write_private_file(path, b"")?;
+        }
     } else if !path.exists() {
         return Err(StoreError::Unavailable(format!("{} does not exist", path.display())));
     }

@@ -1,0 +1,253 @@
+//! `hippo bench`: a closed-loop load generator measuring durable creates/s and audited reads/s
+//! with N concurrent keep-alive clients, over HTTPS against a running server, or directly
+//! against the store (no HTTP, no TLS) for comparison.
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use hippo_core::{Action, Actor, AuditDraft, RecordId, RecordInput, TenantId};
+use hippo_store::{SqliteStore, Store};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Args, Clone)]
+pub struct BenchArgs {
+    /// Server base URL.
+    #[arg(long, default_value = "https://127.0.0.1:8443")]
+    pub url: String,
+    /// CA certificate to trust [default: <data-dir>/tls/ca.pem].
+    #[arg(long)]
+    pub ca: Option<PathBuf>,
+    /// A writer (or admin) API key.
+    #[arg(long, env = "HIPPO_BENCH_KEY", hide_env_values = true)]
+    pub key: Option<String>,
+    /// Concurrent clients, each with its own keep-alive connection.
+    #[arg(long, default_value_t = 32)]
+    pub clients: usize,
+    /// Seconds per phase (create, then read).
+    #[arg(long, default_value_t = 10)]
+    pub seconds: u64,
+    /// Size of each record body in bytes.
+    #[arg(long, default_value_t = 512)]
+    pub body_bytes: usize,
+    /// Benchmark the bare store in a scratch directory instead of a server.
+    #[arg(long)]
+    pub store_only: bool,
+    /// Data directory (for the default CA path).
+    #[arg(long, env = "HIPPO_DATA_DIR", default_value = "./hippo-data")]
+    pub data_dir: PathBuf,
+}
+
+/// Results of one phase.
+struct Phase {
+    name: &'static str,
+    ops: usize,
+    errors: usize,
+    elapsed: Duration,
+    latencies_us: Vec<u32>,
+}
+
+impl Phase {
+    fn print(&mut self) {
+        self.latencies_us.sort_unstable();
+        let pct = |p: f64| {
+            let l = &self.latencies_us;
+            if l.is_empty() {
+                0.0
+            } else {
+                l[((l.len() as f64 * p) as usize).min(l.len() - 1)] as f64 / 1000.0
+            }
+        };
+        println!(
+            "{:<8} {:>9} ops {:>10.0} ops/s  p50 {:>6.2} ms  p99 {:>6.2} ms  p99.9 {:>6.2} ms  max {:>7.2} ms  errors {}",
+            self.name,
+            self.ops,
+            self.ops as f64 / self.elapsed.as_secs_f64(),
+            pct(0.50),
+            pct(0.99),
+            pct(0.999),
+            pct(1.0),
+            self.errors
+        );
+    }
+}
+
+fn body(bytes: usize, n: usize) -> serde_json::Map<String, serde_json::Value> {
+    let mut m = serde_json::Map::new();
+    m.insert("seq".into(), n.into());
+    m.insert("text".into(), "x".repeat(bytes.saturating_sub(32)).into());
+    m
+}
+
+/// Runs `op` from `clients` tasks for `secs`, each task calling it in a closed loop.
+async fn drive<S, F, Fut>(name: &'static str, clients: usize, secs: u64, shared: Arc<S>, op: F) -> Phase
+where
+    S: Send + Sync + 'static,
+    F: Fn(Arc<S>, usize, usize) -> Fut + Send + Sync + Clone + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for client in 0..clients {
+        let (op, shared) = (op.clone(), shared.clone());
+        tasks.push(tokio::spawn(async move {
+            let (mut lat, mut errors, mut i) = (Vec::new(), 0usize, 0usize);
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                if op(shared.clone(), client, i).await {
+                    lat.push(t.elapsed().as_micros().min(u32::MAX as u128) as u32);
+                } else {
+                    errors += 1;
+                }
+                i += 1;
+            }
+            (lat, errors)
+        }));
+    }
+    let mut phase = Phase { name, ops: 0, errors: 0, elapsed: Duration::ZERO, latencies_us: Vec::new() };
+    for t in tasks {
+        let (lat, errors) = t.await.expect("bench task");
+        phase.ops += lat.len();
+        phase.errors += errors;
+        phase.latencies_us.extend(lat);
+    }
+    phase.elapsed = started.elapsed();
+    phase
+}
+
+pub async fn run(args: BenchArgs) -> Result<()> {
+    if args.clients == 0 || args.seconds == 0 {
+        bail!("--clients and --seconds must be at least 1");
+    }
+    println!(
+        "hippo bench: {} clients, {} s per phase, {}-byte bodies, target {}",
+        args.clients,
+        args.seconds,
+        args.body_bytes,
+        if args.store_only { "bare store (no HTTP, no TLS)".to_owned() } else { args.url.clone() }
+    );
+    if args.store_only {
+        store_bench(&args).await
+    } else {
+        http_bench(&args).await
+    }
+}
+
+struct HttpShared {
+    clients: Vec<reqwest::Client>,
+    base: String,
+    auth: String,
+    body_bytes: usize,
+    ids: std::sync::Mutex<Vec<String>>,
+}
+
+async fn http_bench(args: &BenchArgs) -> Result<()> {
+    let key = args.key.clone().context("--key (or HIPPO_BENCH_KEY) is required: a writer or admin API key")?;
+    let ca_path = args.ca.clone().unwrap_or_else(|| args.data_dir.join("tls").join("ca.pem"));
+    let ca = std::fs::read(&ca_path).with_context(|| format!("reading CA certificate {}", ca_path.display()))?;
+    let cert = reqwest::Certificate::from_pem(&ca).context("parsing the CA certificate")?;
+    let mut clients = Vec::new();
+    for _ in 0..args.clients {
+        // One client per simulated user: its own HTTP/1.1 keep-alive connection.
+        clients.push(
+            reqwest::Client::builder()
+                .use_rustls_tls()
+                .tls_built_in_root_certs(false)
+                .add_root_certificate(cert.clone())
+                .http1_only()
+                .pool_max_idle_per_host(1)
+                .build()?,
+        );
+    }
+    let shared = Arc::new(HttpShared {
+        clients,
+        base: args.url.trim_end_matches('/').to_owned(),
+        auth: format!("Bearer {key}"),
+        body_bytes: args.body_bytes,
+        ids: std::sync::Mutex::new(Vec::new()),
+    });
+    let mut create = drive("create", args.clients, args.seconds, shared.clone(), |s: Arc<HttpShared>, c, i| async move {
+        let doc = serde_json::json!({"type": "Observation", "subject": format!("bench-{c}"), "body": body(s.body_bytes, i)});
+        let resp = s.clients[c].post(format!("{}/v1/records", s.base)).header("authorization", &s.auth).json(&doc).send().await;
+        match resp {
+            Ok(r) if r.status() == 201 => match r.json::<serde_json::Value>().await {
+                Ok(v) => {
+                    if let Some(id) = v["id"].as_str() {
+                        s.ids.lock().expect("ids").push(id.to_owned());
+                    }
+                    true
+                }
+                Err(_) => false,
+            },
+            _ => false,
+        }
+    })
+    .await;
+    create.print();
+    if shared.ids.lock().expect("ids").is_empty() {
+        bail!("no record was created: check the URL, the key (writer or admin) and the CA");
+    }
+    let mut read = drive("read", args.clients, args.seconds, shared.clone(), |s: Arc<HttpShared>, c, i| async move {
+        let id = {
+            let ids = s.ids.lock().expect("ids");
+            ids[(c * 7919 + i * 104_729) % ids.len()].clone()
+        };
+        let resp = s.clients[c].get(format!("{}/v1/records/{id}", s.base)).header("authorization", &s.auth).send().await;
+        match resp {
+            Ok(r) if r.status() == 200 => r.bytes().await.is_ok(),
+            _ => false,
+        }
+    })
+    .await;
+    read.print();
+    Ok(())
+}
+
+struct StoreShared {
+    store: SqliteStore,
+    tenant: TenantId,
+    body_bytes: usize,
+    ids: std::sync::Mutex<Vec<RecordId>>,
+}
+
+fn bench_draft(tenant: &TenantId, action: Action) -> AuditDraft {
+    AuditDraft::new(Some(tenant.clone()), Actor::operator(), action, "bench")
+}
+
+async fn store_bench(args: &BenchArgs) -> Result<()> {
+    let scratch = std::env::temp_dir().join(format!("hippo-bench-{}", std::process::id()));
+    let store = SqliteStore::create(&scratch)?;
+    let tenant: TenantId = "bench".parse().expect("valid tenant");
+    store.create_tenant(&tenant, bench_draft(&tenant, Action::TenantCreate)).await?;
+    let shared = Arc::new(StoreShared { store, tenant, body_bytes: args.body_bytes, ids: std::sync::Mutex::new(Vec::new()) });
+    let mut create = drive("create", args.clients, args.seconds, shared.clone(), |s: Arc<StoreShared>, c, i| async move {
+        let input = RecordInput {
+            record_type: "Observation".into(),
+            subject: Some(format!("bench-{c}")),
+            labels: Vec::new(),
+            body: body(s.body_bytes, i),
+        };
+        match s.store.create_record(&s.tenant, input, "bench", bench_draft(&s.tenant, Action::RecordCreate)).await {
+            Ok(r) => {
+                s.ids.lock().expect("ids").push(r.id);
+                true
+            }
+            Err(_) => false,
+        }
+    })
+    .await;
+    create.print();
+    let mut read = drive("read", args.clients, args.seconds, shared.clone(), |s: Arc<StoreShared>, c, i| async move {
+        let id = {
+            let ids = s.ids.lock().expect("ids");
+            ids[(c * 7919 + i * 104_729) % ids.len()]
+        };
+        s.store.get_record(&s.tenant, id, bench_draft(&s.tenant, Action::RecordRead)).await.is_ok()
+    })
+    .await;
+    read.print();
+    shared.store.shutdown().await;
+    let _ = std::fs::remove_dir_all(&scratch);
+    Ok(())
+}

@@ -1,0 +1,80 @@
+//! Command-line arguments.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "hippo", version, about = "HIPAA-ready health data platform: encrypted, audited, versioned PHI records over HTTPS",
+    long_about = "Hippo stores protected health information as versioned JSON records, encrypted at rest (SQLCipher) and in transit (TLS 1.2+), with every access audited.\n\nStart with `hippo serve`: on first run it initialises the data directory and prints an admin API key.")]
+pub struct Cli {
+    /// Data directory holding configuration, keys, certificates and databases.
+    #[arg(long, global = true, env = "HIPPO_DATA_DIR", default_value = "./hippo-data")]
+    pub data_dir: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the HTTPS server (initialises the data directory on first run).
+    Serve(ServeArgs),
+    /// Initialise the data directory without serving: config, keyring, TLS, databases, admin key.
+    Init,
+    /// Create, list and revoke service-account API keys.
+    #[command(subcommand)]
+    Apikey(ApiKeyCommand),
+    /// Create and list tenants (each gets its own encrypted database).
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Load-test a running server (durable creates and audited reads over TLS) or the bare store.
+    Bench(crate::bench::BenchArgs),
+    /// Print the version.
+    Version,
+}
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8443, or `listen` in hippo.toml].
+    #[arg(long, env = "HIPPO_LISTEN")]
+    pub listen: Option<String>,
+    /// Serve plain HTTP instead of HTTPS. Only allowed on a loopback address; for local development.
+    #[arg(long)]
+    pub insecure_http: bool,
+    /// Storage backend [default: sqlite].
+    #[arg(long, env = "HIPPO_STORE")]
+    pub store: Option<String>,
+}
+
+#[derive(Subcommand)]
+pub enum ApiKeyCommand {
+    /// Create a key; prints the key alone on stdout (capture it with KEY=$(hippo apikey create ...)).
+    Create {
+        /// Tenant the key belongs to.
+        #[arg(long)]
+        tenant: String,
+        /// admin, writer, reader or auditor.
+        #[arg(long)]
+        role: String,
+        /// What the key is for.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List keys (all tenants, or one).
+    List {
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a key by its id (the part after `hpk_`, before the second `_`).
+    Revoke { key_id: String },
+}
+
+#[derive(Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant: lowercase letters, digits and '-', starting with a letter.
+    Create { name: String },
+    /// List tenants.
+    List,
+}

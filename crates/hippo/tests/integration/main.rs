@@ -1,0 +1,73 @@
+//! Integration tests: the real `hippo` binary, on an ephemeral port, over real TLS.
+
+mod audit;
+mod crash;
+mod encryption;
+mod errors;
+mod init;
+mod isolation;
+mod ops;
+mod records;
+mod tls;
+
+use hippo_testkit::{Options, TestServer};
+use reqwest::{Client, Response, StatusCode};
+use serde_json::{json, Value};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_hippo");
+
+pub fn server() -> TestServer {
+    TestServer::start(BIN)
+}
+
+pub fn server_with(options: Options) -> TestServer {
+    TestServer::start_with(BIN, options)
+}
+
+/// Sends a request with a bearer key.
+pub fn authed(c: &Client, method: reqwest::Method, url: String, key: &str) -> reqwest::RequestBuilder {
+    c.request(method, url).bearer_auth(key)
+}
+
+pub async fn create(s: &TestServer, key: &str, doc: Value) -> Value {
+    let r = authed(&s.client(), reqwest::Method::POST, s.url("/v1/records"), key).json(&doc).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+    r.json().await.unwrap()
+}
+
+pub fn patient(subject: &str) -> Value {
+    json!({"type": "Patient", "subject": subject, "labels": ["intake"], "body": {"name": "Test Person", "birth_date": "1970-01-01"}})
+}
+
+/// Asserts a problem+json response with the given status and type slug; returns the problem.
+pub async fn expect_problem(r: Response, status: u16, slug: &str) -> Value {
+    assert_eq!(r.status().as_u16(), status, "wrong status");
+    let ct = r.headers().get("content-type").unwrap().to_str().unwrap().to_owned();
+    assert_eq!(ct, "application/problem+json");
+    let p: Value = r.json().await.unwrap();
+    assert_eq!(p["type"], format!("urn:hippo:problem:{slug}"), "{p}");
+    assert_eq!(p["status"], status);
+    assert!(p["title"].is_string() && p["detail"].is_string() && p["request_id"].is_string(), "{p}");
+    p
+}
+
+/// All audit events of the caller's tenant, following pagination.
+pub async fn audit_events(s: &TestServer, auditor: &str, query: &str) -> Vec<Value> {
+    let c = s.client();
+    let mut out = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut url = format!("/v1/audit?limit=1000{query}");
+        if let Some(cur) = &cursor {
+            url.push_str(&format!("&cursor={cur}"));
+        }
+        let r = authed(&c, reqwest::Method::GET, s.url(&url), auditor).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        let page: Value = r.json().await.unwrap();
+        out.extend(page["items"].as_array().unwrap().iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => return out,
+        }
+    }
+}
