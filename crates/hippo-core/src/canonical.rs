@@ -26,10 +26,15 @@ mod tests {
 
     #[test]
     fn key_order_and_whitespace_do_not_change_the_hash() {
-        let a: serde_json::Value = serde_json::from_str(r#"{"b": 1, "a": {"y": [1,2], "x": null}}"#).unwrap();
-        let b: serde_json::Value = serde_json::from_str(r#"{"a":{"x":null,"y":[1,2]},"b":1}"#).unwrap();
+        let a: serde_json::Value =
+            serde_json::from_str(r#"{"b": 1, "a": {"y": [1,2], "x": null}}"#).unwrap();
+        let b: serde_json::Value =
+            serde_json::from_str(r#"{"a":{"x":null,"y":[1,2]},"b":1}"#).unwrap();
         assert_eq!(sha256_hex(&a), sha256_hex(&b));
-        assert_eq!(to_canonical_bytes(&a), br#"{"a":{"x":null,"y":[1,2]},"b":1}"#);
+        assert_eq!(
+            to_canonical_bytes(&a),
+            br#"{"a":{"x":null,"y":[1,2]},"b":1}"#
+        );
     }
 
     #[test]

@@ -16,9 +16,7 @@ pub fn encode(position: &str) -> String {
 pub fn decode(cursor: &str) -> Result<String, BadCursor> {
     let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| BadCursor)?;
     let text = String::from_utf8(bytes).map_err(|_| BadCursor)?;
-    text.strip_prefix("v1:")
-        .map(str::to_owned)
-        .ok_or(BadCursor)
+    text.strip_prefix("v1:").map(str::to_owned).ok_or(BadCursor)
 }
 
 #[cfg(test)]

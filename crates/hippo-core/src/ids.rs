@@ -113,8 +113,17 @@ mod tests {
 
     #[test]
     fn rejects_non_canonical_record_ids() {
-        for bad in ["", "123", "0190f1c48d2e7c3a9b1e2f4a5c6d7e8f", "{0190f1c4-8d2e-7c3a-9b1e-2f4a5c6d7e8f}"] {
-            assert_eq!(bad.parse::<RecordId>(), Err(IdError::MalformedRecordId), "{bad}");
+        for bad in [
+            "",
+            "123",
+            "0190f1c48d2e7c3a9b1e2f4a5c6d7e8f",
+            "{0190f1c4-8d2e-7c3a-9b1e-2f4a5c6d7e8f}",
+        ] {
+            assert_eq!(
+                bad.parse::<RecordId>(),
+                Err(IdError::MalformedRecordId),
+                "{bad}"
+            );
         }
     }
 

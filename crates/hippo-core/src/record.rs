@@ -38,7 +38,8 @@ pub struct Record {
 impl Record {
     /// Checks the stored body against its stored hash (integrity, 164.312(c)(1)).
     pub fn body_intact(&self) -> bool {
-        crate::canonical::sha256_hex(&serde_json::Value::Object(self.body.clone())) == self.body_sha256
+        crate::canonical::sha256_hex(&serde_json::Value::Object(self.body.clone()))
+            == self.body_sha256
     }
 }
 

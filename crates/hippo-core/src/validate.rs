@@ -117,16 +117,28 @@ fn take_subject(obj: &mut Map<String, Value>, errors: &mut Vec<FieldError>) -> O
     match obj.remove("subject") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) if s.is_empty() || s.len() > MAX_SUBJECT_LEN => {
-            errors.push(err("subject", "invalid_length", "subject must be 1-128 bytes"));
+            errors.push(err(
+                "subject",
+                "invalid_length",
+                "subject must be 1-128 bytes",
+            ));
             None
         }
         Some(Value::String(s)) if s.chars().any(char::is_control) => {
-            errors.push(err("subject", "invalid", "subject must not contain control characters"));
+            errors.push(err(
+                "subject",
+                "invalid",
+                "subject must not contain control characters",
+            ));
             None
         }
         Some(Value::String(s)) => Some(s),
         Some(_) => {
-            errors.push(err("subject", "wrong_type", "subject must be a string or null"));
+            errors.push(err(
+                "subject",
+                "wrong_type",
+                "subject must be a string or null",
+            ));
             None
         }
     }
@@ -145,7 +157,11 @@ fn take_labels(obj: &mut Map<String, Value>, errors: &mut Vec<FieldError>) -> Ve
         None | Some(Value::Null) => return Vec::new(),
         Some(Value::Array(items)) => items,
         Some(_) => {
-            errors.push(err("labels", "wrong_type", "labels must be an array of strings"));
+            errors.push(err(
+                "labels",
+                "wrong_type",
+                "labels must be an array of strings",
+            ));
             return Vec::new();
         }
     };
@@ -175,7 +191,11 @@ fn take_body(
 ) -> Option<Map<String, Value>> {
     match obj.remove("body") {
         None | Some(Value::Null) => {
-            errors.push(err("body", "missing", "body is required and must be a JSON object"));
+            errors.push(err(
+                "body",
+                "missing",
+                "body is required and must be a JSON object",
+            ));
             None
         }
         Some(Value::Object(b)) => Some(b),
@@ -226,7 +246,10 @@ mod tests {
         let e = record_input(json!({})).unwrap_err();
         let fields: Vec<_> = e.0.iter().map(|f| f.field.as_str()).collect();
         assert_eq!(fields, vec!["type", "body"]);
-        assert_eq!(record_input(json!([1])).unwrap_err().0[0].code, "not_an_object");
+        assert_eq!(
+            record_input(json!([1])).unwrap_err().0[0].code,
+            "not_an_object"
+        );
     }
 
     #[test]

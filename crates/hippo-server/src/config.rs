@@ -10,7 +10,13 @@ use std::path::{Path, PathBuf};
 pub const CONFIG_FILE: &str = "hippo.toml";
 
 /// Environment variables with the `HIPPO_` prefix that are not configuration keys.
-const NON_CONFIG_ENV: &[&str] = &["data_dir", "database_url", "test_database_url", "bin", "log"];
+const NON_CONFIG_ENV: &[&str] = &[
+    "data_dir",
+    "database_url",
+    "test_database_url",
+    "bin",
+    "log",
+];
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -149,7 +155,11 @@ impl Config {
     /// Checks every key's value and cross-key rules.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let addr: SocketAddr = self.listen.parse().map_err(|_| {
-            ConfigError::new("listen", "is not an IP address and port", "use e.g. 127.0.0.1:8443 or 0.0.0.0:8443")
+            ConfigError::new(
+                "listen",
+                "is not an IP address and port",
+                "use e.g. 127.0.0.1:8443 or 0.0.0.0:8443",
+            )
         })?;
         if self.insecure_http && !addr.ip().is_loopback() {
             return Err(ConfigError::new(
@@ -162,7 +172,11 @@ impl Config {
             return Err(ConfigError::new("store", "unknown store", "use \"sqlite\""));
         }
         if !(1024..=64 * 1024 * 1024).contains(&self.max_body_bytes) {
-            return Err(ConfigError::new("max_body_bytes", "must be between 1024 and 67108864", "e.g. 1048576 (1 MiB)"));
+            return Err(ConfigError::new(
+                "max_body_bytes",
+                "must be between 1024 and 67108864",
+                "e.g. 1048576 (1 MiB)",
+            ));
         }
         if self.rate_limit.requests_per_second == 0 || self.rate_limit.burst == 0 {
             return Err(ConfigError::new(
@@ -173,22 +187,38 @@ impl Config {
         }
         match (&self.tls.cert_file, &self.tls.key_file) {
             (Some(_), None) | (None, Some(_)) => {
-                return Err(ConfigError::new("tls.cert_file", "tls.cert_file and tls.key_file must be set together", "set both, or neither to use the generated certificate"))
+                return Err(ConfigError::new(
+                    "tls.cert_file",
+                    "tls.cert_file and tls.key_file must be set together",
+                    "set both, or neither to use the generated certificate",
+                ))
             }
             (Some(c), Some(k)) => {
                 for (key, p) in [("tls.cert_file", c), ("tls.key_file", k)] {
                     if !p.is_file() {
-                        return Err(ConfigError::new(key, format!("{} does not exist", p.display()), "point it at a PEM file"));
+                        return Err(ConfigError::new(
+                            key,
+                            format!("{} does not exist", p.display()),
+                            "point it at a PEM file",
+                        ));
                     }
                 }
             }
             (None, None) => {}
         }
         if !["error", "warn", "info", "debug", "trace"].contains(&self.log.level.as_str()) {
-            return Err(ConfigError::new("log.level", "unknown level", "use error, warn, info, debug or trace"));
+            return Err(ConfigError::new(
+                "log.level",
+                "unknown level",
+                "use error, warn, info, debug or trace",
+            ));
         }
         if !["json", "text"].contains(&self.log.format.as_str()) {
-            return Err(ConfigError::new("log.format", "unknown format", "use json or text"));
+            return Err(ConfigError::new(
+                "log.format",
+                "unknown format",
+                "use json or text",
+            ));
         }
         Ok(())
     }
@@ -213,7 +243,9 @@ fn from_figment(e: figment::Error) -> ConfigError {
         (_, false) => e.path.join("."),
     };
     let fix = match &e.kind {
-        figment::error::Kind::UnknownField(_, expected) => format!("remove it; known keys here are: {}", expected.join(", ")),
+        figment::error::Kind::UnknownField(_, expected) => {
+            format!("remove it; known keys here are: {}", expected.join(", "))
+        }
         _ => "correct the value's type (see the comments in hippo.toml)".into(),
     };
     ConfigError::new(&key, e.kind.to_string(), fix)
@@ -232,7 +264,11 @@ mod tests {
 
     #[test]
     fn insecure_http_requires_loopback() {
-        let c = Config { insecure_http: true, listen: "0.0.0.0:80".into(), ..Config::default() };
+        let c = Config {
+            insecure_http: true,
+            listen: "0.0.0.0:80".into(),
+            ..Config::default()
+        };
         let e = c.validate().unwrap_err().to_string();
         assert!(e.contains("`insecure_http`") && e.contains("Fix:"), "{e}");
     }
@@ -254,7 +290,14 @@ mod tests {
     fn flags_override_file() {
         let d = tempfile::tempdir().unwrap();
         std::fs::write(d.path().join(CONFIG_FILE), "listen = \"127.0.0.1:9000\"\n").unwrap();
-        let c = Config::load(d.path(), &FlagOverrides { listen: Some("127.0.0.1:0".into()), ..Default::default() }).unwrap();
+        let c = Config::load(
+            d.path(),
+            &FlagOverrides {
+                listen: Some("127.0.0.1:0".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
         assert_eq!(c.listen, "127.0.0.1:0");
     }
 }

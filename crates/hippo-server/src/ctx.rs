@@ -27,7 +27,10 @@ impl RequestMeta {
     pub fn from_parts(parts: &Parts) -> Self {
         Self {
             request_id: current_request_id().unwrap_or_else(|| uuid::Uuid::now_v7().to_string()),
-            source_addr: parts.extensions.get::<PeerAddr>().map(|p| p.0.ip().to_string()),
+            source_addr: parts
+                .extensions
+                .get::<PeerAddr>()
+                .map(|p| p.0.ip().to_string()),
             user_agent: parts
                 .headers
                 .get(header::USER_AGENT)
@@ -42,7 +45,12 @@ impl RequestMeta {
     }
 
     /// A draft event for `action`, attributed to `actor`.
-    pub fn draft(&self, tenant: Option<hippo_core::TenantId>, actor: Actor, action: Action) -> AuditDraft {
+    pub fn draft(
+        &self,
+        tenant: Option<hippo_core::TenantId>,
+        actor: Actor,
+        action: Action,
+    ) -> AuditDraft {
         let mut d = AuditDraft::new(tenant, actor, action, &self.request_id);
         d.source_addr = self.source_addr.clone();
         d.set_user_agent(self.user_agent.as_deref());
@@ -52,7 +60,12 @@ impl RequestMeta {
 
 /// Writes `draft` as a refused request and returns the error to send; if even the audit write
 /// fails, the caller gets 503 instead (fail closed).
-pub async fn refuse(state: &AppState, mut draft: AuditDraft, outcome: Outcome, err: ApiError) -> ApiError {
+pub async fn refuse(
+    state: &AppState,
+    mut draft: AuditDraft,
+    outcome: Outcome,
+    err: ApiError,
+) -> ApiError {
     draft.failed(outcome, err.slug());
     match state.store.append_audit(draft).await {
         Ok(_) => err,
@@ -69,13 +82,20 @@ pub struct Caller {
 
 impl Caller {
     pub fn draft(&self, action: Action) -> AuditDraft {
-        self.meta
-            .draft(Some(self.principal.tenant.clone()), Actor::from(&self.principal), action)
+        self.meta.draft(
+            Some(self.principal.tenant.clone()),
+            Actor::from(&self.principal),
+            action,
+        )
     }
 
     /// The audit draft for `action` if the caller's role allows it; otherwise the refusal is
     /// audited as `denied` and 403 returned.
-    pub async fn authorize(&self, state: &AppState, action: Action) -> Result<AuditDraft, ApiError> {
+    pub async fn authorize(
+        &self,
+        state: &AppState,
+        action: Action,
+    ) -> Result<AuditDraft, ApiError> {
         let draft = self.draft(action);
         if policy::allows(self.principal.role, action) {
             Ok(draft)
@@ -124,13 +144,27 @@ impl FromRequestParts<AppState> for Caller {
             None => format!("addr:{}", meta.source_addr.as_deref().unwrap_or("-")),
         };
         if let Err(retry_after_secs) = state.limiter.check(&limit_key) {
-            return Err(refuse(state, draft, Outcome::Denied, ApiError::RateLimited { retry_after_secs }).await);
+            return Err(refuse(
+                state,
+                draft,
+                Outcome::Denied,
+                ApiError::RateLimited { retry_after_secs },
+            )
+            .await);
         }
         let (key_id, hash) = match (token, parsed) {
             (Err(why), _) => {
-                return Err(refuse(state, draft, Outcome::Denied, ApiError::MissingCredentials(why)).await)
+                return Err(refuse(
+                    state,
+                    draft,
+                    Outcome::Denied,
+                    ApiError::MissingCredentials(why),
+                )
+                .await)
             }
-            (Ok(_), None) => return Err(refuse(state, draft, Outcome::Denied, ApiError::BadCredentials).await),
+            (Ok(_), None) => {
+                return Err(refuse(state, draft, Outcome::Denied, ApiError::BadCredentials).await)
+            }
             (Ok(_), Some(p)) => p,
         };
         match state.store.authenticate(&key_id, &hash).await? {

@@ -31,10 +31,16 @@ pub struct Initialized {
 
 /// An empty directory someone made for us (typically 0755 by umask) is ours to lock down.
 fn adopt_empty_dir(dir: &Path) -> Result<(), StoreError> {
-    let empty = std::fs::read_dir(dir).map(|mut d| d.next().is_none()).unwrap_or(false);
+    let empty = std::fs::read_dir(dir)
+        .map(|mut d| d.next().is_none())
+        .unwrap_or(false);
     if empty {
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-            .map_err(|e| StoreError::Io { path: dir.display().to_string(), source: e })?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(|e| {
+            StoreError::Io {
+                path: dir.display().to_string(),
+                source: e,
+            }
+        })?;
     }
     Ok(())
 }
@@ -59,21 +65,41 @@ pub async fn ensure(data_dir: &Path, flags: &FlagOverrides) -> Result<Initialize
     };
     if !fresh {
         let store = SqliteStore::open(data_dir)?;
-        return Ok(Initialized { store, config, admin_token: None, ca_file });
+        return Ok(Initialized {
+            store,
+            config,
+            admin_token: None,
+            ca_file,
+        });
     }
     let store = SqliteStore::create(data_dir)?;
     let tenant: TenantId = DEFAULT_TENANT.parse().expect("valid tenant id");
     let draft = AuditDraft::new(None, Actor::operator(), Action::TenantCreate, "init");
     store.create_tenant(&tenant, draft).await?;
     let token = create_key(&store, &tenant, Role::Admin, "initial admin").await?;
-    Ok(Initialized { store, config, admin_token: Some(token), ca_file })
+    Ok(Initialized {
+        store,
+        config,
+        admin_token: Some(token),
+        ca_file,
+    })
 }
 
 /// Creates an API key as the operator (command line) and returns its token.
-pub async fn create_key(store: &dyn Store, tenant: &TenantId, role: Role, name: &str) -> Result<String, StoreError> {
+pub async fn create_key(
+    store: &dyn Store,
+    tenant: &TenantId,
+    role: Role,
+    name: &str,
+) -> Result<String, StoreError> {
     let minted = apikey::mint(&hippo_store::random::bytes::<{ apikey::RANDOM_BYTES }>()?);
     let token = minted.token.clone();
-    let draft = AuditDraft::new(Some(tenant.clone()), Actor::operator(), Action::ApiKeyCreate, &format!("cli-{}", uuid::Uuid::now_v7()));
+    let draft = AuditDraft::new(
+        Some(tenant.clone()),
+        Actor::operator(),
+        Action::ApiKeyCreate,
+        &format!("cli-{}", uuid::Uuid::now_v7()),
+    );
     let key = NewApiKey {
         tenant: tenant.clone(),
         role,

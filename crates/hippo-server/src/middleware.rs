@@ -71,7 +71,10 @@ pub async fn request_scope(
         );
     }
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     tracing::info!(
         target: "hippo::access",
@@ -89,10 +92,10 @@ pub async fn request_scope(
 /// True for an error response that did not come from [`crate::problem::ApiError`] (e.g. a
 /// framework rejection or 405): every error a client sees must be problem+json.
 fn needs_problem_body(resp: &Response) -> bool {
-    let is_problem = resp
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(hippo_proto::PROBLEM_JSON.as_bytes()));
+    let is_problem = resp.headers().get(header::CONTENT_TYPE).is_some_and(|v| {
+        v.as_bytes()
+            .starts_with(hippo_proto::PROBLEM_JSON.as_bytes())
+    });
     (resp.status().is_client_error() || resp.status().is_server_error()) && !is_problem
 }
 
@@ -100,7 +103,9 @@ fn generic_problem(status: axum::http::StatusCode, request_id: &str) -> Response
     let title = status.canonical_reason().unwrap_or("Error").to_owned();
     let problem = hippo_proto::Problem {
         problem_type: format!("urn:hippo:problem:http-{}", status.as_u16()),
-        detail: Some(format!("{title}; see /openapi.json for the routes, methods and parameters this server accepts")),
+        detail: Some(format!(
+            "{title}; see /openapi.json for the routes, methods and parameters this server accepts"
+        )),
         title,
         status: status.as_u16(),
         instance: Some(format!("urn:hippo:request:{request_id}")),
@@ -110,6 +115,9 @@ fn generic_problem(status: axum::http::StatusCode, request_id: &str) -> Response
     let body = serde_json::to_vec(&problem).expect("problem serialises");
     let mut resp = Response::new(axum::body::Body::from(body));
     *resp.status_mut() = status;
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(hippo_proto::PROBLEM_JSON));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(hippo_proto::PROBLEM_JSON),
+    );
     resp
 }

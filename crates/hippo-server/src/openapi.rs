@@ -23,13 +23,18 @@ struct BearerAuth;
 impl Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
     }
 }
 
 /// The document as JSON text.
 pub fn document() -> String {
-    ApiDoc::openapi().to_pretty_json().expect("the OpenAPI document serialises")
+    ApiDoc::openapi()
+        .to_pretty_json()
+        .expect("the OpenAPI document serialises")
 }
 
 #[cfg(test)]
@@ -38,7 +43,14 @@ mod tests {
     fn is_openapi_3_1_with_every_route() {
         let doc: serde_json::Value = serde_json::from_str(&super::document()).unwrap();
         assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
-        for p in ["/v1/records", "/v1/records/{id}", "/v1/records/{id}/history", "/v1/audit", "/v1/admin/apikeys", "/readyz"] {
+        for p in [
+            "/v1/records",
+            "/v1/records/{id}",
+            "/v1/records/{id}/history",
+            "/v1/audit",
+            "/v1/admin/apikeys",
+            "/readyz",
+        ] {
             assert!(doc["paths"].get(p).is_some(), "{p} missing");
         }
     }

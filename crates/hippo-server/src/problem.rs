@@ -34,9 +34,13 @@ pub enum ApiError {
     NotFound(&'static str),
     #[error("the record has been deleted; its history is still available")]
     Gone,
-    #[error("the record is at version {current}; fetch it again and retry with If-Match: \"{current}\"")]
+    #[error(
+        "the record is at version {current}; fetch it again and retry with If-Match: \"{current}\""
+    )]
     StaleVersion { current: i64 },
-    #[error("updates require an If-Match header holding the version you read, e.g. If-Match: \"3\"")]
+    #[error(
+        "updates require an If-Match header holding the version you read, e.g. If-Match: \"3\""
+    )]
     PreconditionRequired,
     #[error("{0}")]
     Conflict(&'static str),
@@ -54,7 +58,9 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         use ApiError::*;
         match self {
-            MalformedJson { .. } | Invalid(_) | BadParameter(_) | MalformedId(_) => StatusCode::BAD_REQUEST,
+            MalformedJson { .. } | Invalid(_) | BadParameter(_) | MalformedId(_) => {
+                StatusCode::BAD_REQUEST
+            }
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             MissingCredentials(_) | BadCredentials => StatusCode::UNAUTHORIZED,
@@ -122,15 +128,15 @@ impl ApiError {
     pub fn to_problem(&self) -> Problem {
         let request_id = current_request_id();
         let errors = match self {
-            ApiError::Invalid(v) => v
-                .0
-                .iter()
-                .map(|f| FieldProblem {
-                    field: f.field.clone(),
-                    code: f.code.into(),
-                    message: f.message.into(),
-                })
-                .collect(),
+            ApiError::Invalid(v) => {
+                v.0.iter()
+                    .map(|f| FieldProblem {
+                        field: f.field.clone(),
+                        code: f.code.into(),
+                        message: f.message.into(),
+                    })
+                    .collect()
+            }
             _ => Vec::new(),
         };
         Problem {
@@ -138,7 +144,9 @@ impl ApiError {
             title: self.title().into(),
             status: self.status().as_u16(),
             detail: Some(self.to_string()),
-            instance: request_id.as_ref().map(|r| format!("urn:hippo:request:{r}")),
+            instance: request_id
+                .as_ref()
+                .map(|r| format!("urn:hippo:request:{r}")),
             request_id,
             errors,
         }
@@ -153,7 +161,10 @@ impl IntoResponse for ApiError {
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
         match &self {
             ApiError::MissingCredentials(_) | ApiError::BadCredentials => {
-                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"hippo\""));
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"hippo\""),
+                );
             }
             ApiError::RateLimited { retry_after_secs } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
@@ -168,12 +179,16 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             // Another tenant's record and a missing one look the same: tenants never learn of each other.
-            StoreError::RecordNotFound(_) | StoreError::VersionNotFound { .. } => ApiError::NotFound("record"),
+            StoreError::RecordNotFound(_) | StoreError::VersionNotFound { .. } => {
+                ApiError::NotFound("record")
+            }
             StoreError::ApiKeyNotFound(_) => ApiError::NotFound("API key"),
             StoreError::TenantNotFound(_) => ApiError::NotFound("tenant"),
             StoreError::RecordDeleted(_) => ApiError::Gone,
             StoreError::VersionConflict { current } => ApiError::StaleVersion { current },
-            StoreError::TypeChange => ApiError::Conflict("a record's type cannot change; create a new record instead"),
+            StoreError::TypeChange => {
+                ApiError::Conflict("a record's type cannot change; create a new record instead")
+            }
             StoreError::TenantExists(_) => ApiError::Conflict("the tenant already exists"),
             StoreError::AuditFailed(msg) => {
                 tracing::error!(error = %msg, "audit write failed; request refused");

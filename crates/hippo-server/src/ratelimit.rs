@@ -23,9 +23,9 @@ impl Limiter {
     /// `Ok` if `key` may make a request now, else how many seconds to wait.
     pub fn check(&self, key: &str) -> Result<(), u64> {
         // Keys are API key ids or addresses: never secrets or PHI.
-        self.inner.check_key(&key.to_owned()).map_err(|not_until| {
-            not_until.wait_time_from(self.clock.now()).as_secs().max(1)
-        })
+        self.inner
+            .check_key(&key.to_owned())
+            .map_err(|not_until| not_until.wait_time_from(self.clock.now()).as_secs().max(1))
     }
 
     /// Drops state for idle keys so memory stays bounded.
@@ -40,7 +40,10 @@ mod tests {
 
     #[test]
     fn limits_per_key() {
-        let l = Limiter::new(&RateLimitConfig { requests_per_second: 1, burst: 2 });
+        let l = Limiter::new(&RateLimitConfig {
+            requests_per_second: 1,
+            burst: 2,
+        });
         assert!(l.check("a").is_ok());
         assert!(l.check("a").is_ok());
         assert!(l.check("a").is_err());

@@ -25,7 +25,10 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     #[error("cannot listen on {addr}: {source}. Fix: choose a free address with --listen or HIPPO_LISTEN")]
-    Bind { addr: String, source: std::io::Error },
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
 }
@@ -39,13 +42,21 @@ pub async fn run(
 ) -> Result<(), ServeError> {
     let listener = TcpListener::bind(&config.listen)
         .await
-        .map_err(|source| ServeError::Bind { addr: config.listen.clone(), source })?;
-    let local = listener.local_addr().map_err(|source| ServeError::Bind { addr: config.listen.clone(), source })?;
+        .map_err(|source| ServeError::Bind {
+            addr: config.listen.clone(),
+            source,
+        })?;
+    let local = listener.local_addr().map_err(|source| ServeError::Bind {
+        addr: config.listen.clone(),
+        source,
+    })?;
     let acceptor = if config.insecure_http {
         tracing::warn!(addr = %local, "serving PLAIN HTTP on loopback (--insecure-http): PHI is NOT encrypted in transit; never use this outside local development");
         None
     } else {
-        Some(TlsAcceptor::from(crate::tls::server_config(&config, data_dir)?))
+        Some(TlsAcceptor::from(crate::tls::server_config(
+            &config, data_dir,
+        )?))
     };
     let scheme = if acceptor.is_some() { "https" } else { "http" };
     let grace = Duration::from_secs(config.shutdown_grace_secs);
@@ -74,8 +85,14 @@ pub async fn run(
     }
     drop(listener);
     sweeper.abort();
-    tracing::info!(grace_secs = grace.as_secs(), "shutting down: draining in-flight requests");
-    if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
+    tracing::info!(
+        grace_secs = grace.as_secs(),
+        "shutting down: draining in-flight requests"
+    );
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
         tracing::warn!("grace period over; closing remaining connections");
     }
     store.shutdown().await;
@@ -103,7 +120,8 @@ fn spawn_connection(
     tokio::spawn(async move {
         match acceptor {
             Some(acceptor) => {
-                let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await
+                {
                     Ok(Ok(tls)) => tls,
                     Ok(Err(e)) => {
                         tracing::debug!(error = %e, "TLS handshake refused");

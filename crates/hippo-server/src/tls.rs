@@ -3,7 +3,10 @@
 
 use crate::config::Config;
 use hippo_store::keyring::{create_private_dir, write_private_file};
-use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose};
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
+    KeyUsagePurpose,
+};
 use rustls::crypto::ring::{cipher_suite, default_provider};
 use rustls::crypto::CryptoProvider;
 use rustls::ServerConfig;
@@ -52,7 +55,8 @@ pub fn ensure_self_signed(data_dir: &Path) -> Result<bool, TlsError> {
     let ca_key = KeyPair::generate().map_err(gen)?;
     let mut ca = CertificateParams::new(Vec::<String>::new()).map_err(gen)?;
     ca.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-    ca.distinguished_name.push(DnType::CommonName, "Hippo local CA");
+    ca.distinguished_name
+        .push(DnType::CommonName, "Hippo local CA");
     ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     ca.not_before = now - Duration::days(1);
     ca.not_after = now + Duration::days(3650);
@@ -61,13 +65,18 @@ pub fn ensure_self_signed(data_dir: &Path) -> Result<bool, TlsError> {
     let key = KeyPair::generate().map_err(gen)?;
     let names = vec!["localhost".to_string(), "127.0.0.1".into(), "::1".into()];
     let mut leaf = CertificateParams::new(names).map_err(gen)?;
-    leaf.distinguished_name.push(DnType::CommonName, "localhost");
+    leaf.distinguished_name
+        .push(DnType::CommonName, "localhost");
     leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     leaf.not_before = now - Duration::days(1);
     leaf.not_after = now + Duration::days(397);
     let cert = leaf.signed_by(&key, &ca_cert, &ca_key).map_err(gen)?;
 
-    for (name, pem) in [(CA_FILE, ca_cert.pem()), (CERT_FILE, cert.pem()), (KEY_FILE, key.serialize_pem())] {
+    for (name, pem) in [
+        (CA_FILE, ca_cert.pem()),
+        (CERT_FILE, cert.pem()),
+        (KEY_FILE, key.serialize_pem()),
+    ] {
         let path = dir.join(name);
         let _ = std::fs::remove_file(&path);
         write_private_file(&path, pem.as_bytes()).map_err(|e| file_err(&path, e))?;
@@ -96,8 +105,16 @@ pub fn provider() -> CryptoProvider {
 /// Builds the server's TLS configuration from the configured or generated certificate.
 pub fn server_config(config: &Config, data_dir: &Path) -> Result<Arc<ServerConfig>, TlsError> {
     let dir = data_dir.join(TLS_DIR);
-    let cert_path = config.tls.cert_file.clone().unwrap_or_else(|| dir.join(CERT_FILE));
-    let key_path = config.tls.key_file.clone().unwrap_or_else(|| dir.join(KEY_FILE));
+    let cert_path = config
+        .tls
+        .cert_file
+        .clone()
+        .unwrap_or_else(|| dir.join(CERT_FILE));
+    let key_path = config
+        .tls
+        .key_file
+        .clone()
+        .unwrap_or_else(|| dir.join(KEY_FILE));
     let certs = {
         let pem = std::fs::read(&cert_path).map_err(|e| file_err(&cert_path, e))?;
         rustls_pemfile::certs(&mut pem.as_slice())
@@ -134,7 +151,10 @@ mod tests {
         assert!(ensure_self_signed(d.path()).unwrap());
         assert!(!ensure_self_signed(d.path()).unwrap(), "second run reuses");
         let key = d.path().join(TLS_DIR).join(KEY_FILE);
-        assert_eq!(std::fs::metadata(key).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(key).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         let cfg = server_config(&Config::default(), d.path()).unwrap();
         assert_eq!(cfg.alpn_protocols.len(), 2);
     }
@@ -143,7 +163,10 @@ mod tests {
     fn only_aead_suites_are_offered() {
         for s in provider().cipher_suites {
             let name = format!("{:?}", s.suite());
-            assert!(name.contains("GCM") || name.contains("CHACHA20_POLY1305"), "{name}");
+            assert!(
+                name.contains("GCM") || name.contains("CHACHA20_POLY1305"),
+                "{name}"
+            );
         }
     }
 }

@@ -41,7 +41,9 @@ pub struct Keyring {
 
 impl std::fmt::Debug for Keyring {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Keyring").field("path", &self.path).finish_non_exhaustive()
+        f.debug_struct("Keyring")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
     }
 }
 
@@ -113,8 +115,9 @@ impl Keyring {
         let path = Self::path(data_dir);
         require_private(&path, false)?;
         let text = Zeroizing::new(fs::read_to_string(&path).map_err(|e| StoreError::io(&path, e))?);
-        let file: KeyringFile = serde_json::from_str(&text)
-            .map_err(|e| StoreError::Crypto(format!("{} is not a valid keyring: {e}", path.display())))?;
+        let file: KeyringFile = serde_json::from_str(&text).map_err(|e| {
+            StoreError::Crypto(format!("{} is not a valid keyring: {e}", path.display()))
+        })?;
         if file.version != 1 {
             return Err(StoreError::Crypto(format!(
                 "{} has keyring version {}, this hippo understands version 1",
@@ -122,14 +125,14 @@ impl Keyring {
                 file.version
             )));
         }
-        let raw = Zeroizing::new(
-            STANDARD
-                .decode(file.kek.as_bytes())
-                .map_err(|_| StoreError::Crypto(format!("{}: kek is not base64", path.display())))?,
-        );
-        let kek: [u8; 32] = raw.as_slice().try_into().map_err(|_| {
-            StoreError::Crypto(format!("{}: kek must be 32 bytes", path.display()))
-        })?;
+        let raw =
+            Zeroizing::new(STANDARD.decode(file.kek.as_bytes()).map_err(|_| {
+                StoreError::Crypto(format!("{}: kek is not base64", path.display()))
+            })?);
+        let kek: [u8; 32] = raw
+            .as_slice()
+            .try_into()
+            .map_err(|_| StoreError::Crypto(format!("{}: kek must be 32 bytes", path.display())))?;
         Ok(Self {
             kek: Zeroizing::new(kek),
             path,
@@ -146,7 +149,13 @@ impl Keyring {
         let nonce: [u8; NONCE_LEN] = random::bytes()?;
         let ct = self
             .cipher()
-            .encrypt(Nonce::from_slice(&nonce), Payload { msg: key.as_slice(), aad: label.as_bytes() })
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: key.as_slice(),
+                    aad: label.as_bytes(),
+                },
+            )
             .map_err(|_| StoreError::Crypto("wrapping a data key failed".into()))?;
         Ok([nonce.as_slice(), &ct].concat())
     }
@@ -165,7 +174,13 @@ impl Keyring {
         let (nonce, ct) = wrapped.split_at(NONCE_LEN);
         let pt = Zeroizing::new(
             self.cipher()
-                .decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad: label.as_bytes() })
+                .decrypt(
+                    Nonce::from_slice(nonce),
+                    Payload {
+                        msg: ct,
+                        aad: label.as_bytes(),
+                    },
+                )
                 .map_err(|_| fail())?,
         );
         let key: [u8; 32] = pt.as_slice().try_into().map_err(|_| fail())?;
@@ -204,7 +219,10 @@ mod tests {
         let d = private_tempdir();
         Keyring::create(d.path()).unwrap();
         let p = Keyring::path(d.path());
-        assert_eq!(fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).unwrap();
         let err = Keyring::load(d.path()).unwrap_err().to_string();
         assert!(err.contains("chmod 600"), "{err}");

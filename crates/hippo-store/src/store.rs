@@ -3,7 +3,10 @@
 use crate::StoreError;
 use async_trait::async_trait;
 use hippo_core::apikey::MintedKey;
-use hippo_core::{AuditDraft, AuditEvent, Outcome, Page, Principal, Record, RecordFilter, RecordId, RecordInput, Role, TenantId};
+use hippo_core::{
+    AuditDraft, AuditEvent, Outcome, Page, Principal, Record, RecordFilter, RecordId, RecordInput,
+    Role, TenantId,
+};
 
 /// A tenant as the catalog knows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,29 +62,99 @@ pub struct AuditQuery {
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     // --- tenants and credentials -------------------------------------------------------------
-    async fn create_tenant(&self, id: &TenantId, audit: AuditDraft) -> Result<TenantInfo, StoreError>;
+    async fn create_tenant(
+        &self,
+        id: &TenantId,
+        audit: AuditDraft,
+    ) -> Result<TenantInfo, StoreError>;
     async fn list_tenants(&self) -> Result<Vec<TenantInfo>, StoreError>;
-    async fn create_api_key(&self, key: NewApiKey, audit: AuditDraft) -> Result<ApiKeyInfo, StoreError>;
-    async fn list_api_keys(&self, tenant: Option<&TenantId>, audit: AuditDraft) -> Result<Vec<ApiKeyInfo>, StoreError>;
-    async fn revoke_api_key(&self, tenant: Option<&TenantId>, key_id: &str, audit: AuditDraft) -> Result<ApiKeyInfo, StoreError>;
+    async fn create_api_key(
+        &self,
+        key: NewApiKey,
+        audit: AuditDraft,
+    ) -> Result<ApiKeyInfo, StoreError>;
+    async fn list_api_keys(
+        &self,
+        tenant: Option<&TenantId>,
+        audit: AuditDraft,
+    ) -> Result<Vec<ApiKeyInfo>, StoreError>;
+    async fn revoke_api_key(
+        &self,
+        tenant: Option<&TenantId>,
+        key_id: &str,
+        audit: AuditDraft,
+    ) -> Result<ApiKeyInfo, StoreError>;
     /// Resolves a presented key (id and secret hash) to its principal; `None` if unknown, revoked or wrong.
-    async fn authenticate(&self, key_id: &str, secret_hash: &[u8; 32]) -> Result<Option<Principal>, StoreError>;
+    async fn authenticate(
+        &self,
+        key_id: &str,
+        secret_hash: &[u8; 32],
+    ) -> Result<Option<Principal>, StoreError>;
 
     // --- records -----------------------------------------------------------------------------
-    async fn create_record(&self, tenant: &TenantId, input: RecordInput, actor: &str, audit: AuditDraft) -> Result<Record, StoreError>;
-    async fn get_record(&self, tenant: &TenantId, id: RecordId, audit: AuditDraft) -> Result<Record, StoreError>;
-    async fn get_record_version(&self, tenant: &TenantId, id: RecordId, version: i64, audit: AuditDraft) -> Result<Record, StoreError>;
-    async fn update_record(&self, tenant: &TenantId, id: RecordId, expected_version: i64, input: RecordInput, actor: &str, audit: AuditDraft) -> Result<Record, StoreError>;
-    async fn delete_record(&self, tenant: &TenantId, id: RecordId, expected_version: Option<i64>, actor: &str, audit: AuditDraft) -> Result<Record, StoreError>;
-    async fn record_history(&self, tenant: &TenantId, id: RecordId, audit: AuditDraft) -> Result<Vec<Record>, StoreError>;
-    async fn list_records(&self, tenant: &TenantId, filter: RecordFilter, after: Option<RecordId>, limit: usize, audit: AuditDraft) -> Result<Page<Record>, StoreError>;
+    async fn create_record(
+        &self,
+        tenant: &TenantId,
+        input: RecordInput,
+        actor: &str,
+        audit: AuditDraft,
+    ) -> Result<Record, StoreError>;
+    async fn get_record(
+        &self,
+        tenant: &TenantId,
+        id: RecordId,
+        audit: AuditDraft,
+    ) -> Result<Record, StoreError>;
+    async fn get_record_version(
+        &self,
+        tenant: &TenantId,
+        id: RecordId,
+        version: i64,
+        audit: AuditDraft,
+    ) -> Result<Record, StoreError>;
+    async fn update_record(
+        &self,
+        tenant: &TenantId,
+        id: RecordId,
+        expected_version: i64,
+        input: RecordInput,
+        actor: &str,
+        audit: AuditDraft,
+    ) -> Result<Record, StoreError>;
+    async fn delete_record(
+        &self,
+        tenant: &TenantId,
+        id: RecordId,
+        expected_version: Option<i64>,
+        actor: &str,
+        audit: AuditDraft,
+    ) -> Result<Record, StoreError>;
+    async fn record_history(
+        &self,
+        tenant: &TenantId,
+        id: RecordId,
+        audit: AuditDraft,
+    ) -> Result<Vec<Record>, StoreError>;
+    async fn list_records(
+        &self,
+        tenant: &TenantId,
+        filter: RecordFilter,
+        after: Option<RecordId>,
+        limit: usize,
+        audit: AuditDraft,
+    ) -> Result<Page<Record>, StoreError>;
 
     // --- audit -------------------------------------------------------------------------------
     /// Writes an event for a request that failed before reaching a store operation (bad input,
     /// bad credentials, rate limit). Events without a tenant go to the system log.
     async fn append_audit(&self, audit: AuditDraft) -> Result<i64, StoreError>;
     /// Reads a tenant's audit log (`None`: the system log); the read itself is audited.
-    async fn list_audit(&self, tenant: Option<&TenantId>, query: AuditQuery, audit: AuditDraft) -> Result<Page<AuditEvent>, StoreError>;
+    async fn list_audit(
+        &self,
+        tenant: Option<&TenantId>,
+        query: AuditQuery,
+        audit: AuditDraft,
+    ) -> Result<Page<AuditEvent>, StoreError>;
 
     // --- operations --------------------------------------------------------------------------
     /// Checks that the store is open and its keys are loaded.

@@ -54,13 +54,19 @@ struct Started {
 
 fn spawn(bin: &Path, data_dir: &Path, log_path: &Path, options: &Options) -> Started {
     let mut cmd = Command::new(bin);
-    cmd.arg("--data-dir").arg(data_dir).arg("serve").arg("--listen").arg("127.0.0.1:0");
+    cmd.arg("--data-dir")
+        .arg(data_dir)
+        .arg("serve")
+        .arg("--listen")
+        .arg("127.0.0.1:0");
     cmd.args(&options.args);
     cmd.env_remove("HIPPO_LISTEN");
     for (k, v) in &options.env {
         cmd.env(k, v);
     }
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).stdin(Stdio::null());
+    cmd.stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .stdin(Stdio::null());
     let mut child = cmd.spawn().expect("the hippo binary starts");
     let stdout = Arc::new(Mutex::new(Vec::new()));
     let out_lines = stdout.clone();
@@ -75,7 +81,11 @@ fn spawn(bin: &Path, data_dir: &Path, log_path: &Path, options: &Options) -> Sta
     let log_path = log_path.to_owned();
     std::thread::spawn(move || {
         use std::io::Write;
-        let mut log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path).expect("log file");
+        let mut log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .expect("log file");
         for line in BufReader::new(err).lines().map_while(Result::ok) {
             let _ = writeln!(log, "{line}");
             if line.contains("\"message\":\"listening\"") {
@@ -86,7 +96,11 @@ fn spawn(bin: &Path, data_dir: &Path, log_path: &Path, options: &Options) -> Sta
         let _ = tx.send(None);
     });
     let addr = rx.recv_timeout(Duration::from_secs(60)).ok().flatten();
-    Started { child, addr, stdout }
+    Started {
+        child,
+        addr,
+        stdout,
+    }
 }
 
 impl TestServer {
@@ -101,12 +115,21 @@ impl TestServer {
         let log_path = dir.path().join("server.log");
         let started = spawn(Path::new(bin), &data_dir, &log_path, &options);
         let addr = started.addr.unwrap_or_else(|| {
-            panic!("server did not start; log:\n{}", std::fs::read_to_string(&log_path).unwrap_or_default())
+            panic!(
+                "server did not start; log:\n{}",
+                std::fs::read_to_string(&log_path).unwrap_or_default()
+            )
         });
         // The admin key is printed before the server starts listening; its reader thread may lag.
         let admin_key = (0..200)
             .find_map(|_| {
-                let found = started.stdout.lock().unwrap().iter().find(|l| l.starts_with("hpk_")).cloned();
+                let found = started
+                    .stdout
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .find(|l| l.starts_with("hpk_"))
+                    .cloned();
                 if found.is_none() {
                     std::thread::sleep(Duration::from_millis(25));
                 }
@@ -168,13 +191,23 @@ impl TestServer {
     /// Creates a tenant with the CLI.
     pub fn create_tenant(&self, name: &str) {
         let out = self.cli(&["tenant", "create", name]);
-        assert!(out.status.success(), "tenant create: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "tenant create: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// Creates an API key with the CLI and returns the token.
     pub fn create_key(&self, tenant: &str, role: &str) -> String {
-        let out = self.cli(&["apikey", "create", "--tenant", tenant, "--role", role, "--name", "test"]);
-        assert!(out.status.success(), "apikey create: {}", String::from_utf8_lossy(&out.stderr));
+        let out = self.cli(&[
+            "apikey", "create", "--tenant", tenant, "--role", role, "--name", "test",
+        ]);
+        assert!(
+            out.status.success(),
+            "apikey create: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap().trim().to_owned()
     }
 
@@ -189,7 +222,10 @@ impl TestServer {
     /// Sends SIGTERM and waits for a clean exit; returns the exit status.
     pub fn stop(&mut self) -> Option<std::process::ExitStatus> {
         let mut c = self.child.take()?;
-        let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(c.id().to_string())
+            .status();
         c.wait().ok()
     }
 

@@ -39,7 +39,11 @@ pub fn client_hello(version: [u8; 2], suites: &[u16]) -> Vec<u8> {
     push_ext(&mut ext, 0x0000, &sni);
     push_ext(&mut ext, 0x000a, &[0, 4, 0x00, 0x1d, 0x00, 0x17]);
     push_ext(&mut ext, 0x000b, &[1, 0]);
-    push_ext(&mut ext, 0x000d, &[0, 6, 0x04, 0x03, 0x08, 0x04, 0x04, 0x01]);
+    push_ext(
+        &mut ext,
+        0x000d,
+        &[0, 6, 0x04, 0x03, 0x08, 0x04, 0x04, 0x01],
+    );
     body.extend((ext.len() as u16).to_be_bytes());
     body.extend(ext);
     let mut hs = vec![1u8];

@@ -80,7 +80,13 @@ fn body(bytes: usize, n: usize) -> serde_json::Map<String, serde_json::Value> {
 }
 
 /// Runs `op` from `clients` tasks for `secs`, each task calling it in a closed loop.
-async fn drive<S, F, Fut>(name: &'static str, clients: usize, secs: u64, shared: Arc<S>, op: F) -> Phase
+async fn drive<S, F, Fut>(
+    name: &'static str,
+    clients: usize,
+    secs: u64,
+    shared: Arc<S>,
+    op: F,
+) -> Phase
 where
     S: Send + Sync + 'static,
     F: Fn(Arc<S>, usize, usize) -> Fut + Send + Sync + Clone + 'static,
@@ -105,7 +111,13 @@ where
             (lat, errors)
         }));
     }
-    let mut phase = Phase { name, ops: 0, errors: 0, elapsed: Duration::ZERO, latencies_us: Vec::new() };
+    let mut phase = Phase {
+        name,
+        ops: 0,
+        errors: 0,
+        elapsed: Duration::ZERO,
+        latencies_us: Vec::new(),
+    };
     for t in tasks {
         let (lat, errors) = t.await.expect("bench task");
         phase.ops += lat.len();
@@ -125,7 +137,11 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         args.clients,
         args.seconds,
         args.body_bytes,
-        if args.store_only { "bare store (no HTTP, no TLS)".to_owned() } else { args.url.clone() }
+        if args.store_only {
+            "bare store (no HTTP, no TLS)".to_owned()
+        } else {
+            args.url.clone()
+        }
     );
     if args.store_only {
         store_bench(&args).await
@@ -143,9 +159,16 @@ struct HttpShared {
 }
 
 async fn http_bench(args: &BenchArgs) -> Result<()> {
-    let key = args.key.clone().context("--key (or HIPPO_BENCH_KEY) is required: a writer or admin API key")?;
-    let ca_path = args.ca.clone().unwrap_or_else(|| args.data_dir.join("tls").join("ca.pem"));
-    let ca = std::fs::read(&ca_path).with_context(|| format!("reading CA certificate {}", ca_path.display()))?;
+    let key = args
+        .key
+        .clone()
+        .context("--key (or HIPPO_BENCH_KEY) is required: a writer or admin API key")?;
+    let ca_path = args
+        .ca
+        .clone()
+        .unwrap_or_else(|| args.data_dir.join("tls").join("ca.pem"));
+    let ca = std::fs::read(&ca_path)
+        .with_context(|| format!("reading CA certificate {}", ca_path.display()))?;
     let cert = reqwest::Certificate::from_pem(&ca).context("parsing the CA certificate")?;
     let mut clients = Vec::new();
     for _ in 0..args.clients {
@@ -188,17 +211,27 @@ async fn http_bench(args: &BenchArgs) -> Result<()> {
     if shared.ids.lock().expect("ids").is_empty() {
         bail!("no record was created: check the URL, the key (writer or admin) and the CA");
     }
-    let mut read = drive("read", args.clients, args.seconds, shared.clone(), |s: Arc<HttpShared>, c, i| async move {
-        let id = {
-            let ids = s.ids.lock().expect("ids");
-            ids[(c * 7919 + i * 104_729) % ids.len()].clone()
-        };
-        let resp = s.clients[c].get(format!("{}/v1/records/{id}", s.base)).header("authorization", &s.auth).send().await;
-        match resp {
-            Ok(r) if r.status() == 200 => r.bytes().await.is_ok(),
-            _ => false,
-        }
-    })
+    let mut read = drive(
+        "read",
+        args.clients,
+        args.seconds,
+        shared.clone(),
+        |s: Arc<HttpShared>, c, i| async move {
+            let id = {
+                let ids = s.ids.lock().expect("ids");
+                ids[(c * 7919 + i * 104_729) % ids.len()].clone()
+            };
+            let resp = s.clients[c]
+                .get(format!("{}/v1/records/{id}", s.base))
+                .header("authorization", &s.auth)
+                .send()
+                .await;
+            match resp {
+                Ok(r) if r.status() == 200 => r.bytes().await.is_ok(),
+                _ => false,
+            }
+        },
+    )
     .await;
     read.print();
     Ok(())
@@ -219,32 +252,63 @@ async fn store_bench(args: &BenchArgs) -> Result<()> {
     let scratch = std::env::temp_dir().join(format!("hippo-bench-{}", std::process::id()));
     let store = SqliteStore::create(&scratch)?;
     let tenant: TenantId = "bench".parse().expect("valid tenant");
-    store.create_tenant(&tenant, bench_draft(&tenant, Action::TenantCreate)).await?;
-    let shared = Arc::new(StoreShared { store, tenant, body_bytes: args.body_bytes, ids: std::sync::Mutex::new(Vec::new()) });
-    let mut create = drive("create", args.clients, args.seconds, shared.clone(), |s: Arc<StoreShared>, c, i| async move {
-        let input = RecordInput {
-            record_type: "Observation".into(),
-            subject: Some(format!("bench-{c}")),
-            labels: Vec::new(),
-            body: body(s.body_bytes, i),
-        };
-        match s.store.create_record(&s.tenant, input, "bench", bench_draft(&s.tenant, Action::RecordCreate)).await {
-            Ok(r) => {
-                s.ids.lock().expect("ids").push(r.id);
-                true
+    store
+        .create_tenant(&tenant, bench_draft(&tenant, Action::TenantCreate))
+        .await?;
+    let shared = Arc::new(StoreShared {
+        store,
+        tenant,
+        body_bytes: args.body_bytes,
+        ids: std::sync::Mutex::new(Vec::new()),
+    });
+    let mut create = drive(
+        "create",
+        args.clients,
+        args.seconds,
+        shared.clone(),
+        |s: Arc<StoreShared>, c, i| async move {
+            let input = RecordInput {
+                record_type: "Observation".into(),
+                subject: Some(format!("bench-{c}")),
+                labels: Vec::new(),
+                body: body(s.body_bytes, i),
+            };
+            match s
+                .store
+                .create_record(
+                    &s.tenant,
+                    input,
+                    "bench",
+                    bench_draft(&s.tenant, Action::RecordCreate),
+                )
+                .await
+            {
+                Ok(r) => {
+                    s.ids.lock().expect("ids").push(r.id);
+                    true
+                }
+                Err(_) => false,
             }
-            Err(_) => false,
-        }
-    })
+        },
+    )
     .await;
     create.print();
-    let mut read = drive("read", args.clients, args.seconds, shared.clone(), |s: Arc<StoreShared>, c, i| async move {
-        let id = {
-            let ids = s.ids.lock().expect("ids");
-            ids[(c * 7919 + i * 104_729) % ids.len()]
-        };
-        s.store.get_record(&s.tenant, id, bench_draft(&s.tenant, Action::RecordRead)).await.is_ok()
-    })
+    let mut read = drive(
+        "read",
+        args.clients,
+        args.seconds,
+        shared.clone(),
+        |s: Arc<StoreShared>, c, i| async move {
+            let id = {
+                let ids = s.ids.lock().expect("ids");
+                ids[(c * 7919 + i * 104_729) % ids.len()]
+            };
+            s.store
+                .get_record(&s.tenant, id, bench_draft(&s.tenant, Action::RecordRead))
+                .await
+                .is_ok()
+        },
+    )
     .await;
     read.print();
     shared.store.shutdown().await;

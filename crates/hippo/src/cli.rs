@@ -4,11 +4,20 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "hippo", version, about = "HIPAA-ready health data platform: encrypted, audited, versioned PHI records over HTTPS",
-    long_about = "Hippo stores protected health information as versioned JSON records, encrypted at rest (SQLCipher) and in transit (TLS 1.2+), with every access audited.\n\nStart with `hippo serve`: on first run it initialises the data directory and prints an admin API key.")]
+#[command(
+    name = "hippo",
+    version,
+    about = "HIPAA-ready health data platform: encrypted, audited, versioned PHI records over HTTPS",
+    long_about = "Hippo stores protected health information as versioned JSON records, encrypted at rest (SQLCipher) and in transit (TLS 1.2+), with every access audited.\n\nStart with `hippo serve`: on first run it initialises the data directory and prints an admin API key."
+)]
 pub struct Cli {
     /// Data directory holding configuration, keys, certificates and databases.
-    #[arg(long, global = true, env = "HIPPO_DATA_DIR", default_value = "./hippo-data")]
+    #[arg(
+        long,
+        global = true,
+        env = "HIPPO_DATA_DIR",
+        default_value = "./hippo-data"
+    )]
     pub data_dir: PathBuf,
     #[command(subcommand)]
     pub command: Command,

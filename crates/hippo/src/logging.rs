@@ -7,9 +7,15 @@ use tracing_subscriber::EnvFilter;
 
 pub fn init_server(cfg: &LogConfig) -> Result<()> {
     let filter = EnvFilter::try_new(format!("{},hyper=warn,rustls=warn", cfg.level))?;
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let result = if cfg.format == "json" {
-        builder.json().flatten_event(true).with_current_span(false).try_init()
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .try_init()
     } else {
         builder.try_init()
     };

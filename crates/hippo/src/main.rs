@@ -39,7 +39,10 @@ async fn run(cli: Cli) -> Result<()> {
             let done = init::ensure(&data_dir, &FlagOverrides::default()).await?;
             match &done.admin_token {
                 Some(token) => print_first_run(&data_dir, &done, token),
-                None => println!("{} is already initialised; nothing to do.", data_dir.display()),
+                None => println!(
+                    "{} is already initialised; nothing to do.",
+                    data_dir.display()
+                ),
             }
             done.store.shutdown().await;
             Ok(())
@@ -69,19 +72,35 @@ async fn serve(data_dir: &Path, args: cli::ServeArgs) -> Result<()> {
     }
     let config = done.config.clone();
     let store: Arc<dyn Store> = Arc::new(done.store);
-    hippo_server::serve::run(config, data_dir, store, hippo_server::serve::shutdown_signal()).await?;
+    hippo_server::serve::run(
+        config,
+        data_dir,
+        store,
+        hippo_server::serve::shutdown_signal(),
+    )
+    .await?;
     Ok(())
 }
 
 fn print_first_run(data_dir: &Path, done: &init::Initialized, token: &str) {
-    let scheme = if done.config.insecure_http { "http" } else { "https" };
+    let scheme = if done.config.insecure_http {
+        "http"
+    } else {
+        "https"
+    };
     let cacert = done
         .ca_file
         .as_ref()
         .map(|p| format!("--cacert {} ", p.display()))
         .unwrap_or_default();
-    println!("Initialised a new Hippo data directory at {}", data_dir.display());
-    println!("Admin API key for tenant '{}' (shown only now; keep it in a secret manager):", init::DEFAULT_TENANT);
+    println!(
+        "Initialised a new Hippo data directory at {}",
+        data_dir.display()
+    );
+    println!(
+        "Admin API key for tenant '{}' (shown only now; keep it in a secret manager):",
+        init::DEFAULT_TENANT
+    );
     println!("{token}");
     println!("Try it:");
     println!(
@@ -118,31 +137,56 @@ async fn apikey(data_dir: &Path, cmd: ApiKeyCommand) -> Result<()> {
             ApiKeyCommand::Create { tenant, role, name } => {
                 let tenant: TenantId = tenant.parse().context("--tenant")?;
                 let role: Role = role.parse().context("--role")?;
-                let token = init::create_key(&store, &tenant, role, name.as_deref().unwrap_or("")).await?;
+                let token =
+                    init::create_key(&store, &tenant, role, name.as_deref().unwrap_or("")).await?;
                 // Alone on its line on stdout, so scripts can capture it: KEY=$(hippo apikey create ...)
                 println!("{token}");
                 eprintln!("Created a {role} key for tenant '{tenant}'. It is shown only now.");
             }
             ApiKeyCommand::List { tenant, json } => {
-                let tenant = tenant.map(|t| t.parse::<TenantId>()).transpose().context("--tenant")?;
-                let keys = store.list_api_keys(tenant.as_ref(), operator_draft(tenant.clone(), Action::ApiKeyList)).await?;
+                let tenant = tenant
+                    .map(|t| t.parse::<TenantId>())
+                    .transpose()
+                    .context("--tenant")?;
+                let keys = store
+                    .list_api_keys(
+                        tenant.as_ref(),
+                        operator_draft(tenant.clone(), Action::ApiKeyList),
+                    )
+                    .await?;
                 if json {
-                    let views: Vec<_> = keys.into_iter().map(hippo_server::routes::admin::view).collect();
+                    let views: Vec<_> = keys
+                        .into_iter()
+                        .map(hippo_server::routes::admin::view)
+                        .collect();
                     println!("{}", serde_json::to_string_pretty(&views)?);
                 } else {
-                    println!("{:<18} {:<12} {:<8} {:<25} NAME", "KEY ID", "TENANT", "ROLE", "STATUS");
+                    println!(
+                        "{:<18} {:<12} {:<8} {:<25} NAME",
+                        "KEY ID", "TENANT", "ROLE", "STATUS"
+                    );
                     for k in keys {
                         let status = match k.revoked_at_ms {
-                            Some(t) => format!("revoked {}", &hippo_core::time_fmt::rfc3339(t)[..10]),
+                            Some(t) => {
+                                format!("revoked {}", &hippo_core::time_fmt::rfc3339(t)[..10])
+                            }
                             None => "active".into(),
                         };
-                        println!("{:<18} {:<12} {:<8} {:<25} {}", k.key_id, k.tenant, k.role, status, k.name);
+                        println!(
+                            "{:<18} {:<12} {:<8} {:<25} {}",
+                            k.key_id, k.tenant, k.role, status, k.name
+                        );
                     }
                 }
             }
             ApiKeyCommand::Revoke { key_id } => {
-                let info = store.revoke_api_key(None, &key_id, operator_draft(None, Action::ApiKeyRevoke)).await?;
-                eprintln!("Revoked key {} of tenant '{}'; it stops working immediately.", info.key_id, info.tenant);
+                let info = store
+                    .revoke_api_key(None, &key_id, operator_draft(None, Action::ApiKeyRevoke))
+                    .await?;
+                eprintln!(
+                    "Revoked key {} of tenant '{}'; it stops working immediately.",
+                    info.key_id, info.tenant
+                );
             }
         }
         Ok(())

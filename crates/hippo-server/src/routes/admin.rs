@@ -37,14 +37,21 @@ fn parse_create(value: serde_json::Value) -> Result<(Role, String), ApiError> {
         .map_err(|e| ApiError::BadParameter(e.to_string()))?;
     let name = req.name.unwrap_or_default();
     if name.len() > MAX_NAME || name.chars().any(char::is_control) {
-        return Err(ApiError::BadParameter(format!("name must be at most {MAX_NAME} bytes without control characters")));
+        return Err(ApiError::BadParameter(format!(
+            "name must be at most {MAX_NAME} bytes without control characters"
+        )));
     }
     Ok((role, name))
 }
 
 #[utoipa::path(post, path = "/v1/admin/apikeys", tag = "admin", request_body = ApiKeyCreate,
     responses((status = 201, body = ApiKeyCreated), (status = 400, body = Problem), (status = 403, body = Problem)), security(("bearer" = [])))]
-pub async fn create_key(State(s): State<AppState>, caller: Caller, headers: HeaderMap, body: Body) -> Result<(StatusCode, Json<ApiKeyCreated>), ApiError> {
+pub async fn create_key(
+    State(s): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<ApiKeyCreated>), ApiError> {
     let draft = caller.authorize(&s, Action::ApiKeyCreate).await?;
     let parsed = match read_json(&headers, body, s.config.max_body_bytes).await {
         Ok(v) => parse_create(v),
@@ -65,21 +72,42 @@ pub async fn create_key(State(s): State<AppState>, caller: Caller, headers: Head
         created_by: caller.principal.id.clone(),
     };
     let info = s.store.create_api_key(key, draft).await?;
-    Ok((StatusCode::CREATED, Json(ApiKeyCreated { token, key: view(info) })))
+    Ok((
+        StatusCode::CREATED,
+        Json(ApiKeyCreated {
+            token,
+            key: view(info),
+        }),
+    ))
 }
 
 #[utoipa::path(get, path = "/v1/admin/apikeys", tag = "admin",
     responses((status = 200, body = ApiKeyList), (status = 403, body = Problem)), security(("bearer" = [])))]
-pub async fn list_keys(State(s): State<AppState>, caller: Caller) -> Result<Json<ApiKeyList>, ApiError> {
+pub async fn list_keys(
+    State(s): State<AppState>,
+    caller: Caller,
+) -> Result<Json<ApiKeyList>, ApiError> {
     let draft = caller.authorize(&s, Action::ApiKeyList).await?;
-    let keys = s.store.list_api_keys(Some(&caller.principal.tenant), draft).await?;
-    Ok(Json(ApiKeyList { items: keys.into_iter().map(view).collect() }))
+    let keys = s
+        .store
+        .list_api_keys(Some(&caller.principal.tenant), draft)
+        .await?;
+    Ok(Json(ApiKeyList {
+        items: keys.into_iter().map(view).collect(),
+    }))
 }
 
 #[utoipa::path(delete, path = "/v1/admin/apikeys/{key_id}", tag = "admin", params(("key_id" = String, Path)),
     responses((status = 200, body = ApiKeyView), (status = 404, body = Problem)), security(("bearer" = [])))]
-pub async fn revoke_key(State(s): State<AppState>, caller: Caller, Path(key_id): Path<String>) -> Result<Json<ApiKeyView>, ApiError> {
+pub async fn revoke_key(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(key_id): Path<String>,
+) -> Result<Json<ApiKeyView>, ApiError> {
     let draft = caller.authorize(&s, Action::ApiKeyRevoke).await?;
-    let info = s.store.revoke_api_key(Some(&caller.principal.tenant), &key_id, draft).await?;
+    let info = s
+        .store
+        .revoke_api_key(Some(&caller.principal.tenant), &key_id, draft)
+        .await?;
     Ok(Json(view(info)))
 }

@@ -10,26 +10,54 @@ use hippo_core::{Action, Outcome};
 use hippo_proto::{AuditEventView, AuditPage, Problem};
 use hippo_store::AuditQuery;
 
-const PARAMS: &[&str] = &["log", "after", "cursor", "limit", "action", "actor", "outcome", "resource", "subject", "from", "to"];
+const PARAMS: &[&str] = &[
+    "log", "after", "cursor", "limit", "action", "actor", "outcome", "resource", "subject", "from",
+    "to",
+];
 
 fn parse(q: &QueryParams) -> Result<(bool, AuditQuery), ApiError> {
     let access_log = match q.get("log") {
         None | Some("records") => false,
         Some("access") => true,
-        Some(_) => return Err(ApiError::BadParameter("log must be 'records' (default) or 'access' (API key changes)".into())),
+        Some(_) => {
+            return Err(ApiError::BadParameter(
+                "log must be 'records' (default) or 'access' (API key changes)".into(),
+            ))
+        }
     };
-    let bad_cursor = || ApiError::BadParameter("cursor is not one this server issued; start again without it".into());
+    let bad_cursor = || {
+        ApiError::BadParameter(
+            "cursor is not one this server issued; start again without it".into(),
+        )
+    };
     let after_seq = match q.get("cursor") {
-        Some(c) => Some(hippo_core::cursor::decode(c).ok().and_then(|p| p.parse().ok()).ok_or_else(bad_cursor)?),
+        Some(c) => Some(
+            hippo_core::cursor::decode(c)
+                .ok()
+                .and_then(|p| p.parse().ok())
+                .ok_or_else(bad_cursor)?,
+        ),
         None => None,
     };
     let action = q
         .get("action")
-        .map(|a| Action::parse(a).map(|a| a.as_str().to_owned()).ok_or_else(|| ApiError::BadParameter("unknown action; e.g. record.read, record.create, apikey.revoke".into())))
+        .map(|a| {
+            Action::parse(a)
+                .map(|a| a.as_str().to_owned())
+                .ok_or_else(|| {
+                    ApiError::BadParameter(
+                        "unknown action; e.g. record.read, record.create, apikey.revoke".into(),
+                    )
+                })
+        })
         .transpose()?;
     let outcome = q
         .get("outcome")
-        .map(|o| Outcome::parse(o).ok_or_else(|| ApiError::BadParameter("outcome must be success, denied or error".into())))
+        .map(|o| {
+            Outcome::parse(o).ok_or_else(|| {
+                ApiError::BadParameter("outcome must be success, denied or error".into())
+            })
+        })
         .transpose()?;
     Ok((
         access_log,
@@ -53,7 +81,11 @@ fn parse(q: &QueryParams) -> Result<(bool, AuditQuery), ApiError> {
            ("action" = Option<String>, Query), ("actor" = Option<String>, Query), ("outcome" = Option<String>, Query),
            ("resource" = Option<String>, Query), ("subject" = Option<String>, Query), ("from" = Option<String>, Query), ("to" = Option<String>, Query)),
     responses((status = 200, body = AuditPage), (status = 400, body = Problem), (status = 403, body = Problem)), security(("bearer" = [])))]
-pub async fn list(State(s): State<AppState>, caller: Caller, RawQuery(raw): RawQuery) -> Result<Json<AuditPage>, ApiError> {
+pub async fn list(
+    State(s): State<AppState>,
+    caller: Caller,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<AuditPage>, ApiError> {
     let mut draft = caller.authorize(&s, Action::AuditRead).await?;
     let parsed = QueryParams::parse(raw.as_deref(), PARAMS).and_then(|q| {
         let names = q.names();

@@ -21,12 +21,20 @@ pub fn router(state: AppState, hsts: bool) -> Router {
         .route("/v1/records", post(records::create).get(records::list))
         .route(
             "/v1/records/{id}",
-            get(records::get).put(records::update).delete(records::delete),
+            get(records::get)
+                .put(records::update)
+                .delete(records::delete),
         )
         .route("/v1/records/{id}/history", get(records::history))
         .route("/v1/records/{id}/versions/{version}", get(records::version))
-        .route("/v1/admin/apikeys", post(admin::create_key).get(admin::list_keys))
-        .route("/v1/admin/apikeys/{key_id}", axum::routing::delete(admin::revoke_key))
+        .route(
+            "/v1/admin/apikeys",
+            post(admin::create_key).get(admin::list_keys),
+        )
+        .route(
+            "/v1/admin/apikeys/{key_id}",
+            axum::routing::delete(admin::revoke_key),
+        )
         .route("/v1/audit", get(audit::list))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
@@ -34,8 +42,13 @@ pub fn router(state: AppState, hsts: bool) -> Router {
         .route("/openapi.json", get(ops::openapi))
         .fallback(ops::not_found)
         .with_state(state)
-        .layer(axum::middleware::from_fn_with_state(HeaderPolicy { hsts }, request_scope))
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
+        .layer(axum::middleware::from_fn_with_state(
+            HeaderPolicy { hsts },
+            request_scope,
+        ))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            panic_response,
+        ))
 }
 
 /// A panic becomes a generic 500; its message (which could hold anything) is never sent or logged.
@@ -45,14 +58,19 @@ fn panic_response(_payload: Box<dyn std::any::Any + Send + 'static>) -> axum::re
 }
 
 /// Reads a JSON body: checks the media type, enforces the size limit, and parses it.
-pub async fn read_json(headers: &HeaderMap, body: Body, limit: usize) -> Result<serde_json::Value, ApiError> {
+pub async fn read_json(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<serde_json::Value, ApiError> {
     let media = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
         .map(|v| v.trim().to_ascii_lowercase())
         .unwrap_or_default();
-    let is_json = media == "application/json" || (media.starts_with("application/") && media.ends_with("+json"));
+    let is_json = media == "application/json"
+        || (media.starts_with("application/") && media.ends_with("+json"));
     if !is_json {
         return Err(ApiError::UnsupportedMediaType);
     }
@@ -90,14 +108,22 @@ impl QueryParams {
         for (key, value) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
             let key = key.into_owned();
             if !allowed.contains(&key.as_str()) {
-                let shown = if key.len() <= 32 && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') { key } else { "(unprintable)".into() };
+                let shown = if key.len() <= 32
+                    && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                {
+                    key
+                } else {
+                    "(unprintable)".into()
+                };
                 return Err(ApiError::BadParameter(format!(
                     "unknown query parameter '{shown}'; this route accepts: {}",
                     allowed.join(", ")
                 )));
             }
             if map.insert(key.clone(), value.into_owned()).is_some() {
-                return Err(ApiError::BadParameter(format!("query parameter '{key}' is given more than once")));
+                return Err(ApiError::BadParameter(format!(
+                    "query parameter '{key}' is given more than once"
+                )));
             }
         }
         Ok(Self(map))
@@ -122,7 +148,9 @@ impl QueryParams {
                 .parse::<usize>()
                 .ok()
                 .filter(|n| (1..=max).contains(n))
-                .ok_or_else(|| ApiError::BadParameter(format!("limit must be a whole number from 1 to {max}"))),
+                .ok_or_else(|| {
+                    ApiError::BadParameter(format!("limit must be a whole number from 1 to {max}"))
+                }),
         }
     }
 
@@ -131,7 +159,9 @@ impl QueryParams {
         self.get(key)
             .map(|v| {
                 hippo_core::time_fmt::parse_rfc3339(v).ok_or_else(|| {
-                    ApiError::BadParameter(format!("{key} must be an RFC 3339 time, e.g. 2026-01-31T00:00:00Z"))
+                    ApiError::BadParameter(format!(
+                        "{key} must be an RFC 3339 time, e.g. 2026-01-31T00:00:00Z"
+                    ))
                 })
             })
             .transpose()

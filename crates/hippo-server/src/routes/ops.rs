@@ -10,14 +10,20 @@ use hippo_proto::{Health, Readiness, ReadinessCheck, VersionInfo};
 
 #[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, body = Health)))]
 pub async fn healthz() -> Json<Health> {
-    Json(Health { status: "ok".into() })
+    Json(Health {
+        status: "ok".into(),
+    })
 }
 
 #[utoipa::path(get, path = "/readyz", tag = "ops", responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
 pub async fn readyz(State(s): State<AppState>) -> Response {
     let store = s.store.ready().await;
     let checks = vec![
-        ReadinessCheck { name: "keys".into(), ok: store.is_ok(), detail: None },
+        ReadinessCheck {
+            name: "keys".into(),
+            ok: store.is_ok(),
+            detail: None,
+        },
         ReadinessCheck {
             name: "store".into(),
             ok: store.is_ok(),
@@ -25,8 +31,15 @@ pub async fn readyz(State(s): State<AppState>) -> Response {
         },
     ];
     let ok = checks.iter().all(|c| c.ok);
-    let status = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    let body = Readiness { status: if ok { "ready" } else { "not ready" }.into(), checks };
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = Readiness {
+        status: if ok { "ready" } else { "not ready" }.into(),
+        checks,
+    };
     (status, Json(body)).into_response()
 }
 
@@ -41,7 +54,11 @@ pub async fn version(State(s): State<AppState>) -> Json<VersionInfo> {
 
 pub async fn openapi() -> Response {
     let doc = crate::openapi::document();
-    ([(axum::http::header::CONTENT_TYPE, "application/json")], doc).into_response()
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        doc,
+    )
+        .into_response()
 }
 
 pub async fn not_found() -> ApiError {

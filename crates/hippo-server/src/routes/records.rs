@@ -17,9 +17,12 @@ const MAX_PAGE: usize = 1000;
 
 /// A record as JSON, with its version as the ETag.
 fn record_response(status: StatusCode, record: Record) -> Response {
-    let etag = HeaderValue::from_str(&format!("\"{}\"", record.version)).expect("digits are a valid header");
-    let location = (status == StatusCode::CREATED)
-        .then(|| HeaderValue::from_str(&format!("/v1/records/{}", record.id)).expect("uuid is a valid header"));
+    let etag = HeaderValue::from_str(&format!("\"{}\"", record.version))
+        .expect("digits are a valid header");
+    let location = (status == StatusCode::CREATED).then(|| {
+        HeaderValue::from_str(&format!("/v1/records/{}", record.id))
+            .expect("uuid is a valid header")
+    });
     let mut resp = (status, Json(RecordView::from(record))).into_response();
     resp.headers_mut().insert(header::ETAG, etag);
     if let Some(l) = location {
@@ -29,7 +32,12 @@ fn record_response(status: StatusCode, record: Record) -> Response {
 }
 
 /// Runs a fallible step of request parsing; a failure is audited on `draft` and returned.
-async fn checked<T>(s: &AppState, caller: &Caller, draft: &AuditDraft, step: Result<T, ApiError>) -> Result<T, ApiError> {
+async fn checked<T>(
+    s: &AppState,
+    caller: &Caller,
+    draft: &AuditDraft,
+    step: Result<T, ApiError>,
+) -> Result<T, ApiError> {
     match step {
         Ok(v) => Ok(v),
         Err(e) => Err(caller.reject(s, draft.clone(), e).await),
@@ -40,7 +48,11 @@ fn parse_id(raw: &str) -> Result<RecordId, ApiError> {
     raw.parse().map_err(|_| ApiError::MalformedId("id"))
 }
 
-async fn parse_input(s: &AppState, headers: &HeaderMap, body: Body) -> Result<RecordInput, ApiError> {
+async fn parse_input(
+    s: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<RecordInput, ApiError> {
     let value = read_json(headers, body, s.config.max_body_bytes).await?;
     validate::record_input(value).map_err(ApiError::Invalid)
 }
@@ -51,34 +63,56 @@ fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
         return Ok(None);
     };
     let text = v.to_str().unwrap_or("").trim();
-    let inner = text.strip_prefix('"').and_then(|t| t.strip_suffix('"')).unwrap_or(text);
+    let inner = text
+        .strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .unwrap_or(text);
     inner
         .parse::<i64>()
         .ok()
         .filter(|n| *n >= 1)
         .map(Some)
-        .ok_or_else(|| ApiError::BadParameter("If-Match must hold one version from the record's ETag, e.g. \"3\"".into()))
+        .ok_or_else(|| {
+            ApiError::BadParameter(
+                "If-Match must hold one version from the record's ETag, e.g. \"3\"".into(),
+            )
+        })
 }
 
 #[utoipa::path(post, path = "/v1/records", tag = "records", request_body = RecordWrite,
     responses((status = 201, description = "Created", body = RecordView), (status = 400, body = Problem), (status = 401, body = Problem),
               (status = 403, body = Problem), (status = 413, body = Problem), (status = 415, body = Problem), (status = 503, body = Problem)),
     security(("bearer" = [])))]
-pub async fn create(State(s): State<AppState>, caller: Caller, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
+pub async fn create(
+    State(s): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
     let draft = caller.authorize(&s, Action::RecordCreate).await?;
     let input = checked(&s, &caller, &draft, parse_input(&s, &headers, body).await).await?;
     let p = &caller.principal;
-    let record = s.store.create_record(&p.tenant, input, &p.id, draft).await?;
+    let record = s
+        .store
+        .create_record(&p.tenant, input, &p.id, draft)
+        .await?;
     Ok(record_response(StatusCode::CREATED, record))
 }
 
 #[utoipa::path(get, path = "/v1/records/{id}", tag = "records", params(("id" = String, Path, description = "Record id (UUID)")),
     responses((status = 200, body = RecordView), (status = 400, body = Problem), (status = 404, body = Problem), (status = 410, body = Problem)),
     security(("bearer" = [])))]
-pub async fn get(State(s): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn get(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let draft = caller.authorize(&s, Action::RecordRead).await?;
     let id = checked(&s, &caller, &draft, parse_id(&id)).await?;
-    let record = s.store.get_record(&caller.principal.tenant, id, draft).await?;
+    let record = s
+        .store
+        .get_record(&caller.principal.tenant, id, draft)
+        .await?;
     Ok(record_response(StatusCode::OK, record))
 }
 
@@ -87,13 +121,28 @@ pub async fn get(State(s): State<AppState>, caller: Caller, Path(id): Path<Strin
     responses((status = 200, body = RecordView), (status = 400, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
               (status = 412, body = Problem), (status = 428, body = Problem)),
     security(("bearer" = [])))]
-pub async fn update(State(s): State<AppState>, caller: Caller, Path(id): Path<String>, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
+pub async fn update(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
     let draft = caller.authorize(&s, Action::RecordUpdate).await?;
     let id = checked(&s, &caller, &draft, parse_id(&id)).await?;
-    let expected = checked(&s, &caller, &draft, if_match(&headers).and_then(|v| v.ok_or(ApiError::PreconditionRequired))).await?;
+    let expected = checked(
+        &s,
+        &caller,
+        &draft,
+        if_match(&headers).and_then(|v| v.ok_or(ApiError::PreconditionRequired)),
+    )
+    .await?;
     let input = checked(&s, &caller, &draft, parse_input(&s, &headers, body).await).await?;
     let p = &caller.principal;
-    let record = s.store.update_record(&p.tenant, id, expected, input, &p.id, draft).await?;
+    let record = s
+        .store
+        .update_record(&p.tenant, id, expected, input, &p.id, draft)
+        .await?;
     Ok(record_response(StatusCode::OK, record))
 }
 
@@ -101,21 +150,36 @@ pub async fn update(State(s): State<AppState>, caller: Caller, Path(id): Path<St
     params(("id" = String, Path), ("If-Match" = Option<String>, Header, description = "Optional: delete only if still at this version")),
     responses((status = 200, description = "The tombstone version", body = RecordView), (status = 404, body = Problem), (status = 410, body = Problem), (status = 412, body = Problem)),
     security(("bearer" = [])))]
-pub async fn delete(State(s): State<AppState>, caller: Caller, Path(id): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
+pub async fn delete(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let draft = caller.authorize(&s, Action::RecordDelete).await?;
     let id = checked(&s, &caller, &draft, parse_id(&id)).await?;
     let expected = checked(&s, &caller, &draft, if_match(&headers)).await?;
     let p = &caller.principal;
-    let record = s.store.delete_record(&p.tenant, id, expected, &p.id, draft).await?;
+    let record = s
+        .store
+        .delete_record(&p.tenant, id, expected, &p.id, draft)
+        .await?;
     Ok(record_response(StatusCode::OK, record))
 }
 
 #[utoipa::path(get, path = "/v1/records/{id}/history", tag = "records", params(("id" = String, Path)),
     responses((status = 200, body = RecordHistory), (status = 404, body = Problem)), security(("bearer" = [])))]
-pub async fn history(State(s): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<RecordHistory>, ApiError> {
+pub async fn history(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<RecordHistory>, ApiError> {
     let draft = caller.authorize(&s, Action::RecordHistory).await?;
     let id = checked(&s, &caller, &draft, parse_id(&id)).await?;
-    let versions = s.store.record_history(&caller.principal.tenant, id, draft).await?;
+    let versions = s
+        .store
+        .record_history(&caller.principal.tenant, id, draft)
+        .await?;
     Ok(Json(RecordHistory {
         id: id.to_string(),
         versions: versions.into_iter().map(RecordView::from).collect(),
@@ -125,12 +189,29 @@ pub async fn history(State(s): State<AppState>, caller: Caller, Path(id): Path<S
 #[utoipa::path(get, path = "/v1/records/{id}/versions/{version}", tag = "records",
     params(("id" = String, Path), ("version" = i64, Path, description = "Version number, from 1")),
     responses((status = 200, body = RecordView), (status = 400, body = Problem), (status = 404, body = Problem)), security(("bearer" = [])))]
-pub async fn version(State(s): State<AppState>, caller: Caller, Path((id, version)): Path<(String, String)>) -> Result<Response, ApiError> {
+pub async fn version(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path((id, version)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
     let draft = caller.authorize(&s, Action::RecordRead).await?;
     let id = checked(&s, &caller, &draft, parse_id(&id)).await?;
     let bad_version = || ApiError::BadParameter("version must be a whole number from 1".into());
-    let version = checked(&s, &caller, &draft, version.parse::<i64>().ok().filter(|v| *v >= 1).ok_or_else(bad_version)).await?;
-    let record = s.store.get_record_version(&caller.principal.tenant, id, version, draft).await?;
+    let version = checked(
+        &s,
+        &caller,
+        &draft,
+        version
+            .parse::<i64>()
+            .ok()
+            .filter(|v| *v >= 1)
+            .ok_or_else(bad_version),
+    )
+    .await?;
+    let record = s
+        .store
+        .get_record_version(&caller.principal.tenant, id, version, draft)
+        .await?;
     Ok(record_response(StatusCode::OK, record))
 }
 
@@ -138,9 +219,22 @@ pub async fn version(State(s): State<AppState>, caller: Caller, Path((id, versio
     params(("type" = Option<String>, Query), ("subject" = Option<String>, Query), ("updated_since" = Option<String>, Query, description = "RFC 3339"),
            ("limit" = Option<usize>, Query, description = "1-1000, default 100"), ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),
     responses((status = 200, body = RecordPage), (status = 400, body = Problem)), security(("bearer" = [])))]
-pub async fn list(State(s): State<AppState>, caller: Caller, RawQuery(raw): RawQuery) -> Result<Json<RecordPage>, ApiError> {
+pub async fn list(
+    State(s): State<AppState>,
+    caller: Caller,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<RecordPage>, ApiError> {
     let mut draft = caller.authorize(&s, Action::RecordList).await?;
-    let q = checked(&s, &caller, &draft, QueryParams::parse(raw.as_deref(), &["type", "subject", "updated_since", "limit", "cursor"])).await?;
+    let q = checked(
+        &s,
+        &caller,
+        &draft,
+        QueryParams::parse(
+            raw.as_deref(),
+            &["type", "subject", "updated_since", "limit", "cursor"],
+        ),
+    )
+    .await?;
     draft.detail("filters", q.names());
     let parsed = (|| {
         let filter = RecordFilter {
@@ -155,13 +249,20 @@ pub async fn list(State(s): State<AppState>, caller: Caller, RawQuery(raw): RawQ
                 hippo_core::cursor::decode(c)
                     .ok()
                     .and_then(|p| p.parse::<RecordId>().ok())
-                    .ok_or_else(|| ApiError::BadParameter("cursor is not one this server issued; start again without it".into()))
+                    .ok_or_else(|| {
+                        ApiError::BadParameter(
+                            "cursor is not one this server issued; start again without it".into(),
+                        )
+                    })
             })
             .transpose()?;
         Ok((filter, after, q.limit(DEFAULT_PAGE, MAX_PAGE)?))
     })();
     let (filter, after, limit) = checked(&s, &caller, &draft, parsed).await?;
-    let page = s.store.list_records(&caller.principal.tenant, filter, after, limit, draft).await?;
+    let page = s
+        .store
+        .list_records(&caller.principal.tenant, filter, after, limit, draft)
+        .await?;
     Ok(Json(RecordPage {
         items: page.items.into_iter().map(RecordView::from).collect(),
         next_cursor: page.next_cursor,

@@ -13,7 +13,11 @@ pub fn insert(conn: &Connection, draft: AuditDraft) -> Result<i64, StoreError> {
     // Writes to one database are serialised by its writer (and by SQLite's write lock across
     // processes), so MAX(seq)+1 yields a gap-free sequence.
     let seq: i64 = conn
-        .query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM audit_events", [], |r| r.get(0))
+        .query_row(
+            "SELECT COALESCE(MAX(seq), 0) + 1 FROM audit_events",
+            [],
+            |r| r.get(0),
+        )
         .map_err(audit_failed)?;
     let e = draft.into_event(seq, time_ms);
     conn.execute(
@@ -62,9 +66,18 @@ pub fn list(conn: &Connection, q: &AuditQuery) -> Result<Page<AuditEvent>, Store
     filter(" AND tenant = ?", q.tenant.clone().map(SqlValue::Text));
     filter(" AND action = ?", q.action.clone().map(SqlValue::Text));
     filter(" AND actor_id = ?", q.actor_id.clone().map(SqlValue::Text));
-    filter(" AND outcome = ?", q.outcome.map(|o| SqlValue::Text(o.as_str().into())));
-    filter(" AND resource_id = ?", q.resource_id.clone().map(SqlValue::Text));
-    filter(" AND subject_id = ?", q.subject_id.clone().map(SqlValue::Text));
+    filter(
+        " AND outcome = ?",
+        q.outcome.map(|o| SqlValue::Text(o.as_str().into())),
+    );
+    filter(
+        " AND resource_id = ?",
+        q.resource_id.clone().map(SqlValue::Text),
+    );
+    filter(
+        " AND subject_id = ?",
+        q.subject_id.clone().map(SqlValue::Text),
+    );
     filter(" AND time_ms >= ?", q.from_ms.map(SqlValue::Integer));
     filter(" AND time_ms < ?", q.to_ms.map(SqlValue::Integer));
     sql.push_str(" ORDER BY seq LIMIT ?");
@@ -75,7 +88,9 @@ pub fn list(conn: &Connection, q: &AuditQuery) -> Result<Page<AuditEvent>, Store
         .collect::<Result<Vec<_>, _>>()?;
     let next_cursor = if items.len() > q.limit {
         items.truncate(q.limit);
-        items.last().map(|e| hippo_core::cursor::encode(&e.seq.to_string()))
+        items
+            .last()
+            .map(|e| hippo_core::cursor::encode(&e.seq.to_string()))
     } else {
         None
     };
@@ -84,7 +99,11 @@ pub fn list(conn: &Connection, q: &AuditQuery) -> Result<Page<AuditEvent>, Store
 
 fn row_to_event(r: &Row<'_>) -> rusqlite::Result<AuditEvent> {
     let bad = |i: usize, what: &str| {
-        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, what.to_owned().into())
+        rusqlite::Error::FromSqlConversionFailure(
+            i,
+            rusqlite::types::Type::Text,
+            what.to_owned().into(),
+        )
     };
     let actor_kind: String = r.get(4)?;
     let action: String = r.get(5)?;
@@ -122,7 +141,8 @@ pub fn audited<T>(
     match &result {
         Ok(_) => conn.execute_batch("RELEASE op").map_err(audit_failed)?,
         Err(e) => {
-            conn.execute_batch("ROLLBACK TO op; RELEASE op").map_err(audit_failed)?;
+            conn.execute_batch("ROLLBACK TO op; RELEASE op")
+                .map_err(audit_failed)?;
             draft.failed(Outcome::Error, e.reason());
         }
     }

@@ -7,7 +7,11 @@ use hippo_core::{Principal, Role, TenantId};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use subtle::ConstantTimeEq;
 
-pub fn insert_tenant(conn: &Connection, id: &TenantId, wrapped_key: &[u8]) -> Result<TenantInfo, StoreError> {
+pub fn insert_tenant(
+    conn: &Connection,
+    id: &TenantId,
+    wrapped_key: &[u8],
+) -> Result<TenantInfo, StoreError> {
     let now = hippo_core::time_fmt::now_millis();
     let inserted = conn.execute(
         "INSERT OR IGNORE INTO tenants (id, created_at_ms, wrapped_key) VALUES (?1, ?2, ?3)",
@@ -34,7 +38,9 @@ pub fn list_tenants(conn: &Connection) -> Result<Vec<TenantInfo>, StoreError> {
     let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
     rows.map(|row| {
         let (id, created_at_ms) = row?;
-        let id = id.parse().map_err(|_| StoreError::Corrupt("a stored tenant id is malformed".into()))?;
+        let id = id
+            .parse()
+            .map_err(|_| StoreError::Corrupt("a stored tenant id is malformed".into()))?;
         Ok(TenantInfo { id, created_at_ms })
     })
     .collect()
@@ -68,30 +74,50 @@ pub fn insert_api_key(conn: &Connection, key: &NewApiKey) -> Result<ApiKeyInfo, 
 const SELECT_KEY: &str = "SELECT k.key_id, k.principal_id, p.tenant_id, p.role, p.name, k.created_at_ms, k.created_by, k.revoked_at_ms
      FROM api_keys k JOIN principals p ON p.id = k.principal_id";
 
-pub fn list_api_keys(conn: &Connection, tenant: Option<&TenantId>) -> Result<Vec<ApiKeyInfo>, StoreError> {
-    let sql = format!("{SELECT_KEY} WHERE (?1 IS NULL OR p.tenant_id = ?1) ORDER BY k.created_at_ms, k.key_id");
+pub fn list_api_keys(
+    conn: &Connection,
+    tenant: Option<&TenantId>,
+) -> Result<Vec<ApiKeyInfo>, StoreError> {
+    let sql = format!(
+        "{SELECT_KEY} WHERE (?1 IS NULL OR p.tenant_id = ?1) ORDER BY k.created_at_ms, k.key_id"
+    );
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map([tenant.map(|t| t.as_str())], row_to_key)?;
     rows.collect::<Result<Vec<_>, _>>().map_err(Into::into)
 }
 
 /// Revokes a key of `tenant` (any tenant when `None`: the operator's command line).
-pub fn revoke_api_key(conn: &Connection, tenant: Option<&TenantId>, key_id: &str) -> Result<ApiKeyInfo, StoreError> {
+pub fn revoke_api_key(
+    conn: &Connection,
+    tenant: Option<&TenantId>,
+    key_id: &str,
+) -> Result<ApiKeyInfo, StoreError> {
     let sql = format!("{SELECT_KEY} WHERE k.key_id = ?1 AND (?2 IS NULL OR p.tenant_id = ?2)");
     let mut info = conn
-        .query_row(&sql, params![key_id, tenant.map(|t| t.as_str())], row_to_key)
+        .query_row(
+            &sql,
+            params![key_id, tenant.map(|t| t.as_str())],
+            row_to_key,
+        )
         .optional()?
         .ok_or_else(|| StoreError::ApiKeyNotFound(key_id.to_owned()))?;
     if info.revoked_at_ms.is_none() {
         let now = hippo_core::time_fmt::now_millis();
-        conn.execute("UPDATE api_keys SET revoked_at_ms = ?2 WHERE key_id = ?1", params![key_id, now])?;
+        conn.execute(
+            "UPDATE api_keys SET revoked_at_ms = ?2 WHERE key_id = ?1",
+            params![key_id, now],
+        )?;
         info.revoked_at_ms = Some(now);
     }
     Ok(info)
 }
 
 /// Looks a key up and compares its secret hash in constant time.
-pub fn authenticate(conn: &Connection, key_id: &str, secret_hash: &[u8; 32]) -> Result<Option<Principal>, StoreError> {
+pub fn authenticate(
+    conn: &Connection,
+    key_id: &str,
+    secret_hash: &[u8; 32],
+) -> Result<Option<Principal>, StoreError> {
     let row = conn
         .prepare_cached(
             "SELECT k.secret_hash, k.revoked_at_ms, p.id, p.tenant_id, p.role, p.disabled_at_ms
@@ -126,7 +152,13 @@ pub fn authenticate(conn: &Connection, key_id: &str, secret_hash: &[u8; 32]) -> 
 }
 
 fn row_to_key(r: &Row<'_>) -> rusqlite::Result<ApiKeyInfo> {
-    let bad = |i: usize| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, "malformed stored value".into());
+    let bad = |i: usize| {
+        rusqlite::Error::FromSqlConversionFailure(
+            i,
+            rusqlite::types::Type::Text,
+            "malformed stored value".into(),
+        )
+    };
     let tenant: String = r.get(2)?;
     let role: String = r.get(3)?;
     Ok(ApiKeyInfo {

@@ -17,12 +17,18 @@ pub fn open(path: &Path, key: &DataKey, create: bool) -> Result<Connection, Stor
             crate::keyring::write_private_file(path, b"")?;
         }
     } else if !path.exists() {
-        return Err(StoreError::Unavailable(format!("{} does not exist", path.display())));
+        return Err(StoreError::Unavailable(format!(
+            "{} does not exist",
+            path.display()
+        )));
     }
     let conn = Connection::open_with_flags(path, flags)
         .map_err(|e| StoreError::Database(format!("{}: {e}", path.display())))?;
     // A raw 256-bit key (x'..') skips SQLCipher's passphrase KDF: the key is already random.
-    let mut pragma = zeroize::Zeroizing::new(format!("PRAGMA key = \"x'{}'\";", hex::encode(key.as_slice())));
+    let mut pragma = zeroize::Zeroizing::new(format!(
+        "PRAGMA key = \"x'{}'\";",
+        hex::encode(key.as_slice())
+    ));
     conn.execute_batch(&pragma)?;
     zeroize::Zeroize::zeroize(&mut *pragma);
     require_sqlcipher(&conn)?;
@@ -52,7 +58,8 @@ fn require_sqlcipher(conn: &Connection) -> Result<(), StoreError> {
     match version {
         Some(v) if !v.is_empty() => Ok(()),
         _ => Err(StoreError::Crypto(
-            "this build's SQLite has no SQLCipher encryption; refusing to store PHI unencrypted".into(),
+            "this build's SQLite has no SQLCipher encryption; refusing to store PHI unencrypted"
+                .into(),
         )),
     }
 }

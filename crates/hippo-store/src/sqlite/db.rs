@@ -20,7 +20,13 @@ pub struct Db {
 
 impl Db {
     /// Opens the database (creating it if `create`), applies `migrations`, and starts its writer.
-    pub fn open(path: &Path, key: DataKey, create: bool, migrations: &[&str], name: &str) -> Result<Self, StoreError> {
+    pub fn open(
+        path: &Path,
+        key: DataKey,
+        create: bool,
+        migrations: &[&str],
+        name: &str,
+    ) -> Result<Self, StoreError> {
         let writer_conn = conn::open(path, &key, create)?;
         super::migrations::apply(&writer_conn, migrations)?;
         Ok(Self {

@@ -22,8 +22,9 @@ pub fn apply(conn: &Connection, migrations: &[&str]) -> Result<(), StoreError> {
                 )));
             }
             if current < version {
-                conn.execute_batch(sql)
-                    .map_err(|e| StoreError::Database(format!("migration {version} failed: {e}")))?;
+                conn.execute_batch(sql).map_err(|e| {
+                    StoreError::Database(format!("migration {version} failed: {e}"))
+                })?;
                 conn.execute_batch(&format!("PRAGMA user_version = {version}"))?;
             }
             Ok(())

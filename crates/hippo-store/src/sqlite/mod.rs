@@ -17,7 +17,10 @@ use crate::store::{ApiKeyInfo, AuditQuery, NewApiKey, Store, TenantInfo};
 use crate::StoreError;
 use async_trait::async_trait;
 use db::Db;
-use hippo_core::{AuditDraft, AuditEvent, Outcome, Page, Principal, Record, RecordFilter, RecordId, RecordInput, TenantId};
+use hippo_core::{
+    AuditDraft, AuditEvent, Outcome, Page, Principal, Record, RecordFilter, RecordId, RecordInput,
+    TenantId,
+};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -47,7 +50,10 @@ impl SqliteStore {
         keyring::require_private(data_dir, true)?;
         let keyring = Keyring::create(data_dir)?;
         let dek = Keyring::new_data_key()?;
-        keyring::write_private_file(&data_dir.join(CATALOG_KEY), &keyring.wrap(CATALOG_LABEL, &dek)?)?;
+        keyring::write_private_file(
+            &data_dir.join(CATALOG_KEY),
+            &keyring.wrap(CATALOG_LABEL, &dek)?,
+        )?;
         keyring::create_private_dir(&data_dir.join(TENANTS_DIR))?;
         Self::open_with(data_dir, keyring, true)
     }
@@ -63,7 +69,13 @@ impl SqliteStore {
         keyring::require_private(&key_path, false)?;
         let wrapped = std::fs::read(&key_path).map_err(|e| StoreError::io(&key_path, e))?;
         let dek = keyring.unwrap(CATALOG_LABEL, &wrapped)?;
-        let catalog = Db::open(&data_dir.join(CATALOG_DB), dek, create, migrations::CATALOG, "catalog")?;
+        let catalog = Db::open(
+            &data_dir.join(CATALOG_DB),
+            dek,
+            create,
+            migrations::CATALOG,
+            "catalog",
+        )?;
         Ok(Self {
             data_dir: data_dir.to_owned(),
             keyring,
@@ -92,10 +104,19 @@ impl SqliteStore {
             return Ok(db.clone());
         }
         let t = tenant.clone();
-        let wrapped = self.catalog.read(move |c| catalog::wrapped_key(c, &t)).await?;
+        let wrapped = self
+            .catalog
+            .read(move |c| catalog::wrapped_key(c, &t))
+            .await?;
         let dek = self.keyring.unwrap(&Self::tenant_label(tenant), &wrapped)?;
         let path = self.tenant_path(tenant);
-        let db = Arc::new(Db::open(&path, dek, false, migrations::TENANT, tenant.as_str())?);
+        let db = Arc::new(Db::open(
+            &path,
+            dek,
+            false,
+            migrations::TENANT,
+            tenant.as_str(),
+        )?);
         self.tenants
             .write()
             .expect("tenant map lock")
@@ -105,7 +126,10 @@ impl SqliteStore {
 
     /// Opens a raw connection to the catalog (`None`) or a tenant's database, for operators'
     /// tooling and tests that must inspect or damage storage directly (e.g. tamper tests).
-    pub fn raw_connection(&self, tenant: Option<&TenantId>) -> Result<rusqlite::Connection, StoreError> {
+    pub fn raw_connection(
+        &self,
+        tenant: Option<&TenantId>,
+    ) -> Result<rusqlite::Connection, StoreError> {
         match tenant {
             None => {
                 let wrapped = std::fs::read(self.data_dir.join(CATALOG_KEY))
@@ -160,9 +184,18 @@ fn describe_record(a: &mut AuditDraft, r: &Record) {
 
 #[async_trait]
 impl Store for SqliteStore {
-    async fn create_tenant(&self, id: &TenantId, audit: AuditDraft) -> Result<TenantInfo, StoreError> {
+    async fn create_tenant(
+        &self,
+        id: &TenantId,
+        audit: AuditDraft,
+    ) -> Result<TenantInfo, StoreError> {
         let t = id.clone();
-        if self.catalog.read(move |c| catalog::wrapped_key(c, &t)).await.is_ok() {
+        if self
+            .catalog
+            .read(move |c| catalog::wrapped_key(c, &t))
+            .await
+            .is_ok()
+        {
             return Err(StoreError::TenantExists(id.to_string()));
         }
         let path = self.tenant_path(id);
@@ -189,7 +222,11 @@ impl Store for SqliteStore {
         self.catalog.read(catalog::list_tenants).await
     }
 
-    async fn create_api_key(&self, key: NewApiKey, audit: AuditDraft) -> Result<ApiKeyInfo, StoreError> {
+    async fn create_api_key(
+        &self,
+        key: NewApiKey,
+        audit: AuditDraft,
+    ) -> Result<ApiKeyInfo, StoreError> {
         self.catalog
             .write(move |c| {
                 audit::audited(c, audit, |c, a| {
@@ -201,13 +238,28 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn list_api_keys(&self, tenant: Option<&TenantId>, audit: AuditDraft) -> Result<Vec<ApiKeyInfo>, StoreError> {
+    async fn list_api_keys(
+        &self,
+        tenant: Option<&TenantId>,
+        audit: AuditDraft,
+    ) -> Result<Vec<ApiKeyInfo>, StoreError> {
         let t = tenant.cloned();
-        let result = self.catalog.read(move |c| catalog::list_api_keys(c, t.as_ref())).await;
-        Self::after_read(&self.catalog, audit, result, |a, keys| a.detail("count", keys.len())).await
+        let result = self
+            .catalog
+            .read(move |c| catalog::list_api_keys(c, t.as_ref()))
+            .await;
+        Self::after_read(&self.catalog, audit, result, |a, keys| {
+            a.detail("count", keys.len())
+        })
+        .await
     }
 
-    async fn revoke_api_key(&self, tenant: Option<&TenantId>, key_id: &str, audit: AuditDraft) -> Result<ApiKeyInfo, StoreError> {
+    async fn revoke_api_key(
+        &self,
+        tenant: Option<&TenantId>,
+        key_id: &str,
+        audit: AuditDraft,
+    ) -> Result<ApiKeyInfo, StoreError> {
         let (t, k) = (tenant.cloned(), key_id.to_owned());
         self.catalog
             .write(move |c| {
@@ -219,12 +271,24 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn authenticate(&self, key_id: &str, secret_hash: &[u8; 32]) -> Result<Option<Principal>, StoreError> {
+    async fn authenticate(
+        &self,
+        key_id: &str,
+        secret_hash: &[u8; 32],
+    ) -> Result<Option<Principal>, StoreError> {
         let (k, h) = (key_id.to_owned(), *secret_hash);
-        self.catalog.read(move |c| catalog::authenticate(c, &k, &h)).await
+        self.catalog
+            .read(move |c| catalog::authenticate(c, &k, &h))
+            .await
     }
 
-    async fn create_record(&self, tenant: &TenantId, input: RecordInput, actor: &str, audit: AuditDraft) -> Result<Record, StoreError> {
+    async fn create_record(
+        &self,
+        tenant: &TenantId,
+        input: RecordInput,
+        actor: &str,
+        audit: AuditDraft,
+    ) -> Result<Record, StoreError> {
         let db = self.tenant_db(tenant).await?;
         let actor = actor.to_owned();
         db.write(move |c| {
@@ -238,7 +302,12 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn get_record(&self, tenant: &TenantId, id: RecordId, audit: AuditDraft) -> Result<Record, StoreError> {
+    async fn get_record(
+        &self,
+        tenant: &TenantId,
+        id: RecordId,
+        audit: AuditDraft,
+    ) -> Result<Record, StoreError> {
         let db = self.tenant_db(tenant).await?;
         let result = db
             .read(move |c| {
@@ -254,7 +323,13 @@ impl Store for SqliteStore {
         Self::after_read(&db, audit, result, describe_record).await
     }
 
-    async fn get_record_version(&self, tenant: &TenantId, id: RecordId, version: i64, audit: AuditDraft) -> Result<Record, StoreError> {
+    async fn get_record_version(
+        &self,
+        tenant: &TenantId,
+        id: RecordId,
+        version: i64,
+        audit: AuditDraft,
+    ) -> Result<Record, StoreError> {
         let db = self.tenant_db(tenant).await?;
         let result = db.read(move |c| records::get_version(c, id, version)).await;
         let mut audit = audit;
@@ -262,7 +337,15 @@ impl Store for SqliteStore {
         Self::after_read(&db, audit, result, describe_record).await
     }
 
-    async fn update_record(&self, tenant: &TenantId, id: RecordId, expected_version: i64, input: RecordInput, actor: &str, audit: AuditDraft) -> Result<Record, StoreError> {
+    async fn update_record(
+        &self,
+        tenant: &TenantId,
+        id: RecordId,
+        expected_version: i64,
+        input: RecordInput,
+        actor: &str,
+        audit: AuditDraft,
+    ) -> Result<Record, StoreError> {
         let db = self.tenant_db(tenant).await?;
         let actor = actor.to_owned();
         db.write(move |c| {
@@ -277,7 +360,14 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn delete_record(&self, tenant: &TenantId, id: RecordId, expected_version: Option<i64>, actor: &str, audit: AuditDraft) -> Result<Record, StoreError> {
+    async fn delete_record(
+        &self,
+        tenant: &TenantId,
+        id: RecordId,
+        expected_version: Option<i64>,
+        actor: &str,
+        audit: AuditDraft,
+    ) -> Result<Record, StoreError> {
         let db = self.tenant_db(tenant).await?;
         let actor = actor.to_owned();
         db.write(move |c| {
@@ -291,7 +381,12 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn record_history(&self, tenant: &TenantId, id: RecordId, audit: AuditDraft) -> Result<Vec<Record>, StoreError> {
+    async fn record_history(
+        &self,
+        tenant: &TenantId,
+        id: RecordId,
+        audit: AuditDraft,
+    ) -> Result<Vec<Record>, StoreError> {
         let db = self.tenant_db(tenant).await?;
         let result = db.read(move |c| records::history(c, id)).await;
         let mut audit = audit;
@@ -303,29 +398,52 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn list_records(&self, tenant: &TenantId, filter: RecordFilter, after: Option<RecordId>, limit: usize, audit: AuditDraft) -> Result<Page<Record>, StoreError> {
+    async fn list_records(
+        &self,
+        tenant: &TenantId,
+        filter: RecordFilter,
+        after: Option<RecordId>,
+        limit: usize,
+        audit: AuditDraft,
+    ) -> Result<Page<Record>, StoreError> {
         let db = self.tenant_db(tenant).await?;
         let mut audit = audit;
         audit.subject_id = filter.subject.clone();
-        let result = db.read(move |c| records::list(c, &filter, after, limit)).await;
-        Self::after_read(&db, audit, result, |a, page| a.detail("count", page.items.len())).await
+        let result = db
+            .read(move |c| records::list(c, &filter, after, limit))
+            .await;
+        Self::after_read(&db, audit, result, |a, page| {
+            a.detail("count", page.items.len())
+        })
+        .await
     }
 
     async fn append_audit(&self, audit: AuditDraft) -> Result<i64, StoreError> {
         // An event for an unknown tenant belongs in the system log, not in a database we cannot open.
         let db = match &audit.tenant {
-            Some(t) => self.tenant_db(t).await.unwrap_or_else(|_| self.catalog.clone()),
+            Some(t) => self
+                .tenant_db(t)
+                .await
+                .unwrap_or_else(|_| self.catalog.clone()),
             None => self.catalog.clone(),
         };
         db.write(move |c| Ok(Ok(audit::insert(c, audit)?))).await
     }
 
-    async fn list_audit(&self, tenant: Option<&TenantId>, query: AuditQuery, audit: AuditDraft) -> Result<Page<AuditEvent>, StoreError> {
+    async fn list_audit(
+        &self,
+        tenant: Option<&TenantId>,
+        query: AuditQuery,
+        audit: AuditDraft,
+    ) -> Result<Page<AuditEvent>, StoreError> {
         let db = self.log_db(tenant).await?;
         let result = db.read(move |c| audit::list(c, &query)).await;
         // The read of a tenant's log is recorded in that same log.
         let own = self.log_db(audit.tenant.as_ref()).await?;
-        Self::after_read(&own, audit, result, |a, page| a.detail("count", page.items.len())).await
+        Self::after_read(&own, audit, result, |a, page| {
+            a.detail("count", page.items.len())
+        })
+        .await
     }
 
     async fn ready(&self) -> Result<(), StoreError> {
@@ -336,7 +454,13 @@ impl Store for SqliteStore {
     }
 
     async fn shutdown(&self) {
-        let tenants: Vec<Arc<Db>> = self.tenants.read().expect("tenant map lock").values().cloned().collect();
+        let tenants: Vec<Arc<Db>> = self
+            .tenants
+            .read()
+            .expect("tenant map lock")
+            .values()
+            .cloned()
+            .collect();
         for db in tenants {
             db.close();
         }

@@ -6,7 +6,8 @@ use hippo_core::{Page, Record, RecordFilter, RecordId, RecordInput};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-const SELECT_VERSION: &str = "SELECT v.record_id, v.record_type, v.subject, v.labels, v.body, v.version,
+const SELECT_VERSION: &str =
+    "SELECT v.record_id, v.record_type, v.subject, v.labels, v.body, v.version,
         v.body_sha256, v.deleted, r.created_at_ms, r.created_by, v.written_at_ms, v.written_by
      FROM record_versions v JOIN records r ON r.id = v.record_id";
 
@@ -14,7 +15,9 @@ const SELECT_VERSION: &str = "SELECT v.record_id, v.record_type, v.subject, v.la
 fn head(conn: &Connection, id: RecordId) -> Result<Option<(i64, bool)>, StoreError> {
     Ok(conn
         .prepare_cached("SELECT version, deleted FROM records WHERE id = ?1")?
-        .query_row([id.to_string()], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? != 0)))
+        .query_row([id.to_string()], |r| {
+            Ok((r.get(0)?, r.get::<_, i64>(1)? != 0))
+        })
         .optional()?)
 }
 
@@ -32,7 +35,13 @@ pub fn create(conn: &Connection, input: &RecordInput, actor: &str) -> Result<Rec
 }
 
 /// Writes version `expected + 1`, failing with a conflict if the record moved on.
-pub fn update(conn: &Connection, id: RecordId, expected: i64, input: &RecordInput, actor: &str) -> Result<Record, StoreError> {
+pub fn update(
+    conn: &Connection,
+    id: RecordId,
+    expected: i64,
+    input: &RecordInput,
+    actor: &str,
+) -> Result<Record, StoreError> {
     let (current, deleted) = head(conn, id)?.ok_or(StoreError::RecordNotFound(id))?;
     if deleted {
         return Err(StoreError::RecordDeleted(id));
@@ -48,7 +57,12 @@ pub fn update(conn: &Connection, id: RecordId, expected: i64, input: &RecordInpu
 }
 
 /// Writes a tombstone version; the history stays.
-pub fn delete(conn: &Connection, id: RecordId, expected: Option<i64>, actor: &str) -> Result<Record, StoreError> {
+pub fn delete(
+    conn: &Connection,
+    id: RecordId,
+    expected: Option<i64>,
+    actor: &str,
+) -> Result<Record, StoreError> {
     let (current, deleted) = head(conn, id)?.ok_or(StoreError::RecordNotFound(id))?;
     if deleted {
         return Err(StoreError::RecordDeleted(id));
@@ -123,7 +137,14 @@ fn insert_version(
     Ok(())
 }
 
-fn build(id: RecordId, version: i64, input: &RecordInput, deleted: bool, created: (i64, &str), updated: (i64, &str)) -> Record {
+fn build(
+    id: RecordId,
+    version: i64,
+    input: &RecordInput,
+    deleted: bool,
+    created: (i64, &str),
+    updated: (i64, &str),
+) -> Record {
     let body = serde_json::Value::Object(input.body.clone());
     Record {
         id,
@@ -175,7 +196,12 @@ pub fn history(conn: &Connection, id: RecordId) -> Result<Vec<Record>, StoreErro
 }
 
 /// A page of current records in id (= creation) order, so pages stay stable under updates.
-pub fn list(conn: &Connection, f: &RecordFilter, after: Option<RecordId>, limit: usize) -> Result<Page<Record>, StoreError> {
+pub fn list(
+    conn: &Connection,
+    f: &RecordFilter,
+    after: Option<RecordId>,
+    limit: usize,
+) -> Result<Page<Record>, StoreError> {
     let mut sql = format!("{SELECT_VERSION} WHERE v.version = r.version");
     let mut args: Vec<SqlValue> = Vec::new();
     let mut filter = |clause: &str, v: Option<SqlValue>| {
@@ -184,10 +210,19 @@ pub fn list(conn: &Connection, f: &RecordFilter, after: Option<RecordId>, limit:
             args.push(v);
         }
     };
-    filter(" AND r.record_type = ?", f.record_type.clone().map(SqlValue::Text));
+    filter(
+        " AND r.record_type = ?",
+        f.record_type.clone().map(SqlValue::Text),
+    );
     filter(" AND r.subject = ?", f.subject.clone().map(SqlValue::Text));
-    filter(" AND r.updated_at_ms >= ?", f.updated_since_ms.map(SqlValue::Integer));
-    filter(" AND r.id > ?", after.map(|a| SqlValue::Text(a.to_string())));
+    filter(
+        " AND r.updated_at_ms >= ?",
+        f.updated_since_ms.map(SqlValue::Integer),
+    );
+    filter(
+        " AND r.id > ?",
+        after.map(|a| SqlValue::Text(a.to_string())),
+    );
     if !f.include_deleted {
         sql.push_str(" AND r.deleted = 0");
     }
@@ -202,7 +237,9 @@ pub fn list(conn: &Connection, f: &RecordFilter, after: Option<RecordId>, limit:
         .collect::<Result<Vec<_>, _>>()?;
     let next_cursor = if items.len() > limit {
         items.truncate(limit);
-        items.last().map(|r| hippo_core::cursor::encode(&r.id.to_string()))
+        items
+            .last()
+            .map(|r| hippo_core::cursor::encode(&r.id.to_string()))
     } else {
         None
     };
@@ -214,12 +251,21 @@ fn verified(r: Record) -> Result<Record, StoreError> {
     if r.body_intact() {
         Ok(r)
     } else {
-        Err(StoreError::Corrupt(format!("record {} version {} fails its integrity check", r.id, r.version)))
+        Err(StoreError::Corrupt(format!(
+            "record {} version {} fails its integrity check",
+            r.id, r.version
+        )))
     }
 }
 
 fn row_to_record(r: &Row<'_>) -> rusqlite::Result<Record> {
-    let bad = |i: usize| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, "malformed stored value".into());
+    let bad = |i: usize| {
+        rusqlite::Error::FromSqlConversionFailure(
+            i,
+            rusqlite::types::Type::Text,
+            "malformed stored value".into(),
+        )
+    };
     let id: String = r.get(0)?;
     let labels: String = r.get(3)?;
     let body: String = r.get(4)?;

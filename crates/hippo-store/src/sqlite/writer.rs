@@ -58,7 +58,9 @@ impl Writer {
                 Some(conn) => catch_unwind(AssertUnwindSafe(|| f(conn))).unwrap_or_else(|_| {
                     Err(StoreError::Unavailable("a write job panicked".into()))
                 }),
-                None => Err(StoreError::Unavailable("the transaction could not begin".into())),
+                None => Err(StoreError::Unavailable(
+                    "the transaction could not begin".into(),
+                )),
             };
             let keep = result.is_ok();
             let done: Completion = Box::new(move |commit| {
@@ -78,7 +80,10 @@ impl Writer {
             }
         };
         if !sent {
-            return Err(StoreError::Unavailable(format!("the {} database is closed", self.name)));
+            return Err(StoreError::Unavailable(format!(
+                "the {} database is closed",
+                self.name
+            )));
         }
         rx.await
             .map_err(|_| StoreError::Unavailable(format!("the {} writer stopped", self.name)))?

@@ -10,14 +10,45 @@ async fn every_access_writes_one_complete_event() {
     let auditor = s.create_key("default", "auditor");
     let rec = create(&s, &key, patient("subject-42")).await;
     let id = rec["id"].as_str().unwrap().to_owned();
-    let r = authed(&c, Method::GET, s.url(&format!("/v1/records/{id}")), &key).header("user-agent", "audit-test/1.0").send().await.unwrap();
+    let r = authed(&c, Method::GET, s.url(&format!("/v1/records/{id}")), &key)
+        .header("user-agent", "audit-test/1.0")
+        .send()
+        .await
+        .unwrap();
     let request_id = r.headers()["x-request-id"].to_str().unwrap().to_owned();
-    authed(&c, Method::GET, s.url("/v1/records?subject=subject-42"), &key).send().await.unwrap();
-    authed(&c, Method::GET, s.url(&format!("/v1/records/{id}/history")), &key).send().await.unwrap();
+    authed(
+        &c,
+        Method::GET,
+        s.url("/v1/records?subject=subject-42"),
+        &key,
+    )
+    .send()
+    .await
+    .unwrap();
+    authed(
+        &c,
+        Method::GET,
+        s.url(&format!("/v1/records/{id}/history")),
+        &key,
+    )
+    .send()
+    .await
+    .unwrap();
 
     let events = audit_events(&s, &auditor, "").await;
-    let actions: Vec<&str> = events.iter().map(|e| e["action"].as_str().unwrap()).collect();
-    assert_eq!(actions, vec!["record.create", "record.read", "record.list", "record.history"]);
+    let actions: Vec<&str> = events
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        vec![
+            "record.create",
+            "record.read",
+            "record.list",
+            "record.history"
+        ]
+    );
     let read = &events[1];
     assert_eq!(read["request_id"], request_id.as_str());
     assert_eq!(read["resource_type"], "record");
@@ -30,7 +61,11 @@ async fn every_access_writes_one_complete_event() {
     assert_eq!(read["source_addr"], "127.0.0.1");
     assert_eq!(read["user_agent"], "audit-test/1.0");
     assert_eq!(read["details"]["version"], 1);
-    assert_eq!(events[2]["details"]["filters"], json!(["subject"]), "filter names, never values");
+    assert_eq!(
+        events[2]["details"]["filters"],
+        json!(["subject"]),
+        "filter names, never values"
+    );
     let seqs: Vec<i64> = events.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
     assert_eq!(seqs, vec![1, 2, 3, 4]);
 
@@ -42,8 +77,16 @@ async fn every_access_writes_one_complete_event() {
 
     // Key changes land in the access log, scoped to the tenant.
     let access = audit_events(&s, &auditor, "&log=access").await;
-    assert!(access.iter().any(|e| e["action"] == "apikey.create" && e["actor_kind"] == "operator"), "{access:?}");
-    let r = authed(&c, Method::GET, s.url("/v1/audit?outcome=maybe"), &auditor).send().await.unwrap();
+    assert!(
+        access
+            .iter()
+            .any(|e| e["action"] == "apikey.create" && e["actor_kind"] == "operator"),
+        "{access:?}"
+    );
+    let r = authed(&c, Method::GET, s.url("/v1/audit?outcome=maybe"), &auditor)
+        .send()
+        .await
+        .unwrap();
     expect_problem(r, 400, "invalid-parameter").await;
 }
 
@@ -52,12 +95,23 @@ async fn failed_authentication_is_audited_in_the_system_log() {
     let s = server();
     let c = s.client();
     c.get(s.url("/v1/records")).send().await.unwrap();
-    c.get(s.url("/v1/records")).bearer_auth("hpk_0011223344556677_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA").send().await.unwrap();
+    c.get(s.url("/v1/records"))
+        .bearer_auth("hpk_0011223344556677_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+        .send()
+        .await
+        .unwrap();
     let db = s.raw_db(None);
     let mut stmt = db.prepare("SELECT action, outcome, details FROM audit_events WHERE action = 'auth.failed' ORDER BY seq").unwrap();
-    let rows: Vec<(String, String, String)> = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap().map(Result::unwrap).collect();
+    let rows: Vec<(String, String, String)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
     assert_eq!(rows.len(), 2);
     assert!(rows.iter().all(|(_, o, _)| o == "denied"));
-    assert!(rows[1].2.contains("0011223344556677"), "the presented key id is recorded");
+    assert!(
+        rows[1].2.contains("0011223344556677"),
+        "the presented key id is recorded"
+    );
     assert!(!rows[1].2.contains("AAAAAAAA"), "the secret is not");
 }

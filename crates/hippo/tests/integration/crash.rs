@@ -15,14 +15,18 @@ async fn acknowledged_writes_survive_sigkill() {
         let (c, url, key, acked) = (s.client(), s.url("/v1/records"), key.clone(), acked.clone());
         writers.push(tokio::spawn(async move {
             for i in 0.. {
-                let doc = json!({"type": "Observation", "subject": format!("w{w}"), "body": {"i": i}});
+                let doc =
+                    json!({"type": "Observation", "subject": format!("w{w}"), "body": {"i": i}});
                 match c.post(&url).bearer_auth(&key).json(&doc).send().await {
                     Ok(r) if r.status() == 201 => {
                         let v: Value = match r.json().await {
                             Ok(v) => v,
                             Err(_) => return,
                         };
-                        acked.lock().unwrap().push(v["id"].as_str().unwrap().to_owned());
+                        acked
+                            .lock()
+                            .unwrap()
+                            .push(v["id"].as_str().unwrap().to_owned());
                     }
                     _ => return,
                 }
@@ -43,15 +47,19 @@ async fn acknowledged_writes_survive_sigkill() {
     s.restart();
     let c = s.client();
     for id in &acked {
-        let r = authed(&c, Method::GET, s.url(&format!("/v1/records/{id}")), &key).send().await.unwrap();
+        let r = authed(&c, Method::GET, s.url(&format!("/v1/records/{id}")), &key)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200, "acknowledged record {id} lost");
     }
     let auditor = s.create_key("default", "auditor");
-    let created: HashSet<String> = audit_events(&s, &auditor, "&action=record.create&outcome=success")
-        .await
-        .into_iter()
-        .map(|e| e["resource_id"].as_str().unwrap().to_owned())
-        .collect();
+    let created: HashSet<String> =
+        audit_events(&s, &auditor, "&action=record.create&outcome=success")
+            .await
+            .into_iter()
+            .map(|e| e["resource_id"].as_str().unwrap().to_owned())
+            .collect();
     for id in &acked {
         assert!(created.contains(id), "audit event for {id} lost");
     }

@@ -12,22 +12,50 @@ fn mode(p: &std::path::Path) -> u32 {
 async fn first_run_initialises_and_second_run_reuses() {
     let mut s = server();
     let d = s.data_dir.clone();
-    for f in ["hippo.toml", "keyring.json", "catalog.key", "tls/ca.pem", "tls/server.pem", "tls/server.key", "tenants/default.db"] {
+    for f in [
+        "hippo.toml",
+        "keyring.json",
+        "catalog.key",
+        "tls/ca.pem",
+        "tls/server.pem",
+        "tls/server.key",
+        "tenants/default.db",
+    ] {
         assert!(d.join(f).exists(), "{f} missing");
     }
     assert_eq!(mode(&d), 0o700);
     assert_eq!(mode(&d.join("keyring.json")), 0o600);
     assert_eq!(mode(&d.join("tenants/default.db")), 0o600);
     let out = s.stdout().join("\n");
-    assert!(out.contains("curl --cacert") && out.contains(&format!("Authorization: Bearer {}", s.admin_key)), "{out}");
+    assert!(
+        out.contains("curl --cacert")
+            && out.contains(&format!("Authorization: Bearer {}", s.admin_key)),
+        "{out}"
+    );
     let keyring = std::fs::read(d.join("keyring.json")).unwrap();
-    let id = create(&s, &s.admin_key.clone(), patient("p")).await["id"].as_str().unwrap().to_owned();
+    let id = create(&s, &s.admin_key.clone(), patient("p")).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
     s.stop();
     s.restart();
-    assert!(!s.stdout().iter().any(|l| l.starts_with("hpk_")), "no new admin key on the second run");
-    assert_eq!(std::fs::read(d.join("keyring.json")).unwrap(), keyring, "keyring reused");
-    let r = s.client().get(s.url(&format!("/v1/records/{id}"))).bearer_auth(&s.admin_key).send().await.unwrap();
+    assert!(
+        !s.stdout().iter().any(|l| l.starts_with("hpk_")),
+        "no new admin key on the second run"
+    );
+    assert_eq!(
+        std::fs::read(d.join("keyring.json")).unwrap(),
+        keyring,
+        "keyring reused"
+    );
+    let r = s
+        .client()
+        .get(s.url(&format!("/v1/records/{id}")))
+        .bearer_auth(&s.admin_key)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200, "same key, same data after restart");
 }
 
@@ -36,14 +64,32 @@ async fn refuses_to_start_with_exposed_keys_or_bad_config() {
     let mut s = server();
     s.stop();
     let d = s.data_dir.clone();
-    let run = || Command::new(BIN).arg("--data-dir").arg(&d).args(["serve", "--listen", "127.0.0.1:0"]).output().unwrap();
+    let run = || {
+        Command::new(BIN)
+            .arg("--data-dir")
+            .arg(&d)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .output()
+            .unwrap()
+    };
 
-    std::fs::set_permissions(d.join("keyring.json"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::set_permissions(
+        d.join("keyring.json"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
     let out = run();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("keyring.json") && err.contains("chmod 600"), "{err}");
-    std::fs::set_permissions(d.join("keyring.json"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    assert!(
+        err.contains("keyring.json") && err.contains("chmod 600"),
+        "{err}"
+    );
+    std::fs::set_permissions(
+        d.join("keyring.json"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
 
     std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o750)).unwrap();
     let err = String::from_utf8_lossy(&run().stderr).into_owned();
@@ -52,20 +98,50 @@ async fn refuses_to_start_with_exposed_keys_or_bad_config() {
 
     let cfg = d.join("hippo.toml");
     let original = std::fs::read_to_string(&cfg).unwrap();
-    std::fs::write(&cfg, format!("max_body_bytes = \"lots\"\n{}", original.replace("max_body_bytes = 1048576\n", ""))).unwrap();
+    std::fs::write(
+        &cfg,
+        format!(
+            "max_body_bytes = \"lots\"\n{}",
+            original.replace("max_body_bytes = 1048576\n", "")
+        ),
+    )
+    .unwrap();
     let err = String::from_utf8_lossy(&run().stderr).into_owned();
-    assert!(err.contains("`max_body_bytes`") && err.contains("HIPPO_MAX_BODY_BYTES") && err.contains("Fix:"), "{err}");
+    assert!(
+        err.contains("`max_body_bytes`")
+            && err.contains("HIPPO_MAX_BODY_BYTES")
+            && err.contains("Fix:"),
+        "{err}"
+    );
     std::fs::write(&cfg, &original).unwrap();
 
-    let out = Command::new(BIN).arg("--data-dir").arg(&d).args(["serve", "--listen", "127.0.0.1:0"]).env("HIPPO_RATE_LIMIT__BURST", "0").output().unwrap();
+    let out = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(&d)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("HIPPO_RATE_LIMIT__BURST", "0")
+        .output()
+        .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("rate_limit"), "{err}");
-    let out = Command::new(BIN).arg("--data-dir").arg(&d).args(["serve", "--listen", "nowhere"]).output().unwrap();
+    let out = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(&d)
+        .args(["serve", "--listen", "nowhere"])
+        .output()
+        .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("`listen`") && err.contains("HIPPO_LISTEN"), "{err}");
+    assert!(
+        err.contains("`listen`") && err.contains("HIPPO_LISTEN"),
+        "{err}"
+    );
 
     // A destroyed key-encryption key means the data cannot be opened: start fails closed.
-    std::fs::write(d.join("keyring.json"), "{\"version\":1,\"kek\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"}").unwrap();
+    std::fs::write(
+        d.join("keyring.json"),
+        "{\"version\":1,\"kek\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"}",
+    )
+    .unwrap();
     let err = String::from_utf8_lossy(&run().stderr).into_owned();
     assert!(err.contains("does not unwrap"), "{err}");
 }
@@ -73,20 +149,41 @@ async fn refuses_to_start_with_exposed_keys_or_bad_config() {
 #[tokio::test]
 async fn apikey_cli_prints_only_the_key_on_stdout() {
     let s = server();
-    let out = s.cli(&["apikey", "create", "--tenant", "default", "--role", "reader", "--name", "dashboards"]);
+    let out = s.cli(&[
+        "apikey",
+        "create",
+        "--tenant",
+        "default",
+        "--role",
+        "reader",
+        "--name",
+        "dashboards",
+    ]);
     assert!(out.status.success());
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert_eq!(stdout.lines().count(), 1);
     let key = stdout.trim();
     assert!(key.starts_with("hpk_"));
-    let r = s.client().get(s.url("/v1/records")).bearer_auth(key).send().await.unwrap();
+    let r = s
+        .client()
+        .get(s.url("/v1/records"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
 
     let list = String::from_utf8(s.cli(&["apikey", "list"]).stdout).unwrap();
     assert!(list.contains("dashboards") && list.contains("reader") && !list.contains(key));
     let kid = key.split('_').nth(1).unwrap();
     assert!(s.cli(&["apikey", "revoke", kid]).status.success());
-    let r = s.client().get(s.url("/v1/records")).bearer_auth(key).send().await.unwrap();
+    let r = s
+        .client()
+        .get(s.url("/v1/records"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
 
     let bad = s.cli(&["apikey", "create", "--tenant", "nope", "--role", "reader"]);
@@ -95,6 +192,11 @@ async fn apikey_cli_prints_only_the_key_on_stdout() {
     let bad = s.cli(&["apikey", "create", "--tenant", "default", "--role", "root"]);
     assert!(String::from_utf8_lossy(&bad.stderr).contains("admin, writer, reader, auditor"));
     let empty = tempfile::tempdir().unwrap();
-    let out = Command::new(BIN).arg("--data-dir").arg(empty.path().join("x")).args(["apikey", "list"]).output().unwrap();
+    let out = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(empty.path().join("x"))
+        .args(["apikey", "list"])
+        .output()
+        .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("hippo init"));
 }

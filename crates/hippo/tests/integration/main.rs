@@ -25,13 +25,32 @@ pub fn server_with(options: Options) -> TestServer {
 }
 
 /// Sends a request with a bearer key.
-pub fn authed(c: &Client, method: reqwest::Method, url: String, key: &str) -> reqwest::RequestBuilder {
+pub fn authed(
+    c: &Client,
+    method: reqwest::Method,
+    url: String,
+    key: &str,
+) -> reqwest::RequestBuilder {
     c.request(method, url).bearer_auth(key)
 }
 
 pub async fn create(s: &TestServer, key: &str, doc: Value) -> Value {
-    let r = authed(&s.client(), reqwest::Method::POST, s.url("/v1/records"), key).json(&doc).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+    let r = authed(
+        &s.client(),
+        reqwest::Method::POST,
+        s.url("/v1/records"),
+        key,
+    )
+    .json(&doc)
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::CREATED,
+        "{}",
+        r.text().await.unwrap()
+    );
     r.json().await.unwrap()
 }
 
@@ -42,12 +61,21 @@ pub fn patient(subject: &str) -> Value {
 /// Asserts a problem+json response with the given status and type slug; returns the problem.
 pub async fn expect_problem(r: Response, status: u16, slug: &str) -> Value {
     assert_eq!(r.status().as_u16(), status, "wrong status");
-    let ct = r.headers().get("content-type").unwrap().to_str().unwrap().to_owned();
+    let ct = r
+        .headers()
+        .get("content-type")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(ct, "application/problem+json");
     let p: Value = r.json().await.unwrap();
     assert_eq!(p["type"], format!("urn:hippo:problem:{slug}"), "{p}");
     assert_eq!(p["status"], status);
-    assert!(p["title"].is_string() && p["detail"].is_string() && p["request_id"].is_string(), "{p}");
+    assert!(
+        p["title"].is_string() && p["detail"].is_string() && p["request_id"].is_string(),
+        "{p}"
+    );
     p
 }
 
@@ -61,7 +89,10 @@ pub async fn audit_events(s: &TestServer, auditor: &str, query: &str) -> Vec<Val
         if let Some(cur) = &cursor {
             url.push_str(&format!("&cursor={cur}"));
         }
-        let r = authed(&c, reqwest::Method::GET, s.url(&url), auditor).send().await.unwrap();
+        let r = authed(&c, reqwest::Method::GET, s.url(&url), auditor)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200);
         let page: Value = r.json().await.unwrap();
         out.extend(page["items"].as_array().unwrap().iter().cloned());
