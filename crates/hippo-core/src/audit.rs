@@ -30,12 +30,14 @@ pub enum Action {
     AuditRead,
     #[serde(rename = "tenant.create")]
     TenantCreate,
+    #[serde(rename = "audit.retention_override")]
+    AuditRetentionOverride,
     #[serde(rename = "auth.failed")]
     AuthFailed,
 }
 
 impl Action {
-    pub const ALL: [Action; 12] = [
+    pub const ALL: [Action; 13] = [
         Action::RecordCreate,
         Action::RecordRead,
         Action::RecordUpdate,
@@ -47,6 +49,7 @@ impl Action {
         Action::ApiKeyRevoke,
         Action::AuditRead,
         Action::TenantCreate,
+        Action::AuditRetentionOverride,
         Action::AuthFailed,
     ];
 
@@ -63,6 +66,7 @@ impl Action {
             Action::ApiKeyRevoke => "apikey.revoke",
             Action::AuditRead => "audit.read",
             Action::TenantCreate => "tenant.create",
+            Action::AuditRetentionOverride => "audit.retention_override",
             Action::AuthFailed => "auth.failed",
         }
     }
@@ -83,6 +87,7 @@ impl Action {
             Action::ApiKeyCreate | Action::ApiKeyList | Action::ApiKeyRevoke => "apikey",
             Action::AuditRead => "audit",
             Action::TenantCreate => "tenant",
+            Action::AuditRetentionOverride => "configuration",
             Action::AuthFailed => "credential",
         }
     }
@@ -187,6 +192,7 @@ impl AuditDraft {
             source_addr: self.source_addr,
             user_agent: self.user_agent,
             details: serde_json::Value::Object(self.details),
+            labels: Vec::new(),
         }
     }
 }
@@ -208,6 +214,18 @@ pub struct AuditEvent {
     pub source_addr: Option<String>,
     pub user_agent: Option<String>,
     pub details: serde_json::Value,
+    /// Labels such as `sensitive_content` (the event carried user-supplied values, now redacted).
+    #[serde(default)]
+    pub labels: Vec<String>,
+}
+
+impl AuditEvent {
+    /// The event's canonical bytes: the Merkle leaf that makes the log tamper-evident.
+    /// Every field is covered, including the sequence number, so moving an event is detectable.
+    pub fn canonical_bytes(&self) -> Vec<u8> {
+        let value = serde_json::to_value(self).expect("an audit event serialises");
+        crate::canonical::to_canonical_bytes(&value)
+    }
 }
 
 #[cfg(test)]

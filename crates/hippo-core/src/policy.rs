@@ -63,7 +63,7 @@ pub fn allows(role: Role, action: Action) -> bool {
         ApiKeyCreate | ApiKeyList | ApiKeyRevoke => role == Role::Admin,
         AuditRead => matches!(role, Role::Auditor | Role::Admin),
         // Tenants are created by the operator on the host, never through a tenant's API.
-        TenantCreate | AuthFailed => false,
+        TenantCreate | AuditRetentionOverride | AuthFailed => false,
     }
 }
 

@@ -25,8 +25,12 @@ pub struct Config {
     pub listen: String,
     /// Serve plain HTTP. Refused unless `listen` is a loopback address.
     pub insecure_http: bool,
-    /// Storage backend: `sqlite` (embedded, encrypted with SQLCipher).
+    /// Storage backend: `sqlite` (embedded, encrypted with SQLCipher) or `postgres` (shared by
+    /// several instances; the URL comes from HIPPO_DATABASE_URL or `database_url_file`).
     pub store: String,
+    /// With `store = "postgres"`: a file holding the database URL (never put the URL, which may
+    /// carry a password, in this file or on the command line).
+    pub database_url_file: Option<PathBuf>,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
     /// Seconds to let in-flight requests finish on SIGTERM/SIGINT.
@@ -34,7 +38,38 @@ pub struct Config {
     pub tls: TlsConfig,
     pub rate_limit: RateLimitConfig,
     pub log: LogConfig,
+    pub audit: AuditConfig,
 }
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditConfig {
+    /// Seconds between signed tree heads of each audit log (a head is signed only if the log grew).
+    pub tree_head_interval_secs: u64,
+    /// Days exported audit batches are locked against deletion (164.316: six years = 2190).
+    pub retention_days: u32,
+    /// Allow `retention_days` below 2190. Using it is itself recorded in the audit log.
+    pub allow_short_retention: bool,
+    /// Directory the background exporter writes sealed batches to; unset: no background export.
+    pub export_dir: Option<PathBuf>,
+    /// Seconds between background export runs.
+    pub export_interval_secs: u64,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            tree_head_interval_secs: 60,
+            retention_days: SIX_YEARS_DAYS,
+            allow_short_retention: false,
+            export_dir: None,
+            export_interval_secs: 300,
+        }
+    }
+}
+
+/// HIPAA's documentation retention period (164.316(b)(2)(i)), in days.
+pub const SIX_YEARS_DAYS: u32 = 2190;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(default, deny_unknown_fields)]
@@ -69,11 +104,13 @@ impl Default for Config {
             listen: "127.0.0.1:8443".into(),
             insecure_http: false,
             store: "sqlite".into(),
+            database_url_file: None,
             max_body_bytes: 1024 * 1024,
             shutdown_grace_secs: 30,
             tls: TlsConfig::default(),
             rate_limit: RateLimitConfig::default(),
             log: LogConfig::default(),
+            audit: AuditConfig::default(),
         }
     }
 }
@@ -168,8 +205,12 @@ impl Config {
                 "remove --insecure-http, or listen on 127.0.0.1",
             ));
         }
-        if self.store != "sqlite" {
-            return Err(ConfigError::new("store", "unknown store", "use \"sqlite\""));
+        if !["sqlite", "postgres"].contains(&self.store.as_str()) {
+            return Err(ConfigError::new(
+                "store",
+                "unknown store",
+                "use \"sqlite\" (embedded) or \"postgres\" (scale-out)",
+            ));
         }
         if !(1024..=64 * 1024 * 1024).contains(&self.max_body_bytes) {
             return Err(ConfigError::new(
@@ -213,6 +254,16 @@ impl Config {
                 "use error, warn, info, debug or trace",
             ));
         }
+        if self.audit.tree_head_interval_secs == 0 || self.audit.export_interval_secs == 0 {
+            return Err(ConfigError::new("audit.tree_head_interval_secs", "audit intervals must be at least 1 second", "e.g. 60"));
+        }
+        if self.audit.retention_days < SIX_YEARS_DAYS && !self.audit.allow_short_retention {
+            return Err(ConfigError::new(
+                "audit.retention_days",
+                format!("{} days is shorter than the six years (2190 days) HIPAA requires for documentation (164.316)", self.audit.retention_days),
+                "use 2190 or more, or set audit.allow_short_retention = true (that choice is recorded in the audit log)",
+            ));
+        }
         if !["json", "text"].contains(&self.log.format.as_str()) {
             return Err(ConfigError::new(
                 "log.format",
@@ -223,6 +274,46 @@ impl Config {
         Ok(())
     }
 
+    /// The PostgreSQL URL: `HIPPO_DATABASE_URL`, else the contents of `database_url_file`.
+    /// Errors name where to put it, never the URL itself (it may carry a password).
+    pub fn database_url(&self) -> Result<String, ConfigError> {
+        if let Ok(url) = std::env::var("HIPPO_DATABASE_URL") {
+            if !url.trim().is_empty() {
+                return Ok(url.trim().to_owned());
+            }
+        }
+        let Some(path) = &self.database_url_file else {
+            return Err(ConfigError::new(
+                "database_url_file",
+                "store = \"postgres\" needs a database URL",
+                "set HIPPO_DATABASE_URL, or database_url_file to a file (mode 600) holding postgres://user:password@host/db?sslmode=verify-full",
+            ));
+        };
+        let unreadable = |why: String| {
+            ConfigError::new(
+                "database_url_file",
+                format!("{}: {why}", path.display()),
+                "point it at a readable file holding only the postgres:// URL",
+            )
+        };
+        let meta = std::fs::metadata(path).map_err(|e| unreadable(e.to_string()))?;
+        if std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o077 != 0 {
+            return Err(ConfigError::new(
+                "database_url_file",
+                format!(
+                    "{} is accessible by group or others; it holds a database password",
+                    path.display()
+                ),
+                format!("chmod 600 {}", path.display()),
+            ));
+        }
+        let url = std::fs::read_to_string(path).map_err(|e| unreadable(e.to_string()))?;
+        match url.trim() {
+            "" => Err(unreadable("is empty".into())),
+            u => Ok(u.to_owned()),
+        }
+    }
+
     /// The commented configuration file written by `hippo init`.
     pub fn template() -> String {
         let body = toml::to_string_pretty(&Config::default()).expect("config serialises");
@@ -230,7 +321,9 @@ impl Config {
             "# Hippo configuration. Every key can be overridden by an environment variable:\n\
              # HIPPO_<KEY> for top-level keys, HIPPO_<TABLE>__<KEY> for keys in a table\n\
              # (e.g. HIPPO_LISTEN, HIPPO_RATE_LIMIT__REQUESTS_PER_SECOND).\n\
-             # tls.cert_file / tls.key_file: set both to use your own certificate.\n\n{body}"
+             # tls.cert_file / tls.key_file: set both to use your own certificate.\n\
+             # store = \"postgres\": the database URL comes from HIPPO_DATABASE_URL, or from the\n\
+             # file named by database_url_file (mode 600); never from this file or a flag.\n\n{body}"
         )
     }
 }

@@ -21,7 +21,13 @@ pub struct RequestMeta {
     pub source_addr: Option<String>,
     pub user_agent: Option<String>,
     pub route: String,
+    /// The purpose of use the client declared (`X-Hippo-Purpose`), for the accounting of disclosures.
+    pub purpose: Option<String>,
 }
+
+/// Purposes of use a client may declare (HIPAA's treatment, payment, operations, and the
+/// disclosures 164.528 asks to be accounted for).
+pub const PURPOSES: &[&str] = &["treatment", "payment", "operations", "research", "public-health", "legal", "patient-request", "emergency"];
 
 impl RequestMeta {
     pub fn from_parts(parts: &Parts) -> Self {
@@ -41,6 +47,12 @@ impl RequestMeta {
                 .get::<MatchedPath>()
                 .map(|p| p.as_str().to_owned())
                 .unwrap_or_default(),
+            purpose: parts
+                .headers
+                .get("x-hippo-purpose")
+                .and_then(|v| v.to_str().ok())
+                .map(|v| v.trim().to_ascii_lowercase())
+                .filter(|v| PURPOSES.contains(&v.as_str())),
         }
     }
 
@@ -54,6 +66,13 @@ impl RequestMeta {
         let mut d = AuditDraft::new(tenant, actor, action, &self.request_id);
         d.source_addr = self.source_addr.clone();
         d.set_user_agent(self.user_agent.as_deref());
+        if let Some(p) = &self.purpose {
+            d.detail("purpose", p.clone());
+            if p == "emergency" {
+                // Break-glass access: flagged so auditors can review every use (164.312(a)(2)(ii)).
+                d.detail("emergency", true);
+            }
+        }
         d
     }
 }

@@ -4,9 +4,10 @@
 use crate::config::{Config, ConfigError, FlagOverrides, CONFIG_FILE};
 use hippo_core::{apikey, Action, Actor, AuditDraft, Role, TenantId};
 use hippo_store::keyring::{create_private_dir, write_private_file};
-use hippo_store::{NewApiKey, SqliteStore, Store, StoreError};
+use hippo_store::{NewApiKey, PgSettings, PgStore, SqliteStore, Store, StoreError};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 pub const DEFAULT_TENANT: &str = "default";
 
@@ -22,7 +23,7 @@ pub enum InitError {
 
 /// What initialisation did.
 pub struct Initialized {
-    pub store: SqliteStore,
+    pub store: Arc<dyn Store>,
     pub config: Config,
     /// The first admin key's token: present only on the run that created it.
     pub admin_token: Option<String>,
@@ -63,8 +64,11 @@ pub async fn ensure(data_dir: &Path, flags: &FlagOverrides) -> Result<Initialize
     } else {
         None
     };
+    if config.store == "postgres" {
+        return ensure_postgres(data_dir, config, ca_file).await;
+    }
     if !fresh {
-        let store = SqliteStore::open(data_dir)?;
+        let store = Arc::new(SqliteStore::open(data_dir)?);
         return Ok(Initialized {
             store,
             config,
@@ -72,17 +76,67 @@ pub async fn ensure(data_dir: &Path, flags: &FlagOverrides) -> Result<Initialize
             ca_file,
         });
     }
-    let store = SqliteStore::create(data_dir)?;
+    let store = Arc::new(SqliteStore::create(data_dir)?);
     let tenant: TenantId = DEFAULT_TENANT.parse().expect("valid tenant id");
     let draft = AuditDraft::new(None, Actor::operator(), Action::TenantCreate, "init");
     store.create_tenant(&tenant, draft).await?;
-    let token = create_key(&store, &tenant, Role::Admin, "initial admin").await?;
+    let token = create_key(store.as_ref(), &tenant, Role::Admin, "initial admin").await?;
+    record_retention_override(store.as_ref(), &config).await?;
     Ok(Initialized {
         store,
         config,
         admin_token: Some(token),
         ca_file,
     })
+}
+
+/// Connects to the configured PostgreSQL database (see [`Config::database_url`]).
+pub async fn connect_postgres(config: &Config) -> Result<PgStore, InitError> {
+    let url = config.database_url()?;
+    Ok(PgStore::connect(&url, PgSettings::default()).await?)
+}
+
+/// The scale-out start: the data directory keeps only configuration, the keyring and TLS
+/// material; the database is shared. The first instance to find it without tenants creates
+/// `default` and its admin key; one starting at the same moment finds the tenant taken and
+/// prints no key.
+async fn ensure_postgres(
+    data_dir: &Path,
+    config: Config,
+    ca_file: Option<PathBuf>,
+) -> Result<Initialized, InitError> {
+    if !hippo_store::Keyring::path(data_dir).exists() {
+        hippo_store::Keyring::create(data_dir)?;
+    }
+    let store = Arc::new(connect_postgres(&config).await?);
+    let mut admin_token = None;
+    if store.list_tenants().await?.is_empty() {
+        let tenant: TenantId = DEFAULT_TENANT.parse().expect("valid tenant id");
+        let draft = AuditDraft::new(None, Actor::operator(), Action::TenantCreate, "init");
+        match store.create_tenant(&tenant, draft).await {
+            Ok(_) => {
+                admin_token =
+                    Some(create_key(store.as_ref(), &tenant, Role::Admin, "initial admin").await?)
+            }
+            Err(StoreError::TenantExists(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(Initialized {
+        store,
+        config,
+        admin_token,
+        ca_file,
+    })
+}
+
+/// Opens the store the data directory's configuration names, for command-line operations.
+pub async fn open_store(data_dir: &Path) -> Result<Arc<dyn Store>, InitError> {
+    let config = Config::load(data_dir, &FlagOverrides::default())?;
+    if config.store == "postgres" {
+        return Ok(Arc::new(connect_postgres(&config).await?));
+    }
+    Ok(Arc::new(SqliteStore::open(data_dir)?))
 }
 
 /// Creates an API key as the operator (command line) and returns its token.
@@ -109,4 +163,17 @@ pub async fn create_key(
     };
     store.create_api_key(key, draft).await?;
     Ok(token)
+}
+
+/// A retention shorter than six years is allowed only explicitly, and every start that uses it
+/// leaves an event in the system audit log; if that event cannot be written, start fails.
+async fn record_retention_override(store: &dyn Store, config: &Config) -> Result<(), StoreError> {
+    let days = config.audit.retention_days;
+    if days >= crate::config::SIX_YEARS_DAYS {
+        return Ok(());
+    }
+    tracing::warn!(retention_days = days, "audit retention is shorter than six years (audit.allow_short_retention)");
+    let mut draft = AuditDraft::new(None, Actor::operator(), Action::AuditRetentionOverride, "start");
+    draft.detail("retention_days", days);
+    store.append_audit(draft).await.map(|_| ())
 }

@@ -1,5 +1,6 @@
 //! Hippo's server: configuration, first-run initialisation, TLS, and the HTTP API over the store.
 
+pub mod audit_jobs;
 pub mod config;
 pub mod ctx;
 pub mod init;

@@ -66,6 +66,7 @@ pub async fn run(
 
     let graceful = GracefulShutdown::new();
     let sweeper = spawn_limiter_sweeper(state.clone());
+    let audit_jobs = crate::audit_jobs::spawn(state.clone());
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -85,6 +86,7 @@ pub async fn run(
     }
     drop(listener);
     sweeper.abort();
+    audit_jobs.abort();
     tracing::info!(
         grace_secs = grace.as_secs(),
         "shutting down: draining in-flight requests"
@@ -95,6 +97,8 @@ pub async fn run(
     {
         tracing::warn!("grace period over; closing remaining connections");
     }
+    // Sign every log's final state, so the events of this run are covered by a head.
+    crate::audit_jobs::sign_all(store.as_ref()).await;
     store.shutdown().await;
     tracing::info!("stopped; pending commits flushed");
     Ok(())

@@ -36,6 +36,7 @@ struct KeyringFile {
 
 pub struct Keyring {
     kek: Zeroizing<[u8; 32]>,
+    audit_seed: Option<Zeroizing<[u8; 32]>>,
     path: PathBuf,
 }
 
@@ -45,6 +46,19 @@ impl std::fmt::Debug for Keyring {
             .field("path", &self.path)
             .finish_non_exhaustive()
     }
+}
+
+fn decode_key(b64: &str, what: &str, path: &Path) -> Result<DataKey, StoreError> {
+    let raw = Zeroizing::new(
+        STANDARD
+            .decode(b64.as_bytes())
+            .map_err(|_| StoreError::Crypto(format!("{}: {what} is not base64", path.display())))?,
+    );
+    let key: [u8; 32] = raw
+        .as_slice()
+        .try_into()
+        .map_err(|_| StoreError::Crypto(format!("{}: {what} must be 32 bytes", path.display())))?;
+    Ok(Zeroizing::new(key))
 }
 
 /// Refuses a path that group or others can access, with the command that fixes it.
@@ -106,7 +120,11 @@ impl Keyring {
         json.zeroize();
         file.kek.zeroize();
         result?;
-        Ok(Self { kek, path })
+        Ok(Self {
+            kek,
+            audit_seed: Some(seed),
+            path,
+        })
     }
 
     /// Loads the keyring, refusing a file or directory that others can read.
@@ -133,9 +151,22 @@ impl Keyring {
             .as_slice()
             .try_into()
             .map_err(|_| StoreError::Crypto(format!("{}: kek must be 32 bytes", path.display())))?;
+        let audit_seed = file
+            .audit_signing_seed
+            .as_deref()
+            .map(|s| decode_key(s, "audit_signing_seed", &path))
+            .transpose()?;
         Ok(Self {
             kek: Zeroizing::new(kek),
+            audit_seed,
             path,
+        })
+    }
+
+    /// The seed of the Ed25519 key that signs audit tree heads.
+    pub fn audit_signing_seed(&self) -> Result<DataKey, StoreError> {
+        self.audit_seed.clone().ok_or_else(|| {
+            StoreError::Crypto(format!("{} has no audit_signing_seed", self.path.display()))
         })
     }
 

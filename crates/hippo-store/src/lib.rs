@@ -6,11 +6,14 @@
 
 pub mod error;
 pub mod keyring;
+pub mod postgres;
+pub mod ledger;
 pub mod random;
 pub mod sqlite;
 pub mod store;
 
 pub use error::StoreError;
 pub use keyring::Keyring;
+pub use postgres::{PgSettings, PgStore};
 pub use sqlite::SqliteStore;
-pub use store::{ApiKeyInfo, AuditQuery, NewApiKey, Store, TenantInfo};
+pub use store::{ApiKeyInfo, AuditQuery, LogLeaf, NewApiKey, Store, TenantInfo};

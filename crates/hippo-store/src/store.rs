@@ -2,6 +2,7 @@
 
 use crate::StoreError;
 use async_trait::async_trait;
+use hippo_audit::tree_head::{AuditPublicKey, SignedTreeHead};
 use hippo_core::apikey::MintedKey;
 use hippo_core::{
     AuditDraft, AuditEvent, Outcome, Page, Principal, Record, RecordFilter, RecordId, RecordInput,
@@ -53,6 +54,16 @@ pub struct AuditQuery {
     pub subject_id: Option<String>,
     pub from_ms: Option<i64>,
     pub to_ms: Option<i64>,
+    /// Only events about records (reads and changes of PHI): an accounting of disclosures.
+    pub record_access_only: bool,
+}
+
+/// One event as a verifier needs it: its canonical bytes and the leaf hash stored with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLeaf {
+    pub seq: i64,
+    pub canonical: Vec<u8>,
+    pub leaf_hash: [u8; 32],
 }
 
 /// The store. Methods taking an `AuditDraft` write exactly one audit event, whatever the outcome:
@@ -155,6 +166,17 @@ pub trait Store: Send + Sync + 'static {
         query: AuditQuery,
         audit: AuditDraft,
     ) -> Result<Page<AuditEvent>, StoreError>;
+
+    /// Signs the log's current Merkle tree head (reusing the newest head if the log has not grown).
+    async fn sign_tree_head(&self, log: Option<&TenantId>) -> Result<SignedTreeHead, StoreError>;
+    /// Every signed tree head of the log, smallest first.
+    async fn tree_heads(&self, log: Option<&TenantId>) -> Result<Vec<SignedTreeHead>, StoreError>;
+    /// Up to `limit` events after `after_seq`, in stored order, for verification and proofs.
+    async fn audit_leaves(&self, log: Option<&TenantId>, after_seq: i64, limit: usize) -> Result<Vec<LogLeaf>, StoreError>;
+    /// The log's current Merkle tree as integrated by the store: (size, root).
+    async fn tree_state(&self, log: Option<&TenantId>) -> Result<(u64, [u8; 32]), StoreError>;
+    /// The public key that verifies this deployment's tree heads.
+    fn audit_public_key(&self) -> Result<AuditPublicKey, StoreError>;
 
     // --- operations --------------------------------------------------------------------------
     /// Checks that the store is open and its keys are loaded.

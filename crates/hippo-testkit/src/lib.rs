@@ -1,6 +1,7 @@
 //! The shared integration-test harness: runs the real `hippo` binary in a scratch data
 //! directory on an ephemeral port, over real TLS, and hands tests a client that trusts its CA.
 
+pub mod pg;
 pub mod tls_probe;
 
 use std::io::{BufRead, BufReader};
@@ -20,6 +21,9 @@ pub struct Options {
     pub env: Vec<(String, String)>,
     /// Extra arguments after `serve`.
     pub args: Vec<String>,
+    /// Run with `--store postgres` against this database URL (given as HIPPO_DATABASE_URL,
+    /// to the server and to CLI commands alike).
+    pub postgres_url: Option<String>,
 }
 
 impl Options {
@@ -29,6 +33,11 @@ impl Options {
     }
     pub fn arg(mut self, a: &str) -> Self {
         self.args.push(a.into());
+        self
+    }
+    /// Use PostgreSQL at `url` (e.g. a [`pg::TestDatabase`]'s) instead of the embedded store.
+    pub fn postgres(mut self, url: &str) -> Self {
+        self.postgres_url = Some(url.into());
         self
     }
 }
@@ -61,6 +70,9 @@ fn spawn(bin: &Path, data_dir: &Path, log_path: &Path, options: &Options) -> Sta
         .arg("127.0.0.1:0");
     cmd.args(&options.args);
     cmd.env_remove("HIPPO_LISTEN");
+    if let Some(url) = &options.postgres_url {
+        cmd.args(["--store", "postgres"]).env("HIPPO_DATABASE_URL", url);
+    }
     for (k, v) in &options.env {
         cmd.env(k, v);
     }
@@ -110,6 +122,35 @@ impl TestServer {
     }
 
     pub fn start_with(bin: &str, options: Options) -> Self {
+        let mut s = Self::start_quiet(bin, options);
+        // The admin key is printed before the server starts listening; its reader thread may lag.
+        s.admin_key = (0..200)
+            .find_map(|_| {
+                let found = s.stdout().into_iter().find(|l| l.starts_with("hpk_"));
+                if found.is_none() {
+                    std::thread::sleep(Duration::from_millis(25));
+                }
+                found
+            })
+            .expect("first run prints the admin key alone on a line");
+        s
+    }
+
+    /// Another instance against the same PostgreSQL database (its own data directory, TLS
+    /// certificate and port), as a second task behind a load balancer would be. It prints no
+    /// admin key (the database already has one), so it shares this instance's.
+    pub fn another_instance(&self) -> Self {
+        assert!(
+            self.options.postgres_url.is_some(),
+            "only PostgreSQL-backed servers share a database"
+        );
+        let mut s = Self::start_quiet(&self.bin.display().to_string(), self.options.clone());
+        s.admin_key = self.admin_key.clone();
+        s
+    }
+
+    /// Starts a server and waits until it listens, without expecting an admin key.
+    fn start_quiet(bin: &str, options: Options) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let data_dir = dir.path().join("data");
         let log_path = dir.path().join("server.log");
@@ -120,26 +161,10 @@ impl TestServer {
                 std::fs::read_to_string(&log_path).unwrap_or_default()
             )
         });
-        // The admin key is printed before the server starts listening; its reader thread may lag.
-        let admin_key = (0..200)
-            .find_map(|_| {
-                let found = started
-                    .stdout
-                    .lock()
-                    .unwrap()
-                    .iter()
-                    .find(|l| l.starts_with("hpk_"))
-                    .cloned();
-                if found.is_none() {
-                    std::thread::sleep(Duration::from_millis(25));
-                }
-                found
-            })
-            .expect("first run prints the admin key alone on a line");
         Self {
             bin: bin.into(),
             base_url: format!("https://{addr}"),
-            admin_key,
+            admin_key: String::new(),
             data_dir,
             log_path,
             options,
@@ -180,12 +205,13 @@ impl TestServer {
 
     /// Runs the hippo CLI against this server's data directory.
     pub fn cli(&self, args: &[&str]) -> std::process::Output {
-        Command::new(&self.bin)
-            .arg("--data-dir")
-            .arg(&self.data_dir)
-            .args(args)
-            .output()
-            .expect("hippo CLI runs")
+        let mut cmd = Command::new(&self.bin);
+        cmd.arg("--data-dir").arg(&self.data_dir).args(args);
+        if let Some(url) = &self.options.postgres_url {
+            cmd.env("HIPPO_STORE", "postgres")
+                .env("HIPPO_DATABASE_URL", url);
+        }
+        cmd.output().expect("hippo CLI runs")
     }
 
     /// Creates a tenant with the CLI.

@@ -35,6 +35,9 @@ pub enum Command {
     /// Create and list tenants (each gets its own encrypted database).
     #[command(subcommand)]
     Tenant(TenantCommand),
+    /// Verify the tamper-evident audit trail, print its public key, prove, sign and export.
+    #[command(subcommand)]
+    Audit(crate::audit_cmd::AuditCommand),
     /// Load-test a running server (durable creates and audited reads over TLS) or the bare store.
     Bench(crate::bench::BenchArgs),
     /// Print the version.

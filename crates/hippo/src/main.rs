@@ -1,5 +1,6 @@
 //! The `hippo` command line: parses arguments, loads configuration, and wires the crates together.
 
+mod audit_cmd;
 mod bench;
 mod cli;
 mod logging;
@@ -50,6 +51,13 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Apikey(cmd) => apikey(&data_dir, cmd).await,
         Command::Tenant(cmd) => tenant(&data_dir, cmd).await,
         Command::Bench(args) => bench::run(args).await,
+        Command::Audit(cmd) => {
+            let store = open_store(&data_dir).await?;
+            let retention = hippo_server::Config::load(&data_dir, &FlagOverrides::default())?.audit.retention_days;
+            let result = audit_cmd::run(store.as_ref(), cmd, retention).await;
+            store.shutdown().await;
+            result
+        }
         Command::Version => {
             println!("hippo {}", env!("CARGO_PKG_VERSION"));
             Ok(())
@@ -71,7 +79,7 @@ async fn serve(data_dir: &Path, args: cli::ServeArgs) -> Result<()> {
         print_first_run(data_dir, &done, token);
     }
     let config = done.config.clone();
-    let store: Arc<dyn Store> = Arc::new(done.store);
+    let store: Arc<dyn Store> = done.store.clone();
     hippo_server::serve::run(
         config,
         data_dir,
@@ -109,16 +117,20 @@ fn print_first_run(data_dir: &Path, done: &init::Initialized, token: &str) {
     );
 }
 
-async fn open_store(data_dir: &Path) -> Result<SqliteStore> {
+async fn open_store(data_dir: &Path) -> Result<Arc<dyn Store>> {
     logging::init_cli();
-    if !SqliteStore::exists(data_dir) {
+    // A PostgreSQL deployment keeps no databases in the data directory, only its configuration.
+    let postgres = hippo_server::Config::load(data_dir, &FlagOverrides::default())
+        .map(|c| c.store == "postgres")
+        .unwrap_or(false);
+    if !postgres && !SqliteStore::exists(data_dir) {
         anyhow::bail!(
             "{} is not an initialised Hippo data directory. Fix: run `hippo init --data-dir {}` (or `hippo serve`) first",
             data_dir.display(),
             data_dir.display()
         );
     }
-    Ok(SqliteStore::open(data_dir)?)
+    Ok(init::open_store(data_dir).await?)
 }
 
 fn operator_draft(tenant: Option<TenantId>, action: Action) -> AuditDraft {
@@ -138,7 +150,7 @@ async fn apikey(data_dir: &Path, cmd: ApiKeyCommand) -> Result<()> {
                 let tenant: TenantId = tenant.parse().context("--tenant")?;
                 let role: Role = role.parse().context("--role")?;
                 let token =
-                    init::create_key(&store, &tenant, role, name.as_deref().unwrap_or("")).await?;
+                    init::create_key(store.as_ref(), &tenant, role, name.as_deref().unwrap_or("")).await?;
                 // Alone on its line on stdout, so scripts can capture it: KEY=$(hippo apikey create ...)
                 println!("{token}");
                 eprintln!("Created a {role} key for tenant '{tenant}'. It is shown only now.");

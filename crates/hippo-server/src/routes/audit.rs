@@ -72,6 +72,7 @@ fn parse(q: &QueryParams) -> Result<(bool, AuditQuery), ApiError> {
             subject_id: q.get("subject").map(str::to_owned),
             from_ms: q.time("from")?,
             to_ms: q.time("to")?,
+            record_access_only: false,
         },
     ))
 }

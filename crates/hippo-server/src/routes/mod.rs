@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod audit;
+pub mod ledger;
 pub mod ops;
 pub mod records;
 
@@ -36,6 +37,11 @@ pub fn router(state: AppState, hsts: bool) -> Router {
             axum::routing::delete(admin::revoke_key),
         )
         .route("/v1/audit", get(audit::list))
+        .route("/v1/audit/tree-heads", get(ledger::tree_heads).post(ledger::sign_tree_head))
+        .route("/v1/audit/proofs/inclusion", get(ledger::inclusion))
+        .route("/v1/audit/proofs/consistency", get(ledger::consistency))
+        .route("/v1/audit/pubkey", get(ledger::pubkey))
+        .route("/v1/audit/disclosures", get(ledger::disclosures))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/version", get(ops::version))

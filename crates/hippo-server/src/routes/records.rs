@@ -259,6 +259,15 @@ pub async fn list(
         Ok((filter, after, q.limit(DEFAULT_PAGE, MAX_PAGE)?))
     })();
     let (filter, after, limit) = checked(&s, &caller, &draft, parsed).await?;
+    // Filter values are user-supplied: the store's redactor replaces sensitive ones (subject)
+    // with keyed hashes and labels the event, so investigators can correlate equal searches.
+    let mut query = serde_json::Map::new();
+    for key in ["type", "subject", "updated_since"] {
+        if let Some(v) = q.get(key) {
+            query.insert(key.into(), v.into());
+        }
+    }
+    draft.detail("criteria", serde_json::Value::Object(query));
     let page = s
         .store
         .list_records(&caller.principal.tenant, filter, after, limit, draft)

@@ -1,30 +1,73 @@
-//! Audit events in SQLite: appended with a dense sequence number, read with keyset pagination.
+//! Audit events in SQLite: redacted, appended with a dense sequence number, integrated into the
+//! log's Merkle tree in the same transaction, and read with keyset pagination.
 
-use crate::store::AuditQuery;
+use crate::store::{AuditQuery, LogLeaf};
 use crate::StoreError;
-use hippo_core::principal::ActorKind;
+use hippo_audit::merkle::{leaf_hash, CompactTree, Hash};
+use hippo_audit::redact::Redactor;
+use hippo_audit::tree_head::{AuditSigningKey, SignedTreeHead, TreeHead};
 use hippo_core::{Action, AuditDraft, AuditEvent, Outcome, Page};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, Connection, Row};
 
+/// Label on events whose details carried user-supplied values (now redacted).
+pub const SENSITIVE_CONTENT: &str = "sensitive_content";
+
+/// What the audit code of one database needs besides its connection: the log's name and the
+/// redactor keyed for this tenant (HMAC key derived from the tenant's data key).
+pub struct LogCtx {
+    pub log_id: String,
+    pub redactor: Redactor,
+}
+
+impl LogCtx {
+    pub fn new(log_id: &str, data_key: &[u8; 32]) -> Self {
+        use hmac::{Hmac, Mac};
+        // A key separate from the data key: HMAC(data key, purpose).
+        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(data_key).expect("any key length");
+        mac.update(b"hippo audit redaction v1");
+        let key = mac.finalize().into_bytes();
+        let mut redactor = Redactor::new(&key);
+        redactor.add_key("subject").add_key("subject_id");
+        Self {
+            log_id: log_id.to_owned(),
+            redactor,
+        }
+    }
+
+    /// The stored form of a subject id: a keyed hash, so the audit store holds no identifier in
+    /// plaintext yet equal subjects still match (queries hash the subject the same way).
+    pub fn subject_token(&self, subject: &str) -> String {
+        format!("hmac:{}", self.redactor.hmac_hex(&serde_json::Value::String(subject.to_owned())))
+    }
+}
+
+fn audit_failed(e: impl std::fmt::Display) -> StoreError {
+    StoreError::AuditFailed(e.to_string())
+}
+
 /// Appends `draft` as the next event of this database's log and returns its sequence number.
-pub fn insert(conn: &Connection, draft: AuditDraft) -> Result<i64, StoreError> {
+pub fn insert(conn: &Connection, log: &LogCtx, draft: AuditDraft) -> Result<i64, StoreError> {
     let time_ms = hippo_core::time_fmt::now_millis();
     // Writes to one database are serialised by its writer (and by SQLite's write lock across
     // processes), so MAX(seq)+1 yields a gap-free sequence.
     let seq: i64 = conn
-        .query_row(
-            "SELECT COALESCE(MAX(seq), 0) + 1 FROM audit_events",
-            [],
-            |r| r.get(0),
-        )
+        .query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM audit_events", [], |r| r.get(0))
         .map_err(audit_failed)?;
-    let e = draft.into_event(seq, time_ms);
-    conn.execute(
+    let mut e = draft.into_event(seq, time_ms);
+    e.subject_id = e.subject_id.map(|s| log.subject_token(&s));
+    if log.redactor.redact_in_place(&mut e.details).any() {
+        e.labels.push(SENSITIVE_CONTENT.into());
+    }
+    let leaf = leaf_hash(&e.canonical_bytes());
+    advance_tree(conn, seq, leaf)?;
+    conn.prepare_cached(
         "INSERT INTO audit_events (seq, time_ms, tenant, actor_id, actor_kind, action, resource_type,
-            resource_id, subject_id, outcome, request_id, source_addr, user_agent, details)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-        params![
+            resource_id, subject_id, outcome, request_id, source_addr, user_agent, details, labels, leaf_hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+    )
+    .and_then(|mut stmt| {
+        stmt.execute(params![
             e.seq,
             e.time_ms,
             e.tenant,
@@ -39,23 +82,105 @@ pub fn insert(conn: &Connection, draft: AuditDraft) -> Result<i64, StoreError> {
             e.source_addr,
             e.user_agent,
             e.details.to_string(),
-        ],
-    )
+            serde_json::to_string(&e.labels).expect("labels serialise"),
+            leaf.as_slice(),
+        ])
+    })
     .map_err(audit_failed)?;
     Ok(seq)
 }
 
-fn audit_failed(e: rusqlite::Error) -> StoreError {
-    StoreError::AuditFailed(e.to_string())
+/// Integrates leaf `seq` into the stored compact tree; refuses if the tree is out of step.
+fn advance_tree(conn: &Connection, seq: i64, leaf: Hash) -> Result<(), StoreError> {
+    let mut tree = load_tree(conn)?;
+    if tree.size() as i64 != seq - 1 {
+        return Err(StoreError::AuditFailed(format!(
+            "the audit tree holds {} events but the next event is number {seq}; run `hippo audit verify`",
+            tree.size()
+        )));
+    }
+    tree.push_leaf_hash(leaf);
+    let peaks: Vec<String> = tree.peaks().iter().map(hex::encode).collect();
+    conn.prepare_cached("UPDATE audit_tree SET size = ?1, peaks = ?2 WHERE id = 1")
+        .and_then(|mut s| s.execute(params![tree.size() as i64, serde_json::to_string(&peaks).expect("peaks")]))
+        .map_err(audit_failed)?;
+    Ok(())
 }
 
+pub fn load_tree(conn: &Connection) -> Result<CompactTree, StoreError> {
+    let (size, peaks): (i64, String) = conn
+        .prepare_cached("SELECT size, peaks FROM audit_tree WHERE id = 1")
+        .and_then(|mut s| s.query_row([], |r| Ok((r.get(0)?, r.get(1)?))))
+        .map_err(audit_failed)?;
+    let peaks: Vec<String> = serde_json::from_str(&peaks).map_err(audit_failed)?;
+    let peaks = peaks
+        .iter()
+        .map(|p| hippo_audit::merkle::hash_from_hex(p))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(audit_failed)?;
+    CompactTree::from_parts(size as u64, peaks).map_err(audit_failed)
+}
+
+/// Signs the current tree (unless the newest head already covers it) and stores the head.
+pub fn sign_tree_head(conn: &Connection, log: &LogCtx, key: &AuditSigningKey) -> Result<SignedTreeHead, StoreError> {
+    let tree = load_tree(conn)?;
+    if let Some(latest) = tree_heads(conn)?.pop() {
+        if latest.head.tree_size == tree.size() {
+            return Ok(latest);
+        }
+    }
+    let now = hippo_core::time_fmt::now_millis() as u64;
+    let head = TreeHead::new(log.log_id.clone(), tree.size(), tree.root(), now).map_err(audit_failed)?;
+    let sth = key.sign(head).map_err(audit_failed)?;
+    conn.execute(
+        "INSERT INTO tree_heads (tree_size, timestamp_ms, sth) VALUES (?1, ?2, ?3)",
+        params![tree.size() as i64, now as i64, sth.to_json()],
+    )?;
+    Ok(sth)
+}
+
+/// Every stored tree head, smallest first.
+pub fn tree_heads(conn: &Connection) -> Result<Vec<SignedTreeHead>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT sth FROM tree_heads ORDER BY tree_size")?;
+    let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+    rows.map(|r| {
+        let json = r?;
+        SignedTreeHead::from_json(&json).map_err(|e| StoreError::Corrupt(format!("a stored tree head is malformed: {e}")))
+    })
+    .collect()
+}
+
+/// Events after `after_seq` in stored order (by sequence number), as the verifier sees them:
+/// their canonical bytes recomputed from the stored columns, and the stored leaf hash.
+pub fn leaves(conn: &Connection, after_seq: i64, limit: usize) -> Result<Vec<LogLeaf>, StoreError> {
+    let sql = format!("SELECT {COLUMNS}, leaf_hash FROM audit_events WHERE seq > ?1 ORDER BY seq LIMIT ?2");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params![after_seq, limit as i64], |r| {
+        let e = row_to_event(r)?;
+        let stored: Vec<u8> = r.get(15)?;
+        Ok((e, stored))
+    })?;
+    rows.map(|row| {
+        let (e, stored) = row?;
+        let leaf_hash: Hash = stored
+            .as_slice()
+            .try_into()
+            .map_err(|_| StoreError::Corrupt(format!("event {} has a malformed leaf hash", e.seq)))?;
+        Ok(LogLeaf {
+            seq: e.seq,
+            canonical: e.canonical_bytes(),
+            leaf_hash,
+        })
+    })
+    .collect()
+}
+
+const COLUMNS: &str = "seq, time_ms, tenant, actor_id, actor_kind, action, resource_type, resource_id,
+    subject_id, outcome, request_id, source_addr, user_agent, details, labels";
+
 /// Reads a page of events in sequence order.
-pub fn list(conn: &Connection, q: &AuditQuery) -> Result<Page<AuditEvent>, StoreError> {
-    let mut sql = String::from(
-        "SELECT seq, time_ms, tenant, actor_id, actor_kind, action, resource_type, resource_id,
-                subject_id, outcome, request_id, source_addr, user_agent, details
-         FROM audit_events WHERE seq > ?",
-    );
+pub fn list(conn: &Connection, log: &LogCtx, q: &AuditQuery) -> Result<Page<AuditEvent>, StoreError> {
+    let mut sql = format!("SELECT {COLUMNS} FROM audit_events WHERE seq > ?");
     let mut args: Vec<SqlValue> = vec![SqlValue::Integer(q.after_seq.unwrap_or(0))];
     let mut filter = |clause: &str, v: Option<SqlValue>| {
         if let Some(v) = v {
@@ -66,20 +191,14 @@ pub fn list(conn: &Connection, q: &AuditQuery) -> Result<Page<AuditEvent>, Store
     filter(" AND tenant = ?", q.tenant.clone().map(SqlValue::Text));
     filter(" AND action = ?", q.action.clone().map(SqlValue::Text));
     filter(" AND actor_id = ?", q.actor_id.clone().map(SqlValue::Text));
-    filter(
-        " AND outcome = ?",
-        q.outcome.map(|o| SqlValue::Text(o.as_str().into())),
-    );
-    filter(
-        " AND resource_id = ?",
-        q.resource_id.clone().map(SqlValue::Text),
-    );
-    filter(
-        " AND subject_id = ?",
-        q.subject_id.clone().map(SqlValue::Text),
-    );
+    filter(" AND outcome = ?", q.outcome.map(|o| SqlValue::Text(o.as_str().into())));
+    filter(" AND resource_id = ?", q.resource_id.clone().map(SqlValue::Text));
+    filter(" AND subject_id = ?", q.subject_id.as_deref().map(|s| SqlValue::Text(log.subject_token(s))));
     filter(" AND time_ms >= ?", q.from_ms.map(SqlValue::Integer));
     filter(" AND time_ms < ?", q.to_ms.map(SqlValue::Integer));
+    if q.record_access_only {
+        sql.push_str(" AND resource_type = 'record'");
+    }
     sql.push_str(" ORDER BY seq LIMIT ?");
     args.push(SqlValue::Integer(q.limit as i64 + 1));
     let mut stmt = conn.prepare_cached(&sql)?;
@@ -88,9 +207,7 @@ pub fn list(conn: &Connection, q: &AuditQuery) -> Result<Page<AuditEvent>, Store
         .collect::<Result<Vec<_>, _>>()?;
     let next_cursor = if items.len() > q.limit {
         items.truncate(q.limit);
-        items
-            .last()
-            .map(|e| hippo_core::cursor::encode(&e.seq.to_string()))
+        items.last().map(|e| hippo_core::cursor::encode(&e.seq.to_string()))
     } else {
         None
     };
@@ -99,23 +216,19 @@ pub fn list(conn: &Connection, q: &AuditQuery) -> Result<Page<AuditEvent>, Store
 
 fn row_to_event(r: &Row<'_>) -> rusqlite::Result<AuditEvent> {
     let bad = |i: usize, what: &str| {
-        rusqlite::Error::FromSqlConversionFailure(
-            i,
-            rusqlite::types::Type::Text,
-            what.to_owned().into(),
-        )
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, what.to_owned().into())
     };
     let actor_kind: String = r.get(4)?;
     let action: String = r.get(5)?;
     let outcome: String = r.get(9)?;
     let details: String = r.get(13)?;
+    let labels: String = r.get(14)?;
     Ok(AuditEvent {
         seq: r.get(0)?,
         time_ms: r.get(1)?,
         tenant: r.get(2)?,
         actor_id: r.get(3)?,
-        actor_kind: serde_json::from_value(serde_json::Value::String(actor_kind))
-            .unwrap_or(ActorKind::Anonymous),
+        actor_kind: serde_json::from_value(serde_json::Value::String(actor_kind)).map_err(|_| bad(4, "unknown actor kind"))?,
         action: Action::parse(&action).ok_or_else(|| bad(5, "unknown action"))?,
         resource_type: r.get(6)?,
         resource_id: r.get(7)?,
@@ -125,6 +238,7 @@ fn row_to_event(r: &Row<'_>) -> rusqlite::Result<AuditEvent> {
         source_addr: r.get(11)?,
         user_agent: r.get(12)?,
         details: serde_json::from_str(&details).map_err(|_| bad(13, "details are not JSON"))?,
+        labels: serde_json::from_str(&labels).map_err(|_| bad(14, "labels are not JSON"))?,
     })
 }
 
@@ -133,6 +247,7 @@ fn row_to_event(r: &Row<'_>) -> rusqlite::Result<AuditEvent> {
 /// write the event itself (the outer `Err`) aborts the job.
 pub fn audited<T>(
     conn: &Connection,
+    log: &LogCtx,
     mut draft: AuditDraft,
     op: impl FnOnce(&Connection, &mut AuditDraft) -> Result<T, StoreError>,
 ) -> Result<Result<T, StoreError>, StoreError> {
@@ -141,11 +256,10 @@ pub fn audited<T>(
     match &result {
         Ok(_) => conn.execute_batch("RELEASE op").map_err(audit_failed)?,
         Err(e) => {
-            conn.execute_batch("ROLLBACK TO op; RELEASE op")
-                .map_err(audit_failed)?;
+            conn.execute_batch("ROLLBACK TO op; RELEASE op").map_err(audit_failed)?;
             draft.failed(Outcome::Error, e.reason());
         }
     }
-    insert(conn, draft)?;
+    insert(conn, log, draft)?;
     Ok(result)
 }

@@ -1,17 +1,19 @@
 //! One encrypted database: a group-commit writer plus a small pool of reader connections.
 
+use super::audit::LogCtx;
 use super::conn;
 use super::writer::{JobResult, Writer};
 use crate::keyring::DataKey;
 use crate::StoreError;
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// Idle reader connections kept open; more are opened on demand and closed when returned.
 const IDLE_READERS: usize = 8;
 
 pub struct Db {
+    log: Arc<LogCtx>,
     path: PathBuf,
     key: DataKey,
     writer: Writer,
@@ -25,16 +27,22 @@ impl Db {
         key: DataKey,
         create: bool,
         migrations: &[&str],
-        name: &str,
+        log_id: &str,
     ) -> Result<Self, StoreError> {
         let writer_conn = conn::open(path, &key, create)?;
         super::migrations::apply(&writer_conn, migrations)?;
         Ok(Self {
+            log: Arc::new(LogCtx::new(log_id, &key)),
             path: path.to_owned(),
-            writer: Writer::start(name.to_owned(), writer_conn)?,
+            writer: Writer::start(log_id.to_owned(), writer_conn)?,
             key,
             readers: Mutex::new(Vec::new()),
         })
+    }
+
+    /// The audit log context (log id, redactor) of this database.
+    pub fn log(&self) -> Arc<LogCtx> {
+        self.log.clone()
     }
 
     /// Runs `f` in the next group commit; returns once it is durable.
@@ -47,7 +55,7 @@ impl Db {
     }
 
     /// Runs `f` on a reader connection, off the async threads.
-    pub async fn read<T, F>(self: &std::sync::Arc<Self>, f: F) -> Result<T, StoreError>
+    pub async fn read<T, F>(self: &Arc<Self>, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,

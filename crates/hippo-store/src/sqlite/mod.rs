@@ -13,7 +13,8 @@ mod records;
 mod writer;
 
 use crate::keyring::{self, Keyring};
-use crate::store::{ApiKeyInfo, AuditQuery, NewApiKey, Store, TenantInfo};
+use crate::store::{ApiKeyInfo, AuditQuery, LogLeaf, NewApiKey, Store, TenantInfo};
+use hippo_audit::tree_head::{AuditPublicKey, AuditSigningKey, SignedTreeHead};
 use crate::StoreError;
 use async_trait::async_trait;
 use db::Db;
@@ -29,6 +30,8 @@ const CATALOG_DB: &str = "catalog.db";
 const CATALOG_KEY: &str = "catalog.key";
 const CATALOG_LABEL: &str = "catalog";
 const TENANTS_DIR: &str = "tenants";
+/// The log id of the catalog's audit log (events without a tenant, and access changes).
+pub const SYSTEM_LOG: &str = "system";
 
 pub struct SqliteStore {
     data_dir: PathBuf,
@@ -164,7 +167,8 @@ impl SqliteStore {
             Ok(v) => describe(&mut draft, v),
             Err(e) => draft.failed(Outcome::Error, e.reason()),
         }
-        db.write(move |c| Ok(Ok(audit::insert(c, draft)?))).await?;
+        let log = db.log();
+        db.write(move |c| Ok(Ok(audit::insert(c, &log, draft)?))).await?;
         result
     }
 
@@ -208,9 +212,10 @@ impl Store for SqliteStore {
         let wrapped = self.keyring.wrap(&Self::tenant_label(id), &dek)?;
         Db::open(&path, dek, true, migrations::TENANT, id.as_str())?.close();
         let t = id.clone();
+        let log = self.catalog.log();
         self.catalog
             .write(move |c| {
-                audit::audited(c, audit, |c, a| {
+                audit::audited(c, &log, audit, |c, a| {
                     a.resource_id = Some(t.to_string());
                     catalog::insert_tenant(c, &t, &wrapped)
                 })
@@ -227,9 +232,10 @@ impl Store for SqliteStore {
         key: NewApiKey,
         audit: AuditDraft,
     ) -> Result<ApiKeyInfo, StoreError> {
+        let log = self.catalog.log();
         self.catalog
             .write(move |c| {
-                audit::audited(c, audit, |c, a| {
+                audit::audited(c, &log, audit, |c, a| {
                     a.resource_id = Some(key.minted.key_id.clone());
                     a.detail("role", key.role.as_str());
                     catalog::insert_api_key(c, &key)
@@ -261,9 +267,10 @@ impl Store for SqliteStore {
         audit: AuditDraft,
     ) -> Result<ApiKeyInfo, StoreError> {
         let (t, k) = (tenant.cloned(), key_id.to_owned());
+        let log = self.catalog.log();
         self.catalog
             .write(move |c| {
-                audit::audited(c, audit, |c, a| {
+                audit::audited(c, &log, audit, |c, a| {
                     a.resource_id = Some(k.clone());
                     catalog::revoke_api_key(c, t.as_ref(), &k)
                 })
@@ -291,8 +298,9 @@ impl Store for SqliteStore {
     ) -> Result<Record, StoreError> {
         let db = self.tenant_db(tenant).await?;
         let actor = actor.to_owned();
+        let log = db.log();
         db.write(move |c| {
-            audit::audited(c, audit, |c, a| {
+            audit::audited(c, &log, audit, |c, a| {
                 a.subject_id = input.subject.clone();
                 let r = records::create(c, &input, &actor)?;
                 describe_record(a, &r);
@@ -348,8 +356,9 @@ impl Store for SqliteStore {
     ) -> Result<Record, StoreError> {
         let db = self.tenant_db(tenant).await?;
         let actor = actor.to_owned();
+        let log = db.log();
         db.write(move |c| {
-            audit::audited(c, audit, |c, a| {
+            audit::audited(c, &log, audit, |c, a| {
                 a.resource_id = Some(id.to_string());
                 a.subject_id = input.subject.clone();
                 let r = records::update(c, id, expected_version, &input, &actor)?;
@@ -370,8 +379,9 @@ impl Store for SqliteStore {
     ) -> Result<Record, StoreError> {
         let db = self.tenant_db(tenant).await?;
         let actor = actor.to_owned();
+        let log = db.log();
         db.write(move |c| {
-            audit::audited(c, audit, |c, a| {
+            audit::audited(c, &log, audit, |c, a| {
                 a.resource_id = Some(id.to_string());
                 let r = records::delete(c, id, expected_version, &actor)?;
                 describe_record(a, &r);
@@ -427,7 +437,8 @@ impl Store for SqliteStore {
                 .unwrap_or_else(|_| self.catalog.clone()),
             None => self.catalog.clone(),
         };
-        db.write(move |c| Ok(Ok(audit::insert(c, audit)?))).await
+        let log = db.log();
+        db.write(move |c| Ok(Ok(audit::insert(c, &log, audit)?))).await
     }
 
     async fn list_audit(
@@ -437,13 +448,37 @@ impl Store for SqliteStore {
         audit: AuditDraft,
     ) -> Result<Page<AuditEvent>, StoreError> {
         let db = self.log_db(tenant).await?;
-        let result = db.read(move |c| audit::list(c, &query)).await;
+        let log = db.log();
+        let result = db.read(move |c| audit::list(c, &log, &query)).await;
         // The read of a tenant's log is recorded in that same log.
         let own = self.log_db(audit.tenant.as_ref()).await?;
         Self::after_read(&own, audit, result, |a, page| {
             a.detail("count", page.items.len())
         })
         .await
+    }
+
+    async fn sign_tree_head(&self, log: Option<&TenantId>) -> Result<SignedTreeHead, StoreError> {
+        let db = self.log_db(log).await?;
+        let key = AuditSigningKey::from_seed(&*self.keyring.audit_signing_seed()?);
+        let ctx = db.log();
+        db.write(move |c| Ok(Ok(audit::sign_tree_head(c, &ctx, &key)?))).await
+    }
+
+    async fn tree_heads(&self, log: Option<&TenantId>) -> Result<Vec<SignedTreeHead>, StoreError> {
+        self.log_db(log).await?.read(audit::tree_heads).await
+    }
+
+    async fn audit_leaves(&self, log: Option<&TenantId>, after_seq: i64, limit: usize) -> Result<Vec<LogLeaf>, StoreError> {
+        self.log_db(log).await?.read(move |c| audit::leaves(c, after_seq, limit)).await
+    }
+
+    async fn tree_state(&self, log: Option<&TenantId>) -> Result<(u64, [u8; 32]), StoreError> {
+        self.log_db(log).await?.read(|c| audit::load_tree(c).map(|t| (t.size(), t.root()))).await
+    }
+
+    fn audit_public_key(&self) -> Result<AuditPublicKey, StoreError> {
+        Ok(AuditSigningKey::from_seed(&*self.keyring.audit_signing_seed()?).public_key())
     }
 
     async fn ready(&self) -> Result<(), StoreError> {

@@ -6,7 +6,9 @@ mod encryption;
 mod errors;
 mod init;
 mod isolation;
+mod ledger;
 mod ops;
+mod postgres;
 mod records;
 mod tls;
 

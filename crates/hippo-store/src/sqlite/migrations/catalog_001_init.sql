@@ -40,9 +40,30 @@ CREATE TABLE audit_events (
     request_id    TEXT NOT NULL,
     source_addr   TEXT,
     user_agent    TEXT,
-    details       TEXT NOT NULL
+    details       TEXT NOT NULL,
+    labels        TEXT NOT NULL DEFAULT '[]',
+    -- RFC 9162 leaf hash of the event's canonical bytes, fixed when it was integrated.
+    leaf_hash     BLOB NOT NULL
 );
 CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
 BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
 CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
 BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
+
+-- The log's Merkle tree state (compact form: size and the peaks of its perfect subtrees),
+-- advanced in the same transaction as each event insert, so integration never lags.
+CREATE TABLE audit_tree (
+    id    INTEGER PRIMARY KEY CHECK (id = 1),
+    size  INTEGER NOT NULL,
+    peaks TEXT NOT NULL
+);
+INSERT INTO audit_tree (id, size, peaks) VALUES (1, 0, '[]');
+
+-- Signed tree heads (Ed25519), as exported JSON.
+CREATE TABLE tree_heads (
+    tree_size    INTEGER PRIMARY KEY,
+    timestamp_ms INTEGER NOT NULL,
+    sth          TEXT NOT NULL
+);
+CREATE TRIGGER tree_heads_no_update BEFORE UPDATE ON tree_heads
+BEGIN SELECT RAISE(ABORT, 'tree heads are append-only'); END;

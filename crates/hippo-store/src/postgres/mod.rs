@@ -1,0 +1,513 @@
+//! The scale-out store: PostgreSQL shared by any number of stateless Hippo instances.
+//!
+//! Same behaviour as the embedded store (the contract tests run against both). Each call is
+//! one transaction, bound by row-level security to one tenant (or to the catalog) and run as
+//! the non-superuser role `hippo_app`; the audit event is written in that same transaction.
+//! Encryption at rest is the database's (RDS with KMS in production): bodies are stored as
+//! canonical JSON text and checked against their SHA-256 on every read.
+
+mod audit;
+mod catalog;
+mod connect;
+mod errors;
+mod migrate;
+mod records;
+
+pub use audit::SYSTEM as SYSTEM_LOG;
+pub use connect::{describe, parse as parse_url, PgSettings};
+
+use crate::store::{ApiKeyInfo, AuditQuery, LogLeaf, NewApiKey, Store, TenantInfo};
+use hippo_audit::tree_head::{AuditPublicKey, SignedTreeHead};
+use crate::StoreError;
+use async_trait::async_trait;
+use hippo_core::{
+    AuditDraft, AuditEvent, Outcome, Page, Principal, Record, RecordFilter, RecordId, RecordInput,
+    TenantId,
+};
+use sqlx::{PgPool, Postgres, Transaction};
+use std::collections::HashSet;
+use std::future::Future;
+use std::sync::RwLock;
+
+/// The role every transaction runs as (created by the migrations).
+pub const APP_ROLE: &str = "hippo_app";
+
+pub struct PgStore {
+    pool: PgPool,
+    settings: PgSettings,
+    /// `host:port/database`, for messages: never the URL, which may hold a password.
+    target: String,
+    /// Tenants known to exist (tenants are never deleted), to skip the lookup on every call.
+    known: RwLock<HashSet<TenantId>>,
+}
+
+type Tx = Transaction<'static, Postgres>;
+
+impl PgStore {
+    /// Connects (refusing a non-local database without verified TLS) and applies migrations.
+    pub async fn connect(url: &str, settings: PgSettings) -> Result<Self, StoreError> {
+        let opts = connect::parse(url)?;
+        let target = connect::describe(&opts);
+        let pool = connect::pool(opts, &settings);
+        migrate::apply(&pool).await.map_err(|e| match e {
+            StoreError::Unavailable(m) => {
+                StoreError::Unavailable(format!("cannot reach the database at {target}: {m}"))
+            }
+            other => other,
+        })?;
+        Ok(Self {
+            pool,
+            settings,
+            target,
+            known: RwLock::new(HashSet::new()),
+        })
+    }
+
+    /// `host:port/database` of the database in use.
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    /// Bounds a whole call, so a database that stops answering yields `Unavailable`, not a hang.
+    async fn timed<T>(
+        &self,
+        call: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        match tokio::time::timeout(self.settings.call_timeout, call).await {
+            Ok(r) => r,
+            Err(_) => Err(StoreError::Unavailable(format!(
+                "the database at {} did not answer within {} s",
+                self.target,
+                self.settings.call_timeout.as_secs()
+            ))),
+        }
+    }
+
+    /// Begins a transaction as `hippo_app`, bound to `scope` (a tenant id or [`SYSTEM_LOG`]),
+    /// with a savepoint `op` that a failed operation rolls back to, keeping its audit event.
+    async fn begin(&self, scope: &str) -> Result<Tx, StoreError> {
+        // One simple-protocol message, so one round trip; the scope is inlined rather than
+        // bound, which is safe because it is a validated tenant id or the constant — and
+        // checked again here, since this string is SQL.
+        let safe = !scope.is_empty()
+            && scope
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+        if !safe {
+            return Err(StoreError::Database("refusing an unsafe tenant scope".into()));
+        }
+        let sql = format!(
+            "BEGIN; SET LOCAL ROLE {APP_ROLE}; SELECT set_config('hippo.tenant', '{scope}', true); SAVEPOINT op"
+        );
+        self.pool
+            .begin_with(sqlx::AssertSqlSafe(sql))
+            .await
+            .map_err(errors::db)
+    }
+
+    /// Ends an operation: rolls a failed one back to its savepoint, appends the audit event to
+    /// `log`, and commits both together. Data is returned only once the commit succeeded.
+    async fn finish<T>(
+        mut tx: Tx,
+        log: &str,
+        mut draft: AuditDraft,
+        result: Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        if let Err(e) = &result {
+            sqlx::raw_sql("ROLLBACK TO SAVEPOINT op")
+                .execute(&mut *tx)
+                .await
+                .map_err(errors::audit)?;
+            draft.failed(Outcome::Error, e.reason());
+        }
+        audit::insert(&mut tx, log, draft).await?;
+        commit(tx).await?;
+        result
+    }
+
+    /// Writes one audit event on its own.
+    async fn write_audit(&self, log: &str, draft: AuditDraft) -> Result<i64, StoreError> {
+        let mut tx = self.begin(log).await?;
+        let seq = audit::insert(&mut tx, log, draft).await?;
+        commit(tx).await?;
+        Ok(seq)
+    }
+
+    /// Whether `tenant` exists (cached once seen).
+    async fn tenant_known(&self, tenant: &TenantId) -> Result<bool, StoreError> {
+        if self.known.read().expect("tenant set lock").contains(tenant) {
+            return Ok(true);
+        }
+        let mut tx = self.begin(tenant.as_str()).await?;
+        let exists = catalog::tenant_exists(&mut tx, tenant).await?;
+        drop(tx);
+        if exists {
+            self.known
+                .write()
+                .expect("tenant set lock")
+                .insert(tenant.clone());
+        }
+        Ok(exists)
+    }
+
+    /// Fails like the embedded store does for a tenant that does not exist.
+    async fn require_tenant(&self, tenant: &TenantId) -> Result<(), StoreError> {
+        if self.tenant_known(tenant).await? {
+            Ok(())
+        } else {
+            Err(StoreError::TenantNotFound(tenant.to_string()))
+        }
+    }
+
+    /// The log an event of `tenant` belongs in.
+    async fn log_of(&self, tenant: Option<&TenantId>) -> Result<String, StoreError> {
+        match tenant {
+            Some(t) => {
+                self.require_tenant(t).await?;
+                Ok(t.to_string())
+            }
+            None => Ok(audit::SYSTEM.to_owned()),
+        }
+    }
+}
+
+async fn commit(tx: Tx) -> Result<(), StoreError> {
+    tx.commit().await.map_err(|e| {
+        StoreError::Unavailable(format!("commit failed: {}", errors::db(e)))
+    })
+}
+
+fn ledger_unsupported() -> StoreError {
+    StoreError::Unavailable(
+        "the audit ledger (tree heads, proofs, verification) is not available with store = \"postgres\" yet".into(),
+    )
+}
+
+fn describe_record(a: &mut AuditDraft, r: &Record) {
+    a.resource_id = Some(r.id.to_string());
+    a.subject_id = r.subject.clone();
+    a.detail("version", r.version);
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn create_tenant(
+        &self,
+        id: &TenantId,
+        mut audit: AuditDraft,
+    ) -> Result<TenantInfo, StoreError> {
+        self.timed(async {
+            if self.tenant_known(id).await? {
+                return Err(StoreError::TenantExists(id.to_string()));
+            }
+            let mut tx = self.begin(audit::SYSTEM).await?;
+            audit.resource_id = Some(id.to_string());
+            let result = catalog::insert_tenant(&mut tx, id).await;
+            Self::finish(tx, audit::SYSTEM, audit, result).await
+        })
+        .await
+    }
+
+    async fn list_tenants(&self) -> Result<Vec<TenantInfo>, StoreError> {
+        self.timed(async {
+            let mut tx = self.begin(audit::SYSTEM).await?;
+            catalog::list_tenants(&mut tx).await
+        })
+        .await
+    }
+
+    async fn create_api_key(
+        &self,
+        key: NewApiKey,
+        mut audit: AuditDraft,
+    ) -> Result<ApiKeyInfo, StoreError> {
+        self.timed(async {
+            let mut tx = self.begin(audit::SYSTEM).await?;
+            audit.resource_id = Some(key.minted.key_id.clone());
+            audit.detail("role", key.role.as_str());
+            let result = catalog::insert_api_key(&mut tx, &key).await;
+            Self::finish(tx, audit::SYSTEM, audit, result).await
+        })
+        .await
+    }
+
+    async fn list_api_keys(
+        &self,
+        tenant: Option<&TenantId>,
+        mut audit: AuditDraft,
+    ) -> Result<Vec<ApiKeyInfo>, StoreError> {
+        self.timed(async {
+            let mut tx = self.begin(audit::SYSTEM).await?;
+            let result = catalog::list_api_keys(&mut tx, tenant).await;
+            if let Ok(keys) = &result {
+                audit.detail("count", keys.len());
+            }
+            Self::finish(tx, audit::SYSTEM, audit, result).await
+        })
+        .await
+    }
+
+    async fn revoke_api_key(
+        &self,
+        tenant: Option<&TenantId>,
+        key_id: &str,
+        mut audit: AuditDraft,
+    ) -> Result<ApiKeyInfo, StoreError> {
+        self.timed(async {
+            let mut tx = self.begin(audit::SYSTEM).await?;
+            audit.resource_id = Some(key_id.to_owned());
+            let result = catalog::revoke_api_key(&mut tx, tenant, key_id).await;
+            Self::finish(tx, audit::SYSTEM, audit, result).await
+        })
+        .await
+    }
+
+    async fn authenticate(
+        &self,
+        key_id: &str,
+        secret_hash: &[u8; 32],
+    ) -> Result<Option<Principal>, StoreError> {
+        self.timed(async {
+            let mut tx = self.begin(audit::SYSTEM).await?;
+            catalog::authenticate(&mut tx, key_id, secret_hash).await
+        })
+        .await
+    }
+
+    async fn create_record(
+        &self,
+        tenant: &TenantId,
+        input: RecordInput,
+        actor: &str,
+        mut audit: AuditDraft,
+    ) -> Result<Record, StoreError> {
+        self.timed(async {
+            self.require_tenant(tenant).await?;
+            let mut tx = self.begin(tenant.as_str()).await?;
+            audit.subject_id = input.subject.clone();
+            let result = records::create(&mut tx, tenant, &input, actor).await;
+            if let Ok(r) = &result {
+                describe_record(&mut audit, r);
+            }
+            Self::finish(tx, tenant.as_str(), audit, result).await
+        })
+        .await
+    }
+
+    async fn get_record(
+        &self,
+        tenant: &TenantId,
+        id: RecordId,
+        mut audit: AuditDraft,
+    ) -> Result<Record, StoreError> {
+        self.timed(async {
+            self.require_tenant(tenant).await?;
+            let mut tx = self.begin(tenant.as_str()).await?;
+            audit.resource_id = Some(id.to_string());
+            let result = match records::get_current(&mut tx, tenant, id).await {
+                Ok(r) if r.deleted => Err(StoreError::RecordDeleted(id)),
+                other => other,
+            };
+            if let Ok(r) = &result {
+                describe_record(&mut audit, r);
+            }
+            Self::finish(tx, tenant.as_str(), audit, result).await
+        })
+        .await
+    }
+
+    async fn get_record_version(
+        &self,
+        tenant: &TenantId,
+        id: RecordId,
+        version: i64,
+        mut audit: AuditDraft,
+    ) -> Result<Record, StoreError> {
+        self.timed(async {
+            self.require_tenant(tenant).await?;
+            let mut tx = self.begin(tenant.as_str()).await?;
+            audit.resource_id = Some(id.to_string());
+            let result = records::get_version(&mut tx, tenant, id, version).await;
+            if let Ok(r) = &result {
+                describe_record(&mut audit, r);
+            }
+            Self::finish(tx, tenant.as_str(), audit, result).await
+        })
+        .await
+    }
+
+    async fn update_record(
+        &self,
+        tenant: &TenantId,
+        id: RecordId,
+        expected_version: i64,
+        input: RecordInput,
+        actor: &str,
+        mut audit: AuditDraft,
+    ) -> Result<Record, StoreError> {
+        self.timed(async {
+            self.require_tenant(tenant).await?;
+            let mut tx = self.begin(tenant.as_str()).await?;
+            audit.resource_id = Some(id.to_string());
+            audit.subject_id = input.subject.clone();
+            let result =
+                records::update(&mut tx, tenant, id, expected_version, &input, actor).await;
+            if let Ok(r) = &result {
+                describe_record(&mut audit, r);
+            }
+            Self::finish(tx, tenant.as_str(), audit, result).await
+        })
+        .await
+    }
+
+    async fn delete_record(
+        &self,
+        tenant: &TenantId,
+        id: RecordId,
+        expected_version: Option<i64>,
+        actor: &str,
+        mut audit: AuditDraft,
+    ) -> Result<Record, StoreError> {
+        self.timed(async {
+            self.require_tenant(tenant).await?;
+            let mut tx = self.begin(tenant.as_str()).await?;
+            audit.resource_id = Some(id.to_string());
+            let result = records::delete(&mut tx, tenant, id, expected_version, actor).await;
+            if let Ok(r) = &result {
+                describe_record(&mut audit, r);
+            }
+            Self::finish(tx, tenant.as_str(), audit, result).await
+        })
+        .await
+    }
+
+    async fn record_history(
+        &self,
+        tenant: &TenantId,
+        id: RecordId,
+        mut audit: AuditDraft,
+    ) -> Result<Vec<Record>, StoreError> {
+        self.timed(async {
+            self.require_tenant(tenant).await?;
+            let mut tx = self.begin(tenant.as_str()).await?;
+            audit.resource_id = Some(id.to_string());
+            let result = records::history(&mut tx, tenant, id).await;
+            if let Ok(versions) = &result {
+                audit.subject_id = versions.last().and_then(|r| r.subject.clone());
+                audit.detail("versions", versions.len());
+            }
+            Self::finish(tx, tenant.as_str(), audit, result).await
+        })
+        .await
+    }
+
+    async fn list_records(
+        &self,
+        tenant: &TenantId,
+        filter: RecordFilter,
+        after: Option<RecordId>,
+        limit: usize,
+        mut audit: AuditDraft,
+    ) -> Result<Page<Record>, StoreError> {
+        self.timed(async {
+            self.require_tenant(tenant).await?;
+            let mut tx = self.begin(tenant.as_str()).await?;
+            audit.subject_id = filter.subject.clone();
+            let result = records::list(&mut tx, tenant, &filter, after, limit).await;
+            if let Ok(page) = &result {
+                audit.detail("count", page.items.len());
+            }
+            Self::finish(tx, tenant.as_str(), audit, result).await
+        })
+        .await
+    }
+
+    async fn append_audit(&self, audit: AuditDraft) -> Result<i64, StoreError> {
+        self.timed(async {
+            // An event for an unknown tenant belongs in the system log.
+            let log = match &audit.tenant {
+                Some(t) if self.tenant_known(t).await? => t.to_string(),
+                _ => audit::SYSTEM.to_owned(),
+            };
+            self.write_audit(&log, audit).await
+        })
+        .await
+    }
+
+    async fn list_audit(
+        &self,
+        tenant: Option<&TenantId>,
+        query: AuditQuery,
+        mut audit: AuditDraft,
+    ) -> Result<Page<AuditEvent>, StoreError> {
+        self.timed(async {
+            let log = self.log_of(tenant).await?;
+            let result = async {
+                let mut tx = self.begin(&log).await?;
+                audit::list(&mut tx, &log, &query).await
+            }
+            .await;
+            // The read of a log is recorded in the reader's own log, which may be another one
+            // (and so another row-level-security scope): a second transaction, committed
+            // before anything is returned.
+            let own = self.log_of(audit.tenant.as_ref()).await?;
+            match &result {
+                Ok(page) => audit.detail("count", page.items.len()),
+                Err(e) => audit.failed(Outcome::Error, e.reason()),
+            }
+            self.write_audit(&own, audit).await?;
+            result
+        })
+        .await
+    }
+
+    // The tamper-evident ledger (Merkle tree and signed tree heads) is not built for PostgreSQL
+    // yet: these fail closed rather than vouch for a log they cannot prove.
+    async fn sign_tree_head(&self, _log: Option<&TenantId>) -> Result<SignedTreeHead, StoreError> {
+        Err(ledger_unsupported())
+    }
+
+    async fn tree_heads(&self, _log: Option<&TenantId>) -> Result<Vec<SignedTreeHead>, StoreError> {
+        Err(ledger_unsupported())
+    }
+
+    async fn audit_leaves(
+        &self,
+        _log: Option<&TenantId>,
+        _after_seq: i64,
+        _limit: usize,
+    ) -> Result<Vec<LogLeaf>, StoreError> {
+        Err(ledger_unsupported())
+    }
+
+    async fn tree_state(&self, _log: Option<&TenantId>) -> Result<(u64, [u8; 32]), StoreError> {
+        Err(ledger_unsupported())
+    }
+
+    fn audit_public_key(&self) -> Result<AuditPublicKey, StoreError> {
+        Err(ledger_unsupported())
+    }
+
+    async fn ready(&self) -> Result<(), StoreError> {
+        self.timed(async {
+            let mut tx = self.begin(audit::SYSTEM).await?;
+            sqlx::query("SELECT count(*) FROM hippo.tenants")
+                .execute(&mut *tx)
+                .await
+                .map_err(errors::db)?;
+            Ok(())
+        })
+        .await
+        .map_err(|e| match e {
+            StoreError::Unavailable(m) => StoreError::Unavailable(format!(
+                "the database at {} is unreachable: {m}",
+                self.target
+            )),
+            other => other,
+        })
+    }
+
+    async fn shutdown(&self) {
+        self.pool.close().await;
+    }
+}

@@ -1,0 +1,320 @@
+//! PostgreSQL-only guarantees: row-level security stops a query that forgot its tenant filter,
+//! several instances share one gap-free audit log, integrity and audit failures fail closed,
+//! and a lost database means quick `Unavailable` errors and automatic recovery.
+
+use hippo_core::{Action, Actor, AuditDraft, RecordInput, TenantId};
+use hippo_store::{AuditQuery, PgSettings, PgStore, Store, StoreError};
+use hippo_testkit::pg::{with_database, TestDatabase};
+use serde_json::json;
+use sqlx::{Connection, Row};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+fn draft(t: &TenantId, action: Action) -> AuditDraft {
+    AuditDraft::new(Some(t.clone()), Actor::operator(), action, "pg-test")
+}
+
+fn input(subject: &str) -> RecordInput {
+    RecordInput {
+        record_type: "Patient".into(),
+        subject: Some(subject.into()),
+        labels: vec![],
+        body: json!({"name": subject}).as_object().unwrap().clone(),
+    }
+}
+
+async fn store(url: &str) -> PgStore {
+    let settings = PgSettings {
+        max_connections: 8,
+        ..PgSettings::default()
+    };
+    PgStore::connect(url, settings).await.unwrap()
+}
+
+async fn tenant(store: &PgStore, name: &str) -> TenantId {
+    let t: TenantId = name.parse().unwrap();
+    store
+        .create_tenant(&t, AuditDraft::new(None, Actor::operator(), Action::TenantCreate, "t"))
+        .await
+        .unwrap();
+    t
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn row_level_security_hides_other_tenants_from_an_unfiltered_query() {
+    let Some(db) = TestDatabase::create("rls").await else { return };
+    let s = store(&db.url).await;
+    let (a, b) = (tenant(&s, "clinic-a").await, tenant(&s, "clinic-b").await);
+    for (t, n) in [(&a, 3), (&b, 2)] {
+        for i in 0..n {
+            s.create_record(t, input(&format!("{t}-{i}")), "w", draft(t, Action::RecordCreate))
+                .await
+                .unwrap();
+        }
+    }
+    let mut c = db.superuser().await;
+    // Deliberately no tenant filter, in a transaction bound to tenant A, as the app role.
+    let mut tx = c.begin().await.unwrap();
+    sqlx::raw_sql("SET LOCAL ROLE hippo_app; SELECT set_config('hippo.tenant', 'clinic-a', true)")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let rows = sqlx::query("SELECT tenant_id, subject FROM hippo.records")
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap();
+    let tenants: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+    assert_eq!(tenants, vec!["clinic-a"; 3], "only A's rows: {tenants:?}");
+    for table in ["record_versions", "audit_events"] {
+        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT count(*) FROM hippo.{table} WHERE {} = 'clinic-b'",
+            if table == "audit_events" { "log_id" } else { "tenant_id" }
+        )))
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+        assert_eq!(n, 0, "{table}: nothing of B, even when asked for it by name");
+    }
+    // Writing a row for another tenant is refused too.
+    let smuggled = sqlx::query(
+        "INSERT INTO hippo.records (tenant_id, id, record_type, version, created_at_ms, created_by, updated_at_ms, updated_by)
+         VALUES ('clinic-b', 'x', 'Patient', 1, 0, 'w', 0, 'w')",
+    )
+    .execute(&mut *tx)
+    .await
+    .unwrap_err();
+    assert!(smuggled.to_string().contains("row-level security"), "{smuggled}");
+    tx.rollback().await.unwrap();
+
+    // A transaction bound to no tenant at all sees no records, and the app role cannot
+    // change or remove audit events or versions.
+    let mut tx = c.begin().await.unwrap();
+    sqlx::raw_sql("SET LOCAL ROLE hippo_app").execute(&mut *tx).await.unwrap();
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM hippo.records")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(n, 0);
+    tx.rollback().await.unwrap();
+    for stmt in [
+        "DELETE FROM hippo.audit_events",
+        "UPDATE hippo.record_versions SET body = '{}'",
+    ] {
+        let mut tx = c.begin().await.unwrap();
+        sqlx::raw_sql("SET LOCAL ROLE hippo_app; SELECT set_config('hippo.tenant', 'clinic-a', true)")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        let e = sqlx::raw_sql(stmt).execute(&mut *tx).await.unwrap_err();
+        assert!(e.to_string().contains("permission denied"), "{stmt}: {e}");
+    }
+    // The role really is subject to row-level security.
+    let bypass: (bool, bool) =
+        sqlx::query_as("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = 'hippo_app'")
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+    assert_eq!(bypass, (false, false));
+    s.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_share_one_gap_free_audit_log() {
+    let Some(db) = TestDatabase::create("two_instances").await else { return };
+    // Both start at once on an empty database: the migration runs exactly once.
+    let (one, two) = tokio::join!(store(&db.url), store(&db.url));
+    let (one, two) = (Arc::new(one), Arc::new(two));
+    let t = tenant(&one, "clinic").await;
+    let mut tasks = Vec::new();
+    for w in 0..8 {
+        let s = if w % 2 == 0 { one.clone() } else { two.clone() };
+        let t = t.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..20 {
+                let r = s
+                    .create_record(&t, input(&format!("w{w}-{i}")), "w", draft(&t, Action::RecordCreate))
+                    .await
+                    .unwrap();
+                s.get_record(&t, r.id, draft(&t, Action::RecordRead)).await.unwrap();
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let q = AuditQuery {
+        limit: 1000,
+        ..AuditQuery::default()
+    };
+    let events = two
+        .list_audit(Some(&t), q, draft(&t, Action::AuditRead))
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(events.len(), 320);
+    assert_eq!(
+        events.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        (1..=320).collect::<Vec<_>>()
+    );
+    let migrations: i64 = sqlx::query_scalar("SELECT count(*) FROM hippo.schema_migrations")
+        .fetch_one(&mut db.superuser().await)
+        .await
+        .unwrap();
+    assert_eq!(migrations, 1);
+    one.shutdown().await;
+    two.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tampered_bodies_and_refused_audit_events_fail_closed() {
+    let Some(db) = TestDatabase::create("fail_closed").await else { return };
+    let s = store(&db.url).await;
+    let t = tenant(&s, "clinic").await;
+    let r = s
+        .create_record(&t, input("p-1"), "w", draft(&t, Action::RecordCreate))
+        .await
+        .unwrap();
+    let mut c = db.superuser().await;
+    sqlx::raw_sql(
+        "SET session_replication_role = replica;
+         UPDATE hippo.record_versions SET body = '{\"name\":\"forged\"}';
+         SET session_replication_role = DEFAULT;",
+    )
+    .execute(&mut c)
+    .await
+    .unwrap();
+    let e = s.get_record(&t, r.id, draft(&t, Action::RecordRead)).await.unwrap_err();
+    assert!(matches!(e, StoreError::Corrupt(_)), "{e:?}");
+
+    // The audit table refuses inserts: the write is refused and leaves nothing behind.
+    sqlx::raw_sql(
+        "ALTER TABLE hippo.audit_events ADD CONSTRAINT injected_fault CHECK (action <> 'record.create') NOT VALID",
+    )
+    .execute(&mut c)
+    .await
+    .unwrap();
+    let e = s
+        .create_record(&t, input("p-2"), "w", draft(&t, Action::RecordCreate))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::AuditFailed(_)), "{e:?}");
+    assert!(!e.to_string().contains("p-2"), "no values in errors: {e}");
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM hippo.records")
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(n, 1, "the unaudited create was rolled back");
+    s.shutdown().await;
+}
+
+/// A TCP relay to PostgreSQL that can be cut (open connections dropped, new ones refused).
+struct Relay {
+    port: u16,
+    up: Arc<AtomicBool>,
+    conns: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl Relay {
+    async fn start(target: String) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let up = Arc::new(AtomicBool::new(true));
+        let conns: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>> = Arc::default();
+        let (up2, conns2) = (up.clone(), conns.clone());
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                if !up2.load(Ordering::SeqCst) {
+                    continue; // dropped: the database is "gone"
+                }
+                let target = target.clone();
+                conns2.lock().unwrap().push(tokio::spawn(async move {
+                    if let Ok(mut server) = tokio::net::TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                }));
+            }
+        });
+        Self { port, up, conns }
+    }
+
+    fn cut(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        for c in self.conns.lock().unwrap().drain(..) {
+            c.abort();
+        }
+    }
+
+    fn restore(&self) {
+        self.up.store(true, Ordering::SeqCst);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_database_fails_fast_and_recovers_by_itself() {
+    let Some(db) = TestDatabase::create("unavailable").await else { return };
+    let opts = hippo_store::postgres::parse_url(&db.url).unwrap();
+    let relay = Relay::start(format!("{}:{}", opts.get_host(), opts.get_port())).await;
+    let url = with_database(
+        &db.url.replacen(
+            &format!(":{}/", opts.get_port()),
+            &format!(":{}/", relay.port),
+            1,
+        ),
+        &db.name,
+    );
+    let settings = PgSettings {
+        max_connections: 4,
+        acquire_timeout: Duration::from_secs(1),
+        call_timeout: Duration::from_secs(3),
+        ..PgSettings::default()
+    };
+    let s = PgStore::connect(&url, settings).await.unwrap();
+    let t = tenant(&s, "clinic").await;
+    let r = s
+        .create_record(&t, input("p"), "w", draft(&t, Action::RecordCreate))
+        .await
+        .unwrap();
+    s.ready().await.unwrap();
+
+    relay.cut();
+    for _ in 0..3 {
+        let started = Instant::now();
+        let e = s.get_record(&t, r.id, draft(&t, Action::RecordRead)).await.unwrap_err();
+        assert!(matches!(e, StoreError::Unavailable(_)), "{e:?}");
+        assert!(started.elapsed() < Duration::from_secs(4), "took {:?}", started.elapsed());
+    }
+    let e = s.ready().await.unwrap_err().to_string();
+    assert!(e.contains("unreachable") && !e.contains("postgres://"), "{e}");
+
+    relay.restore();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match s.get_record(&t, r.id, draft(&t, Action::RecordRead)).await {
+            Ok(back) => {
+                assert_eq!(back.id, r.id);
+                break;
+            }
+            Err(e) if Instant::now() < deadline => {
+                assert!(matches!(e, StoreError::Unavailable(_)), "{e:?}");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => panic!("did not recover: {e:?}"),
+        }
+    }
+    s.ready().await.unwrap();
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_url_is_checked_before_connecting() {
+    let e = PgStore::connect(
+        "postgres://hippo:pw-Zebediah@db.example.com:5432/hippo?sslmode=prefer",
+        PgSettings::default(),
+    )
+    .await
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(e.contains("sslmode=verify-full") && !e.contains("pw-Zebediah"), "{e}");
+}

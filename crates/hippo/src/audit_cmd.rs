@@ -1,0 +1,153 @@
+//! `hippo audit`: what an auditor runs against a deployment, with the same configuration as
+//! `hippo serve` (`--data-dir`): print the signing key, verify the logs, sign a head, prove, export.
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand};
+use hippo_audit::tree_head::SignedTreeHead;
+use hippo_core::TenantId;
+use hippo_store::{ledger, Store};
+use std::path::PathBuf;
+
+#[derive(Subcommand)]
+pub enum AuditCommand {
+    /// Print the Ed25519 public key that verifies tree heads (give it to auditors).
+    Pubkey {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Recompute every log from its stored events and check every signed tree head; exits 1 and
+    /// names the first altered, deleted, inserted or reordered event if the log was tampered with.
+    Verify {
+        #[command(flatten)]
+        log: LogArgs,
+        /// A tree head kept outside this deployment (repeatable): it must match too.
+        #[arg(long = "from-tree-head", value_name = "FILE")]
+        from_tree_head: Vec<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Sign the current tree head of a log now and print it (JSON).
+    TreeHead {
+        #[command(flatten)]
+        log: LogArgs,
+    },
+    /// Print an inclusion proof of event SEQ in a signed tree head.
+    Inclusion {
+        #[command(flatten)]
+        log: LogArgs,
+        #[arg(long)]
+        seq: i64,
+        /// Size of the tree head [default: newest].
+        #[arg(long)]
+        tree_size: Option<u64>,
+    },
+    /// Print a consistency proof between two signed tree heads.
+    Consistency {
+        #[command(flatten)]
+        log: LogArgs,
+        #[arg(long)]
+        from: u64,
+        #[arg(long)]
+        to: Option<u64>,
+    },
+    /// Export sealed, signed, read-only batches (NDJSON + manifest with the tree head) to a
+    /// directory. Idempotent: a rerun continues where the last one stopped.
+    Export {
+        #[command(flatten)]
+        log: LogArgs,
+        #[arg(long, value_name = "DIR")]
+        to: PathBuf,
+        #[arg(long, default_value_t = 10_000)]
+        batch_size: usize,
+    },
+}
+
+#[derive(Args, Clone)]
+pub struct LogArgs {
+    /// A tenant's log [default: every log].
+    #[arg(long, conflicts_with = "system")]
+    tenant: Option<String>,
+    /// The system log (authentication failures, key and tenant changes).
+    #[arg(long)]
+    system: bool,
+}
+
+impl LogArgs {
+    /// The logs selected: one tenant, the system log, or all of them.
+    async fn logs(&self, store: &dyn Store) -> Result<Vec<Option<TenantId>>> {
+        if let Some(t) = &self.tenant {
+            return Ok(vec![Some(t.parse().context("--tenant")?)]);
+        }
+        if self.system {
+            return Ok(vec![None]);
+        }
+        let mut all = vec![None];
+        all.extend(store.list_tenants().await?.into_iter().map(|t| Some(t.id)));
+        Ok(all)
+    }
+
+    fn one(&self) -> Result<Option<TenantId>> {
+        match (&self.tenant, self.system) {
+            (Some(t), _) => Ok(Some(t.parse().context("--tenant")?)),
+            (None, true) => Ok(None),
+            (None, false) => bail!("choose a log: --tenant NAME or --system"),
+        }
+    }
+}
+
+pub async fn run(store: &dyn Store, cmd: AuditCommand, retention_days: u32) -> Result<()> {
+    match cmd {
+        AuditCommand::Pubkey { json } => {
+            let info = store.audit_public_key()?.info();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&info)?);
+            } else {
+                println!("{info}");
+            }
+        }
+        AuditCommand::Verify { log, from_tree_head, json } => {
+            let mut trusted = Vec::new();
+            for path in &from_tree_head {
+                let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+                trusted.push(SignedTreeHead::from_json(&text).with_context(|| format!("{} is not a signed tree head", path.display()))?);
+            }
+            let mut failed = false;
+            for l in log.logs(store).await? {
+                let id = ledger::log_id(l.as_ref());
+                let mine: Vec<SignedTreeHead> = trusted.iter().filter(|h| h.head.log_id == id).cloned().collect();
+                let report = ledger::verify(store, l.as_ref(), mine).await?;
+                failed |= !report.is_ok();
+                if json {
+                    println!("{}", serde_json::json!({ "log": id, "report": report }));
+                } else {
+                    println!("log {id}:\n{report}\n");
+                }
+            }
+            if failed {
+                bail!("audit verification FAILED: the log was altered (see the report above)");
+            }
+        }
+        AuditCommand::TreeHead { log } => {
+            let head = store.sign_tree_head(log.one()?.as_ref()).await?;
+            println!("{}", head.to_json());
+        }
+        AuditCommand::Inclusion { log, seq, tree_size } => {
+            let proof = ledger::inclusion(store, log.one()?.as_ref(), seq, tree_size).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("{}", serde_json::to_string_pretty(&proof)?);
+        }
+        AuditCommand::Consistency { log, from, to } => {
+            let proof = ledger::consistency(store, log.one()?.as_ref(), from, to).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("{}", serde_json::to_string_pretty(&proof)?);
+        }
+        AuditCommand::Export { log, to, batch_size } => {
+            if batch_size == 0 {
+                bail!("--batch-size must be at least 1");
+            }
+            for l in log.logs(store).await? {
+                let s = ledger::export_to_dir(store, l.as_ref(), &to, batch_size, retention_days).await?;
+                eprintln!("log {}: {} new batch(es), {} event(s); exported through event {}", s.log_id, s.batches_written, s.events_written, s.exported_through_seq);
+            }
+        }
+    }
+    Ok(())
+}
