@@ -1,12 +1,12 @@
 //! Benchmarks of the audit Merkle tree: root recomputation from event bytes (the `hippo audit verify` hot loop), leaf hashing alone, and proof generation and verification.
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use hippo_audit_core::merkle::{
+use hippo_audit::merkle::{
     consistency_proof, inclusion_proof, leaf_hash, root_from_leaf_hashes, root_from_leaves,
     verify_consistency, verify_inclusion, CompactTree,
 };
-use hippo_audit_core::tree_head::{AuditSigningKey, TreeHead};
-use hippo_audit_core::verify::{verify_log, EventRecord, VerifyOptions};
+use hippo_audit::tree_head::{AuditSigningKey, TreeHead};
+use hippo_audit::verify::{verify_log, EventRecord, VerifyOptions};
 
 /// `n` synthetic events of about `len` bytes each, shaped like canonical audit JSON.
 fn events(n: usize, len: usize) -> Vec<Vec<u8>> {

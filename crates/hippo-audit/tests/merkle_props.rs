@@ -1,6 +1,6 @@
 //! Property tests: the library's roots and proofs against a plain recursive reference of RFC 9162 section 2.1, written independently here from the RFC's definitions.
 
-use hippo_audit_core::merkle::{
+use hippo_audit::merkle::{
     consistency_proof, inclusion_proof, leaf_hash, root_from_inclusion_proof,
     root_from_leaf_hashes, root_from_leaves, verify_consistency, verify_inclusion, CompactTree,
     Hash,

@@ -1,6 +1,6 @@
 //! Property test: after redaction, no plaintext of any sensitive value of a realistic mix of audit event details appears anywhere in the serialised output.
 
-use hippo_audit_core::redact::Redactor;
+use hippo_audit::redact::Redactor;
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 

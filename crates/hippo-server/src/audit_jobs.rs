@@ -31,9 +31,13 @@ pub async fn export_all(store: &dyn Store, dir: &std::path::Path, retention_days
     for log in logs(store).await {
         let id = ledger::log_id(log.as_ref());
         match ledger::export_to_dir(store, log.as_ref(), dir, 10_000, retention_days).await {
-            Ok(s) if s.batches_written > 0 => tracing::info!(log = %id, batches = s.batches_written, events = s.events_written, through = s.exported_through_seq, "audit batches exported"),
+            Ok(s) if s.batches_written > 0 => {
+                tracing::info!(log = %id, batches = s.batches_written, events = s.events_written, through = s.exported_through_seq, "audit batches exported")
+            }
             Ok(_) => {}
-            Err(e) => tracing::error!(log = %id, error = %e, "audit export failed; it resumes on the next run"),
+            Err(e) => {
+                tracing::error!(log = %id, error = %e, "audit export failed; it resumes on the next run")
+            }
         }
     }
 }

@@ -255,7 +255,11 @@ impl Config {
             ));
         }
         if self.audit.tree_head_interval_secs == 0 || self.audit.export_interval_secs == 0 {
-            return Err(ConfigError::new("audit.tree_head_interval_secs", "audit intervals must be at least 1 second", "e.g. 60"));
+            return Err(ConfigError::new(
+                "audit.tree_head_interval_secs",
+                "audit intervals must be at least 1 second",
+                "e.g. 60",
+            ));
         }
         if self.audit.retention_days < SIX_YEARS_DAYS && !self.audit.allow_short_retention {
             return Err(ConfigError::new(

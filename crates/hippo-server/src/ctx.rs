@@ -27,7 +27,16 @@ pub struct RequestMeta {
 
 /// Purposes of use a client may declare (HIPAA's treatment, payment, operations, and the
 /// disclosures 164.528 asks to be accounted for).
-pub const PURPOSES: &[&str] = &["treatment", "payment", "operations", "research", "public-health", "legal", "patient-request", "emergency"];
+pub const PURPOSES: &[&str] = &[
+    "treatment",
+    "payment",
+    "operations",
+    "research",
+    "public-health",
+    "legal",
+    "patient-request",
+    "emergency",
+];
 
 impl RequestMeta {
     pub fn from_parts(parts: &Parts) -> Self {

@@ -172,8 +172,16 @@ async fn record_retention_override(store: &dyn Store, config: &Config) -> Result
     if days >= crate::config::SIX_YEARS_DAYS {
         return Ok(());
     }
-    tracing::warn!(retention_days = days, "audit retention is shorter than six years (audit.allow_short_retention)");
-    let mut draft = AuditDraft::new(None, Actor::operator(), Action::AuditRetentionOverride, "start");
+    tracing::warn!(
+        retention_days = days,
+        "audit retention is shorter than six years (audit.allow_short_retention)"
+    );
+    let mut draft = AuditDraft::new(
+        None,
+        Actor::operator(),
+        Action::AuditRetentionOverride,
+        "start",
+    );
     draft.detail("retention_days", days);
     store.append_audit(draft).await.map(|_| ())
 }

@@ -49,11 +49,10 @@ impl std::fmt::Debug for Keyring {
 }
 
 fn decode_key(b64: &str, what: &str, path: &Path) -> Result<DataKey, StoreError> {
-    let raw = Zeroizing::new(
-        STANDARD
-            .decode(b64.as_bytes())
-            .map_err(|_| StoreError::Crypto(format!("{}: {what} is not base64", path.display())))?,
-    );
+    let raw =
+        Zeroizing::new(STANDARD.decode(b64.as_bytes()).map_err(|_| {
+            StoreError::Crypto(format!("{}: {what} is not base64", path.display()))
+        })?);
     let key: [u8; 32] = raw
         .as_slice()
         .try_into()

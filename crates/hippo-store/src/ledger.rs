@@ -14,11 +14,15 @@ const PAGE: usize = 10_000;
 
 /// The log id of `log` (a tenant id, or the system log).
 pub fn log_id(log: Option<&TenantId>) -> String {
-    log.map(|t| t.to_string()).unwrap_or_else(|| crate::sqlite::SYSTEM_LOG.to_owned())
+    log.map(|t| t.to_string())
+        .unwrap_or_else(|| crate::sqlite::SYSTEM_LOG.to_owned())
 }
 
 /// Every event of the log, in stored order.
-pub async fn all_leaves(store: &dyn Store, log: Option<&TenantId>) -> Result<Vec<LogLeaf>, StoreError> {
+pub async fn all_leaves(
+    store: &dyn Store,
+    log: Option<&TenantId>,
+) -> Result<Vec<LogLeaf>, StoreError> {
     let mut out = Vec::new();
     loop {
         let after = out.last().map(|l: &LogLeaf| l.seq).unwrap_or(0);
@@ -34,7 +38,11 @@ pub async fn all_leaves(store: &dyn Store, log: Option<&TenantId>) -> Result<Vec
 /// Recomputes the log from its stored events and checks every stored tree head, plus
 /// `trusted_heads` an auditor kept outside the system, against this deployment's public key.
 /// Also reports events present in the table but never integrated into the tree.
-pub async fn verify(store: &dyn Store, log: Option<&TenantId>, trusted_heads: Vec<SignedTreeHead>) -> Result<VerifyReport, StoreError> {
+pub async fn verify(
+    store: &dyn Store,
+    log: Option<&TenantId>,
+    trusted_heads: Vec<SignedTreeHead>,
+) -> Result<VerifyReport, StoreError> {
     let leaves = all_leaves(store, log).await?;
     let mut heads = store.tree_heads(log).await?;
     heads.extend(trusted_heads);
@@ -99,8 +107,15 @@ fn head_at(heads: &[SignedTreeHead], size: u64) -> Option<SignedTreeHead> {
 /// The newest signed head, or the one of `size` if given.
 fn pick_head(heads: &[SignedTreeHead], size: Option<u64>) -> Result<SignedTreeHead, ProofError> {
     match size {
-        Some(s) => head_at(heads, s).ok_or_else(|| ProofError::Request(format!("no signed tree head of size {s}; list them at /v1/audit/tree-heads"))),
-        None => heads.last().cloned().ok_or_else(|| ProofError::Request("the log has no signed tree head yet".into())),
+        Some(s) => head_at(heads, s).ok_or_else(|| {
+            ProofError::Request(format!(
+                "no signed tree head of size {s}; list them at /v1/audit/tree-heads"
+            ))
+        }),
+        None => heads
+            .last()
+            .cloned()
+            .ok_or_else(|| ProofError::Request("the log has no signed tree head yet".into())),
     }
 }
 
@@ -108,22 +123,38 @@ fn hex_all(hashes: Vec<Hash>) -> Vec<String> {
     hashes.iter().map(hex::encode).collect()
 }
 
-async fn leaf_hashes(store: &dyn Store, log: Option<&TenantId>, size: u64) -> Result<Vec<Hash>, StoreError> {
+async fn leaf_hashes(
+    store: &dyn Store,
+    log: Option<&TenantId>,
+    size: u64,
+) -> Result<Vec<Hash>, StoreError> {
     let leaves = all_leaves(store, log).await?;
-    Ok(leaves.into_iter().take(size as usize).map(|l| l.leaf_hash).collect())
+    Ok(leaves
+        .into_iter()
+        .take(size as usize)
+        .map(|l| l.leaf_hash)
+        .collect())
 }
 
 /// Proves event `seq` is in the tree head of `tree_size` (default: the newest head).
-pub async fn inclusion(store: &dyn Store, log: Option<&TenantId>, seq: i64, tree_size: Option<u64>) -> Result<InclusionProof, ProofError> {
+pub async fn inclusion(
+    store: &dyn Store,
+    log: Option<&TenantId>,
+    seq: i64,
+    tree_size: Option<u64>,
+) -> Result<InclusionProof, ProofError> {
     let heads = store.tree_heads(log).await?;
     let head = pick_head(&heads, tree_size)?;
     let size = head.head.tree_size;
     if seq < 1 || seq as u64 > size {
-        return Err(ProofError::Request(format!("event {seq} is not covered by the tree head of size {size}")));
+        return Err(ProofError::Request(format!(
+            "event {seq} is not covered by the tree head of size {size}"
+        )));
     }
     let hashes = leaf_hashes(store, log, size).await?;
     let index = seq as u64 - 1;
-    let proof = merkle::inclusion_proof(&hashes, index, size).map_err(|e| ProofError::Request(e.to_string()))?;
+    let proof = merkle::inclusion_proof(&hashes, index, size)
+        .map_err(|e| ProofError::Request(e.to_string()))?;
     Ok(InclusionProof {
         seq,
         leaf_index: index,
@@ -135,15 +166,23 @@ pub async fn inclusion(store: &dyn Store, log: Option<&TenantId>, seq: i64, tree
 }
 
 /// Proves the tree head of `old_size` is a prefix of the one of `new_size` (default: newest).
-pub async fn consistency(store: &dyn Store, log: Option<&TenantId>, old_size: u64, new_size: Option<u64>) -> Result<ConsistencyProof, ProofError> {
+pub async fn consistency(
+    store: &dyn Store,
+    log: Option<&TenantId>,
+    old_size: u64,
+    new_size: Option<u64>,
+) -> Result<ConsistencyProof, ProofError> {
     let heads = store.tree_heads(log).await?;
     let new_head = pick_head(&heads, new_size)?;
     let n = new_head.head.tree_size;
     if old_size > n {
-        return Err(ProofError::Request(format!("old size {old_size} is larger than the new size {n}")));
+        return Err(ProofError::Request(format!(
+            "old size {old_size} is larger than the new size {n}"
+        )));
     }
     let hashes = leaf_hashes(store, log, n).await?;
-    let proof = merkle::consistency_proof(&hashes, old_size, n).map_err(|e| ProofError::Request(e.to_string()))?;
+    let proof = merkle::consistency_proof(&hashes, old_size, n)
+        .map_err(|e| ProofError::Request(e.to_string()))?;
     Ok(ConsistencyProof {
         old_size,
         new_size: n,
@@ -175,15 +214,24 @@ pub struct BatchManifest {
 }
 
 fn io_err(path: &std::path::Path, e: std::io::Error) -> StoreError {
-    StoreError::Io { path: path.display().to_string(), source: e }
+    StoreError::Io {
+        path: path.display().to_string(),
+        source: e,
+    }
 }
 
 /// The last sequence number already sealed in `dir` (0 if none): export resumes after it.
 fn exported_through(dir: &std::path::Path) -> Result<u64, StoreError> {
     let mut last = 0;
-    for entry in std::fs::read_dir(dir).map_err(|e| io_err(dir, e))?.flatten() {
+    for entry in std::fs::read_dir(dir)
+        .map_err(|e| io_err(dir, e))?
+        .flatten()
+    {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if let Some(range) = name.strip_prefix("batch-").and_then(|n| n.strip_suffix(".manifest.json")) {
+        if let Some(range) = name
+            .strip_prefix("batch-")
+            .and_then(|n| n.strip_suffix(".manifest.json"))
+        {
             if let Some(end) = range.split('-').nth(1).and_then(|e| e.parse::<u64>().ok()) {
                 last = last.max(end);
             }
@@ -201,7 +249,8 @@ fn write_sealed(path: &std::path::Path, bytes: &[u8]) -> Result<(), StoreError> 
     let mut f = std::fs::File::create(&tmp).map_err(|e| io_err(&tmp, e))?;
     f.write_all(bytes).map_err(|e| io_err(&tmp, e))?;
     f.sync_all().map_err(|e| io_err(&tmp, e))?;
-    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o444)).map_err(|e| io_err(&tmp, e))?;
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o444))
+        .map_err(|e| io_err(&tmp, e))?;
     if path.exists() {
         // A data file left by a run that crashed before its manifest: replace it.
         let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
@@ -224,7 +273,10 @@ pub async fn export_to_dir(
     std::fs::create_dir_all(&out).map_err(|e| io_err(&out, e))?;
     let head = store.sign_tree_head(log).await?;
     let size = head.head.tree_size;
-    let mut summary = ExportSummary { log_id: id.clone(), ..ExportSummary::default() };
+    let mut summary = ExportSummary {
+        log_id: id.clone(),
+        ..ExportSummary::default()
+    };
     let mut next = exported_through(&out)? + 1;
     let retain_until = hippo_core::time_fmt::rfc3339(
         hippo_core::time_fmt::now_millis() + i64::from(retention_days) * 86_400_000,
@@ -233,7 +285,9 @@ pub async fn export_to_dir(
         let want = batch_size.min((size - next + 1) as usize);
         let leaves = store.audit_leaves(log, next as i64 - 1, want).await?;
         if leaves.len() != want || leaves.first().map(|l| l.seq as u64) != Some(next) {
-            return Err(StoreError::Corrupt(format!("the audit log has a gap at event {next}; run `hippo audit verify`")));
+            return Err(StoreError::Corrupt(format!(
+                "the audit log has a gap at event {next}; run `hippo audit verify`"
+            )));
         }
         let last = next + want as u64 - 1;
         let mut ndjson = Vec::new();

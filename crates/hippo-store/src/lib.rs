@@ -6,8 +6,8 @@
 
 pub mod error;
 pub mod keyring;
-pub mod postgres;
 pub mod ledger;
+pub mod postgres;
 pub mod random;
 pub mod sqlite;
 pub mod store;

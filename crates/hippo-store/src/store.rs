@@ -56,6 +56,8 @@ pub struct AuditQuery {
     pub to_ms: Option<i64>,
     /// Only events about records (reads and changes of PHI): an accounting of disclosures.
     pub record_access_only: bool,
+    /// Only break-glass (emergency purpose) events.
+    pub emergency_only: bool,
 }
 
 /// One event as a verifier needs it: its canonical bytes and the leaf hash stored with it.
@@ -172,7 +174,12 @@ pub trait Store: Send + Sync + 'static {
     /// Every signed tree head of the log, smallest first.
     async fn tree_heads(&self, log: Option<&TenantId>) -> Result<Vec<SignedTreeHead>, StoreError>;
     /// Up to `limit` events after `after_seq`, in stored order, for verification and proofs.
-    async fn audit_leaves(&self, log: Option<&TenantId>, after_seq: i64, limit: usize) -> Result<Vec<LogLeaf>, StoreError>;
+    async fn audit_leaves(
+        &self,
+        log: Option<&TenantId>,
+        after_seq: i64,
+        limit: usize,
+    ) -> Result<Vec<LogLeaf>, StoreError>;
     /// The log's current Merkle tree as integrated by the store: (size, root).
     async fn tree_state(&self, log: Option<&TenantId>) -> Result<(u64, [u8; 32]), StoreError>;
     /// The public key that verifies this deployment's tree heads.

@@ -128,7 +128,10 @@ async fn tenants_are_unique_and_listed(store: Arc<dyn Store>) {
     let again = store
         .create_tenant(&tenant("alpha"), draft(None, Action::TenantCreate))
         .await;
-    assert!(matches!(again, Err(StoreError::TenantExists(_))), "{again:?}");
+    assert!(
+        matches!(again, Err(StoreError::TenantExists(_))),
+        "{again:?}"
+    );
     let names: Vec<String> = store
         .list_tenants()
         .await
@@ -151,7 +154,11 @@ async fn unknown_tenants_are_refused_before_anything_is_written(store: Arc<dyn S
         .await;
     assert!(matches!(r, Err(StoreError::TenantNotFound(_))), "{r:?}");
     let r = store
-        .get_record(&ghost, RecordId::new(), draft(Some(&ghost), Action::RecordRead))
+        .get_record(
+            &ghost,
+            RecordId::new(),
+            draft(Some(&ghost), Action::RecordRead),
+        )
         .await;
     assert!(matches!(r, Err(StoreError::TenantNotFound(_))), "{r:?}");
     let key = NewApiKey {
@@ -199,7 +206,10 @@ async fn records_version_tombstone_and_history(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert_eq!(v2.version, 2);
-    assert_eq!((v2.created_at_ms, v2.created_by.as_str()), (v1.created_at_ms, "writer-1"));
+    assert_eq!(
+        (v2.created_at_ms, v2.created_by.as_str()),
+        (v1.created_at_ms, "writer-1")
+    );
     assert_eq!(v2.updated_by, "writer-2");
 
     let tomb = store
@@ -243,7 +253,10 @@ async fn records_version_tombstone_and_history(store: Arc<dyn Store>) {
     let r = store
         .get_record_version(&t, v1.id, 9, d(Action::RecordRead))
         .await;
-    assert!(matches!(r, Err(StoreError::VersionNotFound { version: 9, .. })), "{r:?}");
+    assert!(
+        matches!(r, Err(StoreError::VersionNotFound { version: 9, .. })),
+        "{r:?}"
+    );
     let missing = RecordId::new();
     for r in [
         store.get_record(&t, missing, d(Action::RecordRead)).await,
@@ -263,22 +276,53 @@ async fn stale_versions_and_type_changes_change_nothing(store: Arc<dyn Store>) {
     let t = with_tenant(&store, "clinic").await;
     let d = |a| draft(Some(&t), a);
     let r = store
-        .create_record(&t, input("Patient", "p", json!({"a": 1})), "w", d(Action::RecordCreate))
+        .create_record(
+            &t,
+            input("Patient", "p", json!({"a": 1})),
+            "w",
+            d(Action::RecordCreate),
+        )
         .await
         .unwrap();
     let stale = store
-        .update_record(&t, r.id, 7, input("Patient", "p", json!({"a": 2})), "w", d(Action::RecordUpdate))
+        .update_record(
+            &t,
+            r.id,
+            7,
+            input("Patient", "p", json!({"a": 2})),
+            "w",
+            d(Action::RecordUpdate),
+        )
         .await;
-    assert!(matches!(stale, Err(StoreError::VersionConflict { current: 1 })), "{stale:?}");
+    assert!(
+        matches!(stale, Err(StoreError::VersionConflict { current: 1 })),
+        "{stale:?}"
+    );
     let retyped = store
-        .update_record(&t, r.id, 1, input("Observation", "p", json!({})), "w", d(Action::RecordUpdate))
+        .update_record(
+            &t,
+            r.id,
+            1,
+            input("Observation", "p", json!({})),
+            "w",
+            d(Action::RecordUpdate),
+        )
         .await;
-    assert!(matches!(retyped, Err(StoreError::TypeChange)), "{retyped:?}");
+    assert!(
+        matches!(retyped, Err(StoreError::TypeChange)),
+        "{retyped:?}"
+    );
     let del = store
         .delete_record(&t, r.id, Some(5), "w", d(Action::RecordDelete))
         .await;
-    assert!(matches!(del, Err(StoreError::VersionConflict { current: 1 })), "{del:?}");
-    let now = store.get_record(&t, r.id, d(Action::RecordRead)).await.unwrap();
+    assert!(
+        matches!(del, Err(StoreError::VersionConflict { current: 1 })),
+        "{del:?}"
+    );
+    let now = store
+        .get_record(&t, r.id, d(Action::RecordRead))
+        .await
+        .unwrap();
     assert_eq!(now, r, "refused writes left the record as it was");
 }
 
@@ -294,7 +338,12 @@ async fn list_filters_and_keyset_pagination(store: Arc<dyn Store>) {
         };
         made.push(
             store
-                .create_record(&t, input(kind, &subject, json!({"i": i})), "w", d(Action::RecordCreate))
+                .create_record(
+                    &t,
+                    input(kind, &subject, json!({"i": i})),
+                    "w",
+                    d(Action::RecordCreate),
+                )
                 .await
                 .unwrap(),
         );
@@ -326,7 +375,10 @@ async fn list_filters_and_keyset_pagination(store: Arc<dyn Store>) {
         .filter(|(i, _)| i % 4 != 0 && *i != 1)
         .map(|(_, r)| r.id)
         .collect();
-    assert_eq!(seen, expected, "creation order, no gaps, no repeats, no tombstones");
+    assert_eq!(
+        seen, expected,
+        "creation order, no gaps, no repeats, no tombstones"
+    );
 
     let with_deleted = RecordFilter {
         include_deleted: true,
@@ -362,20 +414,40 @@ async fn tenants_cannot_see_each_others_records(store: Arc<dyn Store>) {
     let a = with_tenant(&store, "clinic-a").await;
     let b = with_tenant(&store, "clinic-b").await;
     let rec_b = store
-        .create_record(&b, input("Patient", "b-1", json!({"x": 1})), "w", draft(Some(&b), Action::RecordCreate))
+        .create_record(
+            &b,
+            input("Patient", "b-1", json!({"x": 1})),
+            "w",
+            draft(Some(&b), Action::RecordCreate),
+        )
         .await
         .unwrap();
     let da = |act| draft(Some(&a), act);
     let r = store.get_record(&a, rec_b.id, da(Action::RecordRead)).await;
     assert!(matches!(r, Err(StoreError::RecordNotFound(_))), "{r:?}");
     let r = store
-        .update_record(&a, rec_b.id, 1, input("Patient", "x", json!({})), "w", da(Action::RecordUpdate))
+        .update_record(
+            &a,
+            rec_b.id,
+            1,
+            input("Patient", "x", json!({})),
+            "w",
+            da(Action::RecordUpdate),
+        )
         .await;
     assert!(matches!(r, Err(StoreError::RecordNotFound(_))), "{r:?}");
-    let r = store.record_history(&a, rec_b.id, da(Action::RecordHistory)).await;
+    let r = store
+        .record_history(&a, rec_b.id, da(Action::RecordHistory))
+        .await;
     assert!(matches!(r, Err(StoreError::RecordNotFound(_))), "{r:?}");
     let page = store
-        .list_records(&a, RecordFilter::default(), None, 100, da(Action::RecordList))
+        .list_records(
+            &a,
+            RecordFilter::default(),
+            None,
+            100,
+            da(Action::RecordList),
+        )
         .await
         .unwrap();
     assert!(page.items.is_empty());
@@ -385,26 +457,49 @@ async fn tenants_cannot_see_each_others_records(store: Arc<dyn Store>) {
         .unwrap();
     assert_eq!(still, rec_b);
     // Each tenant's log holds only its own events.
-    assert!(log(&store, Some(&a)).await.iter().all(|e| e.tenant.as_deref() == Some("clinic-a")));
+    assert!(log(&store, Some(&a))
+        .await
+        .iter()
+        .all(|e| e.tenant.as_deref() == Some("clinic-a")));
 }
 
 async fn every_call_writes_exactly_one_audit_event(store: Arc<dyn Store>) {
     let t = with_tenant(&store, "clinic").await;
     let d = |a| draft(Some(&t), a);
     let r = store
-        .create_record(&t, input("Patient", "subj-9", json!({"n": 1})), "w", d(Action::RecordCreate))
+        .create_record(
+            &t,
+            input("Patient", "subj-9", json!({"n": 1})),
+            "w",
+            d(Action::RecordCreate),
+        )
         .await
         .unwrap();
-    store.get_record(&t, r.id, d(Action::RecordRead)).await.unwrap();
+    store
+        .get_record(&t, r.id, d(Action::RecordRead))
+        .await
+        .unwrap();
     let _ = store
-        .update_record(&t, r.id, 9, input("Patient", "subj-9", json!({})), "w", d(Action::RecordUpdate))
+        .update_record(
+            &t,
+            r.id,
+            9,
+            input("Patient", "subj-9", json!({})),
+            "w",
+            d(Action::RecordUpdate),
+        )
         .await;
-    let _ = store.get_record(&t, RecordId::new(), d(Action::RecordRead)).await;
+    let _ = store
+        .get_record(&t, RecordId::new(), d(Action::RecordRead))
+        .await;
     store
         .list_records(&t, RecordFilter::default(), None, 10, d(Action::RecordList))
         .await
         .unwrap();
-    store.record_history(&t, r.id, d(Action::RecordHistory)).await.unwrap();
+    store
+        .record_history(&t, r.id, d(Action::RecordHistory))
+        .await
+        .unwrap();
     let events = log(&store, Some(&t)).await;
     let summary: Vec<(i64, &str, Outcome)> = events
         .iter()
@@ -421,7 +516,10 @@ async fn every_call_writes_exactly_one_audit_event(store: Arc<dyn Store>) {
             (6, "record.history", Outcome::Success),
         ]
     );
-    assert_eq!(events[1].resource_id.as_deref(), Some(r.id.to_string().as_str()));
+    assert_eq!(
+        events[1].resource_id.as_deref(),
+        Some(r.id.to_string().as_str())
+    );
     assert_eq!(events[1].details["version"], 1);
     assert_eq!(events[2].details["reason"], "version_conflict");
     assert_eq!(events[3].details["reason"], "not_found");
@@ -435,9 +533,19 @@ async fn events_without_a_tenant_go_to_the_system_log(store: Arc<dyn Store>) {
     failed.failed(Outcome::Denied, "unknown_key");
     store.append_audit(failed).await.unwrap();
     // An event naming a tenant that does not exist cannot go to that tenant's log.
-    let ghost = AuditDraft::new(Some(tenant("ghost")), Actor::anonymous(), Action::AuthFailed, "r-2");
+    let ghost = AuditDraft::new(
+        Some(tenant("ghost")),
+        Actor::anonymous(),
+        Action::AuthFailed,
+        "r-2",
+    );
     store.append_audit(ghost).await.unwrap();
-    let tenant_event = AuditDraft::new(Some(t.clone()), Actor::anonymous(), Action::RecordRead, "r-3");
+    let tenant_event = AuditDraft::new(
+        Some(t.clone()),
+        Actor::anonymous(),
+        Action::RecordRead,
+        "r-3",
+    );
     assert_eq!(store.append_audit(tenant_event).await.unwrap(), 1);
     let system = log(&store, None).await;
     let actions: Vec<&str> = system.iter().map(|e| e.action.as_str()).collect();
@@ -456,11 +564,18 @@ async fn audit_queries_filter_and_paginate(store: Arc<dyn Store>) {
     let d = |a| draft(Some(&t), a);
     for i in 0..7 {
         store
-            .create_record(&t, input("Patient", &format!("s-{}", i % 2), json!({})), "w", d(Action::RecordCreate))
+            .create_record(
+                &t,
+                input("Patient", &format!("s-{}", i % 2), json!({})),
+                "w",
+                d(Action::RecordCreate),
+            )
             .await
             .unwrap();
     }
-    let _ = store.get_record(&t, RecordId::new(), d(Action::RecordRead)).await;
+    let _ = store
+        .get_record(&t, RecordId::new(), d(Action::RecordRead))
+        .await;
     let q = |f: fn(&mut AuditQuery)| {
         let mut q = AuditQuery {
             limit: 100,
@@ -476,7 +591,11 @@ async fn audit_queries_filter_and_paginate(store: Arc<dyn Store>) {
         .unwrap();
     assert_eq!(page.items.len(), 1);
     let page = store
-        .list_audit(Some(&t), q(|q| q.action = Some("record.create".into())), auditor())
+        .list_audit(
+            Some(&t),
+            q(|q| q.action = Some("record.create".into())),
+            auditor(),
+        )
         .await
         .unwrap();
     assert_eq!(page.items.len(), 7);
@@ -496,7 +615,10 @@ async fn audit_queries_filter_and_paginate(store: Arc<dyn Store>) {
         }
     }
     assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>());
-    assert!(seqs.len() >= 10, "the audit reads themselves are in the log too");
+    assert!(
+        seqs.len() >= 10,
+        "the audit reads themselves are in the log too"
+    );
 }
 
 async fn api_keys_authenticate_and_revoke(store: Arc<dyn Store>) {
@@ -519,11 +641,22 @@ async fn api_keys_authenticate_and_revoke(store: Arc<dyn Store>) {
         .await
         .unwrap()
         .expect("the key authenticates");
-    assert_eq!((p.tenant.clone(), p.role, p.id.clone()), (a.clone(), Role::Writer, info.principal_id.clone()));
+    assert_eq!(
+        (p.tenant.clone(), p.role, p.id.clone()),
+        (a.clone(), Role::Writer, info.principal_id.clone())
+    );
     let mut wrong = minted.secret_hash;
     wrong[0] ^= 1;
-    assert!(store.authenticate(&minted.key_id, &wrong).await.unwrap().is_none());
-    assert!(store.authenticate("0000000000000000", &minted.secret_hash).await.unwrap().is_none());
+    assert!(store
+        .authenticate(&minted.key_id, &wrong)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store
+        .authenticate("0000000000000000", &minted.secret_hash)
+        .await
+        .unwrap()
+        .is_none());
 
     let listed = store
         .list_api_keys(Some(&a), draft(Some(&a), Action::ApiKeyList))
@@ -536,7 +669,11 @@ async fn api_keys_authenticate_and_revoke(store: Arc<dyn Store>) {
         .unwrap()
         .is_empty());
     let r = store
-        .revoke_api_key(Some(&b), &minted.key_id, draft(Some(&b), Action::ApiKeyRevoke))
+        .revoke_api_key(
+            Some(&b),
+            &minted.key_id,
+            draft(Some(&b), Action::ApiKeyRevoke),
+        )
         .await;
     assert!(matches!(r, Err(StoreError::ApiKeyNotFound(_))), "{r:?}");
     let revoked = store
@@ -601,7 +738,12 @@ async fn concurrent_writers_get_a_gap_free_audit_sequence(store: Arc<dyn Store>)
 async fn concurrent_updates_of_one_record_conflict_cleanly(store: Arc<dyn Store>) {
     let t = with_tenant(&store, "clinic").await;
     let r = store
-        .create_record(&t, input("Patient", "p", json!({})), "w", draft(Some(&t), Action::RecordCreate))
+        .create_record(
+            &t,
+            input("Patient", "p", json!({})),
+            "w",
+            draft(Some(&t), Action::RecordCreate),
+        )
         .await
         .unwrap();
     let mut tasks = Vec::new();

@@ -35,7 +35,10 @@ async fn store(url: &str) -> PgStore {
 async fn tenant(store: &PgStore, name: &str) -> TenantId {
     let t: TenantId = name.parse().unwrap();
     store
-        .create_tenant(&t, AuditDraft::new(None, Actor::operator(), Action::TenantCreate, "t"))
+        .create_tenant(
+            &t,
+            AuditDraft::new(None, Actor::operator(), Action::TenantCreate, "t"),
+        )
         .await
         .unwrap();
     t
@@ -43,14 +46,21 @@ async fn tenant(store: &PgStore, name: &str) -> TenantId {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn row_level_security_hides_other_tenants_from_an_unfiltered_query() {
-    let Some(db) = TestDatabase::create("rls").await else { return };
+    let Some(db) = TestDatabase::create("rls").await else {
+        return;
+    };
     let s = store(&db.url).await;
     let (a, b) = (tenant(&s, "clinic-a").await, tenant(&s, "clinic-b").await);
     for (t, n) in [(&a, 3), (&b, 2)] {
         for i in 0..n {
-            s.create_record(t, input(&format!("{t}-{i}")), "w", draft(t, Action::RecordCreate))
-                .await
-                .unwrap();
+            s.create_record(
+                t,
+                input(&format!("{t}-{i}")),
+                "w",
+                draft(t, Action::RecordCreate),
+            )
+            .await
+            .unwrap();
         }
     }
     let mut c = db.superuser().await;
@@ -69,12 +79,19 @@ async fn row_level_security_hides_other_tenants_from_an_unfiltered_query() {
     for table in ["record_versions", "audit_events"] {
         let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT count(*) FROM hippo.{table} WHERE {} = 'clinic-b'",
-            if table == "audit_events" { "log_id" } else { "tenant_id" }
+            if table == "audit_events" {
+                "log_id"
+            } else {
+                "tenant_id"
+            }
         )))
         .fetch_one(&mut *tx)
         .await
         .unwrap();
-        assert_eq!(n, 0, "{table}: nothing of B, even when asked for it by name");
+        assert_eq!(
+            n, 0,
+            "{table}: nothing of B, even when asked for it by name"
+        );
     }
     // Writing a row for another tenant is refused too.
     let smuggled = sqlx::query(
@@ -84,13 +101,19 @@ async fn row_level_security_hides_other_tenants_from_an_unfiltered_query() {
     .execute(&mut *tx)
     .await
     .unwrap_err();
-    assert!(smuggled.to_string().contains("row-level security"), "{smuggled}");
+    assert!(
+        smuggled.to_string().contains("row-level security"),
+        "{smuggled}"
+    );
     tx.rollback().await.unwrap();
 
     // A transaction bound to no tenant at all sees no records, and the app role cannot
     // change or remove audit events or versions.
     let mut tx = c.begin().await.unwrap();
-    sqlx::raw_sql("SET LOCAL ROLE hippo_app").execute(&mut *tx).await.unwrap();
+    sqlx::raw_sql("SET LOCAL ROLE hippo_app")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
     let n: i64 = sqlx::query_scalar("SELECT count(*) FROM hippo.records")
         .fetch_one(&mut *tx)
         .await
@@ -102,10 +125,12 @@ async fn row_level_security_hides_other_tenants_from_an_unfiltered_query() {
         "UPDATE hippo.record_versions SET body = '{}'",
     ] {
         let mut tx = c.begin().await.unwrap();
-        sqlx::raw_sql("SET LOCAL ROLE hippo_app; SELECT set_config('hippo.tenant', 'clinic-a', true)")
-            .execute(&mut *tx)
-            .await
-            .unwrap();
+        sqlx::raw_sql(
+            "SET LOCAL ROLE hippo_app; SELECT set_config('hippo.tenant', 'clinic-a', true)",
+        )
+        .execute(&mut *tx)
+        .await
+        .unwrap();
         let e = sqlx::raw_sql(stmt).execute(&mut *tx).await.unwrap_err();
         assert!(e.to_string().contains("permission denied"), "{stmt}: {e}");
     }
@@ -121,7 +146,9 @@ async fn row_level_security_hides_other_tenants_from_an_unfiltered_query() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_share_one_gap_free_audit_log() {
-    let Some(db) = TestDatabase::create("two_instances").await else { return };
+    let Some(db) = TestDatabase::create("two_instances").await else {
+        return;
+    };
     // Both start at once on an empty database: the migration runs exactly once.
     let (one, two) = tokio::join!(store(&db.url), store(&db.url));
     let (one, two) = (Arc::new(one), Arc::new(two));
@@ -133,10 +160,17 @@ async fn two_instances_share_one_gap_free_audit_log() {
         tasks.push(tokio::spawn(async move {
             for i in 0..20 {
                 let r = s
-                    .create_record(&t, input(&format!("w{w}-{i}")), "w", draft(&t, Action::RecordCreate))
+                    .create_record(
+                        &t,
+                        input(&format!("w{w}-{i}")),
+                        "w",
+                        draft(&t, Action::RecordCreate),
+                    )
                     .await
                     .unwrap();
-                s.get_record(&t, r.id, draft(&t, Action::RecordRead)).await.unwrap();
+                s.get_record(&t, r.id, draft(&t, Action::RecordRead))
+                    .await
+                    .unwrap();
             }
         }));
     }
@@ -168,7 +202,9 @@ async fn two_instances_share_one_gap_free_audit_log() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tampered_bodies_and_refused_audit_events_fail_closed() {
-    let Some(db) = TestDatabase::create("fail_closed").await else { return };
+    let Some(db) = TestDatabase::create("fail_closed").await else {
+        return;
+    };
     let s = store(&db.url).await;
     let t = tenant(&s, "clinic").await;
     let r = s
@@ -184,7 +220,10 @@ async fn tampered_bodies_and_refused_audit_events_fail_closed() {
     .execute(&mut c)
     .await
     .unwrap();
-    let e = s.get_record(&t, r.id, draft(&t, Action::RecordRead)).await.unwrap_err();
+    let e = s
+        .get_record(&t, r.id, draft(&t, Action::RecordRead))
+        .await
+        .unwrap_err();
     assert!(matches!(e, StoreError::Corrupt(_)), "{e:?}");
 
     // The audit table refuses inserts: the write is refused and leaves nothing behind.
@@ -252,7 +291,9 @@ impl Relay {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_database_fails_fast_and_recovers_by_itself() {
-    let Some(db) = TestDatabase::create("unavailable").await else { return };
+    let Some(db) = TestDatabase::create("unavailable").await else {
+        return;
+    };
     let opts = hippo_store::postgres::parse_url(&db.url).unwrap();
     let relay = Relay::start(format!("{}:{}", opts.get_host(), opts.get_port())).await;
     let url = with_database(
@@ -280,12 +321,22 @@ async fn a_lost_database_fails_fast_and_recovers_by_itself() {
     relay.cut();
     for _ in 0..3 {
         let started = Instant::now();
-        let e = s.get_record(&t, r.id, draft(&t, Action::RecordRead)).await.unwrap_err();
+        let e = s
+            .get_record(&t, r.id, draft(&t, Action::RecordRead))
+            .await
+            .unwrap_err();
         assert!(matches!(e, StoreError::Unavailable(_)), "{e:?}");
-        assert!(started.elapsed() < Duration::from_secs(4), "took {:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(4),
+            "took {:?}",
+            started.elapsed()
+        );
     }
     let e = s.ready().await.unwrap_err().to_string();
-    assert!(e.contains("unreachable") && !e.contains("postgres://"), "{e}");
+    assert!(
+        e.contains("unreachable") && !e.contains("postgres://"),
+        "{e}"
+    );
 
     relay.restore();
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -316,5 +367,8 @@ async fn the_url_is_checked_before_connecting() {
     .err()
     .unwrap()
     .to_string();
-    assert!(e.contains("sslmode=verify-full") && !e.contains("pw-Zebediah"), "{e}");
+    assert!(
+        e.contains("sslmode=verify-full") && !e.contains("pw-Zebediah"),
+        "{e}"
+    );
 }

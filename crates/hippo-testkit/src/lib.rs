@@ -71,7 +71,8 @@ fn spawn(bin: &Path, data_dir: &Path, log_path: &Path, options: &Options) -> Sta
     cmd.args(&options.args);
     cmd.env_remove("HIPPO_LISTEN");
     if let Some(url) = &options.postgres_url {
-        cmd.args(["--store", "postgres"]).env("HIPPO_DATABASE_URL", url);
+        cmd.args(["--store", "postgres"])
+            .env("HIPPO_DATABASE_URL", url);
     }
     for (k, v) in &options.env {
         cmd.env(k, v);

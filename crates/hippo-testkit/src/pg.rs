@@ -98,7 +98,5 @@ impl Drop for TestDatabase {
 }
 
 fn uuid_simple() -> String {
-    hippo_core::RecordId::new()
-        .to_string()
-        .replace('-', "")
+    hippo_core::RecordId::new().to_string().replace('-', "")
 }

@@ -105,16 +105,28 @@ pub async fn run(store: &dyn Store, cmd: AuditCommand, retention_days: u32) -> R
                 println!("{info}");
             }
         }
-        AuditCommand::Verify { log, from_tree_head, json } => {
+        AuditCommand::Verify {
+            log,
+            from_tree_head,
+            json,
+        } => {
             let mut trusted = Vec::new();
             for path in &from_tree_head {
-                let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-                trusted.push(SignedTreeHead::from_json(&text).with_context(|| format!("{} is not a signed tree head", path.display()))?);
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                trusted
+                    .push(SignedTreeHead::from_json(&text).with_context(|| {
+                        format!("{} is not a signed tree head", path.display())
+                    })?);
             }
             let mut failed = false;
             for l in log.logs(store).await? {
                 let id = ledger::log_id(l.as_ref());
-                let mine: Vec<SignedTreeHead> = trusted.iter().filter(|h| h.head.log_id == id).cloned().collect();
+                let mine: Vec<SignedTreeHead> = trusted
+                    .iter()
+                    .filter(|h| h.head.log_id == id)
+                    .cloned()
+                    .collect();
                 let report = ledger::verify(store, l.as_ref(), mine).await?;
                 failed |= !report.is_ok();
                 if json {
@@ -131,21 +143,37 @@ pub async fn run(store: &dyn Store, cmd: AuditCommand, retention_days: u32) -> R
             let head = store.sign_tree_head(log.one()?.as_ref()).await?;
             println!("{}", head.to_json());
         }
-        AuditCommand::Inclusion { log, seq, tree_size } => {
-            let proof = ledger::inclusion(store, log.one()?.as_ref(), seq, tree_size).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        AuditCommand::Inclusion {
+            log,
+            seq,
+            tree_size,
+        } => {
+            let proof = ledger::inclusion(store, log.one()?.as_ref(), seq, tree_size)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("{}", serde_json::to_string_pretty(&proof)?);
         }
         AuditCommand::Consistency { log, from, to } => {
-            let proof = ledger::consistency(store, log.one()?.as_ref(), from, to).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let proof = ledger::consistency(store, log.one()?.as_ref(), from, to)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("{}", serde_json::to_string_pretty(&proof)?);
         }
-        AuditCommand::Export { log, to, batch_size } => {
+        AuditCommand::Export {
+            log,
+            to,
+            batch_size,
+        } => {
             if batch_size == 0 {
                 bail!("--batch-size must be at least 1");
             }
             for l in log.logs(store).await? {
-                let s = ledger::export_to_dir(store, l.as_ref(), &to, batch_size, retention_days).await?;
-                eprintln!("log {}: {} new batch(es), {} event(s); exported through event {}", s.log_id, s.batches_written, s.events_written, s.exported_through_seq);
+                let s = ledger::export_to_dir(store, l.as_ref(), &to, batch_size, retention_days)
+                    .await?;
+                eprintln!(
+                    "log {}: {} new batch(es), {} event(s); exported through event {}",
+                    s.log_id, s.batches_written, s.events_written, s.exported_through_seq
+                );
             }
         }
     }

@@ -53,7 +53,9 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Bench(args) => bench::run(args).await,
         Command::Audit(cmd) => {
             let store = open_store(&data_dir).await?;
-            let retention = hippo_server::Config::load(&data_dir, &FlagOverrides::default())?.audit.retention_days;
+            let retention = hippo_server::Config::load(&data_dir, &FlagOverrides::default())?
+                .audit
+                .retention_days;
             let result = audit_cmd::run(store.as_ref(), cmd, retention).await;
             store.shutdown().await;
             result
@@ -150,7 +152,8 @@ async fn apikey(data_dir: &Path, cmd: ApiKeyCommand) -> Result<()> {
                 let tenant: TenantId = tenant.parse().context("--tenant")?;
                 let role: Role = role.parse().context("--role")?;
                 let token =
-                    init::create_key(store.as_ref(), &tenant, role, name.as_deref().unwrap_or("")).await?;
+                    init::create_key(store.as_ref(), &tenant, role, name.as_deref().unwrap_or(""))
+                        .await?;
                 // Alone on its line on stdout, so scripts can capture it: KEY=$(hippo apikey create ...)
                 println!("{token}");
                 eprintln!("Created a {role} key for tenant '{tenant}'. It is shown only now.");

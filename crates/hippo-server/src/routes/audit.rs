@@ -73,6 +73,15 @@ fn parse(q: &QueryParams) -> Result<(bool, AuditQuery), ApiError> {
             from_ms: q.time("from")?,
             to_ms: q.time("to")?,
             record_access_only: false,
+            emergency_only: match q.get("emergency") {
+                None | Some("false") => false,
+                Some("true") => true,
+                Some(_) => {
+                    return Err(ApiError::BadParameter(
+                        "emergency must be true or false".into(),
+                    ))
+                }
+            },
         },
     ))
 }
@@ -80,7 +89,8 @@ fn parse(q: &QueryParams) -> Result<(bool, AuditQuery), ApiError> {
 #[utoipa::path(get, path = "/v1/audit", tag = "audit",
     params(("log" = Option<String>, Query, description = "records (default) or access"), ("cursor" = Option<String>, Query), ("limit" = Option<usize>, Query),
            ("action" = Option<String>, Query), ("actor" = Option<String>, Query), ("outcome" = Option<String>, Query),
-           ("resource" = Option<String>, Query), ("subject" = Option<String>, Query), ("from" = Option<String>, Query), ("to" = Option<String>, Query)),
+           ("resource" = Option<String>, Query), ("subject" = Option<String>, Query), ("from" = Option<String>, Query), ("to" = Option<String>, Query),
+           ("emergency" = Option<bool>, Query, description = "only break-glass events")),
     responses((status = 200, body = AuditPage), (status = 400, body = Problem), (status = 403, body = Problem)), security(("bearer" = [])))]
 pub async fn list(
     State(s): State<AppState>,

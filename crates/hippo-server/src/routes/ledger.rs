@@ -24,7 +24,13 @@ impl From<ProofError> for ApiError {
 }
 
 /// Authorises an auditor request and parses its query; both failures are audited.
-async fn begin(s: &AppState, caller: &Caller, raw: Option<&str>, allowed: &[&str], view: &str) -> Result<(hippo_core::AuditDraft, QueryParams), ApiError> {
+async fn begin(
+    s: &AppState,
+    caller: &Caller,
+    raw: Option<&str>,
+    allowed: &[&str],
+    view: &str,
+) -> Result<(hippo_core::AuditDraft, QueryParams), ApiError> {
     let mut draft = caller.authorize(s, Action::AuditRead).await?;
     draft.detail("view", view);
     match QueryParams::parse(raw, allowed) {
@@ -38,12 +44,19 @@ async fn begin(s: &AppState, caller: &Caller, raw: Option<&str>, allowed: &[&str
 
 /// Records a successful auditor request (proof and head reads are accesses to the audit trail too).
 async fn record(s: &AppState, draft: hippo_core::AuditDraft) -> Result<(), ApiError> {
-    s.store.append_audit(draft).await.map(|_| ()).map_err(|e| hippo_store::StoreError::AuditFailed(e.to_string()).into())
+    s.store
+        .append_audit(draft)
+        .await
+        .map(|_| ())
+        .map_err(|e| hippo_store::StoreError::AuditFailed(e.to_string()).into())
 }
 
 fn number(q: &QueryParams, key: &str) -> Result<Option<u64>, ApiError> {
     q.get(key)
-        .map(|v| v.parse::<u64>().map_err(|_| ApiError::BadParameter(format!("{key} must be a whole number"))))
+        .map(|v| {
+            v.parse::<u64>()
+                .map_err(|_| ApiError::BadParameter(format!("{key} must be a whole number")))
+        })
         .transpose()
 }
 
@@ -56,24 +69,49 @@ pub async fn tree_heads(State(s): State<AppState>, caller: Caller) -> Result<Res
 }
 
 #[utoipa::path(post, path = "/v1/audit/tree-heads", tag = "audit", responses((status = 201, description = "A tree head signed now"), (status = 403, body = Problem)), security(("bearer" = [])))]
-pub async fn sign_tree_head(State(s): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+pub async fn sign_tree_head(
+    State(s): State<AppState>,
+    caller: Caller,
+) -> Result<Response, ApiError> {
     let (draft, _) = begin(&s, &caller, None, &[], "sign-tree-head").await?;
     record(&s, draft).await?;
-    let head = s.store.sign_tree_head(Some(&caller.principal.tenant)).await?;
+    let head = s
+        .store
+        .sign_tree_head(Some(&caller.principal.tenant))
+        .await?;
     Ok((StatusCode::CREATED, Json(head)).into_response())
 }
 
 #[utoipa::path(get, path = "/v1/audit/proofs/inclusion", tag = "audit",
     params(("seq" = u64, Query, description = "Event sequence number"), ("tree_size" = Option<u64>, Query, description = "Size of a signed tree head (default: newest)")),
     responses((status = 200, description = "RFC 9162 inclusion proof"), (status = 400, body = Problem)), security(("bearer" = [])))]
-pub async fn inclusion(State(s): State<AppState>, caller: Caller, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
-    let (draft, q) = begin(&s, &caller, raw.as_deref(), &["seq", "tree_size"], "inclusion-proof").await?;
-    let parsed = number(&q, "seq").and_then(|seq| seq.ok_or_else(|| ApiError::BadParameter("seq is required".into()))).and_then(|seq| Ok((seq, number(&q, "tree_size")?)));
+pub async fn inclusion(
+    State(s): State<AppState>,
+    caller: Caller,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let (draft, q) = begin(
+        &s,
+        &caller,
+        raw.as_deref(),
+        &["seq", "tree_size"],
+        "inclusion-proof",
+    )
+    .await?;
+    let parsed = number(&q, "seq")
+        .and_then(|seq| seq.ok_or_else(|| ApiError::BadParameter("seq is required".into())))
+        .and_then(|seq| Ok((seq, number(&q, "tree_size")?)));
     let (seq, size) = match parsed {
         Ok(p) => p,
         Err(e) => return Err(caller.reject(&s, draft, e).await),
     };
-    let proof = ledger::inclusion(s.store.as_ref(), Some(&caller.principal.tenant), seq as i64, size).await;
+    let proof = ledger::inclusion(
+        s.store.as_ref(),
+        Some(&caller.principal.tenant),
+        seq as i64,
+        size,
+    )
+    .await;
     let proof = match proof {
         Ok(p) => p,
         Err(e) => return Err(caller.reject(&s, draft, e.into()).await),
@@ -85,17 +123,32 @@ pub async fn inclusion(State(s): State<AppState>, caller: Caller, RawQuery(raw):
 #[utoipa::path(get, path = "/v1/audit/proofs/consistency", tag = "audit",
     params(("from" = u64, Query, description = "Older tree size"), ("to" = Option<u64>, Query, description = "Newer tree size (default: newest head)")),
     responses((status = 200, description = "RFC 9162 consistency proof"), (status = 400, body = Problem)), security(("bearer" = [])))]
-pub async fn consistency(State(s): State<AppState>, caller: Caller, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
-    let (draft, q) = begin(&s, &caller, raw.as_deref(), &["from", "to"], "consistency-proof").await?;
-    let parsed = number(&q, "from").and_then(|f| f.ok_or_else(|| ApiError::BadParameter("from is required".into()))).and_then(|f| Ok((f, number(&q, "to")?)));
+pub async fn consistency(
+    State(s): State<AppState>,
+    caller: Caller,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let (draft, q) = begin(
+        &s,
+        &caller,
+        raw.as_deref(),
+        &["from", "to"],
+        "consistency-proof",
+    )
+    .await?;
+    let parsed = number(&q, "from")
+        .and_then(|f| f.ok_or_else(|| ApiError::BadParameter("from is required".into())))
+        .and_then(|f| Ok((f, number(&q, "to")?)));
     let (from, to) = match parsed {
         Ok(p) => p,
         Err(e) => return Err(caller.reject(&s, draft, e).await),
     };
-    let proof = match ledger::consistency(s.store.as_ref(), Some(&caller.principal.tenant), from, to).await {
-        Ok(p) => p,
-        Err(e) => return Err(caller.reject(&s, draft, e.into()).await),
-    };
+    let proof =
+        match ledger::consistency(s.store.as_ref(), Some(&caller.principal.tenant), from, to).await
+        {
+            Ok(p) => p,
+            Err(e) => return Err(caller.reject(&s, draft, e.into()).await),
+        };
     record(&s, draft).await?;
     Ok(Json(proof).into_response())
 }
@@ -135,10 +188,25 @@ fn csv_field(v: &str) -> String {
     params(("subject" = String, Query, description = "The person's subject id"), ("from" = Option<String>, Query, description = "RFC 3339"), ("to" = Option<String>, Query, description = "RFC 3339"),
            ("format" = Option<String>, Query, description = "json (default) or csv")),
     responses((status = 200, description = "Who accessed or changed the person's records, when and why"), (status = 400, body = Problem)), security(("bearer" = [])))]
-pub async fn disclosures(State(s): State<AppState>, caller: Caller, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
-    let (mut draft, q) = begin(&s, &caller, raw.as_deref(), &["subject", "from", "to", "format"], "disclosures").await?;
+pub async fn disclosures(
+    State(s): State<AppState>,
+    caller: Caller,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let (mut draft, q) = begin(
+        &s,
+        &caller,
+        raw.as_deref(),
+        &["subject", "from", "to", "format"],
+        "disclosures",
+    )
+    .await?;
     let parsed = (|| {
-        let subject = q.get("subject").filter(|v| !v.is_empty()).ok_or_else(|| ApiError::BadParameter("subject is required".into()))?.to_owned();
+        let subject = q
+            .get("subject")
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| ApiError::BadParameter("subject is required".into()))?
+            .to_owned();
         let csv = match q.get("format") {
             None | Some("json") => false,
             Some("csv") => true,
@@ -154,21 +222,46 @@ pub async fn disclosures(State(s): State<AppState>, caller: Caller, RawQuery(raw
     let mut items = Vec::new();
     let mut after = None;
     loop {
-        let query = AuditQuery { subject_id: Some(subject.clone()), from_ms, to_ms, after_seq: after, limit: 1000, record_access_only: true, ..AuditQuery::default() };
+        let query = AuditQuery {
+            subject_id: Some(subject.clone()),
+            from_ms,
+            to_ms,
+            after_seq: after,
+            limit: 1000,
+            record_access_only: true,
+            ..AuditQuery::default()
+        };
         // Reading pages of the log is itself recorded once, below, as this disclosure report.
-        let page = s.store.list_audit(Some(&caller.principal.tenant), query, caller.draft(Action::AuditRead)).await?;
+        let page = s
+            .store
+            .list_audit(
+                Some(&caller.principal.tenant),
+                query,
+                caller.draft(Action::AuditRead),
+            )
+            .await?;
         after = page.items.last().map(|e| e.seq);
-        items.extend(page.items.into_iter().map(|e| Disclosure {
-            time: hippo_core::time_fmt::rfc3339(e.time_ms),
-            action: e.action.as_str().into(),
-            actor_id: e.actor_id,
-            actor_kind: e.actor_kind.as_str().into(),
-            purpose: e.details.get("purpose").and_then(|p| p.as_str()).map(str::to_owned),
-            emergency: e.details.get("emergency").and_then(|v| v.as_bool()).unwrap_or(false),
-            record_id: e.resource_id,
-            outcome: e.outcome.as_str().into(),
-            source_addr: e.source_addr,
-            request_id: e.request_id,
+        items.extend(page.items.into_iter().map(|e| {
+            Disclosure {
+                time: hippo_core::time_fmt::rfc3339(e.time_ms),
+                action: e.action.as_str().into(),
+                actor_id: e.actor_id,
+                actor_kind: e.actor_kind.as_str().into(),
+                purpose: e
+                    .details
+                    .get("purpose")
+                    .and_then(|p| p.as_str())
+                    .map(str::to_owned),
+                emergency: e
+                    .details
+                    .get("emergency")
+                    .and_then(|v| v.as_bool())
+                    .unwrap_or(false),
+                record_id: e.resource_id,
+                outcome: e.outcome.as_str().into(),
+                source_addr: e.source_addr,
+                request_id: e.request_id,
+            }
         }));
         if page.next_cursor.is_none() {
             break;
@@ -180,14 +273,29 @@ pub async fn disclosures(State(s): State<AppState>, caller: Caller, RawQuery(raw
         let mut out = String::from("time,action,actor_id,actor_kind,purpose,emergency,record_id,outcome,source_addr,request_id\n");
         for d in &items {
             let row = [
-                d.time.as_str(), &d.action, &d.actor_id, &d.actor_kind, d.purpose.as_deref().unwrap_or(""),
-                if d.emergency { "true" } else { "false" }, d.record_id.as_deref().unwrap_or(""), &d.outcome,
-                d.source_addr.as_deref().unwrap_or(""), &d.request_id,
+                d.time.as_str(),
+                &d.action,
+                &d.actor_id,
+                &d.actor_kind,
+                d.purpose.as_deref().unwrap_or(""),
+                if d.emergency { "true" } else { "false" },
+                d.record_id.as_deref().unwrap_or(""),
+                &d.outcome,
+                d.source_addr.as_deref().unwrap_or(""),
+                &d.request_id,
             ];
-            out.push_str(&row.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(","));
+            out.push_str(
+                &row.iter()
+                    .map(|f| csv_field(f))
+                    .collect::<Vec<_>>()
+                    .join(","),
+            );
             out.push('\n');
         }
         return Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], out).into_response());
     }
-    Ok(Json(serde_json::json!({ "subject": subject, "count": items.len(), "items": items })).into_response())
+    Ok(
+        Json(serde_json::json!({ "subject": subject, "count": items.len(), "items": items }))
+            .into_response(),
+    )
 }

@@ -37,7 +37,10 @@ pub fn router(state: AppState, hsts: bool) -> Router {
             axum::routing::delete(admin::revoke_key),
         )
         .route("/v1/audit", get(audit::list))
-        .route("/v1/audit/tree-heads", get(ledger::tree_heads).post(ledger::sign_tree_head))
+        .route(
+            "/v1/audit/tree-heads",
+            get(ledger::tree_heads).post(ledger::sign_tree_head),
+        )
         .route("/v1/audit/proofs/inclusion", get(ledger::inclusion))
         .route("/v1/audit/proofs/consistency", get(ledger::consistency))
         .route("/v1/audit/pubkey", get(ledger::pubkey))

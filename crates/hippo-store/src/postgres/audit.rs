@@ -76,7 +76,11 @@ pub async fn list(
     text("tenant", q.tenant.clone(), &mut args)?;
     text("action", q.action.clone(), &mut args)?;
     text("actor_id", q.actor_id.clone(), &mut args)?;
-    text("outcome", q.outcome.map(|o| o.as_str().to_owned()), &mut args)?;
+    text(
+        "outcome",
+        q.outcome.map(|o| o.as_str().to_owned()),
+        &mut args,
+    )?;
     text("resource_id", q.resource_id.clone(), &mut args)?;
     text("subject_id", q.subject_id.clone(), &mut args)?;
     let mut time = |op: &str, v: Option<i64>, args: &mut PgArguments| {
@@ -99,7 +103,10 @@ pub async fn list(
         .fetch_all(c)
         .await
         .map_err(errors::db)?;
-    let mut items = rows.iter().map(row_to_event).collect::<Result<Vec<_>, _>>()?;
+    let mut items = rows
+        .iter()
+        .map(row_to_event)
+        .collect::<Result<Vec<_>, _>>()?;
     let next_cursor = if items.len() > q.limit {
         items.truncate(q.limit);
         items
@@ -134,7 +141,8 @@ fn row_to_event(r: &sqlx::postgres::PgRow) -> Result<AuditEvent, StoreError> {
         request_id: r.try_get(10).map_err(get)?,
         source_addr: r.try_get(11).map_err(get)?,
         user_agent: r.try_get(12).map_err(get)?,
-        details: serde_json::from_str(&details).map_err(|_| corrupt("details that are not JSON"))?,
+        details: serde_json::from_str(&details)
+            .map_err(|_| corrupt("details that are not JSON"))?,
         labels: serde_json::from_str(&labels).map_err(|_| corrupt("labels that are not JSON"))?,
     })
 }

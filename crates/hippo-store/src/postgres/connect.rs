@@ -50,7 +50,10 @@ fn is_local(opts: &PgConnectOptions) -> bool {
     if opts.get_socket().is_some() {
         return true;
     }
-    let host = opts.get_host().trim_start_matches('[').trim_end_matches(']');
+    let host = opts
+        .get_host()
+        .trim_start_matches('[')
+        .trim_end_matches(']');
     host == "localhost"
         || host.starts_with('/')
         || IpAddr::from_str(host).is_ok_and(|ip| ip.is_loopback())
@@ -152,7 +155,9 @@ mod tests {
 
     #[test]
     fn bad_urls_are_not_echoed() {
-        let e = parse("postgres://u:hunter2@@@:notaport/x").unwrap_err().to_string();
+        let e = parse("postgres://u:hunter2@@@:notaport/x")
+            .unwrap_err()
+            .to_string();
         assert!(!e.contains("hunter2"), "{e}");
     }
 }

@@ -40,9 +40,10 @@ pub(crate) async fn apply(pool: &PgPool) -> Result<(), StoreError> {
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
         let version = i as i32 + 1;
-        sqlx::raw_sql(*sql).execute(&mut *tx).await.map_err(|e| {
-            StoreError::Database(format!("migration {version} failed: {}", ddl(e)))
-        })?;
+        sqlx::raw_sql(*sql)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| StoreError::Database(format!("migration {version} failed: {}", ddl(e))))?;
         sqlx::query("INSERT INTO hippo.schema_migrations (version, applied_at_ms) VALUES ($1, $2)")
             .bind(version)
             .bind(hippo_core::time_fmt::now_millis())

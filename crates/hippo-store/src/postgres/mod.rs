@@ -17,9 +17,9 @@ pub use audit::SYSTEM as SYSTEM_LOG;
 pub use connect::{describe, parse as parse_url, PgSettings};
 
 use crate::store::{ApiKeyInfo, AuditQuery, LogLeaf, NewApiKey, Store, TenantInfo};
-use hippo_audit::tree_head::{AuditPublicKey, SignedTreeHead};
 use crate::StoreError;
 use async_trait::async_trait;
+use hippo_audit::tree_head::{AuditPublicKey, SignedTreeHead};
 use hippo_core::{
     AuditDraft, AuditEvent, Outcome, Page, Principal, Record, RecordFilter, RecordId, RecordInput,
     TenantId,
@@ -94,7 +94,9 @@ impl PgStore {
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
         if !safe {
-            return Err(StoreError::Database("refusing an unsafe tenant scope".into()));
+            return Err(StoreError::Database(
+                "refusing an unsafe tenant scope".into(),
+            ));
         }
         let sql = format!(
             "BEGIN; SET LOCAL ROLE {APP_ROLE}; SELECT set_config('hippo.tenant', '{scope}', true); SAVEPOINT op"
@@ -172,9 +174,9 @@ impl PgStore {
 }
 
 async fn commit(tx: Tx) -> Result<(), StoreError> {
-    tx.commit().await.map_err(|e| {
-        StoreError::Unavailable(format!("commit failed: {}", errors::db(e)))
-    })
+    tx.commit()
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("commit failed: {}", errors::db(e))))
 }
 
 fn ledger_unsupported() -> StoreError {

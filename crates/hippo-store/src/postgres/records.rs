@@ -29,8 +29,13 @@ async fn head(
     .fetch_optional(c)
     .await
     .map_err(errors::db)?;
-    row.map(|r| Ok((r.try_get(0).map_err(errors::db)?, r.try_get(1).map_err(errors::db)?)))
-        .transpose()
+    row.map(|r| {
+        Ok((
+            r.try_get(0).map_err(errors::db)?,
+            r.try_get(1).map_err(errors::db)?,
+        ))
+    })
+    .transpose()
 }
 
 /// Inserts version 1 of a new record.
@@ -68,7 +73,9 @@ pub async fn update(
     input: &RecordInput,
     actor: &str,
 ) -> Result<Record, StoreError> {
-    let (current, deleted) = head(c, t, id).await?.ok_or(StoreError::RecordNotFound(id))?;
+    let (current, deleted) = head(c, t, id)
+        .await?
+        .ok_or(StoreError::RecordNotFound(id))?;
     if deleted {
         return Err(StoreError::RecordDeleted(id));
     }
@@ -90,7 +97,9 @@ pub async fn delete(
     expected: Option<i64>,
     actor: &str,
 ) -> Result<Record, StoreError> {
-    let (current, deleted) = head(c, t, id).await?.ok_or(StoreError::RecordNotFound(id))?;
+    let (current, deleted) = head(c, t, id)
+        .await?
+        .ok_or(StoreError::RecordNotFound(id))?;
     if deleted {
         return Err(StoreError::RecordDeleted(id));
     }
@@ -210,8 +219,9 @@ pub async fn get_current(
     t: &TenantId,
     id: RecordId,
 ) -> Result<Record, StoreError> {
-    let sql =
-        format!("{SELECT_VERSION} WHERE v.tenant_id = $1 AND v.record_id = $2 AND v.version = r.version");
+    let sql = format!(
+        "{SELECT_VERSION} WHERE v.tenant_id = $1 AND v.record_id = $2 AND v.version = r.version"
+    );
     sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(t.as_str())
         .bind(id.to_string())
@@ -230,7 +240,8 @@ pub async fn get_version(
     id: RecordId,
     version: i64,
 ) -> Result<Record, StoreError> {
-    let sql = format!("{SELECT_VERSION} WHERE v.tenant_id = $1 AND v.record_id = $2 AND v.version = $3");
+    let sql =
+        format!("{SELECT_VERSION} WHERE v.tenant_id = $1 AND v.record_id = $2 AND v.version = $3");
     sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(t.as_str())
         .bind(id.to_string())
@@ -249,7 +260,8 @@ pub async fn history(
     t: &TenantId,
     id: RecordId,
 ) -> Result<Vec<Record>, StoreError> {
-    let sql = format!("{SELECT_VERSION} WHERE v.tenant_id = $1 AND v.record_id = $2 ORDER BY v.version");
+    let sql =
+        format!("{SELECT_VERSION} WHERE v.tenant_id = $1 AND v.record_id = $2 ORDER BY v.version");
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(t.as_str())
         .bind(id.to_string())
@@ -259,7 +271,9 @@ pub async fn history(
     if rows.is_empty() {
         return Err(StoreError::RecordNotFound(id));
     }
-    rows.iter().map(|r| row_to_record(r).and_then(verified)).collect()
+    rows.iter()
+        .map(|r| row_to_record(r).and_then(verified))
+        .collect()
 }
 
 /// A page of current records in id (= creation) order, so pages stay stable under updates.

@@ -24,7 +24,8 @@ impl LogCtx {
     pub fn new(log_id: &str, data_key: &[u8; 32]) -> Self {
         use hmac::{Hmac, Mac};
         // A key separate from the data key: HMAC(data key, purpose).
-        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(data_key).expect("any key length");
+        let mut mac =
+            <Hmac<sha2::Sha256> as Mac>::new_from_slice(data_key).expect("any key length");
         mac.update(b"hippo audit redaction v1");
         let key = mac.finalize().into_bytes();
         let mut redactor = Redactor::new(&key);
@@ -38,7 +39,11 @@ impl LogCtx {
     /// The stored form of a subject id: a keyed hash, so the audit store holds no identifier in
     /// plaintext yet equal subjects still match (queries hash the subject the same way).
     pub fn subject_token(&self, subject: &str) -> String {
-        format!("hmac:{}", self.redactor.hmac_hex(&serde_json::Value::String(subject.to_owned())))
+        format!(
+            "hmac:{}",
+            self.redactor
+                .hmac_hex(&serde_json::Value::String(subject.to_owned()))
+        )
     }
 }
 
@@ -52,7 +57,11 @@ pub fn insert(conn: &Connection, log: &LogCtx, draft: AuditDraft) -> Result<i64,
     // Writes to one database are serialised by its writer (and by SQLite's write lock across
     // processes), so MAX(seq)+1 yields a gap-free sequence.
     let seq: i64 = conn
-        .query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM audit_events", [], |r| r.get(0))
+        .query_row(
+            "SELECT COALESCE(MAX(seq), 0) + 1 FROM audit_events",
+            [],
+            |r| r.get(0),
+        )
         .map_err(audit_failed)?;
     let mut e = draft.into_event(seq, time_ms);
     e.subject_id = e.subject_id.map(|s| log.subject_token(&s));
@@ -102,7 +111,12 @@ fn advance_tree(conn: &Connection, seq: i64, leaf: Hash) -> Result<(), StoreErro
     tree.push_leaf_hash(leaf);
     let peaks: Vec<String> = tree.peaks().iter().map(hex::encode).collect();
     conn.prepare_cached("UPDATE audit_tree SET size = ?1, peaks = ?2 WHERE id = 1")
-        .and_then(|mut s| s.execute(params![tree.size() as i64, serde_json::to_string(&peaks).expect("peaks")]))
+        .and_then(|mut s| {
+            s.execute(params![
+                tree.size() as i64,
+                serde_json::to_string(&peaks).expect("peaks")
+            ])
+        })
         .map_err(audit_failed)?;
     Ok(())
 }
@@ -122,7 +136,11 @@ pub fn load_tree(conn: &Connection) -> Result<CompactTree, StoreError> {
 }
 
 /// Signs the current tree (unless the newest head already covers it) and stores the head.
-pub fn sign_tree_head(conn: &Connection, log: &LogCtx, key: &AuditSigningKey) -> Result<SignedTreeHead, StoreError> {
+pub fn sign_tree_head(
+    conn: &Connection,
+    log: &LogCtx,
+    key: &AuditSigningKey,
+) -> Result<SignedTreeHead, StoreError> {
     let tree = load_tree(conn)?;
     if let Some(latest) = tree_heads(conn)?.pop() {
         if latest.head.tree_size == tree.size() {
@@ -130,7 +148,8 @@ pub fn sign_tree_head(conn: &Connection, log: &LogCtx, key: &AuditSigningKey) ->
         }
     }
     let now = hippo_core::time_fmt::now_millis() as u64;
-    let head = TreeHead::new(log.log_id.clone(), tree.size(), tree.root(), now).map_err(audit_failed)?;
+    let head =
+        TreeHead::new(log.log_id.clone(), tree.size(), tree.root(), now).map_err(audit_failed)?;
     let sth = key.sign(head).map_err(audit_failed)?;
     conn.execute(
         "INSERT INTO tree_heads (tree_size, timestamp_ms, sth) VALUES (?1, ?2, ?3)",
@@ -145,7 +164,8 @@ pub fn tree_heads(conn: &Connection) -> Result<Vec<SignedTreeHead>, StoreError> 
     let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
     rows.map(|r| {
         let json = r?;
-        SignedTreeHead::from_json(&json).map_err(|e| StoreError::Corrupt(format!("a stored tree head is malformed: {e}")))
+        SignedTreeHead::from_json(&json)
+            .map_err(|e| StoreError::Corrupt(format!("a stored tree head is malformed: {e}")))
     })
     .collect()
 }
@@ -153,7 +173,9 @@ pub fn tree_heads(conn: &Connection) -> Result<Vec<SignedTreeHead>, StoreError> 
 /// Events after `after_seq` in stored order (by sequence number), as the verifier sees them:
 /// their canonical bytes recomputed from the stored columns, and the stored leaf hash.
 pub fn leaves(conn: &Connection, after_seq: i64, limit: usize) -> Result<Vec<LogLeaf>, StoreError> {
-    let sql = format!("SELECT {COLUMNS}, leaf_hash FROM audit_events WHERE seq > ?1 ORDER BY seq LIMIT ?2");
+    let sql = format!(
+        "SELECT {COLUMNS}, leaf_hash FROM audit_events WHERE seq > ?1 ORDER BY seq LIMIT ?2"
+    );
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(params![after_seq, limit as i64], |r| {
         let e = row_to_event(r)?;
@@ -162,10 +184,9 @@ pub fn leaves(conn: &Connection, after_seq: i64, limit: usize) -> Result<Vec<Log
     })?;
     rows.map(|row| {
         let (e, stored) = row?;
-        let leaf_hash: Hash = stored
-            .as_slice()
-            .try_into()
-            .map_err(|_| StoreError::Corrupt(format!("event {} has a malformed leaf hash", e.seq)))?;
+        let leaf_hash: Hash = stored.as_slice().try_into().map_err(|_| {
+            StoreError::Corrupt(format!("event {} has a malformed leaf hash", e.seq))
+        })?;
         Ok(LogLeaf {
             seq: e.seq,
             canonical: e.canonical_bytes(),
@@ -175,11 +196,16 @@ pub fn leaves(conn: &Connection, after_seq: i64, limit: usize) -> Result<Vec<Log
     .collect()
 }
 
-const COLUMNS: &str = "seq, time_ms, tenant, actor_id, actor_kind, action, resource_type, resource_id,
+const COLUMNS: &str =
+    "seq, time_ms, tenant, actor_id, actor_kind, action, resource_type, resource_id,
     subject_id, outcome, request_id, source_addr, user_agent, details, labels";
 
 /// Reads a page of events in sequence order.
-pub fn list(conn: &Connection, log: &LogCtx, q: &AuditQuery) -> Result<Page<AuditEvent>, StoreError> {
+pub fn list(
+    conn: &Connection,
+    log: &LogCtx,
+    q: &AuditQuery,
+) -> Result<Page<AuditEvent>, StoreError> {
     let mut sql = format!("SELECT {COLUMNS} FROM audit_events WHERE seq > ?");
     let mut args: Vec<SqlValue> = vec![SqlValue::Integer(q.after_seq.unwrap_or(0))];
     let mut filter = |clause: &str, v: Option<SqlValue>| {
@@ -191,13 +217,27 @@ pub fn list(conn: &Connection, log: &LogCtx, q: &AuditQuery) -> Result<Page<Audi
     filter(" AND tenant = ?", q.tenant.clone().map(SqlValue::Text));
     filter(" AND action = ?", q.action.clone().map(SqlValue::Text));
     filter(" AND actor_id = ?", q.actor_id.clone().map(SqlValue::Text));
-    filter(" AND outcome = ?", q.outcome.map(|o| SqlValue::Text(o.as_str().into())));
-    filter(" AND resource_id = ?", q.resource_id.clone().map(SqlValue::Text));
-    filter(" AND subject_id = ?", q.subject_id.as_deref().map(|s| SqlValue::Text(log.subject_token(s))));
+    filter(
+        " AND outcome = ?",
+        q.outcome.map(|o| SqlValue::Text(o.as_str().into())),
+    );
+    filter(
+        " AND resource_id = ?",
+        q.resource_id.clone().map(SqlValue::Text),
+    );
+    filter(
+        " AND subject_id = ?",
+        q.subject_id
+            .as_deref()
+            .map(|s| SqlValue::Text(log.subject_token(s))),
+    );
     filter(" AND time_ms >= ?", q.from_ms.map(SqlValue::Integer));
     filter(" AND time_ms < ?", q.to_ms.map(SqlValue::Integer));
     if q.record_access_only {
         sql.push_str(" AND resource_type = 'record'");
+    }
+    if q.emergency_only {
+        sql.push_str(" AND json_extract(details, '$.emergency') = 1");
     }
     sql.push_str(" ORDER BY seq LIMIT ?");
     args.push(SqlValue::Integer(q.limit as i64 + 1));
@@ -207,7 +247,9 @@ pub fn list(conn: &Connection, log: &LogCtx, q: &AuditQuery) -> Result<Page<Audi
         .collect::<Result<Vec<_>, _>>()?;
     let next_cursor = if items.len() > q.limit {
         items.truncate(q.limit);
-        items.last().map(|e| hippo_core::cursor::encode(&e.seq.to_string()))
+        items
+            .last()
+            .map(|e| hippo_core::cursor::encode(&e.seq.to_string()))
     } else {
         None
     };
@@ -216,7 +258,11 @@ pub fn list(conn: &Connection, log: &LogCtx, q: &AuditQuery) -> Result<Page<Audi
 
 fn row_to_event(r: &Row<'_>) -> rusqlite::Result<AuditEvent> {
     let bad = |i: usize, what: &str| {
-        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, what.to_owned().into())
+        rusqlite::Error::FromSqlConversionFailure(
+            i,
+            rusqlite::types::Type::Text,
+            what.to_owned().into(),
+        )
     };
     let actor_kind: String = r.get(4)?;
     let action: String = r.get(5)?;
@@ -228,7 +274,8 @@ fn row_to_event(r: &Row<'_>) -> rusqlite::Result<AuditEvent> {
         time_ms: r.get(1)?,
         tenant: r.get(2)?,
         actor_id: r.get(3)?,
-        actor_kind: serde_json::from_value(serde_json::Value::String(actor_kind)).map_err(|_| bad(4, "unknown actor kind"))?,
+        actor_kind: serde_json::from_value(serde_json::Value::String(actor_kind))
+            .map_err(|_| bad(4, "unknown actor kind"))?,
         action: Action::parse(&action).ok_or_else(|| bad(5, "unknown action"))?,
         resource_type: r.get(6)?,
         resource_id: r.get(7)?,
@@ -256,7 +303,8 @@ pub fn audited<T>(
     match &result {
         Ok(_) => conn.execute_batch("RELEASE op").map_err(audit_failed)?,
         Err(e) => {
-            conn.execute_batch("ROLLBACK TO op; RELEASE op").map_err(audit_failed)?;
+            conn.execute_batch("ROLLBACK TO op; RELEASE op")
+                .map_err(audit_failed)?;
             draft.failed(Outcome::Error, e.reason());
         }
     }

@@ -14,10 +14,10 @@ mod writer;
 
 use crate::keyring::{self, Keyring};
 use crate::store::{ApiKeyInfo, AuditQuery, LogLeaf, NewApiKey, Store, TenantInfo};
-use hippo_audit::tree_head::{AuditPublicKey, AuditSigningKey, SignedTreeHead};
 use crate::StoreError;
 use async_trait::async_trait;
 use db::Db;
+use hippo_audit::tree_head::{AuditPublicKey, AuditSigningKey, SignedTreeHead};
 use hippo_core::{
     AuditDraft, AuditEvent, Outcome, Page, Principal, Record, RecordFilter, RecordId, RecordInput,
     TenantId,
@@ -168,8 +168,35 @@ impl SqliteStore {
             Err(e) => draft.failed(Outcome::Error, e.reason()),
         }
         let log = db.log();
-        db.write(move |c| Ok(Ok(audit::insert(c, &log, draft)?))).await?;
+        db.write(move |c| Ok(Ok(audit::insert(c, &log, draft)?)))
+            .await?;
         result
+    }
+
+    /// Runs a read and writes its audit event in the same group-commit job: one round trip, and
+    /// the data is handed back only once the event is durable. A failed event returns no data.
+    async fn read_audited<T, R, D>(
+        db: &Db,
+        mut draft: AuditDraft,
+        read: R,
+        describe: D,
+    ) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        R: FnOnce(&rusqlite::Connection) -> Result<T, StoreError> + Send + 'static,
+        D: FnOnce(&mut AuditDraft, &T) + Send + 'static,
+    {
+        let log = db.log();
+        db.write(move |c| {
+            let result = read(c);
+            match &result {
+                Ok(v) => describe(&mut draft, v),
+                Err(e) => draft.failed(Outcome::Error, e.reason()),
+            }
+            audit::insert(c, &log, draft)?;
+            Ok(result)
+        })
+        .await
     }
 
     async fn log_db(&self, tenant: Option<&TenantId>) -> Result<Arc<Db>, StoreError> {
@@ -317,18 +344,16 @@ impl Store for SqliteStore {
         audit: AuditDraft,
     ) -> Result<Record, StoreError> {
         let db = self.tenant_db(tenant).await?;
-        let result = db
-            .read(move |c| {
-                let r = records::get_current(c, id)?;
-                if r.deleted {
-                    return Err(StoreError::RecordDeleted(id));
-                }
-                Ok(r)
-            })
-            .await;
         let mut audit = audit;
         audit.resource_id = Some(id.to_string());
-        Self::after_read(&db, audit, result, describe_record).await
+        let read = move |c: &rusqlite::Connection| {
+            let r = records::get_current(c, id)?;
+            if r.deleted {
+                return Err(StoreError::RecordDeleted(id));
+            }
+            Ok(r)
+        };
+        Self::read_audited(&db, audit, read, describe_record).await
     }
 
     async fn get_record_version(
@@ -339,10 +364,15 @@ impl Store for SqliteStore {
         audit: AuditDraft,
     ) -> Result<Record, StoreError> {
         let db = self.tenant_db(tenant).await?;
-        let result = db.read(move |c| records::get_version(c, id, version)).await;
         let mut audit = audit;
         audit.resource_id = Some(id.to_string());
-        Self::after_read(&db, audit, result, describe_record).await
+        Self::read_audited(
+            &db,
+            audit,
+            move |c| records::get_version(c, id, version),
+            describe_record,
+        )
+        .await
     }
 
     async fn update_record(
@@ -398,13 +428,17 @@ impl Store for SqliteStore {
         audit: AuditDraft,
     ) -> Result<Vec<Record>, StoreError> {
         let db = self.tenant_db(tenant).await?;
-        let result = db.read(move |c| records::history(c, id)).await;
         let mut audit = audit;
         audit.resource_id = Some(id.to_string());
-        Self::after_read(&db, audit, result, |a, versions| {
-            a.subject_id = versions.last().and_then(|r| r.subject.clone());
-            a.detail("versions", versions.len());
-        })
+        Self::read_audited(
+            &db,
+            audit,
+            move |c| records::history(c, id),
+            |a, versions: &Vec<Record>| {
+                a.subject_id = versions.last().and_then(|r| r.subject.clone());
+                a.detail("versions", versions.len());
+            },
+        )
         .await
     }
 
@@ -419,10 +453,8 @@ impl Store for SqliteStore {
         let db = self.tenant_db(tenant).await?;
         let mut audit = audit;
         audit.subject_id = filter.subject.clone();
-        let result = db
-            .read(move |c| records::list(c, &filter, after, limit))
-            .await;
-        Self::after_read(&db, audit, result, |a, page| {
+        let read = move |c: &rusqlite::Connection| records::list(c, &filter, after, limit);
+        Self::read_audited(&db, audit, read, |a, page: &Page<Record>| {
             a.detail("count", page.items.len())
         })
         .await
@@ -438,7 +470,8 @@ impl Store for SqliteStore {
             None => self.catalog.clone(),
         };
         let log = db.log();
-        db.write(move |c| Ok(Ok(audit::insert(c, &log, audit)?))).await
+        db.write(move |c| Ok(Ok(audit::insert(c, &log, audit)?)))
+            .await
     }
 
     async fn list_audit(
@@ -462,19 +495,31 @@ impl Store for SqliteStore {
         let db = self.log_db(log).await?;
         let key = AuditSigningKey::from_seed(&*self.keyring.audit_signing_seed()?);
         let ctx = db.log();
-        db.write(move |c| Ok(Ok(audit::sign_tree_head(c, &ctx, &key)?))).await
+        db.write(move |c| Ok(Ok(audit::sign_tree_head(c, &ctx, &key)?)))
+            .await
     }
 
     async fn tree_heads(&self, log: Option<&TenantId>) -> Result<Vec<SignedTreeHead>, StoreError> {
         self.log_db(log).await?.read(audit::tree_heads).await
     }
 
-    async fn audit_leaves(&self, log: Option<&TenantId>, after_seq: i64, limit: usize) -> Result<Vec<LogLeaf>, StoreError> {
-        self.log_db(log).await?.read(move |c| audit::leaves(c, after_seq, limit)).await
+    async fn audit_leaves(
+        &self,
+        log: Option<&TenantId>,
+        after_seq: i64,
+        limit: usize,
+    ) -> Result<Vec<LogLeaf>, StoreError> {
+        self.log_db(log)
+            .await?
+            .read(move |c| audit::leaves(c, after_seq, limit))
+            .await
     }
 
     async fn tree_state(&self, log: Option<&TenantId>) -> Result<(u64, [u8; 32]), StoreError> {
-        self.log_db(log).await?.read(|c| audit::load_tree(c).map(|t| (t.size(), t.root()))).await
+        self.log_db(log)
+            .await?
+            .read(|c| audit::load_tree(c).map(|t| (t.size(), t.root())))
+            .await
     }
 
     fn audit_public_key(&self) -> Result<AuditPublicKey, StoreError> {

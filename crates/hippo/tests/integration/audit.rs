@@ -54,7 +54,10 @@ async fn every_access_writes_one_complete_event() {
     assert_eq!(read["resource_type"], "record");
     assert_eq!(read["resource_id"], id.as_str());
     let subject = read["subject_id"].as_str().unwrap();
-    assert!(subject.starts_with("hmac:") && !subject.contains("subject-42"), "subjects are stored as keyed hashes: {subject}");
+    assert!(
+        subject.starts_with("hmac:") && !subject.contains("subject-42"),
+        "subjects are stored as keyed hashes: {subject}"
+    );
     assert_eq!(read["outcome"], "success");
     assert_eq!(read["actor_kind"], "service_account");
     assert_eq!(read["actor_id"], rec["created_by"]);
