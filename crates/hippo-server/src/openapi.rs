@@ -1,6 +1,6 @@
 //! The OpenAPI 3.1 document, generated from the route annotations and wire types.
 
-use crate::routes::{admin, audit, ledger, ops, records};
+use crate::routes::{admin, audit, ledger, metrics, ops, records};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -11,7 +11,7 @@ use utoipa::{Modify, OpenApi};
         records::create, records::get, records::update, records::delete, records::history, records::version, records::list,
         admin::create_key, admin::list_keys, admin::revoke_key,
         audit::list, ledger::tree_heads, ledger::sign_tree_head, ledger::inclusion, ledger::consistency, ledger::pubkey, ledger::disclosures,
-        ops::healthz, ops::readyz, ops::version,
+        ops::healthz, ops::readyz, ops::version, metrics::metrics,
     ),
     modifiers(&BearerAuth),
     tags((name = "records"), (name = "admin"), (name = "audit"), (name = "ops"))

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod audit;
 pub mod ledger;
+pub mod metrics;
 pub mod ops;
 pub mod records;
 
@@ -45,6 +46,7 @@ pub fn router(state: AppState, hsts: bool) -> Router {
         .route("/v1/audit/proofs/consistency", get(ledger::consistency))
         .route("/v1/audit/pubkey", get(ledger::pubkey))
         .route("/v1/audit/disclosures", get(ledger::disclosures))
+        .route("/metrics", get(metrics::metrics))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/version", get(ops::version))
