@@ -2,6 +2,7 @@
 
 use crate::state::AppState;
 use hippo_core::TenantId;
+use hippo_store::export::{DirSink, ExportSink, S3Sink, S3Url};
 use hippo_store::{ledger, Store};
 use std::time::Duration;
 
@@ -26,20 +27,39 @@ pub async fn sign_all(store: &dyn Store) {
     }
 }
 
-/// Exports every log to `dir`.
-pub async fn export_all(store: &dyn Store, dir: &std::path::Path, retention_days: u32) {
+/// Exports every log to `sink`.
+pub async fn export_all(store: &dyn Store, sink: &dyn ExportSink, retention_days: u32) {
+    let to = sink.describe();
     for log in logs(store).await {
         let id = ledger::log_id(log.as_ref());
-        match ledger::export_to_dir(store, log.as_ref(), dir, 10_000, retention_days).await {
+        match ledger::export(store, log.as_ref(), sink, 10_000, retention_days).await {
             Ok(s) if s.batches_written > 0 => {
-                tracing::info!(log = %id, batches = s.batches_written, events = s.events_written, through = s.exported_through_seq, "audit batches exported")
+                tracing::info!(log = %id, sink = %to, batches = s.batches_written, events = s.events_written, through = s.exported_through_seq, "audit batches exported")
             }
             Ok(_) => {}
             Err(e) => {
-                tracing::error!(log = %id, error = %e, "audit export failed; it resumes on the next run")
+                tracing::error!(log = %id, sink = %to, error = %e, "audit export failed; it resumes on the next run")
             }
         }
     }
+}
+
+/// The configured sinks: `export_dir` and/or `export_url`. A sink that cannot be set up (no
+/// credentials) is reported on every run rather than silently skipped.
+fn sinks(cfg: &crate::config::AuditConfig) -> Vec<Result<Box<dyn ExportSink>, String>> {
+    let mut out: Vec<Result<Box<dyn ExportSink>, String>> = Vec::new();
+    if let Some(dir) = &cfg.export_dir {
+        out.push(Ok(Box::new(DirSink::new(dir))));
+    }
+    if let Some(url) = &cfg.export_url {
+        out.push(
+            S3Url::parse(url)
+                .and_then(|u| S3Sink::new(u, cfg.s3_options()))
+                .map(|s| Box::new(s) as Box<dyn ExportSink>)
+                .map_err(|e| e.to_string()),
+        );
+    }
+    out
 }
 
 /// Starts the periodic signer (and exporter, when configured).
@@ -48,12 +68,16 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
         let cfg = state.config.audit.clone();
         let mut sign_tick = tokio::time::interval(Duration::from_secs(cfg.tree_head_interval_secs));
         let mut export_tick = tokio::time::interval(Duration::from_secs(cfg.export_interval_secs));
+        let sinks = sinks(&cfg);
         loop {
             tokio::select! {
                 _ = sign_tick.tick() => sign_all(state.store.as_ref()).await,
                 _ = export_tick.tick() => {
-                    if let Some(dir) = &cfg.export_dir {
-                        export_all(state.store.as_ref(), dir, cfg.retention_days).await;
+                    for sink in &sinks {
+                        match sink {
+                            Ok(sink) => export_all(state.store.as_ref(), sink.as_ref(), cfg.retention_days).await,
+                            Err(e) => tracing::error!(error = %e, "audit export sink unusable; fix the [audit] configuration"),
+                        }
                     }
                 }
             }

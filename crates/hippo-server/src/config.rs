@@ -54,6 +54,32 @@ pub struct AuditConfig {
     pub export_dir: Option<PathBuf>,
     /// Seconds between background export runs.
     pub export_interval_secs: u64,
+    /// S3 destination of the background exporter, `s3://bucket/prefix` (production): objects
+    /// are written with Object Lock in COMPLIANCE mode until now + `retention_days`. The bucket
+    /// must have Object Lock enabled. Credentials come from AWS_ACCESS_KEY_ID,
+    /// AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, never from this file. Unset: no S3 export.
+    pub export_url: Option<String>,
+    /// S3 endpoint override (MinIO, a VPC endpoint, a test server), e.g. `http://127.0.0.1:9000`;
+    /// path-style requests. Unset: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, else AWS itself.
+    pub s3_endpoint: Option<String>,
+    /// S3 region. Unset: AWS_REGION, AWS_DEFAULT_REGION, else us-east-1.
+    pub s3_region: Option<String>,
+    /// Server-side encryption of exported objects: "aws:kms", "AES256" or "none".
+    pub s3_sse: String,
+    /// With s3_sse = "aws:kms": the KMS key id or ARN (unset: the account's aws/s3 key).
+    pub s3_kms_key_id: Option<String>,
+}
+
+impl AuditConfig {
+    /// The S3 sink settings (used for `export_url` and for `hippo audit export --to s3://…`).
+    pub fn s3_options(&self) -> hippo_store::export::S3Options {
+        hippo_store::export::S3Options {
+            endpoint: self.s3_endpoint.clone(),
+            region: self.s3_region.clone(),
+            sse: self.s3_sse.parse().unwrap_or_default(),
+            kms_key_id: self.s3_kms_key_id.clone(),
+        }
+    }
 }
 
 impl Default for AuditConfig {
@@ -64,6 +90,11 @@ impl Default for AuditConfig {
             allow_short_retention: false,
             export_dir: None,
             export_interval_secs: 300,
+            export_url: None,
+            s3_endpoint: None,
+            s3_region: None,
+            s3_sse: "aws:kms".into(),
+            s3_kms_key_id: None,
         }
     }
 }
@@ -268,6 +299,36 @@ impl Config {
                 "use 2190 or more, or set audit.allow_short_retention = true (that choice is recorded in the audit log)",
             ));
         }
+        if let Some(url) = &self.audit.export_url {
+            hippo_store::export::S3Url::parse(url).map_err(|e| {
+                ConfigError::new(
+                    "audit.export_url",
+                    e.to_string(),
+                    "use s3://bucket/prefix (for a local directory, set audit.export_dir)",
+                )
+            })?;
+        }
+        let sse = self
+            .audit
+            .s3_sse
+            .parse::<hippo_store::export::ServerSideEncryption>()
+            .map_err(|e| ConfigError::new("audit.s3_sse", e, "use \"aws:kms\" (default), \"AES256\" or \"none\""))?;
+        if self.audit.s3_kms_key_id.is_some() && sse != hippo_store::export::ServerSideEncryption::AwsKms {
+            return Err(ConfigError::new(
+                "audit.s3_kms_key_id",
+                "a KMS key id needs audit.s3_sse = \"aws:kms\"",
+                "set audit.s3_sse = \"aws:kms\", or remove audit.s3_kms_key_id",
+            ));
+        }
+        if let Some(e) = &self.audit.s3_endpoint {
+            if !(e.starts_with("https://") || e.starts_with("http://")) {
+                return Err(ConfigError::new(
+                    "audit.s3_endpoint",
+                    "is not an http(s) URL",
+                    "e.g. https://minio.internal:9000",
+                ));
+            }
+        }
         if !["json", "text"].contains(&self.log.format.as_str()) {
             return Err(ConfigError::new(
                 "log.format",
@@ -327,7 +388,13 @@ impl Config {
              # (e.g. HIPPO_LISTEN, HIPPO_RATE_LIMIT__REQUESTS_PER_SECOND).\n\
              # tls.cert_file / tls.key_file: set both to use your own certificate.\n\
              # store = \"postgres\": the database URL comes from HIPPO_DATABASE_URL, or from the\n\
-             # file named by database_url_file (mode 600); never from this file or a flag.\n\n{body}"
+             # file named by database_url_file (mode 600); never from this file or a flag.\n\
+             # [audit] export: export_dir = \"/path\" writes read-only sealed batches to a\n\
+             # directory; export_url = \"s3://bucket/prefix\" writes them to S3 under Object Lock\n\
+             # (COMPLIANCE mode, retained retention_days), encrypted per s3_sse (\"aws:kms\",\n\
+             # \"AES256\" or \"none\") with optional s3_kms_key_id; s3_endpoint / s3_region\n\
+             # override the AWS defaults (e.g. MinIO). S3 credentials come only from\n\
+             # AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN.\n\n{body}"
         )
     }
 }

@@ -1,6 +1,7 @@
 //! Operations on a tamper-evident audit log over any [`Store`]: verification, inclusion and
 //! consistency proofs, and sealed exports. The Merkle mathematics lives in `hippo-audit`.
 
+use crate::export::{batch_stem, DirSink, ExportError, ExportSink, ObjectKind};
 use crate::store::{LogLeaf, Store};
 use crate::StoreError;
 use hippo_audit::merkle::{self, Hash};
@@ -213,81 +214,43 @@ pub struct BatchManifest {
     pub tree_head: SignedTreeHead,
 }
 
-fn io_err(path: &std::path::Path, e: std::io::Error) -> StoreError {
-    StoreError::Io {
-        path: path.display().to_string(),
-        source: e,
-    }
-}
-
-/// The last sequence number already sealed in `dir` (0 if none): export resumes after it.
-fn exported_through(dir: &std::path::Path) -> Result<u64, StoreError> {
-    let mut last = 0;
-    for entry in std::fs::read_dir(dir)
-        .map_err(|e| io_err(dir, e))?
-        .flatten()
-    {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if let Some(range) = name
-            .strip_prefix("batch-")
-            .and_then(|n| n.strip_suffix(".manifest.json"))
-        {
-            if let Some(end) = range.split('-').nth(1).and_then(|e| e.parse::<u64>().ok()) {
-                last = last.max(end);
-            }
-        }
-    }
-    Ok(last)
-}
-
-/// Writes `bytes` to `path` atomically (temp file, fsync, rename) and makes it read-only.
-fn write_sealed(path: &std::path::Path, bytes: &[u8]) -> Result<(), StoreError> {
-    use std::io::Write;
-    use std::os::unix::fs::PermissionsExt;
-    let tmp = path.with_extension("partial");
-    let _ = std::fs::remove_file(&tmp);
-    let mut f = std::fs::File::create(&tmp).map_err(|e| io_err(&tmp, e))?;
-    f.write_all(bytes).map_err(|e| io_err(&tmp, e))?;
-    f.sync_all().map_err(|e| io_err(&tmp, e))?;
-    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o444))
-        .map_err(|e| io_err(&tmp, e))?;
-    if path.exists() {
-        // A data file left by a run that crashed before its manifest: replace it.
-        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
-    }
-    std::fs::rename(&tmp, path).map_err(|e| io_err(path, e))
-}
-
-/// Exports the log's events, up to a freshly signed tree head, into `dir/<log id>/` as sealed
-/// read-only batches of at most `batch_size` events. Idempotent and resumable: a batch counts
-/// as exported only once its manifest exists, and a rerun continues after the last manifest.
-pub async fn export_to_dir(
+/// Exports the log's events, up to a freshly signed tree head, to `sink` as sealed batches of
+/// at most `batch_size` events: for each batch its NDJSON object, then its manifest (the commit
+/// point), both locked until now + `retention_days` where the sink can lock. Idempotent and
+/// resumable: a batch counts as exported only once its manifest exists, and a rerun continues
+/// after the last manifest in the sink (rewriting a data object a crash left without one).
+pub async fn export(
     store: &dyn Store,
     log: Option<&TenantId>,
-    dir: &std::path::Path,
+    sink: &dyn ExportSink,
     batch_size: usize,
     retention_days: u32,
-) -> Result<ExportSummary, StoreError> {
+) -> Result<ExportSummary, ExportError> {
+    if batch_size == 0 {
+        return Err(ExportError::Config(
+            "the batch size must be at least 1".into(),
+        ));
+    }
     let id = log_id(log);
-    let out = dir.join(&id);
-    std::fs::create_dir_all(&out).map_err(|e| io_err(&out, e))?;
     let head = store.sign_tree_head(log).await?;
     let size = head.head.tree_size;
     let mut summary = ExportSummary {
         log_id: id.clone(),
         ..ExportSummary::default()
     };
-    let mut next = exported_through(&out)? + 1;
-    let retain_until = hippo_core::time_fmt::rfc3339(
-        hippo_core::time_fmt::now_millis() + i64::from(retention_days) * 86_400_000,
-    );
+    let mut next = sink.exported_through(&id).await? + 1;
+    // Whole seconds: S3 Object Lock dates are compared at that precision.
+    let now_secs = hippo_core::time_fmt::now_millis() / 1000;
+    let retain_until =
+        hippo_core::time_fmt::rfc3339((now_secs + i64::from(retention_days) * 86_400) * 1000);
     while next <= size {
         let want = batch_size.min((size - next + 1) as usize);
         let leaves = store.audit_leaves(log, next as i64 - 1, want).await?;
         if leaves.len() != want || leaves.first().map(|l| l.seq as u64) != Some(next) {
             return Err(StoreError::Corrupt(format!(
                 "the audit log has a gap at event {next}; run `hippo audit verify`"
-            )));
+            ))
+            .into());
         }
         let last = next + want as u64 - 1;
         let mut ndjson = Vec::new();
@@ -295,8 +258,15 @@ pub async fn export_to_dir(
             ndjson.extend_from_slice(&l.canonical);
             ndjson.push(b'\n');
         }
-        let stem = format!("batch-{next:012}-{last:012}");
-        write_sealed(&out.join(format!("{stem}.ndjson")), &ndjson)?;
+        let stem = batch_stem(next, last);
+        sink.put_sealed(
+            &id,
+            &format!("{stem}.ndjson"),
+            ObjectKind::Events,
+            &ndjson,
+            &retain_until,
+        )
+        .await?;
         let manifest = BatchManifest {
             log_id: id.clone(),
             first_seq: next,
@@ -306,11 +276,31 @@ pub async fn export_to_dir(
             tree_head: head.clone(),
         };
         let json = serde_json::to_vec_pretty(&manifest).expect("manifest serialises");
-        write_sealed(&out.join(format!("{stem}.manifest.json")), &json)?;
+        sink.put_sealed(
+            &id,
+            &format!("{stem}.manifest.json"),
+            ObjectKind::Manifest,
+            &json,
+            &retain_until,
+        )
+        .await?;
         summary.batches_written += 1;
         summary.events_written += want as u64;
         next = last + 1;
     }
     summary.exported_through_seq = next - 1;
     Ok(summary)
+}
+
+/// [`export`] into `dir/<log id>/` as read-only files (the embedded default sink).
+pub async fn export_to_dir(
+    store: &dyn Store,
+    log: Option<&TenantId>,
+    dir: &std::path::Path,
+    batch_size: usize,
+    retention_days: u32,
+) -> Result<ExportSummary, StoreError> {
+    export(store, log, &DirSink::new(dir), batch_size, retention_days)
+        .await
+        .map_err(ExportError::into_store_error)
 }

@@ -5,6 +5,7 @@
 //! returns), so no caller can forget to audit and no audit failure can be ignored.
 
 pub mod error;
+pub mod export;
 pub mod keyring;
 pub mod ledger;
 pub mod postgres;

@@ -5,6 +5,8 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use hippo_audit::tree_head::SignedTreeHead;
 use hippo_core::TenantId;
+use hippo_server::config::AuditConfig;
+use hippo_store::export::open_sink;
 use hippo_store::{ledger, Store};
 use std::path::PathBuf;
 
@@ -50,13 +52,16 @@ pub enum AuditCommand {
         #[arg(long)]
         to: Option<u64>,
     },
-    /// Export sealed, signed, read-only batches (NDJSON + manifest with the tree head) to a
-    /// directory. Idempotent: a rerun continues where the last one stopped.
+    /// Export sealed, signed batches (NDJSON + manifest with the tree head) to a directory
+    /// (read-only files) or to S3 (`s3://bucket/prefix`: Object Lock in COMPLIANCE mode until
+    /// now + audit.retention_days; endpoint, region and encryption from the [audit] s3_* keys,
+    /// credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN).
+    /// Idempotent: a rerun continues where the last one stopped.
     Export {
         #[command(flatten)]
         log: LogArgs,
-        #[arg(long, value_name = "DIR")]
-        to: PathBuf,
+        #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
+        to: String,
         #[arg(long, default_value_t = 10_000)]
         batch_size: usize,
     },
@@ -95,7 +100,7 @@ impl LogArgs {
     }
 }
 
-pub async fn run(store: &dyn Store, cmd: AuditCommand, retention_days: u32) -> Result<()> {
+pub async fn run(store: &dyn Store, cmd: AuditCommand, audit: &AuditConfig) -> Result<()> {
     match cmd {
         AuditCommand::Pubkey { json } => {
             let info = store.audit_public_key()?.info();
@@ -167,9 +172,16 @@ pub async fn run(store: &dyn Store, cmd: AuditCommand, retention_days: u32) -> R
             if batch_size == 0 {
                 bail!("--batch-size must be at least 1");
             }
+            let sink = open_sink(&to, &audit.s3_options())?;
             for l in log.logs(store).await? {
-                let s = ledger::export_to_dir(store, l.as_ref(), &to, batch_size, retention_days)
-                    .await?;
+                let s = ledger::export(
+                    store,
+                    l.as_ref(),
+                    sink.as_ref(),
+                    batch_size,
+                    audit.retention_days,
+                )
+                .await?;
                 eprintln!(
                     "log {}: {} new batch(es), {} event(s); exported through event {}",
                     s.log_id, s.batches_written, s.events_written, s.exported_through_seq

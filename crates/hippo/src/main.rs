@@ -53,10 +53,8 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Bench(args) => bench::run(args).await,
         Command::Audit(cmd) => {
             let store = open_store(&data_dir).await?;
-            let retention = hippo_server::Config::load(&data_dir, &FlagOverrides::default())?
-                .audit
-                .retention_days;
-            let result = audit_cmd::run(store.as_ref(), cmd, retention).await;
+            let audit = hippo_server::Config::load(&data_dir, &FlagOverrides::default())?.audit;
+            let result = audit_cmd::run(store.as_ref(), cmd, &audit).await;
             store.shutdown().await;
             result
         }

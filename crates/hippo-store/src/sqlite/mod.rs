@@ -310,10 +310,8 @@ impl Store for SqliteStore {
         key_id: &str,
         secret_hash: &[u8; 32],
     ) -> Result<Option<Principal>, StoreError> {
-        let (k, h) = (key_id.to_owned(), *secret_hash);
         self.catalog
-            .read(move |c| catalog::authenticate(c, &k, &h))
-            .await
+            .read_now(|c| catalog::authenticate(c, key_id, secret_hash))
     }
 
     async fn create_record(

@@ -10,6 +10,7 @@ mod ledger;
 mod ops;
 mod postgres;
 mod records;
+mod s3_export;
 mod tls;
 
 use hippo_testkit::{Options, TestServer};

@@ -1,0 +1,422 @@
+//! Audit export to S3 under Object Lock, against a local S3-compatible server (moto, from PyPI)
+//! started by the test: every object version is locked in COMPLIANCE mode until now + the
+//! retention period and encrypted with aws:kms, the manifests' signed tree head verifies against
+//! the batches, a rerun writes nothing, and an export interrupted between a batch's data object
+//! and its manifest is completed by the next run. An independent client (boto3) checks S3.
+//!
+//! moto is installed by `.ci/run`. Without it the test is skipped with a loud message, unless
+//! `CI` is set: then it fails.
+
+use super::*;
+use hippo_audit::merkle;
+use hippo_audit::tree_head::{AuditPublicKey, SignedTreeHead};
+use hippo_store::export::{
+    Credentials, ExportError, ExportSink, ObjectKind, S3Options, S3Sink, S3Url,
+    ServerSideEncryption,
+};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BUCKET: &str = "hippo-audit-lock";
+const PREFIX: &str = "deployments/test";
+const KEY_ID: &str = "testing-key-id";
+const SECRET: &str = "testing-secret-key";
+
+/// A moto S3 server on a free loopback port, killed on drop.
+struct Moto {
+    child: Child,
+    endpoint: String,
+}
+
+impl Moto {
+    /// Starts moto, or returns `None` (after saying so loudly) when it is not installed and
+    /// `CI` is unset.
+    fn start() -> Option<Self> {
+        let installed = Command::new("python3")
+            .args(["-c", "import moto, boto3"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        if !installed {
+            if std::env::var_os("CI").is_some() {
+                panic!("moto is not installed (CI is set): run .ci/run, or pip install 'moto[server]'");
+            }
+            eprintln!(
+                "\n!!!!!!!! SKIPPED: the S3 export tests need moto (pip install 'moto[server]'); \
+                 .ci/run installs it !!!!!!!!\n"
+            );
+            return None;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("python3")
+            .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moto starts");
+        let moto = Moto {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "moto did not start on port {port}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Some(moto)
+    }
+
+    /// Runs a Python snippet with boto3 against this server; returns what it printed as JSON.
+    fn python(&self, script: &str) -> Value {
+        let prelude = format!(
+            "import boto3, json, os, hashlib\n\
+             s3 = boto3.client('s3', endpoint_url='{}', region_name='us-east-1')\n\
+             BUCKET = '{BUCKET}'\n",
+            self.endpoint
+        );
+        let out = Command::new("python3")
+            .arg("-c")
+            .arg(format!("{prelude}{script}"))
+            .env("AWS_ACCESS_KEY_ID", KEY_ID)
+            .env("AWS_SECRET_ACCESS_KEY", SECRET)
+            .env_remove("AWS_SESSION_TOKEN")
+            .env_remove("AWS_PROFILE")
+            .env("TZ", "UTC")
+            .output()
+            .expect("python3 runs");
+        assert!(
+            out.status.success(),
+            "python failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!("python printed no JSON ({e}): {}", String::from_utf8_lossy(&out.stdout))
+        })
+    }
+
+    fn create_locked_bucket(&self) {
+        self.python(
+            "s3.create_bucket(Bucket=BUCKET, ObjectLockEnabledForBucket=True)\n\
+             print(json.dumps(s3.get_object_lock_configuration(Bucket=BUCKET)['ObjectLockConfiguration']))",
+        );
+    }
+
+    /// Every version of every object of the bucket: key, version, lock mode, retain-until (Unix
+    /// seconds), encryption, whether it is the latest, sha256 and (latest only) its text.
+    fn objects(&self) -> Vec<Value> {
+        let v = self.python(
+            "out = []\n\
+             for page in s3.get_paginator('list_object_versions').paginate(Bucket=BUCKET):\n\
+             \x20   for v in page.get('Versions', []):\n\
+             \x20       h = s3.head_object(Bucket=BUCKET, Key=v['Key'], VersionId=v['VersionId'])\n\
+             \x20       body = s3.get_object(Bucket=BUCKET, Key=v['Key'], VersionId=v['VersionId'])['Body'].read()\n\
+             \x20       until = h.get('ObjectLockRetainUntilDate')\n\
+             \x20       out.append({'key': v['Key'], 'version': v['VersionId'], 'latest': v['IsLatest'],\n\
+             \x20           'mode': h.get('ObjectLockMode'), 'until': until.timestamp() if until else None,\n\
+             \x20           'sse': h.get('ServerSideEncryption'), 'sha256': hashlib.sha256(body).hexdigest(),\n\
+             \x20           'text': body.decode() if v['IsLatest'] else None})\n\
+             print(json.dumps(out))",
+        );
+        v.as_array().unwrap().clone()
+    }
+
+    /// Tries to delete a locked object version; returns the error code S3 answered.
+    fn try_delete(&self, key: &str, version: &str) -> String {
+        self.python(&format!(
+            "try:\n\
+             \x20   s3.delete_object(Bucket=BUCKET, Key='{key}', VersionId='{version}')\n\
+             \x20   print(json.dumps('deleted'))\n\
+             except Exception as e:\n\
+             \x20   print(json.dumps(e.response['Error']['Code']))"
+        ))
+        .as_str()
+        .unwrap()
+        .to_owned()
+    }
+
+    fn options(&self) -> S3Options {
+        S3Options {
+            endpoint: Some(self.endpoint.clone()),
+            region: Some("us-east-1".into()),
+            sse: ServerSideEncryption::AwsKms,
+            kms_key_id: None,
+        }
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `hippo audit export` of the default tenant's log to the bucket, with the standard AWS
+/// variables and the endpoint override of the configuration.
+fn export_cli(s: &TestServer, moto: &Moto) -> std::process::Output {
+    let out = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(&s.data_dir)
+        .args(["audit", "export", "--tenant", "default", "--batch-size", "5"])
+        .arg("--to")
+        .arg(format!("s3://{BUCKET}/{PREFIX}"))
+        .env("AWS_ACCESS_KEY_ID", KEY_ID)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET)
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("AWS_ENDPOINT_URL_S3")
+        .env("AWS_REGION", "us-east-1")
+        .env("HIPPO_AUDIT__S3_ENDPOINT", &moto.endpoint)
+        .output()
+        .expect("hippo runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "export failed: {stderr}");
+    for secret in [SECRET, KEY_ID] {
+        assert!(
+            !stderr.contains(secret) && !String::from_utf8_lossy(&out.stdout).contains(secret),
+            "the CLI printed a credential"
+        );
+    }
+    out
+}
+
+async fn add_history(s: &TestServer, n: usize) {
+    let c = s.client();
+    for i in 0..n {
+        let id = create(s, &s.admin_key, patient(&format!("p-{i}"))).await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        authed(
+            &c,
+            reqwest::Method::GET,
+            s.url(&format!("/v1/records/{id}")),
+            &s.admin_key,
+        )
+        .send()
+        .await
+        .unwrap();
+    }
+}
+
+fn public_key(s: &TestServer) -> AuditPublicKey {
+    let out = s.cli(&["audit", "pubkey", "--json"]);
+    let info: Value = serde_json::from_slice(&out.stdout).unwrap();
+    AuditPublicKey::from_hex(info["public_key_hex"].as_str().unwrap()).unwrap()
+}
+
+/// Checks the bucket: every version locked in COMPLIANCE mode until `expect_until` (±60 s)
+/// and KMS-encrypted; every batch has its manifest, whose hash matches the batch; the batches
+/// recompute to the signed root of the newest manifest. Returns (latest keys, version count).
+fn check_bucket(moto: &Moto, key: &AuditPublicKey, expect_until: f64) -> (Vec<String>, usize) {
+    let objects = moto.objects();
+    assert!(!objects.is_empty());
+    for o in &objects {
+        assert_eq!(o["mode"], "COMPLIANCE", "{o}");
+        let until = o["until"].as_f64().unwrap();
+        assert!(
+            (until - expect_until).abs() < 60.0,
+            "retain-until {until} is not now + retention ({expect_until}): {o}"
+        );
+        assert_eq!(o["sse"], "aws:kms", "{o}");
+        assert!(o["key"].as_str().unwrap().starts_with(PREFIX), "{o}");
+    }
+    let mut latest: Vec<&Value> = objects.iter().filter(|o| o["latest"] == true).collect();
+    latest.sort_by_key(|o| o["key"].as_str().unwrap().to_owned());
+    let keys: Vec<String> = latest
+        .iter()
+        .map(|o| o["key"].as_str().unwrap().to_owned())
+        .collect();
+    let data: Vec<&&Value> = latest
+        .iter()
+        .filter(|o| o["key"].as_str().unwrap().ends_with(".ndjson"))
+        .collect();
+    let manifests: Vec<Value> = latest
+        .iter()
+        .filter(|o| o["key"].as_str().unwrap().ends_with(".manifest.json"))
+        .map(|o| serde_json::from_str(o["text"].as_str().unwrap()).unwrap())
+        .collect();
+    assert_eq!(data.len(), manifests.len(), "a batch lacks its manifest: {keys:?}");
+    let mut leaves = Vec::new();
+    let mut next = 1;
+    for (d, m) in data.iter().zip(&manifests) {
+        assert_eq!(m["events_sha256"], d["sha256"], "{m}");
+        assert_eq!(m["first_seq"], next, "{m}");
+        let text = d["text"].as_str().unwrap();
+        for line in text.lines() {
+            leaves.push(merkle::leaf_hash(line.as_bytes()));
+        }
+        assert_eq!(m["last_seq"], leaves.len(), "{m}");
+        next = leaves.len() + 1;
+        let until = hippo_core::time_fmt::parse_rfc3339(m["retain_until"].as_str().unwrap())
+            .unwrap() as f64
+            / 1000.0;
+        assert!((until - expect_until).abs() < 60.0, "{m}");
+    }
+    let head: SignedTreeHead =
+        serde_json::from_value(manifests.last().unwrap()["tree_head"].clone()).unwrap();
+    head.verify(key).expect("the manifest's tree head is signed by the deployment");
+    assert_eq!(head.head.tree_size, leaves.len() as u64);
+    assert_eq!(merkle::root_from_leaf_hashes(&leaves), head.head.root_hash);
+    (keys, objects.len())
+}
+
+fn expected_until() -> f64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    now + 2190.0 * 86_400.0
+}
+
+/// A sink that stops (like a killed process) after the data object of the first new batch,
+/// before its manifest.
+struct CrashBeforeManifest {
+    inner: S3Sink,
+    crashed: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl ExportSink for CrashBeforeManifest {
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+    async fn exported_through(&self, log_id: &str) -> Result<u64, ExportError> {
+        self.inner.exported_through(log_id).await
+    }
+    async fn put_sealed(
+        &self,
+        log_id: &str,
+        name: &str,
+        kind: ObjectKind,
+        bytes: &[u8],
+        retain_until: &str,
+    ) -> Result<(), ExportError> {
+        if kind == ObjectKind::Manifest {
+            self.crashed
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+            return Err(ExportError::Interrupted(format!("killed before {name}")));
+        }
+        self.inner
+            .put_sealed(log_id, name, kind, bytes, retain_until)
+            .await
+    }
+}
+
+#[tokio::test]
+async fn s3_export_locks_objects_is_idempotent_and_resumes_after_a_crash() {
+    let Some(moto) = Moto::start() else {
+        return;
+    };
+    moto.create_locked_bucket();
+    let mut s = server();
+    add_history(&s, 6).await;
+    s.stop();
+    let key = public_key(&s);
+
+    // First export: every object locked, encrypted, and the batches verify.
+    let out = export_cli(&s, &moto);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!stderr.contains(" 0 new batch"), "{stderr}");
+    let (keys, versions) = check_bucket(&moto, &key, expected_until());
+    assert!(keys.len() >= 4 && keys.len().is_multiple_of(2), "{keys:?}");
+
+    // Locked: not even the writer can delete a version.
+    let first = moto.objects().into_iter().next().unwrap();
+    assert_eq!(
+        moto.try_delete(
+            first["key"].as_str().unwrap(),
+            first["version"].as_str().unwrap()
+        ),
+        "AccessDenied"
+    );
+
+    // A rerun writes nothing.
+    let again = export_cli(&s, &moto);
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains(" 0 new batch"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert_eq!(moto.objects().len(), versions, "a rerun wrote objects");
+
+    // More events, then an export killed between a batch's data object and its manifest.
+    s.restart();
+    add_history(&s, 4).await;
+    s.stop();
+    {
+        let store = hippo_store::SqliteStore::open(&s.data_dir).expect("store opens");
+        let tenant: hippo_core::TenantId = "default".parse().unwrap();
+        let sink = CrashBeforeManifest {
+            inner: S3Sink::with_credentials(
+                S3Url::parse(&format!("s3://{BUCKET}/{PREFIX}")).unwrap(),
+                moto.options(),
+                Credentials::new(KEY_ID, SECRET),
+            )
+            .unwrap(),
+            crashed: false.into(),
+        };
+        let err = hippo_store::ledger::export(&store, Some(&tenant), &sink, 5, 2190)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ExportError::Interrupted(_)), "{err}");
+        assert!(sink.crashed.load(std::sync::atomic::Ordering::SeqCst));
+        hippo_store::Store::shutdown(&store).await;
+    }
+    let after_crash = moto.objects();
+    let orphans: Vec<&Value> = after_crash
+        .iter()
+        .filter(|o| {
+            let k = o["key"].as_str().unwrap();
+            k.ends_with(".ndjson")
+                && !after_crash
+                    .iter()
+                    .any(|m| m["key"] == k.replace(".ndjson", ".manifest.json"))
+        })
+        .collect();
+    assert_eq!(orphans.len(), 1, "the crash left one data object without manifest");
+    let orphan = orphans[0]["key"].as_str().unwrap().to_owned();
+
+    // The next run completes that batch (and the rest), and everything verifies.
+    let resumed = export_cli(&s, &moto);
+    let stderr = String::from_utf8_lossy(&resumed.stderr).into_owned();
+    assert!(!stderr.contains(" 0 new batch"), "{stderr}");
+    let (keys_after, _) = check_bucket(&moto, &key, expected_until());
+    assert!(keys_after.contains(&orphan.replace(".ndjson", ".manifest.json")));
+    assert!(keys_after.len() > keys.len());
+    let done = export_cli(&s, &moto);
+    assert!(String::from_utf8_lossy(&done.stderr).contains(" 0 new batch"));
+}
+
+#[tokio::test]
+async fn s3_export_refuses_missing_credentials_and_bad_urls() {
+    let mut s = server();
+    s.stop();
+    let out = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(&s.data_dir)
+        .args(["audit", "export", "--system", "--to", "s3://hippo-audit-lock/x"])
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_SESSION_TOKEN")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("AWS_ACCESS_KEY_ID"), "{stderr}");
+    let bad = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(&s.data_dir)
+        .args(["audit", "export", "--system", "--to", "s3://Not_A_Bucket/x"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("bucket name"));
+}
