@@ -15,7 +15,12 @@ terraform {
     }
   }
 
-  backend "s3" {}
+  # Bucket, key, region and DynamoDB table come from -backend-config at init; the state holds
+  # resource attributes (ARNs, not PHI), encrypted with the state CMK.
+  backend "s3" {
+    encrypt    = true
+    kms_key_id = "alias/hippo-terraform-state"
+  }
 }
 
 provider "aws" {

@@ -312,8 +312,16 @@ impl Config {
             .audit
             .s3_sse
             .parse::<hippo_store::export::ServerSideEncryption>()
-            .map_err(|e| ConfigError::new("audit.s3_sse", e, "use \"aws:kms\" (default), \"AES256\" or \"none\""))?;
-        if self.audit.s3_kms_key_id.is_some() && sse != hippo_store::export::ServerSideEncryption::AwsKms {
+            .map_err(|e| {
+                ConfigError::new(
+                    "audit.s3_sse",
+                    e,
+                    "use \"aws:kms\" (default), \"AES256\" or \"none\"",
+                )
+            })?;
+        if self.audit.s3_kms_key_id.is_some()
+            && sse != hippo_store::export::ServerSideEncryption::AwsKms
+        {
             return Err(ConfigError::new(
                 "audit.s3_kms_key_id",
                 "a KMS key id needs audit.s3_sse = \"aws:kms\"",

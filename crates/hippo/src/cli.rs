@@ -38,6 +38,9 @@ pub enum Command {
     /// Verify the tamper-evident audit trail, print its public key, prove, sign and export.
     #[command(subcommand)]
     Audit(crate::audit_cmd::AuditCommand),
+    /// HIPAA compliance gate for infrastructure code: Terraform, CloudFormation, Kubernetes,
+    /// Dockerfiles, ECS task definitions (exit 1 on findings, 2 on usage or parse errors).
+    Check(hippo_check::CheckArgs),
     /// Load-test a running server (durable creates and audited reads over TLS) or the bare store.
     Bench(crate::bench::BenchArgs),
     /// Print the version.

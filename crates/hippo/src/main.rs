@@ -18,6 +18,10 @@ use std::sync::Arc;
 fn main() -> std::process::ExitCode {
     logging::install_panic_hook();
     let cli = Cli::parse();
+    if let Command::Check(args) = &cli.command {
+        // The gate is synchronous and needs none of the server's set-up.
+        return std::process::ExitCode::from(hippo_check::run(args).clamp(0, 255) as u8);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -58,6 +62,7 @@ async fn run(cli: Cli) -> Result<()> {
             store.shutdown().await;
             result
         }
+        Command::Check(_) => unreachable!("handled before the runtime starts"),
         Command::Version => {
             println!("hippo {}", env!("CARGO_PKG_VERSION"));
             Ok(())

@@ -446,7 +446,8 @@ async fn pg_two_instances_one_truth() {
     writers.extend(spawn_writers(&two, 4, &acked));
     wait_for(&acked, 300).await;
     two.kill();
-    wait_for(&acked, acked.lock().unwrap().len() + 100).await; // one carries on alone
+    let more = acked.lock().unwrap().len() + 100;
+    wait_for(&acked, more).await; // one carries on alone
     let auditor = one.create_key("default", "auditor");
     for w in &writers {
         w.abort();

@@ -41,7 +41,9 @@ impl Moto {
             .unwrap_or(false);
         if !installed {
             if std::env::var_os("CI").is_some() {
-                panic!("moto is not installed (CI is set): run .ci/run, or pip install 'moto[server]'");
+                panic!(
+                    "moto is not installed (CI is set): run .ci/run, or pip install 'moto[server]'"
+                );
             }
             eprintln!(
                 "\n!!!!!!!! SKIPPED: the S3 export tests need moto (pip install 'moto[server]'); \
@@ -55,7 +57,14 @@ impl Moto {
             .unwrap()
             .port();
         let child = Command::new("python3")
-            .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
+            .args([
+                "-m",
+                "moto.server",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -67,7 +76,10 @@ impl Moto {
         };
         let deadline = Instant::now() + Duration::from_secs(60);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "moto did not start on port {port}");
+            assert!(
+                Instant::now() < deadline,
+                "moto did not start on port {port}"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
         Some(moto)
@@ -97,7 +109,10 @@ impl Moto {
             String::from_utf8_lossy(&out.stderr)
         );
         serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-            panic!("python printed no JSON ({e}): {}", String::from_utf8_lossy(&out.stdout))
+            panic!(
+                "python printed no JSON ({e}): {}",
+                String::from_utf8_lossy(&out.stdout)
+            )
         })
     }
 
@@ -164,7 +179,14 @@ fn export_cli(s: &TestServer, moto: &Moto) -> std::process::Output {
     let out = Command::new(BIN)
         .arg("--data-dir")
         .arg(&s.data_dir)
-        .args(["audit", "export", "--tenant", "default", "--batch-size", "5"])
+        .args([
+            "audit",
+            "export",
+            "--tenant",
+            "default",
+            "--batch-size",
+            "5",
+        ])
         .arg("--to")
         .arg(format!("s3://{BUCKET}/{PREFIX}"))
         .env("AWS_ACCESS_KEY_ID", KEY_ID)
@@ -243,7 +265,11 @@ fn check_bucket(moto: &Moto, key: &AuditPublicKey, expect_until: f64) -> (Vec<St
         .filter(|o| o["key"].as_str().unwrap().ends_with(".manifest.json"))
         .map(|o| serde_json::from_str(o["text"].as_str().unwrap()).unwrap())
         .collect();
-    assert_eq!(data.len(), manifests.len(), "a batch lacks its manifest: {keys:?}");
+    assert_eq!(
+        data.len(),
+        manifests.len(),
+        "a batch lacks its manifest: {keys:?}"
+    );
     let mut leaves = Vec::new();
     let mut next = 1;
     for (d, m) in data.iter().zip(&manifests) {
@@ -262,7 +288,8 @@ fn check_bucket(moto: &Moto, key: &AuditPublicKey, expect_until: f64) -> (Vec<St
     }
     let head: SignedTreeHead =
         serde_json::from_value(manifests.last().unwrap()["tree_head"].clone()).unwrap();
-    head.verify(key).expect("the manifest's tree head is signed by the deployment");
+    head.verify(key)
+        .expect("the manifest's tree head is signed by the deployment");
     assert_eq!(head.head.tree_size, leaves.len() as u64);
     assert_eq!(merkle::root_from_leaf_hashes(&leaves), head.head.root_hash);
     (keys, objects.len())
@@ -381,7 +408,11 @@ async fn s3_export_locks_objects_is_idempotent_and_resumes_after_a_crash() {
                     .any(|m| m["key"] == k.replace(".ndjson", ".manifest.json"))
         })
         .collect();
-    assert_eq!(orphans.len(), 1, "the crash left one data object without manifest");
+    assert_eq!(
+        orphans.len(),
+        1,
+        "the crash left one data object without manifest"
+    );
     let orphan = orphans[0]["key"].as_str().unwrap().to_owned();
 
     // The next run completes that batch (and the rest), and everything verifies.
@@ -402,7 +433,13 @@ async fn s3_export_refuses_missing_credentials_and_bad_urls() {
     let out = Command::new(BIN)
         .arg("--data-dir")
         .arg(&s.data_dir)
-        .args(["audit", "export", "--system", "--to", "s3://hippo-audit-lock/x"])
+        .args([
+            "audit",
+            "export",
+            "--system",
+            "--to",
+            "s3://hippo-audit-lock/x",
+        ])
         .env_remove("AWS_ACCESS_KEY_ID")
         .env_remove("AWS_SECRET_ACCESS_KEY")
         .env_remove("AWS_SESSION_TOKEN")

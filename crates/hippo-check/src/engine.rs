@@ -1,0 +1,181 @@
+//! The scan pipeline: discover, parse in parallel, evaluate rules, apply suppressions.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::PathBuf;
+
+use rayon::prelude::*;
+
+use crate::discover;
+use crate::error::{CheckError, ParseError};
+use crate::exceptions::{apply_suppressions, load_baseline};
+use crate::findings::finding;
+pub use crate::findings::{Finding, Suppressed};
+use crate::intake::{process, FileOut};
+use crate::rules::{self, Index, Kind};
+use crate::terraform::Tree;
+
+/// Per-rule evaluation counts for the evidence report.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct RuleStat {
+    pub evaluated: usize,
+    pub failed: usize,
+}
+
+/// The outcome of a scan.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub findings: Vec<Finding>,
+    pub errors: Vec<ParseError>,
+    pub files: usize,
+    pub resources: usize,
+    pub stats: BTreeMap<String, RuleStat>,
+    pub commit: Option<String>,
+    pub date: String,
+    pub paths: Vec<String>,
+    /// Unrendered Helm templates found: not parsed as manifests (secrets still scanned).
+    pub helm_templates: Vec<String>,
+}
+
+/// Scan options.
+pub struct Options {
+    pub paths: Vec<PathBuf>,
+    pub rules_dir: Option<PathBuf>,
+    pub baseline: Option<PathBuf>,
+    pub today: String,
+}
+
+/// Findings of one resource, and (rule, failed) for each rule evaluated on it.
+type PerResource = (Vec<Finding>, Vec<(&'static str, bool)>);
+
+/// Runs a scan.
+pub fn scan(opts: &Options) -> Result<Outcome, CheckError> {
+    let files = discover::walk(&opts.paths)?;
+    let outs: Vec<FileOut> = files.par_iter().map(|p| process(p)).collect();
+    let mut tree = Tree::default();
+    let mut resources = Vec::new();
+    let mut errors = Vec::new();
+    let mut secret_hits = Vec::new();
+    let mut sups = Vec::new();
+    let mut helm_templates = Vec::new();
+    for o in outs {
+        if o.helm_template {
+            helm_templates.push(o.path.to_string());
+        }
+        if let Some(e) = o.error {
+            errors.push(e);
+        }
+        if let Some(tf) = o.tf {
+            let p = PathBuf::from(tf.path.as_ref());
+            tree.add(&p, tf);
+        }
+        resources.extend(o.resources);
+        secret_hits.extend(o.secrets.into_iter().map(|s| (o.path.clone(), s)));
+        sups.extend(o.sups);
+    }
+    resources.extend(tree.resources());
+    drop(tree);
+    let idx = Index::new(&resources);
+    let registry = rules::registry();
+
+    let per_res: Vec<PerResource> = resources
+        .par_iter()
+        .map(|r| {
+            let mut fs = Vec::new();
+            let mut evals = Vec::new();
+            for rule in registry.iter().filter(|rule| rule.applies(r)) {
+                let Kind::Resource(check) = rule.kind else {
+                    continue;
+                };
+                let hits = check(r, &idx);
+                evals.push((rule.id, !hits.is_empty()));
+                for h in hits {
+                    fs.push(finding(
+                        rule.id,
+                        rule.title,
+                        rule.severity,
+                        rule.hipaa,
+                        &r.file,
+                        h.line,
+                        Some(r),
+                        h.message,
+                    ));
+                }
+            }
+            (fs, evals)
+        })
+        .collect();
+
+    let mut findings =
+        Vec::with_capacity(per_res.iter().map(|(f, _)| f.len()).sum::<usize>() + secret_hits.len());
+    let mut stats: BTreeMap<String, RuleStat> = registry
+        .iter()
+        .map(|r| (r.id.to_string(), RuleStat::default()))
+        .collect();
+    for (fs, evals) in per_res {
+        findings.extend(fs);
+        for (id, failed) in evals {
+            let s = stats.entry(id.to_string()).or_default();
+            s.evaluated += 1;
+            s.failed += usize::from(failed);
+        }
+    }
+    for (path, s) in secret_hits {
+        let rule = rules::find(s.rule_id).expect("secret rule registered");
+        findings.push(finding(
+            rule.id,
+            rule.title,
+            rule.severity,
+            rule.hipaa,
+            &path,
+            s.line,
+            None,
+            s.message,
+        ));
+    }
+    if let Some(dir) = &opts.rules_dir {
+        findings.extend(crate::rego::evaluate(dir, &resources)?);
+    }
+    dedup(&mut findings);
+    let baseline = match &opts.baseline {
+        Some(p) => Some(load_baseline(p)?),
+        None => None,
+    };
+    let meta = apply_suppressions(&mut findings, &sups, baseline.as_ref(), opts);
+    findings.extend(meta);
+    for f in &findings {
+        if f.rule_id.starts_with("HIPPO-SECRET") || f.rule_id.starts_with("HIPPO-SUP") {
+            let s = stats.entry(f.rule_id.to_string()).or_default();
+            s.evaluated += 1;
+            s.failed += usize::from(f.suppressed.is_none());
+        }
+    }
+    findings.sort_by(|a, b| (&a.file, a.line, &a.rule_id).cmp(&(&b.file, b.line, &b.rule_id)));
+    errors.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+    Ok(Outcome {
+        files: files.len(),
+        resources: resources
+            .iter()
+            .filter(|r| !r.rtype.starts_with("data."))
+            .count(),
+        findings,
+        errors,
+        stats,
+        commit: opts
+            .paths
+            .first()
+            .and_then(|p| crate::gitinfo::head_commit(p)),
+        date: opts.today.clone(),
+        paths: opts.paths.iter().map(|p| p.display().to_string()).collect(),
+        helm_templates,
+    })
+}
+
+fn dedup(findings: &mut Vec<Finding>) {
+    use std::hash::{Hash, Hasher};
+    let mut seen = HashSet::with_capacity(findings.len());
+    findings.retain(|f| {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (f.rule_id, &f.file, f.line, &f.message).hash(&mut h);
+        seen.insert(h.finish())
+    });
+}

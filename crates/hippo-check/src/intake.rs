@@ -1,0 +1,128 @@
+//! One input file: read, classify, parse into resources (or a Terraform body), and scan for
+//! secrets and suppression comments.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::discover::{self, FileKind};
+use crate::error::ParseError;
+use crate::model::Resource;
+use crate::parse::{json, yaml};
+use crate::suppress::{self, Suppression};
+use crate::terraform::{self, TfFile};
+use crate::{cfn, docker, ecs, k8s, secrets};
+
+/// What one input file contributes to a scan.
+pub struct FileOut {
+    pub path: Arc<str>,
+    pub tf: Option<TfFile>,
+    pub resources: Vec<Resource>,
+    pub secrets: Vec<secrets::SecretHit>,
+    pub sups: Vec<Suppression>,
+    pub error: Option<ParseError>,
+    pub helm_template: bool,
+}
+
+fn perr(path: &Arc<str>, line: u32, msg: impl Into<String>) -> Option<ParseError> {
+    Some(ParseError {
+        file: path.to_string(),
+        line,
+        message: msg.into(),
+    })
+}
+
+/// Reads, classifies and parses one file; never panics on bad input.
+pub fn process(p: &Path) -> FileOut {
+    let path: Arc<str> = Arc::from(p.to_string_lossy().as_ref());
+    let mut out = FileOut {
+        path: path.clone(),
+        tf: None,
+        resources: vec![],
+        secrets: vec![],
+        sups: vec![],
+        error: None,
+        helm_template: false,
+    };
+    let bytes = match std::fs::read(p) {
+        Ok(b) => b,
+        Err(e) => {
+            out.error = perr(&path, 0, format!("cannot read: {e}"));
+            return out;
+        }
+    };
+    let kind = discover::classify(p);
+    let text = match String::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(_) if kind == FileKind::Text => return out,
+        Err(_) => {
+            out.error = perr(&path, 1, "file is not valid UTF-8");
+            return out;
+        }
+    };
+    if kind == FileKind::Text && text.len() > 4 << 20 {
+        return out;
+    }
+    out.secrets = secrets::scan(&text);
+    out.sups = suppress::scan(&text, &path);
+    match kind {
+        FileKind::Terraform | FileKind::TfVars => match terraform::parse_hcl(&text) {
+            Ok(body) => {
+                out.tf = Some(TfFile {
+                    path: path.clone(),
+                    body,
+                })
+            }
+            Err((l, m)) => out.error = perr(&path, l, format!("HCL parse error: {m}")),
+        },
+        FileKind::TerraformJson => {
+            match terraform::tfjson::parse(&text, p.to_string_lossy().ends_with(".tfvars.json")) {
+                Ok(body) => {
+                    out.tf = Some(TfFile {
+                        path: path.clone(),
+                        body,
+                    })
+                }
+                Err((l, m)) => {
+                    out.error = perr(&path, l, format!("Terraform JSON parse error: {m}"))
+                }
+            }
+        }
+        FileKind::Yaml if is_helm_template(p, &text) => out.helm_template = true,
+        FileKind::Yaml => match yaml::parse_docs(&text) {
+            Ok(docs) => {
+                for d in docs {
+                    if cfn::is_template(&d) {
+                        out.resources.extend(cfn::resources(&d, &path));
+                    } else if k8s::is_manifest(&d) {
+                        k8s::resources(&d, &path, &mut out.resources);
+                    }
+                }
+            }
+            Err(e) => out.error = perr(&path, e.line, format!("YAML parse error: {}", e.msg)),
+        },
+        FileKind::Json => match json::parse(&text) {
+            Ok(d) => {
+                if terraform::plan::is_plan(&d) {
+                    out.resources = terraform::plan::resources(&d, &path);
+                } else if cfn::is_template(&d) {
+                    out.resources = cfn::resources(&d, &path);
+                } else if let Some(td) = ecs::task_definition(&d) {
+                    out.resources.push(ecs::resource(td, &path));
+                }
+            }
+            Err(e) => out.error = perr(&path, e.line, format!("JSON parse error: {}", e.msg)),
+        },
+        FileKind::Dockerfile => match docker::parse(&text, &path) {
+            Ok(r) => out.resources.push(r),
+            Err((l, m)) => out.error = perr(&path, l, m),
+        },
+        FileKind::Text => {}
+    }
+    out
+}
+
+/// An unrendered Helm template: under a `templates/` directory and using `{{ }}`. It is not
+/// YAML until rendered, so it is reported (not parsed); scan `helm template` output instead.
+fn is_helm_template(p: &Path, text: &str) -> bool {
+    text.contains("{{") && p.components().any(|c| c.as_os_str() == "templates")
+}

@@ -1,0 +1,4 @@
+//! Parsers that keep source lines: JSON and YAML (with CloudFormation tags).
+
+pub mod json;
+pub mod yaml;

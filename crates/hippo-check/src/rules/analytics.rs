@@ -1,0 +1,91 @@
+//! Analytics data stores: OpenSearch placement and logging, Redshift logging and
+//! snapshots, Kinesis stream encryption.
+
+use super::datastores::rule;
+use super::helpers::*;
+use super::{Hit, Index, Kind, Rule, Severity, TF};
+use crate::model::{Node, Resource};
+
+fn os_003(r: &Resource, _: &Index) -> Vec<Hit> {
+    match r.body.path(&["vpc_options", "subnet_ids"]) {
+        Some(s) if !s.items().is_empty() || !strings(Some(s)).is_empty() || s.is_unknown() => {
+            vec![]
+        }
+        _ => hit(
+            r.line,
+            "the domain has a public endpoint (no vpc_options with subnets)",
+        ),
+    }
+}
+
+fn os_004(r: &Resource, _: &Index) -> Vec<Hit> {
+    let types = r
+        .get("log_publishing_options")
+        .map(|l| {
+            l.items()
+                .iter()
+                .filter_map(|o| o.get("log_type").and_then(Node::as_str).map(str::to_string))
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    if types
+        .iter()
+        .any(|t| t == "AUDIT_LOGS" || t == "INDEX_SLOW_LOGS" || t == "ES_APPLICATION_LOGS")
+    {
+        vec![]
+    } else {
+        hit(
+            r.line,
+            "no log_publishing_options send domain logs to CloudWatch Logs",
+        )
+    }
+}
+
+fn rs_003(r: &Resource, idx: &Index) -> Vec<Hit> {
+    if r.body
+        .path(&["logging", "enable"])
+        .is_some_and(|n| n.truth() == crate::model::Tri::Yes)
+        || !referrers(
+            idx,
+            "aws_redshift_logging",
+            &["cluster_identifier"],
+            r,
+            &["cluster_identifier"],
+        )
+        .is_empty()
+    {
+        return vec![];
+    }
+    hit(r.line, "audit logging is not enabled for the cluster")
+}
+
+fn rs_004(r: &Resource, _: &Index) -> Vec<Hit> {
+    require_min(r, &["automated_snapshot_retention_period"], 1.0, Some(1.0))
+}
+
+fn kin_001(r: &Resource, _: &Index) -> Vec<Hit> {
+    match r.get("encryption_type").and_then(Node::as_str) {
+        Some("KMS") => vec![],
+        _ => hit(
+            r.get("encryption_type").map(|n| n.line).unwrap_or(r.line),
+            "the stream is not encrypted with KMS",
+        ),
+    }
+}
+
+pub fn rules() -> Vec<Rule> {
+    let os: &[&str] = &["aws_opensearch_domain", "aws_elasticsearch_domain"];
+    let rs: &[&str] = &["aws_redshift_cluster"];
+    vec![
+        rule!("HIPPO-AWS-OS-003", "OpenSearch domains are deployed in a VPC", High, &["164.312(a)(1)", "164.312(e)(1)"], os, TF, "vpc_options { subnet_ids = [...] }", "vpc_options {\n  subnet_ids         = aws_subnet.data[*].id\n  security_group_ids = [aws_security_group.search.id]\n}",
+            &["AWS Config: elasticsearch-in-vpc-only, opensearch-in-vpc-only"], os_003),
+        rule!("HIPPO-AWS-OS-004", "OpenSearch domains publish logs to CloudWatch", Medium, &["164.312(b)"], os, TF, "log_publishing_options for AUDIT_LOGS or application logs", "log_publishing_options {\n  log_type                 = \"AUDIT_LOGS\"\n  cloudwatch_log_group_arn = aws_cloudwatch_log_group.search.arn\n}",
+            &["AWS Config: elasticsearch-logs-to-cloudwatch, opensearch-logs-to-cloudwatch"], os_004),
+        rule!("HIPPO-AWS-RS-003", "Redshift audit logging is enabled", Medium, &["164.312(b)"], rs, TF, "logging { enable = true } or an aws_redshift_logging resource", "resource \"aws_redshift_logging\" \"dw\" {\n  cluster_identifier   = aws_redshift_cluster.dw.cluster_identifier\n  log_destination_type = \"cloudwatch\"\n}",
+            &["AWS Config: redshift-cluster-configuration-check (loggingEnabled)", "Prowler: redshift_cluster_audit_logging"], rs_003),
+        rule!("HIPPO-AWS-RS-004", "Redshift automated snapshots are kept", Medium, &["164.308(a)(7)(ii)(A)"], rs, TF, "automated_snapshot_retention_period >= 1", "automated_snapshot_retention_period = 35",
+            &["AWS Config: redshift-backup-enabled", "Prowler: redshift_cluster_automated_snapshot"], rs_004),
+        rule!("HIPPO-AWS-KIN-001", "Kinesis streams are encrypted with KMS", High, &["164.312(a)(2)(iv)"], &["aws_kinesis_stream"], TF, "encryption_type = \"KMS\"", "encryption_type = \"KMS\"\nkms_key_id      = aws_kms_key.stream.arn",
+            &["AWS Config: kinesis-stream-encrypted", "Prowler: kinesis_stream_encrypted_at_rest"], kin_001),
+    ]
+}

@@ -1,0 +1,112 @@
+//! AWS Backup rules: retention, vault encryption, cross-region copies.
+
+use super::helpers::*;
+use super::{Hit, Index, Kind, Rule, Severity, TF};
+use crate::model::{Node, Resource};
+
+fn plan_rules(r: &Resource) -> Vec<&Node> {
+    r.get("rule").map(|x| x.items()).unwrap_or_default()
+}
+
+fn bak_001(r: &Resource, _: &Index) -> Vec<Hit> {
+    let mut out = Vec::new();
+    for rule in plan_rules(r) {
+        if let Some(d) = rule.path(&["lifecycle", "delete_after"]) {
+            match d.as_num() {
+                Some(v) if v >= 30.0 => {}
+                Some(v) => out.extend(hit(
+                    d.line,
+                    format!("recovery points are deleted after {v} days; keep at least 30"),
+                )),
+                None => out.extend(hit(d.line, unknown_msg("delete_after", d))),
+            }
+        }
+    }
+    out
+}
+
+fn bak_002(r: &Resource, idx: &Index) -> Vec<Hit> {
+    require_cmk(r, &["kms_key_arn"], idx, "the backup vault")
+}
+
+fn bak_003(r: &Resource, _: &Index) -> Vec<Hit> {
+    if plan_rules(r).iter().any(|x| x.get("copy_action").is_some()) {
+        vec![]
+    } else {
+        hit(
+            r.line,
+            "no backup rule copies recovery points to another region",
+        )
+    }
+}
+
+fn bak_004(r: &Resource, idx: &Index) -> Vec<Hit> {
+    if referrers(idx, "aws_backup_selection", &["resources"], r, &["arn"]).is_empty() {
+        return hit(r.line, "no aws_backup_selection includes this data store");
+    }
+    vec![]
+}
+
+pub fn rules() -> Vec<Rule> {
+    vec![
+        Rule {
+            id: "HIPPO-AWS-BAK-001",
+            title: "Backup plans keep recovery points 30 days or more",
+            severity: Severity::High,
+            hipaa: &["164.308(a)(7)(ii)(A)", "164.310(d)(2)(iv)"],
+            types: &["aws_backup_plan"],
+            formats: TF,
+            expected: "lifecycle.delete_after >= 30 in every rule (or no expiry)",
+            remediation: "lifecycle {\n  delete_after = 35\n}",
+            sources: &[
+                "seed 000: Backup policies configured and tested",
+                "seed 002: Automated backups using AWS Backup",
+                "AWS Config: backup-plan-min-frequency-and-min-retention-check",
+                "Prowler: backup_plans_exist",
+            ],
+            kind: Kind::Resource(bak_001),
+        },
+        Rule {
+            id: "HIPPO-AWS-BAK-002",
+            title: "Backup vaults use a customer-managed KMS key",
+            severity: Severity::Medium,
+            hipaa: &["164.312(a)(2)(iv)"],
+            types: &["aws_backup_vault"],
+            formats: TF,
+            expected: "kms_key_arn names a customer-managed KMS key",
+            remediation: "kms_key_arn = aws_kms_key.backup.arn",
+            sources: &[
+                "AWS Config: backup-recovery-point-encrypted",
+                "Prowler: backup_vaults_encrypted",
+            ],
+            kind: Kind::Resource(bak_002),
+        },
+        Rule {
+            id: "HIPPO-AWS-BAK-003",
+            title: "Backups are copied to another region",
+            severity: Severity::Low,
+            hipaa: &["164.308(a)(7)(ii)(B)"],
+            types: &["aws_backup_plan"],
+            formats: TF,
+            expected: "A rule with copy_action to a vault in another region",
+            remediation: "copy_action {\n  destination_vault_arn = aws_backup_vault.dr.arn\n}",
+            sources: &["seed 002: AWS Backup - Cross-region DR"],
+            kind: Kind::Resource(bak_003),
+        },
+        Rule {
+            id: "HIPPO-AWS-BAK-004",
+            title: "Data stores are covered by an AWS Backup plan",
+            severity: Severity::Low,
+            hipaa: &["164.308(a)(7)(ii)(A)", "164.308(a)(7)(ii)(B)"],
+            types: &["aws_db_instance", "aws_rds_cluster", "aws_efs_file_system", "aws_dynamodb_table", "aws_ebs_volume"],
+            formats: TF,
+            expected: "An aws_backup_selection lists the resource",
+            remediation: "resource \"aws_backup_selection\" \"phi\" {\n  name         = \"phi\"\n  plan_id      = aws_backup_plan.main.id\n  iam_role_arn = aws_iam_role.backup.arn\n  resources    = [aws_db_instance.phi.arn]\n}",
+            sources: &[
+                "seed 002: Automated backups using AWS Backup",
+                "AWS Config: rds-in-backup-plan, aurora-resources-protected-by-backup-plan, ebs-in-backup-plan, efs-in-backup-plan, dynamodb-in-backup-plan",
+            ],
+            kind: Kind::Resource(bak_004),
+        },
+    ]
+}
