@@ -459,6 +459,46 @@ mod tests {
     }
 
     #[test]
+    fn s3_export_keys_are_validated() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(
+            d.path().join(CONFIG_FILE),
+            "[audit]\nexport_url = \"s3://audit-bucket/hippo\"\ns3_endpoint = \"http://127.0.0.1:9000\"\ns3_sse = \"AES256\"\n",
+        )
+        .unwrap();
+        let c = Config::load(d.path(), &FlagOverrides::default()).unwrap();
+        let opts = c.audit.s3_options();
+        assert_eq!(opts.sse, hippo_store::export::ServerSideEncryption::Aes256);
+        assert_eq!(opts.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+        let bad = |audit: AuditConfig| {
+            Config {
+                audit,
+                ..Config::default()
+            }
+            .validate()
+            .unwrap_err()
+            .key
+        };
+        let url = |u: &str| AuditConfig {
+            export_url: Some(u.into()),
+            ..AuditConfig::default()
+        };
+        assert_eq!(bad(url("/var/audit")), "audit.export_url");
+        assert_eq!(bad(url("s3://No_Such")), "audit.export_url");
+        let sse = AuditConfig {
+            s3_sse: "rot13".into(),
+            ..AuditConfig::default()
+        };
+        assert_eq!(bad(sse), "audit.s3_sse");
+        let kms = AuditConfig {
+            s3_sse: "none".into(),
+            s3_kms_key_id: Some("k".into()),
+            ..AuditConfig::default()
+        };
+        assert_eq!(bad(kms), "audit.s3_kms_key_id");
+    }
+
+    #[test]
     fn flags_override_file() {
         let d = tempfile::tempdir().unwrap();
         std::fs::write(d.path().join(CONFIG_FILE), "listen = \"127.0.0.1:9000\"\n").unwrap();

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use hippo_check::engine::{scan, Finding, Options, Outcome};
 
 pub fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+    // Relative to either crate that includes this module (hippo-check, and hippo for `hippo check`).
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../hippo-check/tests/fixtures")
 }
 
 pub fn scan_paths(paths: &[PathBuf]) -> Outcome {

@@ -1,5 +1,6 @@
 //! Inputs, evaluation semantics, suppressions, baseline, Rego, outputs and exit codes.
 
+#[path = "../../../hippo-check/tests/common/mod.rs"]
 mod common;
 
 use std::path::{Path, PathBuf};

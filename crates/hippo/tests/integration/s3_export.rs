@@ -457,3 +457,70 @@ async fn s3_export_refuses_missing_credentials_and_bad_urls() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("bucket name"));
 }
+
+#[tokio::test]
+async fn background_exporter_writes_locked_batches_to_s3() {
+    let Some(moto) = Moto::start() else {
+        return;
+    };
+    moto.create_locked_bucket();
+    let s = server_with(
+        Options::default()
+            .env("AWS_ACCESS_KEY_ID", KEY_ID)
+            .env("AWS_SECRET_ACCESS_KEY", SECRET)
+            .env("AWS_REGION", "us-east-1")
+            .env(
+                "HIPPO_AUDIT__EXPORT_URL",
+                &format!("s3://{BUCKET}/{PREFIX}"),
+            )
+            .env("HIPPO_AUDIT__S3_ENDPOINT", &moto.endpoint)
+            .env("HIPPO_AUDIT__EXPORT_INTERVAL_SECS", "1"),
+    );
+    add_history(&s, 3).await;
+    let key = public_key(&s);
+    // The exporter runs every second; wait until the tenant's events are all sealed.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let manifests = moto
+            .objects()
+            .into_iter()
+            .filter(|o| {
+                o["key"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with(&format!("{PREFIX}/default/"))
+                    && o["key"].as_str().unwrap().ends_with(".manifest.json")
+            })
+            .count();
+        if manifests > 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no batch exported; log:\n{}",
+            s.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let objects = moto.objects();
+    for o in &objects {
+        assert_eq!(o["mode"], "COMPLIANCE", "{o}");
+        assert_eq!(o["sse"], "aws:kms", "{o}");
+        let until = o["until"].as_f64().unwrap();
+        assert!((until - expected_until()).abs() < 120.0, "{o}");
+    }
+    // Every manifest's head is signed by this deployment.
+    for o in objects
+        .iter()
+        .filter(|o| o["key"].as_str().unwrap().ends_with(".manifest.json"))
+    {
+        if let Some(text) = o["text"].as_str() {
+            let m: Value = serde_json::from_str(text).unwrap();
+            let head: SignedTreeHead = serde_json::from_value(m["tree_head"].clone()).unwrap();
+            head.verify(&key).unwrap();
+        }
+    }
+    let logs = s.logs();
+    assert!(logs.contains("audit batches exported"), "{logs}");
+    assert!(!logs.contains(SECRET), "the server logged the AWS secret");
+}
