@@ -499,6 +499,43 @@ mod tests {
     }
 
     #[test]
+    fn database_url_comes_from_a_private_file_and_is_never_echoed() {
+        if std::env::var_os("HIPPO_DATABASE_URL").is_some() {
+            return; // the environment wins by design; nothing to test here
+        }
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let file = d.path().join("db-url");
+        let url = "postgres://hippo:Pw-Zebediah@db.example.com/hippo?sslmode=verify-full";
+        std::fs::write(&file, format!("{url}\n")).unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let c = Config {
+            store: "postgres".into(),
+            database_url_file: Some(file.clone()),
+            ..Config::default()
+        };
+        c.validate().unwrap();
+        let e = c.database_url().unwrap_err().to_string();
+        assert!(e.contains("chmod 600") && !e.contains("Pw-Zebediah"), "{e}");
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(c.database_url().unwrap(), url);
+        let none = Config {
+            store: "postgres".into(),
+            ..Config::default()
+        };
+        assert!(none
+            .database_url()
+            .unwrap_err()
+            .to_string()
+            .contains("HIPPO_DATABASE_URL"));
+        let bad = Config {
+            store: "mysql".into(),
+            ..Config::default()
+        };
+        assert!(bad.validate().is_err());
+    }
+
+    #[test]
     fn flags_override_file() {
         let d = tempfile::tempdir().unwrap();
         std::fs::write(d.path().join(CONFIG_FILE), "listen = \"127.0.0.1:9000\"\n").unwrap();

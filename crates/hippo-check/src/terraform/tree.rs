@@ -19,7 +19,9 @@ pub struct Tree {
 
 impl Tree {
     pub fn add(&mut self, path: &Path, file: TfFile) {
-        let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        // Keyed by the normalised directory, the same form module sources resolve to, so
+        // `./x`, `a/../x` and `x` name one module whatever path the user scanned.
+        let dir = normalize(path.parent().unwrap_or(Path::new(".")));
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
         let name = name.strip_suffix(".json").unwrap_or(name);
         if name.ends_with(".tfvars") {

@@ -109,11 +109,72 @@ fn env_nonempty(name: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
+/// Where the sink's AWS credentials come from.
+enum CredentialSource {
+    /// Fixed keys (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN).
+    Static(Credentials),
+    /// The container credentials endpoint (ECS task role, EKS Pod Identity): temporary keys,
+    /// fetched when needed and refreshed five minutes before they expire.
+    Container {
+        url: Url,
+        /// AWS_CONTAINER_AUTHORIZATION_TOKEN, or the file of AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE
+        /// (read at each fetch: it is rotated).
+        token: Option<String>,
+        token_file: Option<std::path::PathBuf>,
+        /// The current keys and their expiry (Unix seconds).
+        cached: tokio::sync::Mutex<Option<(Credentials, i64)>>,
+    },
+}
+
+/// The ECS/EKS container credentials endpoint from the standard variables, if set. Plain HTTP
+/// is accepted only to loopback and the ECS/EKS link-local agents, as the AWS SDKs do.
+fn container_source() -> Result<Option<CredentialSource>, ExportError> {
+    let url = if let Some(rel) = env_nonempty("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") {
+        format!("http://169.254.170.2{rel}")
+    } else if let Some(full) = env_nonempty("AWS_CONTAINER_CREDENTIALS_FULL_URI") {
+        full
+    } else {
+        return Ok(None);
+    };
+    let bad = || {
+        ExportError::Config(
+            "the container credentials URI must be https, or http to loopback, 169.254.170.2 or 169.254.170.23".into(),
+        )
+    };
+    let url = Url::parse(&url).map_err(|_| bad())?;
+    let host = url.host_str().unwrap_or("");
+    let allowed_http = host == "localhost"
+        || match host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+        {
+            Ok(std::net::IpAddr::V4(ip)) => {
+                ip.is_loopback()
+                    || ip.octets() == [169, 254, 170, 2]
+                    || ip.octets() == [169, 254, 170, 23]
+            }
+            Ok(std::net::IpAddr::V6(ip)) => {
+                ip.is_loopback() || ip.segments() == [0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x23]
+            }
+            Err(_) => false,
+        };
+    if !(url.scheme() == "https" || (url.scheme() == "http" && allowed_http)) {
+        return Err(bad());
+    }
+    Ok(Some(CredentialSource::Container {
+        url,
+        token: env_nonempty("AWS_CONTAINER_AUTHORIZATION_TOKEN"),
+        token_file: env_nonempty("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE").map(Into::into),
+        cached: tokio::sync::Mutex::new(None),
+    }))
+}
+
 /// Sealed batches as S3 objects under Object Lock.
 pub struct S3Sink {
     url: S3Url,
     bucket: Bucket,
-    credentials: Credentials,
+    credentials: CredentialSource,
     client: reqwest::Client,
     options: S3Options,
 }
@@ -129,14 +190,19 @@ impl std::fmt::Debug for S3Sink {
 
 impl S3Sink {
     /// A sink for `url`, with credentials from `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`
-    /// and (optionally) `AWS_SESSION_TOKEN`.
+    /// and (optionally) `AWS_SESSION_TOKEN`, else from the container credentials endpoint
+    /// (`AWS_CONTAINER_CREDENTIALS_RELATIVE_URI` on ECS, `AWS_CONTAINER_CREDENTIALS_FULL_URI`
+    /// with `AWS_CONTAINER_AUTHORIZATION_TOKEN[_FILE]` on EKS).
     pub fn new(url: S3Url, options: S3Options) -> Result<Self, ExportError> {
-        let credentials = Credentials::from_env().ok_or_else(|| {
-            ExportError::Config(
-                "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary credentials)".into(),
-            )
-        })?;
-        Self::with_credentials(url, options, credentials)
+        let source = match Credentials::from_env() {
+            Some(c) => CredentialSource::Static(c),
+            None => container_source()?.ok_or_else(|| {
+                ExportError::Config(
+                    "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary credentials), or run with a task role (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI / _FULL_URI)".into(),
+                )
+            })?,
+        };
+        Self::with_source(url, options, source)
     }
 
     /// A sink with explicit credentials.
@@ -144,6 +210,14 @@ impl S3Sink {
         url: S3Url,
         options: S3Options,
         credentials: Credentials,
+    ) -> Result<Self, ExportError> {
+        Self::with_source(url, options, CredentialSource::Static(credentials))
+    }
+
+    fn with_source(
+        url: S3Url,
+        options: S3Options,
+        credentials: CredentialSource,
     ) -> Result<Self, ExportError> {
         if options.kms_key_id.is_some() && options.sse != ServerSideEncryption::AwsKms {
             return Err(ExportError::Config(
@@ -186,6 +260,64 @@ impl S3Sink {
             client,
             options,
         })
+    }
+
+    /// Current credentials: the static ones, or the container endpoint's (cached until five
+    /// minutes before they expire).
+    async fn credentials(&self) -> Result<Credentials, ExportError> {
+        let (url, token, token_file, cached) = match &self.credentials {
+            CredentialSource::Static(c) => return Ok(c.clone()),
+            CredentialSource::Container {
+                url,
+                token,
+                token_file,
+                cached,
+            } => (url, token, token_file, cached),
+        };
+        let mut cached = cached.lock().await;
+        let now = hippo_core::time_fmt::now_millis() / 1000;
+        if let Some((c, expires)) = cached.as_ref() {
+            if *expires - 300 > now {
+                return Ok(c.clone());
+            }
+        }
+        let fail = |reason: String| ExportError::S3Transport {
+            op: "credentials",
+            key: "container credentials endpoint".into(),
+            reason,
+        };
+        let token = match token_file {
+            Some(path) => Some(
+                std::fs::read_to_string(path)
+                    .map_err(|e| fail(format!("authorization token file: {e}")))?
+                    .trim()
+                    .to_owned(),
+            ),
+            None => token.clone(),
+        };
+        let mut req = self.client.get(url.clone());
+        if let Some(t) = token {
+            req = req.header("authorization", t);
+        }
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| fail(e.without_url().to_string()))?;
+        if !resp.status().is_success() {
+            return Err(fail(format!("HTTP {}", resp.status().as_u16())));
+        }
+        let text = resp
+            .text()
+            .await
+            .map_err(|e| fail(e.without_url().to_string()))?;
+        // The response carries the secret: report only that it did not parse.
+        let parsed =
+            rusty_s3::credentials::Ec2SecurityCredentialsMetadataResponse::deserialize(&text)
+                .map_err(|_| fail("unreadable credentials response".into()))?;
+        let expires = parsed.expiration().as_second();
+        let creds = parsed.into_credentials();
+        *cached = Some((creds.clone(), expires));
+        Ok(creds)
     }
 
     /// The key of object `name` of `log_id`.
@@ -242,8 +374,9 @@ impl S3Sink {
         let mut keys = Vec::new();
         let mut token: Option<String> = None;
         loop {
+            let creds = self.credentials().await?;
             let url = {
-                let mut action = self.bucket.list_objects_v2(Some(&self.credentials));
+                let mut action = self.bucket.list_objects_v2(Some(&creds));
                 action.with_prefix(prefix);
                 if let Some(t) = &token {
                     action.with_continuation_token(t.as_str());
@@ -336,8 +469,9 @@ impl ExportSink for S3Sink {
             }
             ServerSideEncryption::None => {}
         }
+        let creds = self.credentials().await?;
         let url = {
-            let mut action = self.bucket.put_object(Some(&self.credentials), &key);
+            let mut action = self.bucket.put_object(Some(&creds), &key);
             for (name, value) in &headers {
                 action.headers_mut().insert(*name, value.as_str());
             }
@@ -371,6 +505,54 @@ mod tests {
         assert_eq!(S3Url::parse("s3://audit-bucket").unwrap().prefix, "");
         assert!(S3Url::parse("s3://Bad_Bucket/x").is_err());
         assert!(S3Url::parse("https://bucket/x").is_err());
+    }
+
+    #[tokio::test]
+    async fn container_credentials_are_fetched_with_the_token_and_cached() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let mut requests = Vec::new();
+            while let Ok(Ok((mut conn, _))) =
+                tokio::time::timeout(Duration::from_millis(500), listener.accept()).await
+            {
+                let mut buf = vec![0u8; 4096];
+                let n = conn.read(&mut buf).await.unwrap();
+                requests.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+                let body = r#"{"AccessKeyId":"ASIATEMP","SecretAccessKey":"temp-secret","Token":"session-token","Expiration":"2099-01-01T00:00:00Z"}"#;
+                let resp = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                conn.write_all(resp.as_bytes()).await.unwrap();
+            }
+            requests
+        });
+        let sink = S3Sink::with_source(
+            S3Url::parse("s3://audit-bucket").unwrap(),
+            S3Options {
+                endpoint: Some("http://127.0.0.1:9".into()),
+                ..S3Options::default()
+            },
+            CredentialSource::Container {
+                url: Url::parse(&format!("http://{addr}/v2/credentials/x")).unwrap(),
+                token: Some("pod-identity-token".into()),
+                token_file: None,
+                cached: tokio::sync::Mutex::new(None),
+            },
+        )
+        .unwrap();
+        let first = sink.credentials().await.unwrap();
+        let second = sink.credentials().await.unwrap();
+        assert_eq!(first.key(), "ASIATEMP");
+        assert_eq!(first.token(), Some("session-token"));
+        assert_eq!(first, second);
+        let requests = server.await.unwrap();
+        assert_eq!(requests.len(), 1, "cached: {requests:?}");
+        assert!(requests[0]
+            .to_lowercase()
+            .contains("authorization: pod-identity-token"));
     }
 
     #[test]

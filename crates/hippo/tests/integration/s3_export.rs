@@ -443,6 +443,8 @@ async fn s3_export_refuses_missing_credentials_and_bad_urls() {
         .env_remove("AWS_ACCESS_KEY_ID")
         .env_remove("AWS_SECRET_ACCESS_KEY")
         .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
+        .env_remove("AWS_CONTAINER_CREDENTIALS_FULL_URI")
         .output()
         .unwrap();
     assert!(!out.status.success());
