@@ -31,6 +31,11 @@ pub struct Config {
     /// With `store = "postgres"`: a file holding the database URL (never put the URL, which may
     /// carry a password, in this file or on the command line).
     pub database_url_file: Option<PathBuf>,
+    /// The keyring (mode 600): unset, `<data_dir>/keyring.json`, created on first start. With
+    /// `store = "postgres"` every instance must use the same keyring (it signs the shared audit
+    /// log's tree heads and keys its redaction): point this at the deployment's keyring, e.g.
+    /// mounted from a secret store. An instance with another keyring is refused at start.
+    pub keyring_file: Option<PathBuf>,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
     /// Seconds to let in-flight requests finish on SIGTERM/SIGINT.
@@ -136,6 +141,7 @@ impl Default for Config {
             insecure_http: false,
             store: "sqlite".into(),
             database_url_file: None,
+            keyring_file: None,
             max_body_bytes: 1024 * 1024,
             shutdown_grace_secs: 30,
             tls: TlsConfig::default(),
@@ -241,6 +247,13 @@ impl Config {
                 "store",
                 "unknown store",
                 "use \"sqlite\" (embedded) or \"postgres\" (scale-out)",
+            ));
+        }
+        if self.keyring_file.is_some() && self.store != "postgres" {
+            return Err(ConfigError::new(
+                "keyring_file",
+                "is only used with store = \"postgres\"; the embedded store keeps its keyring in the data directory",
+                "remove keyring_file, or set store = \"postgres\"",
             ));
         }
         if !(1024..=64 * 1024 * 1024).contains(&self.max_body_bytes) {
@@ -387,6 +400,25 @@ impl Config {
         }
     }
 
+    /// The keyring's path: `keyring_file`, else the data directory's own.
+    pub fn keyring_path(&self, data_dir: &Path) -> PathBuf {
+        self.keyring_file
+            .clone()
+            .unwrap_or_else(|| hippo_store::Keyring::path(data_dir))
+    }
+
+    /// Loads the keyring, with errors that name the key to fix.
+    pub fn load_keyring(&self, data_dir: &Path) -> Result<hippo_store::Keyring, ConfigError> {
+        let path = self.keyring_path(data_dir);
+        hippo_store::Keyring::load_file(&path).map_err(|e| {
+            ConfigError::new(
+                "keyring_file",
+                e.to_string(),
+                "give every instance the deployment's keyring file (mode 600) via keyring_file or HIPPO_KEYRING_FILE",
+            )
+        })
+    }
+
     /// The commented configuration file written by `hippo init`.
     pub fn template() -> String {
         let body = toml::to_string_pretty(&Config::default()).expect("config serialises");
@@ -397,6 +429,8 @@ impl Config {
              # tls.cert_file / tls.key_file: set both to use your own certificate.\n\
              # store = \"postgres\": the database URL comes from HIPPO_DATABASE_URL, or from the\n\
              # file named by database_url_file (mode 600); never from this file or a flag.\n\
+             # keyring_file: the keyring (mode 600) when not <data_dir>/keyring.json; every\n\
+             # instance sharing one PostgreSQL database must use the same keyring.\n\
              # [audit] export: export_dir = \"/path\" writes read-only sealed batches to a\n\
              # directory; export_url = \"s3://bucket/prefix\" writes them to S3 under Object Lock\n\
              # (COMPLIANCE mode, retained retention_days), encrypted per s3_sse (\"aws:kms\",\n\

@@ -91,9 +91,11 @@ pub async fn ensure(data_dir: &Path, flags: &FlagOverrides) -> Result<Initialize
 }
 
 /// Connects to the configured PostgreSQL database (see [`Config::database_url`]).
-pub async fn connect_postgres(config: &Config) -> Result<PgStore, InitError> {
+/// The keyring is `keyring_file` (shared by every instance) or the data directory's own.
+pub async fn connect_postgres(data_dir: &Path, config: &Config) -> Result<PgStore, InitError> {
     let url = config.database_url()?;
-    Ok(PgStore::connect(&url, PgSettings::default()).await?)
+    let keys = config.load_keyring(data_dir)?.ledger_keys()?;
+    Ok(PgStore::connect(&url, PgSettings::default(), keys).await?)
 }
 
 /// The scale-out start: the data directory keeps only configuration, the keyring and TLS
@@ -105,10 +107,10 @@ async fn ensure_postgres(
     config: Config,
     ca_file: Option<PathBuf>,
 ) -> Result<Initialized, InitError> {
-    if !hippo_store::Keyring::path(data_dir).exists() {
+    if config.keyring_file.is_none() && !hippo_store::Keyring::path(data_dir).exists() {
         hippo_store::Keyring::create(data_dir)?;
     }
-    let store = Arc::new(connect_postgres(&config).await?);
+    let store = Arc::new(connect_postgres(data_dir, &config).await?);
     let mut admin_token = None;
     if store.list_tenants().await?.is_empty() {
         let tenant: TenantId = DEFAULT_TENANT.parse().expect("valid tenant id");
@@ -134,7 +136,7 @@ async fn ensure_postgres(
 pub async fn open_store(data_dir: &Path) -> Result<Arc<dyn Store>, InitError> {
     let config = Config::load(data_dir, &FlagOverrides::default())?;
     if config.store == "postgres" {
-        return Ok(Arc::new(connect_postgres(&config).await?));
+        return Ok(Arc::new(connect_postgres(data_dir, &config).await?));
     }
     Ok(Arc::new(SqliteStore::open(data_dir)?))
 }

@@ -11,6 +11,7 @@ use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use hippo_audit::tree_head::AuditSigningKey;
 use serde::{Deserialize, Serialize};
 use std::fs;
 use std::io::Write;
@@ -32,6 +33,24 @@ struct KeyringFile {
     /// Base64 of a 32-byte seed for the audit tree-head signing key (used from issue 5 on).
     #[serde(default)]
     audit_signing_seed: Option<String>,
+}
+
+/// The keys of a deployment's audit ledger (see [`Keyring::ledger_keys`]).
+pub struct LedgerKeys {
+    pub signing: AuditSigningKey,
+    pub redaction_root: DataKey,
+}
+
+impl LedgerKeys {
+    /// A fingerprint of the redaction root that reveals nothing about it, so instances can
+    /// check they share it without storing it.
+    pub fn redaction_check(&self) -> String {
+        use hmac::{Hmac, Mac};
+        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(self.redaction_root.as_slice())
+            .expect("any key length");
+        mac.update(b"hippo redaction root check");
+        hex::encode(mac.finalize().into_bytes())
+    }
 }
 
 pub struct Keyring {
@@ -126,12 +145,17 @@ impl Keyring {
         })
     }
 
-    /// Loads the keyring, refusing a file or directory that others can read.
+    /// Loads the keyring of a data directory, refusing a file or directory that others can read.
     pub fn load(data_dir: &Path) -> Result<Self, StoreError> {
         require_private(data_dir, true)?;
-        let path = Self::path(data_dir);
-        require_private(&path, false)?;
-        let text = Zeroizing::new(fs::read_to_string(&path).map_err(|e| StoreError::io(&path, e))?);
+        Self::load_file(&Self::path(data_dir))
+    }
+
+    /// Loads a keyring file from anywhere (a keyring shared by several instances, mounted from
+    /// a secret store), refusing one that group or others can read.
+    pub fn load_file(path: &Path) -> Result<Self, StoreError> {
+        require_private(path, false)?;
+        let text = Zeroizing::new(fs::read_to_string(path).map_err(|e| StoreError::io(path, e))?);
         let file: KeyringFile = serde_json::from_str(&text).map_err(|e| {
             StoreError::Crypto(format!("{} is not a valid keyring: {e}", path.display()))
         })?;
@@ -142,23 +166,29 @@ impl Keyring {
                 file.version
             )));
         }
-        let raw =
-            Zeroizing::new(STANDARD.decode(file.kek.as_bytes()).map_err(|_| {
-                StoreError::Crypto(format!("{}: kek is not base64", path.display()))
-            })?);
-        let kek: [u8; 32] = raw
-            .as_slice()
-            .try_into()
-            .map_err(|_| StoreError::Crypto(format!("{}: kek must be 32 bytes", path.display())))?;
+        let kek = decode_key(&file.kek, "kek", path)?;
         let audit_seed = file
             .audit_signing_seed
             .as_deref()
-            .map(|s| decode_key(s, "audit_signing_seed", &path))
+            .map(|s| decode_key(s, "audit_signing_seed", path))
             .transpose()?;
         Ok(Self {
-            kek: Zeroizing::new(kek),
+            kek,
             audit_seed,
-            path,
+            path: path.to_owned(),
+        })
+    }
+
+    /// The audit ledger's keys: the tree-head signing key, and the root from which each log's
+    /// redaction key is derived (HMAC of the KEK, so it is never stored on its own).
+    pub fn ledger_keys(&self) -> Result<LedgerKeys, StoreError> {
+        use hmac::{Hmac, Mac};
+        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(self.kek.as_slice())
+            .expect("any key length");
+        mac.update(b"hippo audit redaction root v1");
+        Ok(LedgerKeys {
+            signing: AuditSigningKey::from_seed(&*self.audit_signing_seed()?),
+            redaction_root: Zeroizing::new(mac.finalize().into_bytes().into()),
         })
     }
 

@@ -4,6 +4,7 @@
 //! audit event itself, in the same durable commit as the change (or, for reads, before it
 //! returns), so no caller can forget to audit and no audit failure can be ignored.
 
+pub mod audit_log;
 pub mod error;
 pub mod export;
 pub mod keyring;

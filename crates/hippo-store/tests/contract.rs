@@ -3,6 +3,7 @@
 //! against PostgreSQL (a fresh database per test on `HIPPO_TEST_DATABASE_URL`; skipped, with a
 //! note, when that is unset).
 
+use hippo_audit::merkle;
 use hippo_core::{
     Action, Actor, AuditDraft, Outcome, RecordFilter, RecordId, RecordInput, Role, TenantId,
 };
@@ -34,7 +35,9 @@ async fn postgres(test: &str) -> Option<Harness> {
         max_connections: 8,
         ..PgSettings::default()
     };
-    let store = PgStore::connect(&db.url, settings).await.unwrap();
+    let store = PgStore::connect(&db.url, settings, ledger_keys())
+        .await
+        .unwrap();
     Some(Harness {
         store: Arc::new(store),
         _dir: None,
@@ -81,6 +84,8 @@ contract!(
     api_keys_authenticate_and_revoke,
     concurrent_writers_get_a_gap_free_audit_sequence,
     concurrent_updates_of_one_record_conflict_cleanly,
+    every_event_is_a_leaf_of_the_signed_tree,
+    subjects_and_sensitive_details_are_stored_as_keyed_hashes,
 );
 
 fn tenant(s: &str) -> TenantId {
@@ -733,6 +738,119 @@ async fn concurrent_writers_get_a_gap_free_audit_sequence(store: Arc<dyn Store>)
         events.iter().map(|e| e.seq).collect::<Vec<_>>(),
         (1..=200).collect::<Vec<_>>()
     );
+    // However the commits interleaved, the tree holds every event once, in sequence order.
+    let (size, root) = store.tree_state(Some(&t)).await.unwrap();
+    let leaves = store.audit_leaves(Some(&t), 0, 10_000).await.unwrap();
+    assert_eq!(size as usize, leaves.len());
+    let hashes: Vec<_> = leaves.iter().map(|l| l.leaf_hash).collect();
+    assert_eq!(merkle::root_from_leaf_hashes(&hashes), root);
+}
+
+async fn every_event_is_a_leaf_of_the_signed_tree(store: Arc<dyn Store>) {
+    let t = with_tenant(&store, "clinic").await;
+    let empty = store.sign_tree_head(Some(&t)).await.unwrap();
+    assert_eq!(empty.head.tree_size, 0);
+    for i in 0..5 {
+        store
+            .create_record(
+                &t,
+                input("Patient", &format!("p{i}"), json!({})),
+                "w",
+                draft(Some(&t), Action::RecordCreate),
+            )
+            .await
+            .unwrap();
+    }
+    let leaves = store.audit_leaves(Some(&t), 0, 100).await.unwrap();
+    assert_eq!(
+        leaves.iter().map(|l| l.seq).collect::<Vec<_>>(),
+        vec![1, 2, 3, 4, 5]
+    );
+    for l in &leaves {
+        assert_eq!(
+            merkle::leaf_hash(&l.canonical),
+            l.leaf_hash,
+            "event {}",
+            l.seq
+        );
+    }
+    let (size, root) = store.tree_state(Some(&t)).await.unwrap();
+    let hashes: Vec<_> = leaves.iter().map(|l| l.leaf_hash).collect();
+    assert_eq!((size, root), (5, merkle::root_from_leaf_hashes(&hashes)));
+
+    let head = store.sign_tree_head(Some(&t)).await.unwrap();
+    let key = store.audit_public_key().unwrap();
+    head.verify(&key).unwrap();
+    assert_eq!((head.head.tree_size, head.head.root_hash), (5, root));
+    assert_eq!(head.head.log_id, t.as_str());
+    // Signing again without growth reuses the head; every head is kept, smallest first.
+    assert_eq!(store.sign_tree_head(Some(&t)).await.unwrap(), head);
+    let heads = store.tree_heads(Some(&t)).await.unwrap();
+    assert_eq!(
+        heads.iter().map(|h| h.head.tree_size).collect::<Vec<_>>(),
+        vec![0, 5]
+    );
+    assert_eq!(store.audit_leaves(Some(&t), 3, 1).await.unwrap()[0].seq, 4);
+    // The system log is a tree of its own.
+    let sys = store.sign_tree_head(None).await.unwrap();
+    sys.verify(&key).unwrap();
+    assert!(sys.head.tree_size >= 1);
+    assert_ne!(sys.head.log_id, t.as_str());
+}
+
+async fn subjects_and_sensitive_details_are_stored_as_keyed_hashes(store: Arc<dyn Store>) {
+    let t = with_tenant(&store, "clinic").await;
+    let subject = "MRN-5550123";
+    store
+        .create_record(
+            &t,
+            input("Patient", subject, json!({})),
+            "w",
+            draft(Some(&t), Action::RecordCreate),
+        )
+        .await
+        .unwrap();
+    let mut search = draft(Some(&t), Action::RecordList);
+    search.detail("query", "Jane Roe");
+    store
+        .list_records(
+            &t,
+            RecordFilter {
+                subject: Some(subject.into()),
+                ..RecordFilter::default()
+            },
+            None,
+            10,
+            search,
+        )
+        .await
+        .unwrap();
+    let leaves = store.audit_leaves(Some(&t), 0, 100).await.unwrap();
+    for l in &leaves {
+        let text = String::from_utf8_lossy(&l.canonical);
+        assert!(
+            !text.contains(subject) && !text.contains("Jane Roe"),
+            "{text}"
+        );
+    }
+    let events = log(&store, Some(&t)).await;
+    let listed = events
+        .iter()
+        .find(|e| e.action == Action::RecordList)
+        .unwrap();
+    assert!(listed.labels.iter().any(|l| l == "sensitive_content"));
+    assert!(listed.details["query"]["hmac"].is_string());
+    // Queries by subject hash it the same way, so the accounting of disclosures still works.
+    let q = AuditQuery {
+        subject_id: Some(subject.into()),
+        limit: 100,
+        ..AuditQuery::default()
+    };
+    let found = store
+        .list_audit(Some(&t), q, draft(None, Action::AuditRead))
+        .await
+        .unwrap();
+    assert_eq!(found.items.len(), 2, "the create and the search");
 }
 
 async fn concurrent_updates_of_one_record_conflict_cleanly(store: Arc<dyn Store>) {
@@ -774,4 +892,12 @@ async fn concurrent_updates_of_one_record_conflict_cleanly(store: Arc<dyn Store>
         }
     }
     assert_eq!(won, 1, "exactly one writer of version 2");
+}
+
+/// The same ledger keys for every store a test opens, as instances sharing a keyring have.
+fn ledger_keys() -> hippo_store::keyring::LedgerKeys {
+    hippo_store::keyring::LedgerKeys {
+        signing: hippo_audit::tree_head::AuditSigningKey::from_seed(&[7; 32]),
+        redaction_root: hippo_store::keyring::DataKey::new([9; 32]),
+    }
 }

@@ -29,7 +29,9 @@ async fn store(url: &str) -> PgStore {
         max_connections: 8,
         ..PgSettings::default()
     };
-    PgStore::connect(url, settings).await.unwrap()
+    PgStore::connect(url, settings, ledger_keys())
+        .await
+        .unwrap()
 }
 
 async fn tenant(store: &PgStore, name: &str) -> TenantId {
@@ -310,7 +312,9 @@ async fn a_lost_database_fails_fast_and_recovers_by_itself() {
         call_timeout: Duration::from_secs(3),
         ..PgSettings::default()
     };
-    let s = PgStore::connect(&url, settings).await.unwrap();
+    let s = PgStore::connect(&url, settings, ledger_keys())
+        .await
+        .unwrap();
     let t = tenant(&s, "clinic").await;
     let r = s
         .create_record(&t, input("p"), "w", draft(&t, Action::RecordCreate))
@@ -362,6 +366,7 @@ async fn the_url_is_checked_before_connecting() {
     let e = PgStore::connect(
         "postgres://hippo:pw-Zebediah@db.example.com:5432/hippo?sslmode=prefer",
         PgSettings::default(),
+        ledger_keys(),
     )
     .await
     .err()
@@ -371,4 +376,12 @@ async fn the_url_is_checked_before_connecting() {
         e.contains("sslmode=verify-full") && !e.contains("pw-Zebediah"),
         "{e}"
     );
+}
+
+/// The same ledger keys for every store a test opens, as instances sharing a keyring have.
+fn ledger_keys() -> hippo_store::keyring::LedgerKeys {
+    hippo_store::keyring::LedgerKeys {
+        signing: hippo_audit::tree_head::AuditSigningKey::from_seed(&[7; 32]),
+        redaction_root: hippo_store::keyring::DataKey::new([9; 32]),
+    }
 }

@@ -138,16 +138,48 @@ impl TestServer {
     }
 
     /// Another instance against the same PostgreSQL database (its own data directory, TLS
-    /// certificate and port), as a second task behind a load balancer would be. It prints no
-    /// admin key (the database already has one), so it shares this instance's.
+    /// certificate and port), as a second task behind a load balancer would be: it shares this
+    /// instance's keyring (as a deployment mounts one keyring secret into every task). It
+    /// prints no admin key (the database already has one), so it shares this instance's.
     pub fn another_instance(&self) -> Self {
+        let keyring = self.data_dir.join("keyring.json");
+        let options = self
+            .options
+            .clone()
+            .env("HIPPO_KEYRING_FILE", &keyring.display().to_string());
+        self.another_instance_with(options)
+    }
+
+    /// Another instance against the same PostgreSQL database, started with `options`.
+    pub fn another_instance_with(&self, options: Options) -> Self {
         assert!(
-            self.options.postgres_url.is_some(),
+            options.postgres_url.is_some(),
             "only PostgreSQL-backed servers share a database"
         );
-        let mut s = Self::start_quiet(&self.bin.display().to_string(), self.options.clone());
+        let mut s = Self::start_quiet(&self.bin.display().to_string(), options);
         s.admin_key = self.admin_key.clone();
         s
+    }
+
+    /// Starts a server expected to refuse to start; returns its exit status and log.
+    pub fn start_failing(bin: &str, options: Options) -> (std::process::ExitStatus, String) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log_path = dir.path().join("server.log");
+        let mut started = spawn(
+            Path::new(bin),
+            &dir.path().join("data"),
+            &log_path,
+            &options,
+        );
+        assert!(
+            started.addr.is_none(),
+            "the server started, but should not have"
+        );
+        let status = started.child.wait().expect("wait");
+        (
+            status,
+            std::fs::read_to_string(&log_path).unwrap_or_default(),
+        )
     }
 
     /// Starts a server and waits until it listens, without expecting an admin key.
@@ -211,6 +243,12 @@ impl TestServer {
         if let Some(url) = &self.options.postgres_url {
             cmd.env("HIPPO_STORE", "postgres")
                 .env("HIPPO_DATABASE_URL", url);
+        }
+        // The CLI opens the same deployment as the server, so it needs the same keyring.
+        for (k, v) in &self.options.env {
+            if k == "HIPPO_KEYRING_FILE" {
+                cmd.env(k, v);
+            }
         }
         cmd.output().expect("hippo CLI runs")
     }

@@ -2,10 +2,13 @@
 
 use crate::model::Format;
 use crate::rules::{registry, Kind, Rule};
+use crate::terraform::plan::NOT_IN_PLAN;
 
 fn formats(r: &Rule) -> String {
     let mut v: Vec<&str> = r.formats.iter().map(|f| f.label()).collect();
-    if r.formats.contains(&Format::Terraform) {
+    // Terraform rules also run on plan JSON, except where the plan lacks what they read.
+    let in_plan = r.types.iter().any(|t| !NOT_IN_PLAN.contains(t));
+    if r.formats.contains(&Format::Terraform) && in_plan {
         v.insert(1, Format::TerraformPlan.label());
     }
     v.join(", ")

@@ -31,8 +31,30 @@ pub async fn metrics(State(s): State<AppState>, caller: Caller) -> Result<Respon
     let _ = writeln!(out, "# HELP hippo_audit_tree_size Events integrated into the audit Merkle tree.\n# TYPE hippo_audit_tree_size gauge\nhippo_audit_tree_size{{{label}}} {size}");
     let _ = writeln!(out, "# HELP hippo_audit_unsigned_events Integrated events not yet covered by a signed tree head.\n# TYPE hippo_audit_unsigned_events gauge\nhippo_audit_unsigned_events{{{label}}} {}", size.saturating_sub(signed));
     let _ = writeln!(out, "# HELP hippo_audit_tree_head_age_seconds Age of the newest signed tree head.\n# TYPE hippo_audit_tree_head_age_seconds gauge\nhippo_audit_tree_head_age_seconds{{{label}}} {age}");
-    // Events are integrated in the same transaction that commits them, so this lag is zero by
-    // construction; it is exported so that dashboards and alerts need not special-case Hippo.
-    let _ = writeln!(out, "# HELP hippo_audit_integration_lag_seconds Time from an event's commit to its integration into the tree.\n# TYPE hippo_audit_integration_lag_seconds gauge\nhippo_audit_integration_lag_seconds{{{label}}} 0");
+    // Both stores integrate an event in the transaction that commits it, so a stored event
+    // beyond the tree means integration broke (or someone inserted it): measured, not assumed.
+    let lag = integration_lag_secs(&s, tenant, size, now).await?;
+    let _ = writeln!(out, "# HELP hippo_audit_integration_lag_seconds Age of the oldest stored event not yet integrated into the tree (0: none).\n# TYPE hippo_audit_integration_lag_seconds gauge\nhippo_audit_integration_lag_seconds{{{label}}} {lag}");
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response())
+}
+
+/// Seconds since the oldest stored event beyond the tree was written; 0 if there is none.
+async fn integration_lag_secs(
+    s: &AppState,
+    tenant: &hippo_core::TenantId,
+    tree_size: u64,
+    now_ms: u64,
+) -> Result<f64, ApiError> {
+    let pending = s
+        .store
+        .audit_leaves(Some(tenant), tree_size as i64, 1)
+        .await?;
+    let Some(oldest) = pending.first() else {
+        return Ok(0.0);
+    };
+    let time_ms = serde_json::from_slice::<serde_json::Value>(&oldest.canonical)
+        .ok()
+        .and_then(|v| v["time_ms"].as_u64())
+        .unwrap_or(0);
+    Ok(now_ms.saturating_sub(time_ms) as f64 / 1000.0)
 }

@@ -1,9 +1,14 @@
-//! Audit events in PostgreSQL: appended with a dense per-log sequence number, read with keyset
-//! pagination. The log is a tenant id, or [`SYSTEM`] for events without a (known) tenant.
+//! Audit events in PostgreSQL: sealed (see [`crate::audit_log`]), appended with a dense per-log
+//! sequence number, integrated into the log's Merkle tree in the same transaction, signed into
+//! tree heads, and read with keyset pagination. The log is a tenant id, or [`SYSTEM`] for
+//! events without a (known) tenant.
 
 use super::errors;
-use crate::store::AuditQuery;
+use crate::audit_log::{integrate, peaks_to_text, tree_from_text, LogCtx};
+use crate::store::{AuditQuery, LogLeaf};
 use crate::StoreError;
+use hippo_audit::merkle::{CompactTree, Hash};
+use hippo_audit::tree_head::{AuditSigningKey, SignedTreeHead, TreeHead};
 use hippo_core::principal::ActorKind;
 use hippo_core::{Action, AuditDraft, AuditEvent, Outcome, Page};
 use sqlx::postgres::PgArguments;
@@ -13,23 +18,38 @@ use sqlx::{Arguments, PgConnection, Row};
 /// (tenant ids cannot contain '.'), so no tenant can ever be bound to it.
 pub const SYSTEM: &str = ".system";
 
-/// Appends `draft` to `log` and returns its sequence number, in one statement: bumping the
-/// log's counter row locks it until this transaction ends, so numbers follow commit order and
-/// a rolled-back event gives its number back.
-pub async fn insert(c: &mut PgConnection, log: &str, draft: AuditDraft) -> Result<i64, StoreError> {
+/// Appends `draft` to `log`, sealed and integrated into the log's Merkle tree, and returns its
+/// sequence number. Bumping the log's counter row locks it until this transaction ends, so
+/// events are numbered and integrated in commit order, one at a time across every instance
+/// (the row lock is the sequencer), and a rolled-back event gives its number back.
+pub async fn insert(
+    c: &mut PgConnection,
+    log: &LogCtx,
+    draft: AuditDraft,
+) -> Result<i64, StoreError> {
     let time_ms = hippo_core::time_fmt::now_millis();
-    let e = draft.into_event(0, time_ms);
-    sqlx::query_scalar(
-        "WITH next AS (
-             INSERT INTO hippo.audit_logs AS l (log_id, last_seq) VALUES ($1, 1)
-             ON CONFLICT (log_id) DO UPDATE SET last_seq = l.last_seq + 1
-             RETURNING last_seq)
-         INSERT INTO hippo.audit_events (log_id, seq, time_ms, tenant, actor_id, actor_kind, action,
-             resource_type, resource_id, subject_id, outcome, request_id, source_addr, user_agent, details, labels)
-         SELECT $1, next.last_seq, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15 FROM next
-         RETURNING seq",
+    let (seq, size, peaks): (i64, i64, String) = sqlx::query_as(
+        "INSERT INTO hippo.audit_logs AS l (log_id, last_seq) VALUES ($1, 1)
+         ON CONFLICT (log_id) DO UPDATE SET last_seq = l.last_seq + 1
+         RETURNING last_seq, tree_size, peaks",
     )
-    .bind(log)
+    .bind(&log.log_id)
+    .fetch_one(&mut *c)
+    .await
+    .map_err(errors::audit)?;
+    let (e, leaf) = log.seal(draft, seq, time_ms);
+    let mut tree = tree_from_text(size, &peaks)?;
+    integrate(&mut tree, seq, leaf)?;
+    sqlx::query(
+        "WITH tree AS (
+             UPDATE hippo.audit_logs SET tree_size = $17, peaks = $18 WHERE log_id = $1)
+         INSERT INTO hippo.audit_events (log_id, seq, time_ms, tenant, actor_id, actor_kind, action,
+             resource_type, resource_id, subject_id, outcome, request_id, source_addr, user_agent,
+             details, labels, leaf_hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $19)",
+    )
+    .bind(&log.log_id)
+    .bind(seq)
     .bind(e.time_ms)
     .bind(e.tenant)
     .bind(e.actor_id)
@@ -44,25 +64,136 @@ pub async fn insert(c: &mut PgConnection, log: &str, draft: AuditDraft) -> Resul
     .bind(e.user_agent)
     .bind(e.details.to_string())
     .bind(serde_json::to_string(&e.labels).expect("labels serialise"))
-    .fetch_one(c)
+    .bind(tree.size() as i64)
+    .bind(peaks_to_text(&tree))
+    .bind(leaf.as_slice())
+    .execute(c)
     .await
-    .map_err(errors::audit)
+    .map_err(errors::audit)?;
+    Ok(seq)
 }
+
+/// The log's compact tree as last committed (empty if the log has no event yet).
+pub async fn load_tree(c: &mut PgConnection, log: &str) -> Result<CompactTree, StoreError> {
+    let row: Option<(i64, String)> =
+        sqlx::query_as("SELECT tree_size, peaks FROM hippo.audit_logs WHERE log_id = $1")
+            .bind(log)
+            .fetch_optional(c)
+            .await
+            .map_err(errors::db)?;
+    match row {
+        Some((size, peaks)) => tree_from_text(size, &peaks),
+        None => Ok(CompactTree::new()),
+    }
+}
+
+/// Signs the current tree unless the newest head already covers it. Two instances signing the
+/// same size at once store one head (the first); both return that stored head.
+pub async fn sign_tree_head(
+    c: &mut PgConnection,
+    log: &str,
+    key: &AuditSigningKey,
+) -> Result<SignedTreeHead, StoreError> {
+    let tree = load_tree(&mut *c, log).await?;
+    if let Some(latest) = tree_heads(&mut *c, log).await?.pop() {
+        if latest.head.tree_size == tree.size() {
+            return Ok(latest);
+        }
+    }
+    let now = hippo_core::time_fmt::now_millis() as u64;
+    let head = TreeHead::new(log, tree.size(), tree.root(), now)
+        .map_err(|e| StoreError::AuditFailed(e.to_string()))?;
+    let sth = key
+        .sign(head)
+        .map_err(|e| StoreError::AuditFailed(e.to_string()))?;
+    sqlx::query(
+        "INSERT INTO hippo.tree_heads (log_id, tree_size, timestamp_ms, sth) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (log_id, tree_size) DO NOTHING",
+    )
+    .bind(log)
+    .bind(tree.size() as i64)
+    .bind(now as i64)
+    .bind(sth.to_json())
+    .execute(&mut *c)
+    .await
+    .map_err(errors::audit)?;
+    let stored: String =
+        sqlx::query_scalar("SELECT sth FROM hippo.tree_heads WHERE log_id = $1 AND tree_size = $2")
+            .bind(log)
+            .bind(tree.size() as i64)
+            .fetch_one(c)
+            .await
+            .map_err(errors::db)?;
+    parse_head(&stored)
+}
+
+fn parse_head(json: &str) -> Result<SignedTreeHead, StoreError> {
+    SignedTreeHead::from_json(json)
+        .map_err(|e| StoreError::Corrupt(format!("a stored tree head is malformed: {e}")))
+}
+
+/// Every stored tree head of `log`, smallest first.
+pub async fn tree_heads(
+    c: &mut PgConnection,
+    log: &str,
+) -> Result<Vec<SignedTreeHead>, StoreError> {
+    let rows: Vec<String> =
+        sqlx::query_scalar("SELECT sth FROM hippo.tree_heads WHERE log_id = $1 ORDER BY tree_size")
+            .bind(log)
+            .fetch_all(c)
+            .await
+            .map_err(errors::db)?;
+    rows.iter().map(|j| parse_head(j)).collect()
+}
+
+/// Events after `after_seq` in stored order, as the verifier sees them: canonical bytes
+/// recomputed from the stored columns, and the stored leaf hash.
+pub async fn leaves(
+    c: &mut PgConnection,
+    log: &str,
+    after_seq: i64,
+    limit: usize,
+) -> Result<Vec<LogLeaf>, StoreError> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS}, leaf_hash FROM hippo.audit_events
+         WHERE log_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+    )))
+    .bind(log)
+    .bind(after_seq)
+    .bind(limit as i64)
+    .fetch_all(c)
+    .await
+    .map_err(errors::db)?;
+    rows.iter()
+        .map(|r| {
+            let e = row_to_event(r)?;
+            let stored: Vec<u8> = r.try_get(15).map_err(errors::db)?;
+            let leaf_hash: Hash = stored.as_slice().try_into().map_err(|_| {
+                StoreError::Corrupt(format!("event {} has a malformed leaf hash", e.seq))
+            })?;
+            Ok(LogLeaf {
+                seq: e.seq,
+                canonical: e.canonical_bytes(),
+                leaf_hash,
+            })
+        })
+        .collect()
+}
+
+const COLUMNS: &str = "seq, time_ms, tenant, actor_id, actor_kind, action, resource_type,
+    resource_id, subject_id, outcome, request_id, source_addr, user_agent, details, labels";
 
 /// Reads a page of `log` in sequence order.
 pub async fn list(
     c: &mut PgConnection,
-    log: &str,
+    log: &LogCtx,
     q: &AuditQuery,
 ) -> Result<Page<AuditEvent>, StoreError> {
-    let mut sql = String::from(
-        "SELECT seq, time_ms, tenant, actor_id, actor_kind, action, resource_type, resource_id,
-                subject_id, outcome, request_id, source_addr, user_agent, details, labels
-         FROM hippo.audit_events WHERE log_id = $1 AND seq > $2",
-    );
+    let mut sql =
+        format!("SELECT {COLUMNS} FROM hippo.audit_events WHERE log_id = $1 AND seq > $2");
     let mut args = PgArguments::default();
     let bind_err = |_| StoreError::Database("cannot bind an audit query parameter".into());
-    args.add(log).map_err(bind_err)?;
+    args.add(log.log_id.as_str()).map_err(bind_err)?;
     args.add(q.after_seq.unwrap_or(0)).map_err(bind_err)?;
     let mut n = 2;
     let mut text = |col: &str, v: Option<String>, args: &mut PgArguments| {
@@ -82,7 +213,11 @@ pub async fn list(
         &mut args,
     )?;
     text("resource_id", q.resource_id.clone(), &mut args)?;
-    text("subject_id", q.subject_id.clone(), &mut args)?;
+    text(
+        "subject_id",
+        q.subject_id.as_deref().map(|s| log.subject_token(s)),
+        &mut args,
+    )?;
     let mut time = |op: &str, v: Option<i64>, args: &mut PgArguments| {
         if let Some(v) = v {
             n += 1;
@@ -95,6 +230,9 @@ pub async fn list(
     time("<", q.to_ms, &mut args)?;
     if q.record_access_only {
         sql.push_str(" AND resource_type = 'record'");
+    }
+    if q.emergency_only {
+        sql.push_str(" AND details::jsonb -> 'emergency' = 'true'::jsonb");
     }
     n += 1;
     sql.push_str(&format!(" ORDER BY seq LIMIT ${n}"));

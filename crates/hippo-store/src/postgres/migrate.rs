@@ -5,7 +5,10 @@ use crate::StoreError;
 use sqlx::PgPool;
 
 /// The migrations, in order; version = position + 1. Never edit one that has shipped.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/001_init.sql"),
+    include_str!("migrations/002_ledger.sql"),
+];
 
 /// Arbitrary, fixed key of the migration lock ("hippo" in ASCII).
 const LOCK_KEY: i64 = 0x0068_6970_706f;

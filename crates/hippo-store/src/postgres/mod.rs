@@ -16,6 +16,8 @@ mod records;
 pub use audit::SYSTEM as SYSTEM_LOG;
 pub use connect::{describe, parse as parse_url, PgSettings};
 
+use crate::audit_log::LogCtx;
+use crate::keyring::LedgerKeys;
 use crate::store::{ApiKeyInfo, AuditQuery, LogLeaf, NewApiKey, Store, TenantInfo};
 use crate::StoreError;
 use async_trait::async_trait;
@@ -25,9 +27,9 @@ use hippo_core::{
     TenantId,
 };
 use sqlx::{PgPool, Postgres, Transaction};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 /// The role every transaction runs as (created by the migrations).
 pub const APP_ROLE: &str = "hippo_app";
@@ -39,13 +41,23 @@ pub struct PgStore {
     target: String,
     /// Tenants known to exist (tenants are never deleted), to skip the lookup on every call.
     known: RwLock<HashSet<TenantId>>,
+    /// The ledger's signing key and redaction root: the same on every instance (checked at
+    /// connect against the database's record of them).
+    keys: LedgerKeys,
+    /// Each log's redaction context, derived once.
+    logs: RwLock<HashMap<String, Arc<LogCtx>>>,
 }
 
 type Tx = Transaction<'static, Postgres>;
 
 impl PgStore {
-    /// Connects (refusing a non-local database without verified TLS) and applies migrations.
-    pub async fn connect(url: &str, settings: PgSettings) -> Result<Self, StoreError> {
+    /// Connects (refusing a non-local database without verified TLS), applies migrations, and
+    /// checks that `keys` are the deployment's ledger keys (registering them on first use).
+    pub async fn connect(
+        url: &str,
+        settings: PgSettings,
+        keys: LedgerKeys,
+    ) -> Result<Self, StoreError> {
         let opts = connect::parse(url)?;
         let target = connect::describe(&opts);
         let pool = connect::pool(opts, &settings);
@@ -55,12 +67,65 @@ impl PgStore {
             }
             other => other,
         })?;
-        Ok(Self {
+        let store = Self {
             pool,
             settings,
             target,
             known: RwLock::new(HashSet::new()),
-        })
+            keys,
+            logs: RwLock::new(HashMap::new()),
+        };
+        store.register_keys().await?;
+        Ok(store)
+    }
+
+    /// Pins the ledger keys in the database on first start; refuses to run with other keys,
+    /// which would sign heads no auditor's copy of the public key verifies and hash subjects
+    /// so that they no longer match across instances.
+    async fn register_keys(&self) -> Result<(), StoreError> {
+        let public = self.keys.signing.public_key().to_hex();
+        let check = self.keys.redaction_check();
+        let mut tx = self.begin(audit::SYSTEM).await?;
+        sqlx::query(
+            "INSERT INTO hippo.ledger_keys (id, public_key_hex, redaction_check, registered_at_ms)
+             VALUES (1, $1, $2, $3) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&public)
+        .bind(&check)
+        .bind(hippo_core::time_fmt::now_millis())
+        .execute(&mut *tx)
+        .await
+        .map_err(errors::db)?;
+        let (stored_public, stored_check): (String, String) = sqlx::query_as(
+            "SELECT public_key_hex, redaction_check FROM hippo.ledger_keys WHERE id = 1",
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(errors::db)?;
+        commit(tx).await?;
+        if stored_public != public || stored_check != check {
+            return Err(StoreError::Crypto(format!(
+                "this instance's keyring is not the one the database at {} was set up with \
+                 (its audit tree heads are signed by public key {stored_public}, this keyring \
+                 holds {public}); every instance must use the same keyring: point keyring_file \
+                 (HIPPO_KEYRING_FILE) at the deployment's shared keyring",
+                self.target
+            )));
+        }
+        Ok(())
+    }
+
+    /// The redaction context of `log`.
+    fn log_ctx(&self, log: &str) -> Arc<LogCtx> {
+        if let Some(c) = self.logs.read().expect("log map lock").get(log) {
+            return c.clone();
+        }
+        let ctx = Arc::new(LogCtx::from_root(log, &self.keys.redaction_root));
+        self.logs
+            .write()
+            .expect("log map lock")
+            .insert(log.to_owned(), ctx.clone());
+        ctx
     }
 
     /// `host:port/database` of the database in use.
@@ -110,6 +175,7 @@ impl PgStore {
     /// Ends an operation: rolls a failed one back to its savepoint, appends the audit event to
     /// `log`, and commits both together. Data is returned only once the commit succeeded.
     async fn finish<T>(
+        &self,
         mut tx: Tx,
         log: &str,
         mut draft: AuditDraft,
@@ -122,7 +188,7 @@ impl PgStore {
                 .map_err(errors::audit)?;
             draft.failed(Outcome::Error, e.reason());
         }
-        audit::insert(&mut tx, log, draft).await?;
+        audit::insert(&mut tx, &self.log_ctx(log), draft).await?;
         commit(tx).await?;
         result
     }
@@ -130,7 +196,7 @@ impl PgStore {
     /// Writes one audit event on its own.
     async fn write_audit(&self, log: &str, draft: AuditDraft) -> Result<i64, StoreError> {
         let mut tx = self.begin(log).await?;
-        let seq = audit::insert(&mut tx, log, draft).await?;
+        let seq = audit::insert(&mut tx, &self.log_ctx(log), draft).await?;
         commit(tx).await?;
         Ok(seq)
     }
@@ -179,12 +245,6 @@ async fn commit(tx: Tx) -> Result<(), StoreError> {
         .map_err(|e| StoreError::Unavailable(format!("commit failed: {}", errors::db(e))))
 }
 
-fn ledger_unsupported() -> StoreError {
-    StoreError::Unavailable(
-        "the audit ledger (tree heads, proofs, verification) is not available with store = \"postgres\" yet".into(),
-    )
-}
-
 fn describe_record(a: &mut AuditDraft, r: &Record) {
     a.resource_id = Some(r.id.to_string());
     a.subject_id = r.subject.clone();
@@ -205,7 +265,7 @@ impl Store for PgStore {
             let mut tx = self.begin(audit::SYSTEM).await?;
             audit.resource_id = Some(id.to_string());
             let result = catalog::insert_tenant(&mut tx, id).await;
-            Self::finish(tx, audit::SYSTEM, audit, result).await
+            self.finish(tx, audit::SYSTEM, audit, result).await
         })
         .await
     }
@@ -228,7 +288,7 @@ impl Store for PgStore {
             audit.resource_id = Some(key.minted.key_id.clone());
             audit.detail("role", key.role.as_str());
             let result = catalog::insert_api_key(&mut tx, &key).await;
-            Self::finish(tx, audit::SYSTEM, audit, result).await
+            self.finish(tx, audit::SYSTEM, audit, result).await
         })
         .await
     }
@@ -244,7 +304,7 @@ impl Store for PgStore {
             if let Ok(keys) = &result {
                 audit.detail("count", keys.len());
             }
-            Self::finish(tx, audit::SYSTEM, audit, result).await
+            self.finish(tx, audit::SYSTEM, audit, result).await
         })
         .await
     }
@@ -259,7 +319,7 @@ impl Store for PgStore {
             let mut tx = self.begin(audit::SYSTEM).await?;
             audit.resource_id = Some(key_id.to_owned());
             let result = catalog::revoke_api_key(&mut tx, tenant, key_id).await;
-            Self::finish(tx, audit::SYSTEM, audit, result).await
+            self.finish(tx, audit::SYSTEM, audit, result).await
         })
         .await
     }
@@ -291,7 +351,7 @@ impl Store for PgStore {
             if let Ok(r) = &result {
                 describe_record(&mut audit, r);
             }
-            Self::finish(tx, tenant.as_str(), audit, result).await
+            self.finish(tx, tenant.as_str(), audit, result).await
         })
         .await
     }
@@ -313,7 +373,7 @@ impl Store for PgStore {
             if let Ok(r) = &result {
                 describe_record(&mut audit, r);
             }
-            Self::finish(tx, tenant.as_str(), audit, result).await
+            self.finish(tx, tenant.as_str(), audit, result).await
         })
         .await
     }
@@ -333,7 +393,7 @@ impl Store for PgStore {
             if let Ok(r) = &result {
                 describe_record(&mut audit, r);
             }
-            Self::finish(tx, tenant.as_str(), audit, result).await
+            self.finish(tx, tenant.as_str(), audit, result).await
         })
         .await
     }
@@ -357,7 +417,7 @@ impl Store for PgStore {
             if let Ok(r) = &result {
                 describe_record(&mut audit, r);
             }
-            Self::finish(tx, tenant.as_str(), audit, result).await
+            self.finish(tx, tenant.as_str(), audit, result).await
         })
         .await
     }
@@ -378,7 +438,7 @@ impl Store for PgStore {
             if let Ok(r) = &result {
                 describe_record(&mut audit, r);
             }
-            Self::finish(tx, tenant.as_str(), audit, result).await
+            self.finish(tx, tenant.as_str(), audit, result).await
         })
         .await
     }
@@ -398,7 +458,7 @@ impl Store for PgStore {
                 audit.subject_id = versions.last().and_then(|r| r.subject.clone());
                 audit.detail("versions", versions.len());
             }
-            Self::finish(tx, tenant.as_str(), audit, result).await
+            self.finish(tx, tenant.as_str(), audit, result).await
         })
         .await
     }
@@ -419,7 +479,7 @@ impl Store for PgStore {
             if let Ok(page) = &result {
                 audit.detail("count", page.items.len());
             }
-            Self::finish(tx, tenant.as_str(), audit, result).await
+            self.finish(tx, tenant.as_str(), audit, result).await
         })
         .await
     }
@@ -446,7 +506,7 @@ impl Store for PgStore {
             let log = self.log_of(tenant).await?;
             let result = async {
                 let mut tx = self.begin(&log).await?;
-                audit::list(&mut tx, &log, &query).await
+                audit::list(&mut tx, &self.log_ctx(&log), &query).await
             }
             .await;
             // The read of a log is recorded in the reader's own log, which may be another one
@@ -463,31 +523,52 @@ impl Store for PgStore {
         .await
     }
 
-    // The tamper-evident ledger (Merkle tree and signed tree heads) is not built for PostgreSQL
-    // yet: these fail closed rather than vouch for a log they cannot prove.
-    async fn sign_tree_head(&self, _log: Option<&TenantId>) -> Result<SignedTreeHead, StoreError> {
-        Err(ledger_unsupported())
+    async fn sign_tree_head(&self, log: Option<&TenantId>) -> Result<SignedTreeHead, StoreError> {
+        self.timed(async {
+            let log = self.log_of(log).await?;
+            let mut tx = self.begin(&log).await?;
+            let head = audit::sign_tree_head(&mut tx, &log, &self.keys.signing).await?;
+            commit(tx).await?;
+            Ok(head)
+        })
+        .await
     }
 
-    async fn tree_heads(&self, _log: Option<&TenantId>) -> Result<Vec<SignedTreeHead>, StoreError> {
-        Err(ledger_unsupported())
+    async fn tree_heads(&self, log: Option<&TenantId>) -> Result<Vec<SignedTreeHead>, StoreError> {
+        self.timed(async {
+            let log = self.log_of(log).await?;
+            let mut tx = self.begin(&log).await?;
+            audit::tree_heads(&mut tx, &log).await
+        })
+        .await
     }
 
     async fn audit_leaves(
         &self,
-        _log: Option<&TenantId>,
-        _after_seq: i64,
-        _limit: usize,
+        log: Option<&TenantId>,
+        after_seq: i64,
+        limit: usize,
     ) -> Result<Vec<LogLeaf>, StoreError> {
-        Err(ledger_unsupported())
+        self.timed(async {
+            let log = self.log_of(log).await?;
+            let mut tx = self.begin(&log).await?;
+            audit::leaves(&mut tx, &log, after_seq, limit).await
+        })
+        .await
     }
 
-    async fn tree_state(&self, _log: Option<&TenantId>) -> Result<(u64, [u8; 32]), StoreError> {
-        Err(ledger_unsupported())
+    async fn tree_state(&self, log: Option<&TenantId>) -> Result<(u64, [u8; 32]), StoreError> {
+        self.timed(async {
+            let log = self.log_of(log).await?;
+            let mut tx = self.begin(&log).await?;
+            let tree = audit::load_tree(&mut tx, &log).await?;
+            Ok((tree.size(), tree.root()))
+        })
+        .await
     }
 
     fn audit_public_key(&self) -> Result<AuditPublicKey, StoreError> {
-        Err(ledger_unsupported())
+        Ok(self.keys.signing.public_key())
     }
 
     async fn ready(&self) -> Result<(), StoreError> {

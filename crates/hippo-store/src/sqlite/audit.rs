@@ -1,51 +1,16 @@
-//! Audit events in SQLite: redacted, appended with a dense sequence number, integrated into the
-//! log's Merkle tree in the same transaction, and read with keyset pagination.
+//! Audit events in SQLite: sealed (see [`crate::audit_log`]), appended with a dense sequence
+//! number, integrated into the log's Merkle tree in the same transaction, and read with keyset
+//! pagination.
 
+pub use crate::audit_log::LogCtx;
+use crate::audit_log::{integrate, peaks_to_text, tree_from_text};
 use crate::store::{AuditQuery, LogLeaf};
 use crate::StoreError;
-use hippo_audit::merkle::{leaf_hash, CompactTree, Hash};
-use hippo_audit::redact::Redactor;
+use hippo_audit::merkle::{CompactTree, Hash};
 use hippo_audit::tree_head::{AuditSigningKey, SignedTreeHead, TreeHead};
 use hippo_core::{Action, AuditDraft, AuditEvent, Outcome, Page};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, Connection, Row};
-
-/// Label on events whose details carried user-supplied values (now redacted).
-pub const SENSITIVE_CONTENT: &str = "sensitive_content";
-
-/// What the audit code of one database needs besides its connection: the log's name and the
-/// redactor keyed for this tenant (HMAC key derived from the tenant's data key).
-pub struct LogCtx {
-    pub log_id: String,
-    pub redactor: Redactor,
-}
-
-impl LogCtx {
-    pub fn new(log_id: &str, data_key: &[u8; 32]) -> Self {
-        use hmac::{Hmac, Mac};
-        // A key separate from the data key: HMAC(data key, purpose).
-        let mut mac =
-            <Hmac<sha2::Sha256> as Mac>::new_from_slice(data_key).expect("any key length");
-        mac.update(b"hippo audit redaction v1");
-        let key = mac.finalize().into_bytes();
-        let mut redactor = Redactor::new(&key);
-        redactor.add_key("subject").add_key("subject_id");
-        Self {
-            log_id: log_id.to_owned(),
-            redactor,
-        }
-    }
-
-    /// The stored form of a subject id: a keyed hash, so the audit store holds no identifier in
-    /// plaintext yet equal subjects still match (queries hash the subject the same way).
-    pub fn subject_token(&self, subject: &str) -> String {
-        format!(
-            "hmac:{}",
-            self.redactor
-                .hmac_hex(&serde_json::Value::String(subject.to_owned()))
-        )
-    }
-}
 
 fn audit_failed(e: impl std::fmt::Display) -> StoreError {
     StoreError::AuditFailed(e.to_string())
@@ -63,12 +28,7 @@ pub fn insert(conn: &Connection, log: &LogCtx, draft: AuditDraft) -> Result<i64,
             |r| r.get(0),
         )
         .map_err(audit_failed)?;
-    let mut e = draft.into_event(seq, time_ms);
-    e.subject_id = e.subject_id.map(|s| log.subject_token(&s));
-    if log.redactor.redact_in_place(&mut e.details).any() {
-        e.labels.push(SENSITIVE_CONTENT.into());
-    }
-    let leaf = leaf_hash(&e.canonical_bytes());
+    let (e, leaf) = log.seal(draft, seq, time_ms);
     advance_tree(conn, seq, leaf)?;
     conn.prepare_cached(
         "INSERT INTO audit_events (seq, time_ms, tenant, actor_id, actor_kind, action, resource_type,
@@ -102,21 +62,9 @@ pub fn insert(conn: &Connection, log: &LogCtx, draft: AuditDraft) -> Result<i64,
 /// Integrates leaf `seq` into the stored compact tree; refuses if the tree is out of step.
 fn advance_tree(conn: &Connection, seq: i64, leaf: Hash) -> Result<(), StoreError> {
     let mut tree = load_tree(conn)?;
-    if tree.size() as i64 != seq - 1 {
-        return Err(StoreError::AuditFailed(format!(
-            "the audit tree holds {} events but the next event is number {seq}; run `hippo audit verify`",
-            tree.size()
-        )));
-    }
-    tree.push_leaf_hash(leaf);
-    let peaks: Vec<String> = tree.peaks().iter().map(hex::encode).collect();
+    integrate(&mut tree, seq, leaf)?;
     conn.prepare_cached("UPDATE audit_tree SET size = ?1, peaks = ?2 WHERE id = 1")
-        .and_then(|mut s| {
-            s.execute(params![
-                tree.size() as i64,
-                serde_json::to_string(&peaks).expect("peaks")
-            ])
-        })
+        .and_then(|mut s| s.execute(params![tree.size() as i64, peaks_to_text(&tree)]))
         .map_err(audit_failed)?;
     Ok(())
 }
@@ -126,13 +74,7 @@ pub fn load_tree(conn: &Connection) -> Result<CompactTree, StoreError> {
         .prepare_cached("SELECT size, peaks FROM audit_tree WHERE id = 1")
         .and_then(|mut s| s.query_row([], |r| Ok((r.get(0)?, r.get(1)?))))
         .map_err(audit_failed)?;
-    let peaks: Vec<String> = serde_json::from_str(&peaks).map_err(audit_failed)?;
-    let peaks = peaks
-        .iter()
-        .map(|p| hippo_audit::merkle::hash_from_hex(p))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(audit_failed)?;
-    CompactTree::from_parts(size as u64, peaks).map_err(audit_failed)
+    tree_from_text(size, &peaks)
 }
 
 /// Signs the current tree (unless the newest head already covers it) and stores the head.
