@@ -1,6 +1,8 @@
 //! Per-rule fixtures: every non-compliant fixture yields exactly the marked rule ids at the
 //! marked lines, every compliant fixture yields no finding at all, and every rule has both
-//! kinds of fixture in each input format it applies to.
+//! kinds of fixture in each input syntax it applies to (Terraform as HCL and as plan JSON,
+//! CloudFormation as YAML and as JSON). JSON has no comments: its fixtures carry their
+//! expectations in `.expect` / `.good` sidecar files.
 
 mod common;
 

@@ -74,6 +74,34 @@ impl TestDatabase {
     }
 }
 
+impl TestDatabase {
+    /// Runs `sql` (one or more statements) as the superuser.
+    pub async fn run(&self, sql: &str) {
+        let mut c = self.superuser().await;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+            .execute(&mut c)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
+    /// Runs a query whose every column is text (cast in the query) and returns its rows.
+    pub async fn text_rows(&self, sql: &str) -> Vec<Vec<Option<String>>> {
+        use sqlx::Row;
+        let mut c = self.superuser().await;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+            .fetch_all(&mut c)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        rows.iter()
+            .map(|r| {
+                (0..r.len())
+                    .map(|i| r.try_get::<Option<String>, _>(i).expect("a text column"))
+                    .collect()
+            })
+            .collect()
+    }
+}
+
 impl Drop for TestDatabase {
     fn drop(&mut self) {
         let (admin, name) = (self.admin_url.clone(), self.name.clone());

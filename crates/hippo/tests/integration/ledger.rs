@@ -8,8 +8,12 @@ use reqwest::Method;
 use std::process::Command;
 
 /// A server with some history: creates, reads, a search, then a signed head.
-async fn server_with_history() -> (TestServer, String) {
-    let s = server();
+pub async fn server_with_history() -> (TestServer, String) {
+    history(server()).await
+}
+
+/// Gives `s` some history: creates, reads, and an auditor key.
+pub async fn history(s: TestServer) -> (TestServer, String) {
     let key = s.admin_key.clone();
     let c = s.client();
     for i in 0..6 {
@@ -26,13 +30,13 @@ async fn server_with_history() -> (TestServer, String) {
     (s, auditor)
 }
 
-fn audit_cli(s: &TestServer, args: &[&str]) -> std::process::Output {
+pub fn audit_cli(s: &TestServer, args: &[&str]) -> std::process::Output {
     let mut full = vec!["audit"];
     full.extend_from_slice(args);
     s.cli(&full)
 }
 
-fn verify(s: &TestServer) -> (bool, String) {
+pub fn verify(s: &TestServer) -> (bool, String) {
     let out = audit_cli(s, &["verify", "--tenant", "default"]);
     (
         out.status.success(),
@@ -246,20 +250,21 @@ async fn external_tree_heads_catch_a_rewritten_log() {
     assert!(!out.status.success(), "{report}");
 }
 
-#[tokio::test]
-async fn no_sensitive_value_reaches_the_audit_store_in_plaintext() {
-    let s = server();
+/// Sensitive values a realistic request mix carries in subjects, bodies and searches.
+pub const SENSITIVE: [&str; 5] = [
+    "MRN-889-2231",
+    "Jane Q. Public",
+    "555-0100",
+    "jane@example.org",
+    "1970-02-03",
+];
+
+/// Creates, reads (with a purpose), searches and a rejected create, for each sensitive value.
+pub async fn sensitive_request_mix(s: &TestServer) {
     let (c, key) = (s.client(), s.admin_key.clone());
-    let sensitive = [
-        "MRN-889-2231",
-        "Jane Q. Public",
-        "555-0100",
-        "jane@example.org",
-        "1970-02-03",
-    ];
-    for v in sensitive {
+    for v in SENSITIVE {
         let doc = json!({"type": "Patient", "subject": v, "body": {"name": v, "telecom": v, "note": format!("seen {v}")}});
-        let id = create(&s, &key, doc).await["id"]
+        let id = create(s, &key, doc).await["id"]
             .as_str()
             .unwrap()
             .to_owned();
@@ -279,6 +284,48 @@ async fn no_sensitive_value_reaches_the_audit_store_in_plaintext() {
             .await
             .unwrap();
     }
+}
+
+/// Checks stored audit rows (subject id, details, labels, action) for plaintext, and that
+/// searches are labelled and hashed; then that the auditor can still find a subject.
+pub async fn assert_no_plaintext(
+    s: &TestServer,
+    rows: &[(Option<String>, String, String, String)],
+) {
+    assert!(rows.len() >= 20, "{} rows", rows.len());
+    for (subject, details, _, _) in rows {
+        for v in SENSITIVE {
+            assert!(!details.contains(v), "plaintext in details: {details}");
+            assert!(
+                !subject.as_deref().unwrap_or("").contains(v),
+                "plaintext subject: {subject:?}"
+            );
+        }
+    }
+    let searches: Vec<_> = rows.iter().filter(|r| r.3 == "record.list").collect();
+    assert_eq!(searches.len(), SENSITIVE.len());
+    assert!(
+        searches
+            .iter()
+            .all(|r| r.2.contains("sensitive_content") && r.1.contains("\"hmac\"")),
+        "{searches:?}"
+    );
+    // Equal values give equal keyed hashes: an investigator can still correlate.
+    let auditor = s.create_key("default", "auditor");
+    let by_subject = audit_events(s, &auditor, "&subject=MRN-889-2231").await;
+    assert_eq!(
+        by_subject
+            .iter()
+            .filter(|e| e["action"] == "record.read")
+            .count(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn no_sensitive_value_reaches_the_audit_store_in_plaintext() {
+    let s = server();
+    sensitive_request_mix(&s).await;
     let db = s.raw_db(Some("default"));
     let mut stmt = db
         .prepare("SELECT subject_id, details, labels, action FROM audit_events")
@@ -288,34 +335,7 @@ async fn no_sensitive_value_reaches_the_audit_store_in_plaintext() {
         .unwrap()
         .map(Result::unwrap)
         .collect();
-    assert!(rows.len() >= 20);
-    for (subject, details, _, _) in &rows {
-        for v in sensitive {
-            assert!(!details.contains(v), "plaintext in details: {details}");
-            assert!(
-                !subject.as_deref().unwrap_or("").contains(v),
-                "plaintext subject: {subject:?}"
-            );
-        }
-    }
-    let searches: Vec<_> = rows.iter().filter(|r| r.3 == "record.list").collect();
-    assert_eq!(searches.len(), sensitive.len());
-    assert!(
-        searches
-            .iter()
-            .all(|r| r.2.contains("sensitive_content") && r.1.contains("\"hmac\"")),
-        "{searches:?}"
-    );
-    // Equal values give equal keyed hashes: an investigator can still correlate.
-    let auditor = s.create_key("default", "auditor");
-    let by_subject = audit_events(&s, &auditor, "&subject=MRN-889-2231").await;
-    assert_eq!(
-        by_subject
-            .iter()
-            .filter(|e| e["action"] == "record.read")
-            .count(),
-        1
-    );
+    assert_no_plaintext(&s, &rows).await;
 }
 
 #[tokio::test]

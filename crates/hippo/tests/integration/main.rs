@@ -8,6 +8,7 @@ mod init;
 mod isolation;
 mod ledger;
 mod ops;
+mod pg_ledger;
 mod postgres;
 mod records;
 mod s3_export;
