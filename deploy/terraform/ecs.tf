@@ -45,8 +45,8 @@ resource "aws_ecs_cluster" "main" {
   }
 
   configuration {
-    # The task's writable volumes (hippo's data directory: keyring, TLS key) are encrypted with
-    # the compute CMK.
+    # The task's writable volumes (hippo's data directory: configuration, TLS key) are encrypted
+    # with the compute CMK.
     managed_storage_configuration {
       fargate_ephemeral_storage_kms_key_id = aws_kms_key.compute.arn
     }
@@ -66,8 +66,9 @@ resource "aws_ecs_cluster_capacity_providers" "main" {
 }
 
 # The task: one container, non-root, read-only root filesystem, all capabilities dropped, no
-# privilege. Configuration by HIPPO_* variables (none secret); the database URL only through
-# `secrets` from Secrets Manager. The data directory and /tmp are task volumes.
+# privilege. Configuration by HIPPO_* variables (none secret); the database URL and the shared
+# keyring only through `secrets` from Secrets Manager. The data directory and /tmp are task
+# volumes.
 resource "aws_ecs_task_definition" "hippo" {
   family                   = "${local.prefix}-hippo"
   requires_compatibilities = ["FARGATE"]
@@ -108,17 +109,26 @@ resource "aws_ecs_task_definition" "hippo" {
         }
       ]
 
-      # Audit export to S3 (docs/deploy.md, "Known gaps"): once hippo's S3 sink takes the task
-      # role's credentials, add HIPPO_AUDIT__EXPORT_URL = "s3://${aws_s3_bucket.audit.id}/${var.environment}/",
-      # HIPPO_AUDIT__S3_SSE = "aws:kms" and HIPPO_AUDIT__S3_KMS_KEY_ID = aws_kms_key.s3.arn here.
+      # Audit export: sealed, signed batches go to the audit bucket under <environment>/, each
+      # with COMPLIANCE Object Lock until now + retention_days (2192, as the bucket default) and
+      # SSE-KMS with the bucket's CMK (its policy refuses any other key). Credentials: the task
+      # role, from the container credentials endpoint. None of these values is secret.
       environment = [
         { name = "HIPPO_DATA_DIR", value = local.data_dir },
         { name = "HIPPO_LISTEN", value = "0.0.0.0:${local.container_port}" },
         { name = "HIPPO_STORE", value = "postgres" },
+        { name = "HIPPO_AUDIT__EXPORT_URL", value = "s3://${aws_s3_bucket.audit.id}/${var.environment}/" },
+        { name = "HIPPO_AUDIT__S3_REGION", value = local.region },
+        { name = "HIPPO_AUDIT__S3_SSE", value = "aws:kms" },
+        { name = "HIPPO_AUDIT__S3_KMS_KEY_ID", value = aws_kms_key.s3.arn },
+        { name = "HIPPO_AUDIT__RETENTION_DAYS", value = "2192" },
       ]
 
+      # HIPPO_KEYRING: the keyring JSON every task shares (secrets.tf); hippo refuses to start
+      # with a keyring other than the one pinned in the database.
       secrets = [
         { name = "HIPPO_DATABASE_URL", valueFrom = aws_secretsmanager_secret.database_url.arn },
+        { name = "HIPPO_KEYRING", valueFrom = aws_secretsmanager_secret.keyring.arn },
       ]
 
       mountPoints = [

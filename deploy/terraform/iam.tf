@@ -23,7 +23,7 @@ data "aws_iam_policy_document" "ecs_tasks_assume" {
   }
 }
 
-# --- Execution role: ECS pulls the image, writes the log stream, injects the secret ------------
+# --- Execution role: ECS pulls the image, writes the log stream, injects the secrets -----------
 
 resource "aws_iam_role" "execution" {
   name               = "${local.prefix}-ecs-execution"
@@ -62,6 +62,12 @@ data "aws_iam_policy_document" "execution" {
   }
 
   statement {
+    sid       = "ReadKeyringSecret"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [aws_secretsmanager_secret.keyring.arn]
+  }
+
+  statement {
     sid       = "DecryptSecretsViaSecretsManager"
     actions   = ["kms:Decrypt"]
     resources = [aws_kms_key.secrets.arn]
@@ -82,9 +88,15 @@ resource "aws_iam_role_policy" "execution" {
 }
 
 # --- Task role: what hippo itself may call — write audit batches, nothing else ----------------
-# hippo's S3 export sink puts each sealed batch with x-amz-object-lock-mode COMPLIANCE and a
-# retain-until date (S3 checks s3:PutObjectRetention for that) and SSE-KMS with the S3 CMK; it
-# lists manifests to find where to resume. It can never delete, shorten a lock or bypass one.
+# Exactly the S3 calls hippo's export sink makes (crates/hippo-store/src/export/s3.rs), on its
+# prefix of the audit bucket (HIPPO_AUDIT__EXPORT_URL, ecs.tf):
+#   ListObjectsV2 <environment>/<log>/batch-  (s3:ListBucket, to find where to resume)
+#   PutObject     <environment>/<log>/<name>  (s3:PutObject, plus s3:PutObjectRetention because
+#                 each put carries x-amz-object-lock-mode COMPLIANCE and a retain-until date)
+# with SSE-KMS under the S3 CMK: kms:GenerateDataKey, and kms:Decrypt (which S3 can need for
+# SSE-KMS writes, e.g. multipart), both only through S3. No s3:GetObject: it never reads objects
+# back, so the Decrypt grant cannot read a batch either. It can never delete, shorten a lock or
+# bypass one.
 
 resource "aws_iam_role" "task" {
   name               = "${local.prefix}-ecs-task"
@@ -93,15 +105,21 @@ resource "aws_iam_role" "task" {
 
 data "aws_iam_policy_document" "task" {
   statement {
-    sid       = "WriteAuditBatches"
-    actions   = ["s3:PutObject", "s3:PutObjectRetention", "s3:GetObject", "s3:GetObjectRetention"]
-    resources = ["${aws_s3_bucket.audit.arn}/*"]
+    sid       = "PutLockedAuditBatches"
+    actions   = ["s3:PutObject", "s3:PutObjectRetention"]
+    resources = ["${aws_s3_bucket.audit.arn}/${var.environment}/*"]
   }
 
   statement {
-    sid       = "ListAuditBucket"
-    actions   = ["s3:ListBucket", "s3:GetBucketObjectLockConfiguration"]
+    sid       = "ListOwnAuditPrefix"
+    actions   = ["s3:ListBucket"]
     resources = [aws_s3_bucket.audit.arn]
+
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["${var.environment}/*"]
+    }
   }
 
   statement {

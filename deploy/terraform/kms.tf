@@ -193,7 +193,7 @@ resource "aws_kms_alias" "logs" {
   target_key_id = aws_kms_key.logs.key_id
 }
 
-# --- Secrets: Secrets Manager secrets (database URL, RDS master password) ----------------------
+# --- Secrets: Secrets Manager secrets (database URL, RDS master password, keyring) -------------
 
 data "aws_iam_policy_document" "kms_secrets" {
   statement {

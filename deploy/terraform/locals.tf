@@ -28,7 +28,7 @@ locals {
   container_port = 8443
   container_uid  = 10001
   volume_root    = "/var/lib/hippo"      # task volume, owned by uid 10001 in the image
-  data_dir       = "/var/lib/hippo/data" # created by hippo (mode 0700): config, keyring, TLS
+  data_dir       = "/var/lib/hippo/data" # created by hippo (mode 0700): config, TLS (keyring: secrets.tf)
 
   image = "${aws_ecr_repository.hippo.repository_url}@${var.image_digest}"
 

@@ -60,6 +60,11 @@ output "database_url_secret_arn" {
   value       = aws_secretsmanager_secret.database_url.arn
 }
 
+output "keyring_secret_arn" {
+  description = "Secrets Manager secret to put hippo's keyring into, once, before the first start (`hippo keyring generate`)."
+  value       = aws_secretsmanager_secret.keyring.arn
+}
+
 output "audit_bucket" {
   description = "S3 bucket (Object Lock, COMPLIANCE, 2192 days) for hippo audit export batches."
   value       = aws_s3_bucket.audit.id

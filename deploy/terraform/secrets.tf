@@ -1,6 +1,7 @@
-# Secrets Manager. Terraform creates the secrets (CMK-encrypted, rotation scheduled) but never
-# their values, so no secret is in this repository, in the Terraform state or in a task
-# definition's `environment`. ECS injects them through the container's `secrets` (ecs.tf).
+# Secrets Manager. Terraform creates the secrets (CMK-encrypted; rotation scheduled where a new
+# value can simply replace the old one, so not for the keyring, see below) but never their
+# values, so no secret is in this repository, in the Terraform state or in a task definition's
+# `environment`. ECS injects them through the container's `secrets` (ecs.tf).
 #
 #   database_url  - the URL hippo connects with, as the `hippo_service` login (not the master
 #                   user: no superuser rights; it owns schema `hippo`, and hippo runs every
@@ -10,6 +11,10 @@
 #                   rotated every 30 days by the rotation function you provide.
 #   RDS master    - created and rotated by RDS itself (rds.tf, manage_master_user_password);
 #                   the rotation schedule is set below. Used only for break-glass administration.
+#   keyring       - hippo's keyring: a JSON document with the key-encryption key and the Ed25519
+#                   seed that signs the audit log's Merkle tree heads (and keys the HMAC redaction
+#                   of audit details). Every task must use the same one, so it is this secret,
+#                   injected as HIPPO_KEYRING. Not rotated automatically (see below).
 
 resource "aws_secretsmanager_secret" "database_url" {
   name                    = "${local.prefix}/database-url"
@@ -38,4 +43,25 @@ resource "aws_secretsmanager_secret_rotation" "rds_master" {
   rotation_rules {
     automatically_after_days = 30
   }
+}
+
+# The keyring shared by every hippo task. Terraform creates the secret, never its value: the
+# operator puts it once, before the first hippo task starts, from a trusted workstation, piped so
+# it never lands on disk (docs/deploy.md, step 4):
+#   hippo keyring generate | aws secretsmanager put-secret-value \
+#     --secret-id <keyring_secret_arn> --secret-string file:///dev/stdin
+# On its first start hippo pins the keyring's public key and a check value in the database and
+# from then on refuses to start any task whose keyring differs, so a missing or wrong value stops
+# the deployment instead of splitting the audit trail between signing keys.
+#
+# No aws_secretsmanager_secret_rotation, on purpose: a new value would be a new signing key and a
+# new redaction key, which hippo refuses against the pinned database (the audit trail would need a
+# signed key-transition record to stay verifiable across the change, and hippo has none). Replacing
+# the keyring is a manual, documented procedure (docs/deploy.md, "Key and secret rotation").
+# hippo:ignore HIPPO-AWS-SM-002 reason="the keyring holds the audit tree-head signing key pinned in the database; an automatic rotation would make every task refuse to start; replacement is a documented manual procedure (docs/deploy.md)" until=2027-06-30
+resource "aws_secretsmanager_secret" "keyring" {
+  name                    = "${local.prefix}/keyring"
+  description             = "hippo: keyring JSON (KEK and audit tree-head signing seed) shared by every task; injected as HIPPO_KEYRING; value from `hippo keyring generate`"
+  kms_key_id              = aws_kms_key.secrets.arn
+  recovery_window_in_days = 30
 }

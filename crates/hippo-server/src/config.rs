@@ -16,7 +16,18 @@ const NON_CONFIG_ENV: &[&str] = &[
     "test_database_url",
     "bin",
     "log",
+    "keyring",
 ];
+
+/// The environment variable that may carry the keyring itself (JSON), as container platforms
+/// inject secrets (ECS `secrets`, Kubernetes `secretKeyRef`).
+pub const KEYRING_ENV: &str = "HIPPO_KEYRING";
+
+fn keyring_from_env() -> Option<String> {
+    std::env::var(KEYRING_ENV)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -249,11 +260,19 @@ impl Config {
                 "use \"sqlite\" (embedded) or \"postgres\" (scale-out)",
             ));
         }
-        if self.keyring_file.is_some() && self.store != "postgres" {
+        let shared_keyring = self.keyring_file.is_some() || keyring_from_env().is_some();
+        if shared_keyring && self.store != "postgres" {
             return Err(ConfigError::new(
                 "keyring_file",
-                "is only used with store = \"postgres\"; the embedded store keeps its keyring in the data directory",
-                "remove keyring_file, or set store = \"postgres\"",
+                "a shared keyring (keyring_file or HIPPO_KEYRING) is only used with store = \"postgres\"; the embedded store keeps its keyring in the data directory",
+                "unset keyring_file and HIPPO_KEYRING, or set store = \"postgres\"",
+            ));
+        }
+        if self.keyring_file.is_some() && keyring_from_env().is_some() {
+            return Err(ConfigError::new(
+                "keyring_file",
+                "both keyring_file and HIPPO_KEYRING are set; which keyring is meant is ambiguous",
+                "keep one: HIPPO_KEYRING (the keyring JSON) or keyring_file (its path)",
             ));
         }
         if !(1024..=64 * 1024 * 1024).contains(&self.max_body_bytes) {
@@ -407,14 +426,29 @@ impl Config {
             .unwrap_or_else(|| hippo_store::Keyring::path(data_dir))
     }
 
-    /// Loads the keyring, with errors that name the key to fix.
+    /// Whether the keyring comes from outside the data directory (shared by instances).
+    pub fn shared_keyring(&self) -> bool {
+        self.keyring_file.is_some() || keyring_from_env().is_some()
+    }
+
+    /// Loads the keyring: `HIPPO_KEYRING` (the JSON itself), else `keyring_file`, else the data
+    /// directory's; errors name the key to fix.
     pub fn load_keyring(&self, data_dir: &Path) -> Result<hippo_store::Keyring, ConfigError> {
+        if let Some(json) = keyring_from_env().map(zeroize::Zeroizing::new) {
+            return hippo_store::Keyring::from_json(&json, KEYRING_ENV).map_err(|e| {
+                ConfigError::new(
+                    "keyring_file",
+                    e.to_string(),
+                    "set HIPPO_KEYRING to the deployment's keyring JSON (from `hippo keyring generate`, kept in a secret store)",
+                )
+            });
+        }
         let path = self.keyring_path(data_dir);
         hippo_store::Keyring::load_file(&path).map_err(|e| {
             ConfigError::new(
                 "keyring_file",
                 e.to_string(),
-                "give every instance the deployment's keyring file (mode 600) via keyring_file or HIPPO_KEYRING_FILE",
+                "give every instance the deployment's keyring: HIPPO_KEYRING (its JSON) or keyring_file / HIPPO_KEYRING_FILE (a mode-600 file)",
             )
         })
     }
@@ -530,6 +564,38 @@ mod tests {
             ..AuditConfig::default()
         };
         assert_eq!(bad(kms), "audit.s3_kms_key_id");
+    }
+
+    #[test]
+    fn a_shared_keyring_file_is_for_postgres_and_must_be_private() {
+        use std::os::unix::fs::PermissionsExt;
+        if std::env::var_os(KEYRING_ENV).is_some() {
+            return; // the environment's keyring wins by design
+        }
+        let d = tempfile::tempdir().unwrap();
+        let file = d.path().join("shared-keyring.json");
+        std::fs::write(
+            &file,
+            hippo_store::Keyring::generate_json().unwrap().as_bytes(),
+        )
+        .unwrap();
+        let sqlite = Config {
+            keyring_file: Some(file.clone()),
+            ..Config::default()
+        };
+        let e = sqlite.validate().unwrap_err();
+        assert_eq!(e.key, "keyring_file");
+        let pg = Config {
+            store: "postgres".into(),
+            keyring_file: Some(file.clone()),
+            ..Config::default()
+        };
+        pg.validate().unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let e = pg.load_keyring(d.path()).unwrap_err().to_string();
+        assert!(e.contains("chmod 600"), "{e}");
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        pg.load_keyring(d.path()).unwrap().ledger_keys().unwrap();
     }
 
     #[test]

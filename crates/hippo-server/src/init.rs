@@ -107,7 +107,7 @@ async fn ensure_postgres(
     config: Config,
     ca_file: Option<PathBuf>,
 ) -> Result<Initialized, InitError> {
-    if config.keyring_file.is_none() && !hippo_store::Keyring::path(data_dir).exists() {
+    if !config.shared_keyring() && !hippo_store::Keyring::path(data_dir).exists() {
         hippo_store::Keyring::create(data_dir)?;
     }
     let store = Arc::new(connect_postgres(data_dir, &config).await?);

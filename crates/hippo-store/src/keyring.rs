@@ -123,9 +123,9 @@ impl Keyring {
         data_dir.join(KEYRING_FILE)
     }
 
-    /// Creates a keyring with a fresh KEK. Fails if one already exists.
-    pub fn create(data_dir: &Path) -> Result<Self, StoreError> {
-        let path = Self::path(data_dir);
+    /// A fresh keyring (new KEK and signing seed) as the JSON a keyring file holds: for a
+    /// keyring shared by several instances through a secret store (`hippo keyring generate`).
+    pub fn generate_json() -> Result<Zeroizing<String>, StoreError> {
         let kek: Zeroizing<[u8; 32]> = Zeroizing::new(random::bytes()?);
         let seed: Zeroizing<[u8; 32]> = Zeroizing::new(random::bytes()?);
         let mut file = KeyringFile {
@@ -133,16 +133,20 @@ impl Keyring {
             kek: STANDARD.encode(kek.as_slice()),
             audit_signing_seed: Some(STANDARD.encode(seed.as_slice())),
         };
-        let mut json = serde_json::to_vec_pretty(&file).expect("keyring serialises");
-        let result = write_private_file(&path, &json);
-        json.zeroize();
+        let json = serde_json::to_string_pretty(&file).expect("keyring serialises");
         file.kek.zeroize();
-        result?;
-        Ok(Self {
-            kek,
-            audit_seed: Some(seed),
-            path,
-        })
+        if let Some(s) = file.audit_signing_seed.as_mut() {
+            s.zeroize();
+        }
+        Ok(Zeroizing::new(json))
+    }
+
+    /// Creates a keyring with a fresh KEK. Fails if one already exists.
+    pub fn create(data_dir: &Path) -> Result<Self, StoreError> {
+        let path = Self::path(data_dir);
+        let json = Self::generate_json()?;
+        write_private_file(&path, json.as_bytes())?;
+        Self::parse(&json, &path.display().to_string(), path)
     }
 
     /// Loads the keyring of a data directory, refusing a file or directory that others can read.
@@ -156,26 +160,40 @@ impl Keyring {
     pub fn load_file(path: &Path) -> Result<Self, StoreError> {
         require_private(path, false)?;
         let text = Zeroizing::new(fs::read_to_string(path).map_err(|e| StoreError::io(path, e))?);
-        let file: KeyringFile = serde_json::from_str(&text).map_err(|e| {
-            StoreError::Crypto(format!("{} is not a valid keyring: {e}", path.display()))
+        Self::parse(&text, &path.display().to_string(), path.to_owned())
+    }
+
+    /// Reads a keyring given as JSON text (e.g. injected from a secret store into the
+    /// environment); `source` names where it came from in errors.
+    pub fn from_json(text: &str, source: &str) -> Result<Self, StoreError> {
+        Self::parse(text, source, PathBuf::from(source))
+    }
+
+    fn parse(text: &str, source: &str, path: PathBuf) -> Result<Self, StoreError> {
+        // Not serde's message: it may quote part of the input, which is key material.
+        let file: KeyringFile = serde_json::from_str(text).map_err(|e| {
+            StoreError::Crypto(format!(
+                "{source} is not a valid keyring (JSON error at line {} column {}); create one with `hippo keyring generate`",
+                e.line(),
+                e.column()
+            ))
         })?;
         if file.version != 1 {
             return Err(StoreError::Crypto(format!(
-                "{} has keyring version {}, this hippo understands version 1",
-                path.display(),
+                "{source} has keyring version {}, this hippo understands version 1",
                 file.version
             )));
         }
-        let kek = decode_key(&file.kek, "kek", path)?;
+        let kek = decode_key(&file.kek, "kek", &path)?;
         let audit_seed = file
             .audit_signing_seed
             .as_deref()
-            .map(|s| decode_key(s, "audit_signing_seed", path))
+            .map(|s| decode_key(s, "audit_signing_seed", &path))
             .transpose()?;
         Ok(Self {
             kek,
             audit_seed,
-            path: path.to_owned(),
+            path,
         })
     }
 
@@ -290,6 +308,35 @@ mod tests {
         fs::set_permissions(d.path(), fs::Permissions::from_mode(0o755)).unwrap();
         let err = Keyring::load(d.path()).unwrap_err().to_string();
         assert!(err.contains("chmod 700"), "{err}");
+    }
+
+    #[test]
+    fn a_generated_keyring_loads_from_text_and_bad_text_leaks_nothing() {
+        let json = Keyring::generate_json().unwrap();
+        let kr = Keyring::from_json(&json, "HIPPO_KEYRING").unwrap();
+        let again = Keyring::from_json(&json, "HIPPO_KEYRING").unwrap();
+        assert_eq!(
+            kr.ledger_keys().unwrap().signing.public_key(),
+            again.ledger_keys().unwrap().signing.public_key()
+        );
+        let other = Keyring::from_json(&Keyring::generate_json().unwrap(), "x").unwrap();
+        assert_ne!(
+            kr.ledger_keys().unwrap().redaction_check(),
+            other.ledger_keys().unwrap().redaction_check()
+        );
+        let broken = json.replace("\"version\"", "\"vers1on\"").replace('}', "");
+        let e = Keyring::from_json(&broken, "HIPPO_KEYRING")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("HIPPO_KEYRING") && e.contains("hippo keyring generate"),
+            "{e}"
+        );
+        let kek = serde_json::from_str::<serde_json::Value>(&json).unwrap()["kek"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(!e.contains(&kek), "{e}");
     }
 
     #[test]

@@ -246,7 +246,7 @@ impl TestServer {
         }
         // The CLI opens the same deployment as the server, so it needs the same keyring.
         for (k, v) in &self.options.env {
-            if k == "HIPPO_KEYRING_FILE" {
+            if k == "HIPPO_KEYRING_FILE" || k == "HIPPO_KEYRING" {
                 cmd.env(k, v);
             }
         }

@@ -38,6 +38,9 @@ pub enum Command {
     /// Verify the tamper-evident audit trail, print its public key, prove, sign and export.
     #[command(subcommand)]
     Audit(crate::audit_cmd::AuditCommand),
+    /// Keyrings for scale-out deployments, where every instance must share one.
+    #[command(subcommand)]
+    Keyring(KeyringCommand),
     /// HIPAA compliance gate for infrastructure code: Terraform, CloudFormation, Kubernetes,
     /// Dockerfiles, ECS task definitions (exit 1 on findings, 2 on usage or parse errors).
     Check(hippo_check::CheckArgs),
@@ -84,6 +87,15 @@ pub enum ApiKeyCommand {
     },
     /// Revoke a key by its id (the part after `hpk_`, before the second `_`).
     Revoke { key_id: String },
+}
+
+#[derive(Subcommand)]
+pub enum KeyringCommand {
+    /// Print a new keyring (JSON: key-encryption key and audit signing seed) on stdout, for a
+    /// secret store shared by every instance, e.g.
+    /// `aws secretsmanager put-secret-value --secret-id ARN --secret-string "$(hippo keyring generate)"`;
+    /// instances read it from HIPPO_KEYRING (the JSON) or keyring_file (a mode-600 file).
+    Generate,
 }
 
 #[derive(Subcommand)]

@@ -62,6 +62,12 @@ async fn run(cli: Cli) -> Result<()> {
             store.shutdown().await;
             result
         }
+        Command::Keyring(cli::KeyringCommand::Generate) => {
+            let json = hippo_store::Keyring::generate_json()?;
+            println!("{}", json.as_str());
+            eprintln!("A new keyring is on stdout: store it in your secret store (never in a repository or a log); every instance of one deployment must use the same keyring.");
+            Ok(())
+        }
         Command::Check(_) => unreachable!("handled before the runtime starts"),
         Command::Version => {
             println!("hippo {}", env!("CARGO_PKG_VERSION"));

@@ -107,8 +107,9 @@ impl PgStore {
             return Err(StoreError::Crypto(format!(
                 "this instance's keyring is not the one the database at {} was set up with \
                  (its audit tree heads are signed by public key {stored_public}, this keyring \
-                 holds {public}); every instance must use the same keyring: point keyring_file \
-                 (HIPPO_KEYRING_FILE) at the deployment's shared keyring",
+                 holds {public}); every instance must use the same keyring: give it the \
+                 deployment's keyring through HIPPO_KEYRING (its JSON) or keyring_file \
+                 (HIPPO_KEYRING_FILE)",
                 self.target
             )));
         }

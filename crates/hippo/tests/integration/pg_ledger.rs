@@ -224,19 +224,42 @@ async fn pg_two_instances_write_one_gap_free_tree() {
 }
 
 #[tokio::test]
-async fn pg_instance_with_another_keyring_is_refused() {
-    let Some((db, a)) = pg_server("pg_other_keyring").await else {
+async fn pg_instances_share_a_keyring_from_a_secret_and_another_is_refused() {
+    let Some(db) = TestDatabase::create("pg_keyring_secret").await else {
         return;
     };
-    // Its own fresh keyring, not the deployment's.
+    // As a deployment does: one keyring, generated once, injected into every instance.
+    let out = std::process::Command::new(BIN)
+        .args(["keyring", "generate"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let keyring = String::from_utf8(out.stdout).unwrap();
+    let shared = Options::default()
+        .postgres(&db.url)
+        .env("HIPPO_KEYRING", &keyring);
+    let a = server_with(shared.clone());
+    assert!(
+        !a.data_dir.join("keyring.json").exists(),
+        "the secret is not copied to disk"
+    );
+    let b = a.another_instance_with(shared);
+    let auditor = a.create_key("default", "auditor");
+    create(&b, &b.admin_key, patient("via-b")).await;
+    let head = sign(&b, &auditor).await;
+    head.verify(&published_key(&a)).unwrap();
+
+    // An instance with its own fresh keyring would sign heads no auditor's key verifies.
     let (status, log) = TestServer::start_failing(BIN, Options::default().postgres(&db.url));
     assert!(!status.success());
     assert!(
-        log.contains("keyring") && log.contains("HIPPO_KEYRING_FILE"),
+        log.contains("keyring") && log.contains("HIPPO_KEYRING"),
         "{log}"
     );
     // The deployment is untouched and keeps serving.
     create(&a, &a.admin_key, patient("still-here")).await;
+    let (ok, report) = verify(&a);
+    assert!(ok, "{report}");
 }
 
 #[tokio::test]
