@@ -37,6 +37,9 @@ pub async fn export_all(store: &dyn Store, sink: &dyn ExportSink, retention_days
                 tracing::info!(log = %id, sink = %to, batches = s.batches_written, events = s.events_written, through = s.exported_through_seq, "audit batches exported")
             }
             Ok(_) => {}
+            Err(hippo_store::export::ExportError::Busy(_)) => {
+                tracing::debug!(log = %id, "another instance is exporting this log")
+            }
             Err(e) => {
                 tracing::error!(log = %id, sink = %to, error = %e, "audit export failed; it resumes on the next run")
             }

@@ -232,6 +232,11 @@ pub async fn export(
         ));
     }
     let id = log_id(log);
+    // One exporter per log in the whole deployment: two instances exporting at once would
+    // each seal a batch from their own tree head, giving overlapping batches in the sink.
+    let Some(_exclusive) = store.try_exclusive(&format!("audit-export-{id}")).await? else {
+        return Err(ExportError::Busy(id));
+    };
     let head = store.sign_tree_head(log).await?;
     let size = head.head.tree_size;
     let mut summary = ExportSummary {

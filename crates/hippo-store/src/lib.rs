@@ -18,4 +18,4 @@ pub use error::StoreError;
 pub use keyring::Keyring;
 pub use postgres::{PgSettings, PgStore};
 pub use sqlite::SqliteStore;
-pub use store::{ApiKeyInfo, AuditQuery, LogLeaf, NewApiKey, Store, TenantInfo};
+pub use store::{ApiKeyInfo, AuditQuery, ExclusiveGuard, LogLeaf, NewApiKey, Store, TenantInfo};

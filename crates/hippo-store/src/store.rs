@@ -68,6 +68,26 @@ pub struct LogLeaf {
     pub leaf_hash: [u8; 32],
 }
 
+/// Proof that this process holds a deployment-wide job lock (see [`Store::try_exclusive`]);
+/// the lock is released when the guard is dropped (or the process dies).
+pub struct ExclusiveGuard {
+    _held: Box<dyn Send + Sync>,
+}
+
+impl ExclusiveGuard {
+    pub(crate) fn new(held: impl Send + Sync + 'static) -> Self {
+        Self {
+            _held: Box::new(held),
+        }
+    }
+}
+
+impl std::fmt::Debug for ExclusiveGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ExclusiveGuard")
+    }
+}
+
 /// The store. Methods taking an `AuditDraft` write exactly one audit event, whatever the outcome:
 /// in the same durable commit as a change, and before returning for a read. If the event cannot
 /// be written the method fails with [`StoreError::AuditFailed`] or [`StoreError::Unavailable`]
@@ -184,6 +204,12 @@ pub trait Store: Send + Sync + 'static {
     async fn tree_state(&self, log: Option<&TenantId>) -> Result<(u64, [u8; 32]), StoreError>;
     /// The public key that verifies this deployment's tree heads.
     fn audit_public_key(&self) -> Result<AuditPublicKey, StoreError>;
+
+    // --- coordination ------------------------------------------------------------------------
+    /// Takes the lock `name` for the whole deployment (every instance and every `hippo` command
+    /// pointed at it) if nobody holds it, else returns `None`. Background jobs that must run
+    /// once per deployment, such as exporting a log, hold it while they run.
+    async fn try_exclusive(&self, name: &str) -> Result<Option<ExclusiveGuard>, StoreError>;
 
     // --- operations --------------------------------------------------------------------------
     /// Checks that the store is open and its keys are loaded.

@@ -86,6 +86,7 @@ contract!(
     concurrent_updates_of_one_record_conflict_cleanly,
     every_event_is_a_leaf_of_the_signed_tree,
     subjects_and_sensitive_details_are_stored_as_keyed_hashes,
+    job_locks_exclude_other_holders_until_released,
 );
 
 fn tenant(s: &str) -> TenantId {
@@ -895,6 +896,24 @@ async fn concurrent_updates_of_one_record_conflict_cleanly(store: Arc<dyn Store>
 }
 
 /// The same ledger keys for every store a test opens, as instances sharing a keyring have.
+async fn job_locks_exclude_other_holders_until_released(store: Arc<dyn Store>) {
+    let held = store.try_exclusive("audit-export-default").await.unwrap();
+    assert!(held.is_some(), "a free lock is taken");
+    assert!(
+        store
+            .try_exclusive("audit-export-default")
+            .await
+            .unwrap()
+            .is_none(),
+        "a held lock is refused to a second holder"
+    );
+    let other = store.try_exclusive("audit-export-system").await.unwrap();
+    assert!(other.is_some(), "locks of other names are independent");
+    drop(held);
+    let again = store.try_exclusive("audit-export-default").await.unwrap();
+    assert!(again.is_some(), "a released lock can be taken again");
+}
+
 fn ledger_keys() -> hippo_store::keyring::LedgerKeys {
     hippo_store::keyring::LedgerKeys {
         signing: hippo_audit::tree_head::AuditSigningKey::from_seed(&[7; 32]),

@@ -388,3 +388,92 @@ fn ledger_keys() -> hippo_store::keyring::LedgerKeys {
         redaction_root: hippo_store::keyring::DataKey::new([9; 32]),
     }
 }
+
+async fn create_n(s: &PgStore, t: &TenantId, n: usize, tag: &str) {
+    for i in 0..n {
+        let subject = format!("{tag}-{i}");
+        s.create_record(t, input(&subject), "w", draft(t, Action::RecordCreate))
+            .await
+            .unwrap();
+    }
+}
+
+/// A directory sink as slow as a remote object store, so that two exports overlap in time.
+struct SlowSink(hippo_store::export::DirSink);
+
+#[async_trait::async_trait]
+impl hippo_store::export::ExportSink for SlowSink {
+    fn describe(&self) -> String {
+        self.0.describe()
+    }
+    async fn exported_through(&self, log: &str) -> Result<u64, hippo_store::export::ExportError> {
+        self.0.exported_through(log).await
+    }
+    async fn put_sealed(
+        &self,
+        log: &str,
+        name: &str,
+        kind: hippo_store::export::ObjectKind,
+        bytes: &[u8],
+        until: &str,
+    ) -> Result<(), hippo_store::export::ExportError> {
+        tokio::time::sleep(Duration::from_millis(25)).await;
+        self.0.put_sealed(log, name, kind, bytes, until).await
+    }
+}
+
+/// Two instances exporting one log to one sink at the same time, while events keep arriving,
+/// must leave contiguous, non-overlapping sealed batches: one exporter at a time, deployment-wide.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_exporters_on_two_instances_leave_contiguous_batches() {
+    use hippo_store::export::{DirSink, ExportError};
+    use hippo_store::ledger::export;
+    let Some(db) = TestDatabase::create("two_exporters").await else {
+        return;
+    };
+    let (one, two) = (store(&db.url).await, store(&db.url).await);
+    let t = tenant(&one, "clinic").await;
+    let out = tempfile::tempdir().unwrap();
+    let dir = DirSink::new(out.path());
+    let sink = SlowSink(dir.clone());
+    let (mut exported, mut busy) = (0, 0);
+    for round in 0..5 {
+        create_n(&one, &t, 9 + round, "before").await;
+        // The second instance starts exporting after more events arrived: without a
+        // deployment-wide lock its tree head, and so its last batch, would differ.
+        let (a, b) = tokio::join!(export(&one, Some(&t), &sink, 7, 2190), async {
+            create_n(&two, &t, 3, "during").await;
+            export(&two, Some(&t), &sink, 7, 2190).await
+        });
+        for r in [a, b] {
+            match r {
+                Ok(s) => exported += s.batches_written,
+                Err(ExportError::Busy(_)) => busy += 1,
+                Err(e) => panic!("export failed: {e}"),
+            }
+        }
+    }
+    assert!(exported > 0, "nothing exported ({busy} busy)");
+    let mut ranges: Vec<(u64, u64)> = std::fs::read_dir(dir.log_dir("clinic"))
+        .unwrap()
+        .filter_map(|e| {
+            let name = e.unwrap().file_name().to_string_lossy().into_owned();
+            let stem = name
+                .strip_suffix(".manifest.json")?
+                .strip_prefix("batch-")?;
+            let (a, b) = stem.split_once('-')?;
+            Some((a.parse().unwrap(), b.parse().unwrap()))
+        })
+        .collect();
+    ranges.sort();
+    assert_eq!(ranges.first().map(|r| r.0), Some(1));
+    for w in ranges.windows(2) {
+        assert_eq!(
+            w[1].0,
+            w[0].1 + 1,
+            "batches overlap or leave a gap: {ranges:?}"
+        );
+    }
+    one.shutdown().await;
+    two.shutdown().await;
+}

@@ -174,7 +174,7 @@ pub async fn run(store: &dyn Store, cmd: AuditCommand, audit: &AuditConfig) -> R
             }
             let sink = open_sink(&to, &audit.s3_options())?;
             for l in log.logs(store).await? {
-                let s = ledger::export(
+                let s = export_when_free(
                     store,
                     l.as_ref(),
                     sink.as_ref(),
@@ -190,4 +190,35 @@ pub async fn run(store: &dyn Store, cmd: AuditCommand, audit: &AuditConfig) -> R
         }
     }
     Ok(())
+}
+
+/// How long `hippo audit export` waits for another exporter of the same log to finish.
+const EXPORT_WAIT: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Exports one log, waiting (with a note on stderr) while a server's background exporter
+/// holds that log's export lock.
+async fn export_when_free(
+    store: &dyn Store,
+    log: Option<&TenantId>,
+    sink: &dyn hippo_store::export::ExportSink,
+    batch_size: usize,
+    retention_days: u32,
+) -> Result<ledger::ExportSummary> {
+    let deadline = std::time::Instant::now() + EXPORT_WAIT;
+    let mut told = false;
+    loop {
+        match ledger::export(store, log, sink, batch_size, retention_days).await {
+            Err(hippo_store::export::ExportError::Busy(id)) => {
+                if std::time::Instant::now() > deadline {
+                    bail!("log {id} is still being exported by another instance after {}s; run again later", EXPORT_WAIT.as_secs());
+                }
+                if !told {
+                    eprintln!("log {id}: another exporter is running; waiting for it to finish");
+                    told = true;
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+            other => return Ok(other?),
+        }
+    }
 }

@@ -44,6 +44,9 @@ pub enum ExportError {
         key: String,
         reason: String,
     },
+    /// Another instance (or `hippo audit export`) is exporting this log right now.
+    #[error("another exporter is writing log {0} right now; it resumes where that one stops")]
+    Busy(String),
     /// Only raised by test sinks that simulate a crash.
     #[error("export interrupted: {0}")]
     Interrupted(String),

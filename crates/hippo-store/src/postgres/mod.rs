@@ -18,7 +18,7 @@ pub use connect::{describe, parse as parse_url, PgSettings};
 
 use crate::audit_log::LogCtx;
 use crate::keyring::LedgerKeys;
-use crate::store::{ApiKeyInfo, AuditQuery, LogLeaf, NewApiKey, Store, TenantInfo};
+use crate::store::{ApiKeyInfo, AuditQuery, ExclusiveGuard, LogLeaf, NewApiKey, Store, TenantInfo};
 use crate::StoreError;
 use async_trait::async_trait;
 use hippo_audit::tree_head::{AuditPublicKey, SignedTreeHead};
@@ -49,6 +49,31 @@ pub struct PgStore {
 }
 
 type Tx = Transaction<'static, Postgres>;
+
+/// First key of hippo's job locks in PostgreSQL's two-key advisory lock space ("hj").
+const JOB_LOCK_SPACE: i32 = 0x686a;
+
+/// A session-level advisory lock on a connection taken out of the pool for as long as the
+/// lock is held: PostgreSQL releases it when that session ends, so a crashed holder (its socket
+/// closed by the kernel) never leaves the lock behind.
+async fn job_lock(pool: &PgPool, name: &str) -> Result<Option<ExclusiveGuard>, StoreError> {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(name.as_bytes());
+    let key = i32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]);
+    let mut conn = pool.acquire().await.map_err(errors::db)?.detach();
+    let held: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, $2)")
+        .bind(JOB_LOCK_SPACE)
+        .bind(key)
+        .fetch_one(&mut conn)
+        .await
+        .map_err(errors::db)?;
+    if held {
+        Ok(Some(ExclusiveGuard::new(conn)))
+    } else {
+        let _ = sqlx::Connection::close(conn).await;
+        Ok(None)
+    }
+}
 
 impl PgStore {
     /// Connects (refusing a non-local database without verified TLS), applies migrations, and
@@ -570,6 +595,10 @@ impl Store for PgStore {
 
     fn audit_public_key(&self) -> Result<AuditPublicKey, StoreError> {
         Ok(self.keys.signing.public_key())
+    }
+
+    async fn try_exclusive(&self, name: &str) -> Result<Option<ExclusiveGuard>, StoreError> {
+        self.timed(job_lock(&self.pool, name)).await
     }
 
     async fn ready(&self) -> Result<(), StoreError> {

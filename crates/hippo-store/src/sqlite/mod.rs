@@ -13,7 +13,7 @@ mod records;
 mod writer;
 
 use crate::keyring::{self, Keyring};
-use crate::store::{ApiKeyInfo, AuditQuery, LogLeaf, NewApiKey, Store, TenantInfo};
+use crate::store::{ApiKeyInfo, AuditQuery, ExclusiveGuard, LogLeaf, NewApiKey, Store, TenantInfo};
 use crate::StoreError;
 use async_trait::async_trait;
 use db::Db;
@@ -25,6 +25,38 @@ use hippo_core::{
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
+
+const LOCKS_DIR: &str = "locks";
+
+/// The deployment-wide lock `name` of an embedded store: an advisory lock on a file of the data
+/// directory, so the server and a `hippo` command run beside it exclude each other. The
+/// operating system releases it when the holder exits, however it exits.
+fn lock_file(data_dir: &Path, name: &str) -> Result<Option<ExclusiveGuard>, StoreError> {
+    let dir = data_dir.join(LOCKS_DIR);
+    std::fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
+    let safe: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let path = dir.join(format!("{safe}.lock"));
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| StoreError::io(&path, e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(ExclusiveGuard::new(file))),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(e)) => Err(StoreError::io(&path, e)),
+    }
+}
 
 const CATALOG_DB: &str = "catalog.db";
 const CATALOG_KEY: &str = "catalog.key";
@@ -522,6 +554,10 @@ impl Store for SqliteStore {
 
     fn audit_public_key(&self) -> Result<AuditPublicKey, StoreError> {
         Ok(AuditSigningKey::from_seed(&*self.keyring.audit_signing_seed()?).public_key())
+    }
+
+    async fn try_exclusive(&self, name: &str) -> Result<Option<ExclusiveGuard>, StoreError> {
+        lock_file(&self.data_dir, name)
     }
 
     async fn ready(&self) -> Result<(), StoreError> {
