@@ -36,6 +36,33 @@ pub struct Record {
 }
 
 impl Record {
+    /// The version `version` of record `id` as written from `input`: `created` and `updated`
+    /// are (time in ms, principal id). Both stores build the record they return this way.
+    pub fn from_input(
+        id: RecordId,
+        version: i64,
+        input: &RecordInput,
+        deleted: bool,
+        created: (i64, &str),
+        updated: (i64, &str),
+    ) -> Self {
+        let body = serde_json::Value::Object(input.body.clone());
+        Record {
+            id,
+            record_type: input.record_type.clone(),
+            subject: input.subject.clone(),
+            labels: input.labels.clone(),
+            body_sha256: crate::canonical::sha256_hex(&body),
+            body: input.body.clone(),
+            version,
+            deleted,
+            created_at_ms: created.0,
+            created_by: created.1.to_owned(),
+            updated_at_ms: updated.0,
+            updated_by: updated.1.to_owned(),
+        }
+    }
+
     /// Checks the stored body against its stored hash (integrity, 164.312(c)(1)).
     pub fn body_intact(&self) -> bool {
         crate::canonical::sha256_hex(&serde_json::Value::Object(self.body.clone()))

@@ -98,26 +98,13 @@ pub async fn inclusion(
         "inclusion-proof",
     )
     .await?;
-    let parsed = number(&q, "seq")
-        .and_then(|seq| seq.ok_or_else(|| ApiError::BadParameter("seq is required".into())))
-        .and_then(|seq| Ok((seq, number(&q, "tree_size")?)));
-    let (seq, size) = match parsed {
+    let (seq, size) = match required_and_optional(&q, "seq", "tree_size") {
         Ok(p) => p,
         Err(e) => return Err(caller.reject(&s, draft, e).await),
     };
-    let proof = ledger::inclusion(
-        s.store.as_ref(),
-        Some(&caller.principal.tenant),
-        seq as i64,
-        size,
-    )
-    .await;
-    let proof = match proof {
-        Ok(p) => p,
-        Err(e) => return Err(caller.reject(&s, draft, e.into()).await),
-    };
-    record(&s, draft).await?;
-    Ok(Json(proof).into_response())
+    let tenant = Some(&caller.principal.tenant);
+    let proof = ledger::inclusion(s.store.as_ref(), tenant, seq as i64, size).await;
+    answer(&s, &caller, draft, proof).await
 }
 
 #[utoipa::path(get, path = "/v1/audit/proofs/consistency", tag = "audit",
@@ -136,21 +123,40 @@ pub async fn consistency(
         "consistency-proof",
     )
     .await?;
-    let parsed = number(&q, "from")
-        .and_then(|f| f.ok_or_else(|| ApiError::BadParameter("from is required".into())))
-        .and_then(|f| Ok((f, number(&q, "to")?)));
-    let (from, to) = match parsed {
+    let (from, to) = match required_and_optional(&q, "from", "to") {
         Ok(p) => p,
         Err(e) => return Err(caller.reject(&s, draft, e).await),
     };
-    let proof =
-        match ledger::consistency(s.store.as_ref(), Some(&caller.principal.tenant), from, to).await
-        {
-            Ok(p) => p,
-            Err(e) => return Err(caller.reject(&s, draft, e.into()).await),
-        };
-    record(&s, draft).await?;
-    Ok(Json(proof).into_response())
+    let tenant = Some(&caller.principal.tenant);
+    let proof = ledger::consistency(s.store.as_ref(), tenant, from, to).await;
+    answer(&s, &caller, draft, proof).await
+}
+
+/// A required and an optional whole-number parameter (a proof's subject and its tree size).
+fn required_and_optional(
+    q: &QueryParams,
+    required: &str,
+    optional: &str,
+) -> Result<(u64, Option<u64>), ApiError> {
+    let value = number(q, required)?
+        .ok_or_else(|| ApiError::BadParameter(format!("{required} is required")))?;
+    Ok((value, number(q, optional)?))
+}
+
+/// Answers with a proof once its reading is audited, or rejects (audited) with its error.
+async fn answer<T: serde::Serialize>(
+    s: &AppState,
+    caller: &Caller,
+    draft: hippo_core::AuditDraft,
+    proof: Result<T, ProofError>,
+) -> Result<Response, ApiError> {
+    match proof {
+        Ok(p) => {
+            record(s, draft).await?;
+            Ok(Json(p).into_response())
+        }
+        Err(e) => Err(caller.reject(s, draft, e.into()).await),
+    }
 }
 
 #[utoipa::path(get, path = "/v1/audit/pubkey", tag = "audit", responses((status = 200, description = "The Ed25519 key that signs tree heads")), security(("bearer" = [])))]

@@ -61,7 +61,14 @@ pub async fn create(
     .await
     .map_err(errors::db)?;
     insert_version(c, t, id, 1, input, false, now, actor).await?;
-    Ok(build(id, 1, input, false, (now, actor), (now, actor)))
+    Ok(Record::from_input(
+        id,
+        1,
+        input,
+        false,
+        (now, actor),
+        (now, actor),
+    ))
 }
 
 /// Writes version `expected + 1`, failing with a conflict if the record moved on.
@@ -143,7 +150,7 @@ async fn write_next(
     .await
     .map_err(errors::db)?;
     insert_version(c, t, id, version, input, deleted, now, actor).await?;
-    Ok(build(
+    Ok(Record::from_input(
         id,
         version,
         input,
@@ -186,31 +193,6 @@ async fn insert_version(
     .await
     .map_err(errors::db)?;
     Ok(())
-}
-
-fn build(
-    id: RecordId,
-    version: i64,
-    input: &RecordInput,
-    deleted: bool,
-    created: (i64, &str),
-    updated: (i64, &str),
-) -> Record {
-    let body = serde_json::Value::Object(input.body.clone());
-    Record {
-        id,
-        record_type: input.record_type.clone(),
-        subject: input.subject.clone(),
-        labels: input.labels.clone(),
-        body_sha256: canonical::sha256_hex(&body),
-        body: input.body.clone(),
-        version,
-        deleted,
-        created_at_ms: created.0,
-        created_by: created.1.to_owned(),
-        updated_at_ms: updated.0,
-        updated_by: updated.1.to_owned(),
-    }
 }
 
 /// The current version of a record (including a tombstone).

@@ -31,7 +31,14 @@ pub fn create(conn: &Connection, input: &RecordInput, actor: &str) -> Result<Rec
     )?
     .execute(params![id.to_string(), input.record_type, input.subject, now, actor])?;
     insert_version(conn, id, 1, input, false, now, actor)?;
-    Ok(build(id, 1, input, false, (now, actor), (now, actor)))
+    Ok(Record::from_input(
+        id,
+        1,
+        input,
+        false,
+        (now, actor),
+        (now, actor),
+    ))
 }
 
 /// Writes version `expected + 1`, failing with a conflict if the record moved on.
@@ -95,7 +102,7 @@ fn write_next(
     )?
     .execute(params![id.to_string(), input.subject, version, deleted, now, actor])?;
     insert_version(conn, id, version, input, deleted, now, actor)?;
-    Ok(build(
+    Ok(Record::from_input(
         id,
         version,
         input,
@@ -135,31 +142,6 @@ fn insert_version(
         actor
     ])?;
     Ok(())
-}
-
-fn build(
-    id: RecordId,
-    version: i64,
-    input: &RecordInput,
-    deleted: bool,
-    created: (i64, &str),
-    updated: (i64, &str),
-) -> Record {
-    let body = serde_json::Value::Object(input.body.clone());
-    Record {
-        id,
-        record_type: input.record_type.clone(),
-        subject: input.subject.clone(),
-        labels: input.labels.clone(),
-        body_sha256: canonical::sha256_hex(&body),
-        body: input.body.clone(),
-        version,
-        deleted,
-        created_at_ms: created.0,
-        created_by: created.1.to_owned(),
-        updated_at_ms: updated.0,
-        updated_by: updated.1.to_owned(),
-    }
 }
 
 /// The current version of a record (including a tombstone).
