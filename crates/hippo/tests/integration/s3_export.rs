@@ -238,7 +238,22 @@ fn public_key(s: &TestServer) -> AuditPublicKey {
 /// and KMS-encrypted; every batch has its manifest, whose hash matches the batch; the batches
 /// recompute to the signed root of the newest manifest. Returns (latest keys, version count).
 fn check_bucket(moto: &Moto, key: &AuditPublicKey, expect_until: f64) -> (Vec<String>, usize) {
-    let objects = moto.objects();
+    check_log(moto, key, expect_until, "default")
+}
+
+/// [`check_bucket`] for the objects of one log (`default`, or `system`).
+fn check_log(
+    moto: &Moto,
+    key: &AuditPublicKey,
+    expect_until: f64,
+    log: &str,
+) -> (Vec<String>, usize) {
+    let log_prefix = format!("{PREFIX}/{log}/");
+    let objects: Vec<Value> = moto
+        .objects()
+        .into_iter()
+        .filter(|o| o["key"].as_str().unwrap().starts_with(&log_prefix))
+        .collect();
     assert!(!objects.is_empty());
     for o in &objects {
         assert_eq!(o["mode"], "COMPLIANCE", "{o}");
@@ -525,4 +540,74 @@ async fn background_exporter_writes_locked_batches_to_s3() {
     let logs = s.logs();
     assert!(logs.contains("audit batches exported"), "{logs}");
     assert!(!logs.contains(SECRET), "the server logged the AWS secret");
+}
+
+/// The production shape: two instances on one PostgreSQL database, sharing one keyring, both
+/// running the background exporter into one Object Lock bucket. The log ends up in the bucket
+/// once, as contiguous locked batches whose signed head recomputes from them.
+#[tokio::test]
+async fn pg_instances_export_one_log_to_s3_without_overlap() {
+    let Some(db) = hippo_testkit::pg::TestDatabase::create("pg_s3_export").await else {
+        return;
+    };
+    let Some(moto) = Moto::start() else {
+        return;
+    };
+    moto.create_locked_bucket();
+    let keyring = Command::new(BIN)
+        .args(["keyring", "generate"])
+        .output()
+        .unwrap();
+    assert!(keyring.status.success());
+    let options = Options::default()
+        .postgres(&db.url)
+        .env("HIPPO_KEYRING", &String::from_utf8(keyring.stdout).unwrap())
+        .env("AWS_ACCESS_KEY_ID", KEY_ID)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET)
+        .env("AWS_REGION", "us-east-1")
+        .env(
+            "HIPPO_AUDIT__EXPORT_URL",
+            &format!("s3://{BUCKET}/{PREFIX}"),
+        )
+        .env("HIPPO_AUDIT__S3_ENDPOINT", &moto.endpoint)
+        .env("HIPPO_AUDIT__EXPORT_INTERVAL_SECS", "1");
+    let mut a = server_with(options.clone());
+    let mut b = a.another_instance_with(options);
+    let creates = 24;
+    for i in 0..creates {
+        let s = if i % 2 == 0 { &a } else { &b };
+        create(s, &s.admin_key, patient(&format!("p-{i}"))).await;
+    }
+    // Wait until both exporters have sealed every create of the tenant's log.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let through = moto
+            .objects()
+            .iter()
+            .filter_map(|o| o["key"].as_str())
+            .filter(|k| k.starts_with(&format!("{PREFIX}/default/")))
+            .filter_map(hippo_store::export::manifest_last_seq)
+            .max()
+            .unwrap_or(0);
+        if through >= creates {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "exported through {through} of {creates}; logs:\n{}\n{}",
+            a.logs(),
+            b.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    a.stop();
+    b.stop();
+    let key = public_key(&a);
+    let (keys, _) = check_log(&moto, &key, expected_until(), "default");
+    assert!(keys.len() >= 2, "{keys:?}");
+    check_log(&moto, &key, expected_until(), "system");
+    for logs in [a.logs(), b.logs()] {
+        assert!(!logs.contains(SECRET), "a server logged the AWS secret");
+        assert!(!logs.contains("audit export failed"), "{logs}");
+    }
 }
