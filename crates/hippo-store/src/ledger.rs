@@ -124,17 +124,26 @@ fn hex_all(hashes: Vec<Hash>) -> Vec<String> {
     hashes.iter().map(hex::encode).collect()
 }
 
+/// Leaf hashes read per round trip while building a proof.
+const HASH_PAGE: u64 = 100_000;
+
+/// The leaf hashes of the first `size` events: only the hashes, a page at a time.
 async fn leaf_hashes(
     store: &dyn Store,
     log: Option<&TenantId>,
     size: u64,
 ) -> Result<Vec<Hash>, StoreError> {
-    let leaves = all_leaves(store, log).await?;
-    Ok(leaves
-        .into_iter()
-        .take(size as usize)
-        .map(|l| l.leaf_hash)
-        .collect())
+    let mut out = Vec::with_capacity(size as usize);
+    while (out.len() as u64) < size {
+        let first = out.len() as u64 + 1;
+        let last = (first + HASH_PAGE - 1).min(size);
+        out.extend(
+            store
+                .audit_leaf_hashes(log, first as i64, last as i64)
+                .await?,
+        );
+    }
+    Ok(out)
 }
 
 /// Proves event `seq` is in the tree head of `tree_size` (default: the newest head).

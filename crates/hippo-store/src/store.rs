@@ -200,6 +200,15 @@ pub trait Store: Send + Sync + 'static {
         after_seq: i64,
         limit: usize,
     ) -> Result<Vec<LogLeaf>, StoreError>;
+    /// The stored leaf hashes of events `first_seq..=last_seq`, in order, for proofs: only the
+    /// hashes, so a proof over a large log does not rebuild every event. A missing event is
+    /// [`StoreError::Corrupt`].
+    async fn audit_leaf_hashes(
+        &self,
+        log: Option<&TenantId>,
+        first_seq: i64,
+        last_seq: i64,
+    ) -> Result<Vec<[u8; 32]>, StoreError>;
     /// The log's current Merkle tree as integrated by the store: (size, root).
     async fn tree_state(&self, log: Option<&TenantId>) -> Result<(u64, [u8; 32]), StoreError>;
     /// The public key that verifies this deployment's tree heads.

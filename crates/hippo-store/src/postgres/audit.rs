@@ -148,6 +148,26 @@ pub async fn tree_heads(
 
 /// Events after `after_seq` in stored order, as the verifier sees them: canonical bytes
 /// recomputed from the stored columns, and the stored leaf hash.
+/// Leaf hashes of events `first_seq..=last_seq` (see [`crate::Store::audit_leaf_hashes`]).
+pub async fn leaf_hashes(
+    c: &mut PgConnection,
+    log: &str,
+    first_seq: i64,
+    last_seq: i64,
+) -> Result<Vec<Hash>, StoreError> {
+    let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+        "SELECT seq, leaf_hash FROM hippo.audit_events
+         WHERE log_id = $1 AND seq BETWEEN $2 AND $3 ORDER BY seq",
+    )
+    .bind(log)
+    .bind(first_seq)
+    .bind(last_seq)
+    .fetch_all(c)
+    .await
+    .map_err(errors::db)?;
+    crate::audit_log::leaf_hash_range(rows, first_seq, last_seq)
+}
+
 pub async fn leaves(
     c: &mut PgConnection,
     log: &str,

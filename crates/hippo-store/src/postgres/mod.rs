@@ -583,6 +583,20 @@ impl Store for PgStore {
         .await
     }
 
+    async fn audit_leaf_hashes(
+        &self,
+        log: Option<&TenantId>,
+        first_seq: i64,
+        last_seq: i64,
+    ) -> Result<Vec<[u8; 32]>, StoreError> {
+        self.timed(async {
+            let log = self.log_of(log).await?;
+            let mut tx = self.begin(&log).await?;
+            audit::leaf_hashes(&mut tx, &log, first_seq, last_seq).await
+        })
+        .await
+    }
+
     async fn tree_state(&self, log: Option<&TenantId>) -> Result<(u64, [u8; 32]), StoreError> {
         self.timed(async {
             let log = self.log_of(log).await?;

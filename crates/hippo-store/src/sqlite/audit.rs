@@ -138,6 +138,21 @@ pub fn leaves(conn: &Connection, after_seq: i64, limit: usize) -> Result<Vec<Log
     .collect()
 }
 
+/// Leaf hashes of events `first_seq..=last_seq` (see [`crate::Store::audit_leaf_hashes`]).
+pub fn leaf_hashes(
+    conn: &Connection,
+    first_seq: i64,
+    last_seq: i64,
+) -> Result<Vec<Hash>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT seq, leaf_hash FROM audit_events WHERE seq BETWEEN ?1 AND ?2 ORDER BY seq",
+    )?;
+    let rows = stmt
+        .query_map(params![first_seq, last_seq], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<Vec<(i64, Vec<u8>)>, _>>()?;
+    crate::audit_log::leaf_hash_range(rows, first_seq, last_seq)
+}
+
 const COLUMNS: &str =
     "seq, time_ms, tenant, actor_id, actor_kind, action, resource_type, resource_id,
     subject_id, outcome, request_id, source_addr, user_agent, details, labels";

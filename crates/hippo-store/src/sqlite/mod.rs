@@ -545,6 +545,18 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn audit_leaf_hashes(
+        &self,
+        log: Option<&TenantId>,
+        first_seq: i64,
+        last_seq: i64,
+    ) -> Result<Vec<[u8; 32]>, StoreError> {
+        self.log_db(log)
+            .await?
+            .read(move |c| audit::leaf_hashes(c, first_seq, last_seq))
+            .await
+    }
+
     async fn tree_state(&self, log: Option<&TenantId>) -> Result<(u64, [u8; 32]), StoreError> {
         self.log_db(log)
             .await?
