@@ -109,7 +109,7 @@ pub fn empty_root() -> Hash {
 
 /// Largest power of two strictly smaller than `n` (`n >= 2`): RFC 9162's split point `k`.
 #[inline]
-fn split_point(n: u64) -> u64 {
+pub fn split_point(n: u64) -> u64 {
     debug_assert!(n >= 2);
     1u64 << (63 - (n - 1).leading_zeros())
 }

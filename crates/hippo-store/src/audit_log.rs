@@ -110,6 +110,48 @@ pub fn tree_from_text(size: i64, peaks: &str) -> Result<CompactTree, StoreError>
     CompactTree::from_parts(size as u64, peaks).map_err(|e| bad(&e))
 }
 
+/// Checks a range read of leaf hashes `first_seq..=last_seq` (stored as bytes): every event is
+/// there and every hash is 32 bytes.
+pub(crate) fn leaf_hash_range(
+    rows: Vec<(i64, Vec<u8>)>,
+    first_seq: i64,
+    last_seq: i64,
+) -> Result<Vec<[u8; 32]>, StoreError> {
+    let want = (last_seq - first_seq + 1).max(0) as usize;
+    let mut out = Vec::with_capacity(want);
+    for (expected, (seq, bytes)) in (first_seq..).zip(rows) {
+        if seq != expected {
+            return Err(StoreError::Corrupt(format!(
+                "the audit log has no event {expected}; run `hippo audit verify`"
+            )));
+        }
+        out.push(
+            bytes.as_slice().try_into().map_err(|_| {
+                StoreError::Corrupt(format!("event {seq} has a malformed leaf hash"))
+            })?,
+        );
+    }
+    if out.len() != want {
+        return Err(StoreError::Corrupt(format!(
+            "the audit log has no event {}; run `hippo audit verify`",
+            first_seq + out.len() as i64
+        )));
+    }
+    Ok(out)
+}
+
+/// Chunk roots read back from a store, checked to be 32 bytes each.
+pub(crate) fn chunk_rows(rows: Vec<(i64, Vec<u8>)>) -> Result<Vec<(u64, Hash)>, StoreError> {
+    rows.into_iter()
+        .map(|(chunk, root)| {
+            let root: Hash = root.as_slice().try_into().map_err(|_| {
+                StoreError::Corrupt(format!("audit chunk {chunk} has a malformed root"))
+            })?;
+            Ok((chunk as u64, root))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,34 +196,4 @@ mod tests {
         assert_eq!(back.root(), t.root());
         assert!(tree_from_text(2, "[\"zz\"]").is_err());
     }
-}
-
-/// Checks a range read of leaf hashes `first_seq..=last_seq` (stored as bytes): every event is
-/// there and every hash is 32 bytes.
-pub(crate) fn leaf_hash_range(
-    rows: Vec<(i64, Vec<u8>)>,
-    first_seq: i64,
-    last_seq: i64,
-) -> Result<Vec<[u8; 32]>, StoreError> {
-    let want = (last_seq - first_seq + 1).max(0) as usize;
-    let mut out = Vec::with_capacity(want);
-    for (expected, (seq, bytes)) in (first_seq..).zip(rows) {
-        if seq != expected {
-            return Err(StoreError::Corrupt(format!(
-                "the audit log has no event {expected}; run `hippo audit verify`"
-            )));
-        }
-        out.push(
-            bytes.as_slice().try_into().map_err(|_| {
-                StoreError::Corrupt(format!("event {seq} has a malformed leaf hash"))
-            })?,
-        );
-    }
-    if out.len() != want {
-        return Err(StoreError::Corrupt(format!(
-            "the audit log has no event {}; run `hippo audit verify`",
-            first_seq + out.len() as i64
-        )));
-    }
-    Ok(out)
 }

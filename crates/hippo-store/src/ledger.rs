@@ -2,6 +2,7 @@
 //! consistency proofs, and sealed exports. The Merkle mathematics lives in `hippo-audit`.
 
 use crate::export::{batch_stem, DirSink, ExportError, ExportSink, ObjectKind};
+use crate::proofs::{self, Recorder};
 use crate::store::{LogLeaf, Store};
 use crate::StoreError;
 use hippo_audit::merkle::{self, Hash};
@@ -120,30 +121,15 @@ fn pick_head(heads: &[SignedTreeHead], size: Option<u64>) -> Result<SignedTreeHe
     }
 }
 
-fn hex_all(hashes: Vec<Hash>) -> Vec<String> {
-    hashes.iter().map(hex::encode).collect()
+/// A proof over prepared subtree roots failed: the plan and the proof disagree (a bug).
+fn internal(e: merkle::ProofError<proofs::Unprepared>) -> ProofError {
+    ProofError::Store(StoreError::Database(format!(
+        "building the proof failed: {e}"
+    )))
 }
 
-/// Leaf hashes read per round trip while building a proof.
-const HASH_PAGE: u64 = 100_000;
-
-/// The leaf hashes of the first `size` events: only the hashes, a page at a time.
-async fn leaf_hashes(
-    store: &dyn Store,
-    log: Option<&TenantId>,
-    size: u64,
-) -> Result<Vec<Hash>, StoreError> {
-    let mut out = Vec::with_capacity(size as usize);
-    while (out.len() as u64) < size {
-        let first = out.len() as u64 + 1;
-        let last = (first + HASH_PAGE - 1).min(size);
-        out.extend(
-            store
-                .audit_leaf_hashes(log, first as i64, last as i64)
-                .await?,
-        );
-    }
-    Ok(out)
+fn hex_all(hashes: Vec<Hash>) -> Vec<String> {
+    hashes.iter().map(hex::encode).collect()
 }
 
 /// Proves event `seq` is in the tree head of `tree_size` (default: the newest head).
@@ -161,14 +147,17 @@ pub async fn inclusion(
             "event {seq} is not covered by the tree head of size {size}"
         )));
     }
-    let hashes = leaf_hashes(store, log, size).await?;
     let index = seq as u64 - 1;
-    let proof = merkle::inclusion_proof(&hashes, index, size)
+    let plan = Recorder::default();
+    merkle::inclusion_proof_from(&plan, index, size)
         .map_err(|e| ProofError::Request(e.to_string()))?;
+    let src = proofs::resolve(store, log, &plan.into_ranges()).await?;
+    let proof = merkle::inclusion_proof_from(&src, index, size).map_err(internal)?;
+    let leaf_hash = store.audit_leaf_hashes(log, seq, seq).await?[0];
     Ok(InclusionProof {
         seq,
         leaf_index: index,
-        leaf_hash: hashes[index as usize],
+        leaf_hash,
         tree_size: size,
         proof: hex_all(proof),
         tree_head: head,
@@ -190,9 +179,11 @@ pub async fn consistency(
             "old size {old_size} is larger than the new size {n}"
         )));
     }
-    let hashes = leaf_hashes(store, log, n).await?;
-    let proof = merkle::consistency_proof(&hashes, old_size, n)
+    let plan = Recorder::default();
+    merkle::consistency_proof_from(&plan, old_size, n)
         .map_err(|e| ProofError::Request(e.to_string()))?;
+    let src = proofs::resolve(store, log, &plan.into_ranges()).await?;
+    let proof = merkle::consistency_proof_from(&src, old_size, n).map_err(internal)?;
     Ok(ConsistencyProof {
         old_size,
         new_size: n,

@@ -10,6 +10,7 @@ pub mod export;
 pub mod keyring;
 pub mod ledger;
 pub mod postgres;
+pub mod proofs;
 pub mod random;
 pub mod sqlite;
 pub mod store;

@@ -209,6 +209,20 @@ pub trait Store: Send + Sync + 'static {
         first_seq: i64,
         last_seq: i64,
     ) -> Result<Vec<[u8; 32]>, StoreError>;
+    /// The cached roots of full chunks (see [`crate::proofs::CHUNK`]) `first..=last` of the
+    /// log's tree that are stored, by chunk index; missing ones are simply absent.
+    async fn audit_chunk_roots(
+        &self,
+        log: Option<&TenantId>,
+        first: u64,
+        last: u64,
+    ) -> Result<Vec<(u64, [u8; 32])>, StoreError>;
+    /// Caches roots of full chunks; a chunk already cached keeps its root.
+    async fn put_audit_chunk_roots(
+        &self,
+        log: Option<&TenantId>,
+        roots: Vec<(u64, [u8; 32])>,
+    ) -> Result<(), StoreError>;
     /// The log's current Merkle tree as integrated by the store: (size, root).
     async fn tree_state(&self, log: Option<&TenantId>) -> Result<(u64, [u8; 32]), StoreError>;
     /// The public key that verifies this deployment's tree heads.

@@ -87,6 +87,7 @@ contract!(
     every_event_is_a_leaf_of_the_signed_tree,
     subjects_and_sensitive_details_are_stored_as_keyed_hashes,
     job_locks_exclude_other_holders_until_released,
+    proofs_over_many_chunks_verify_and_cache_chunk_roots,
 );
 
 fn tenant(s: &str) -> TenantId {
@@ -925,6 +926,93 @@ async fn job_locks_exclude_other_holders_until_released(store: Arc<dyn Store>) {
     drop(held);
     let again = store.try_exclusive("audit-export-default").await.unwrap();
     assert!(again.is_some(), "a released lock can be taken again");
+}
+
+async fn proofs_over_many_chunks_verify_and_cache_chunk_roots(store: Arc<dyn Store>) {
+    use hippo_store::{ledger, proofs::CHUNK};
+    let t = with_tenant(&store, "clinic").await;
+    let total = 3 * CHUNK + 37;
+    let mut writers = Vec::new();
+    for w in 0..8 {
+        let (store, t) = (store.clone(), t.clone());
+        writers.push(tokio::spawn(async move {
+            for _ in (w..total).step_by(8) {
+                store
+                    .append_audit(draft(Some(&t), Action::RecordRead))
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for w in writers {
+        w.await.unwrap();
+    }
+    let mid = store.sign_tree_head(Some(&t)).await.unwrap().head;
+    assert_eq!(mid.tree_size, total);
+    assert!(store
+        .audit_chunk_roots(Some(&t), 0, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let hex = |v: &[String]| -> Vec<merkle::Hash> {
+        v.iter()
+            .map(|h| merkle::hash_from_hex(h).unwrap())
+            .collect()
+    };
+    for seq in [
+        1,
+        CHUNK as i64,
+        CHUNK as i64 + 1,
+        2 * CHUNK as i64 + 5,
+        total as i64,
+    ] {
+        let p = ledger::inclusion(store.as_ref(), Some(&t), seq, None)
+            .await
+            .unwrap();
+        merkle::verify_inclusion(
+            &p.leaf_hash,
+            p.leaf_index,
+            total,
+            &hex(&p.proof),
+            &mid.root_hash,
+        )
+        .unwrap_or_else(|e| panic!("event {seq}: {e}"));
+    }
+    // The first proofs cached the full chunks they needed, and later proofs use them.
+    let cached = store.audit_chunk_roots(Some(&t), 0, 10).await.unwrap();
+    assert!(
+        !cached.is_empty() && cached.iter().all(|(c, _)| *c < 3),
+        "{cached:?}"
+    );
+    for _ in 0..CHUNK {
+        store
+            .append_audit(draft(Some(&t), Action::RecordRead))
+            .await
+            .unwrap();
+    }
+    let new = store.sign_tree_head(Some(&t)).await.unwrap().head;
+    for old in [1, CHUNK, mid.tree_size] {
+        let old_root = if old == mid.tree_size {
+            mid.root_hash
+        } else {
+            let leaves = store
+                .audit_leaf_hashes(Some(&t), 1, old as i64)
+                .await
+                .unwrap();
+            merkle::root_from_leaf_hashes(&leaves)
+        };
+        let c = ledger::consistency(store.as_ref(), Some(&t), old, None)
+            .await
+            .unwrap();
+        merkle::verify_consistency(
+            old,
+            new.tree_size,
+            &old_root,
+            &new.root_hash,
+            &hex(&c.proof),
+        )
+        .unwrap_or_else(|e| panic!("{old} -> {}: {e}", new.tree_size));
+    }
 }
 
 fn ledger_keys() -> hippo_store::keyring::LedgerKeys {

@@ -168,6 +168,48 @@ pub async fn leaf_hashes(
     crate::audit_log::leaf_hash_range(rows, first_seq, last_seq)
 }
 
+/// Cached chunk roots `first..=last` (see [`crate::Store::audit_chunk_roots`]).
+pub async fn chunk_roots(
+    c: &mut PgConnection,
+    log: &str,
+    first: u64,
+    last: u64,
+) -> Result<Vec<(u64, Hash)>, StoreError> {
+    let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+        "SELECT chunk, root FROM hippo.audit_chunks
+         WHERE log_id = $1 AND chunk BETWEEN $2 AND $3 ORDER BY chunk",
+    )
+    .bind(log)
+    .bind(first as i64)
+    .bind(last as i64)
+    .fetch_all(c)
+    .await
+    .map_err(errors::db)?;
+    crate::audit_log::chunk_rows(rows)
+}
+
+/// Caches chunk roots in one statement; existing ones are kept.
+pub async fn put_chunk_roots(
+    c: &mut PgConnection,
+    log: &str,
+    roots: &[(u64, Hash)],
+) -> Result<(), StoreError> {
+    let chunks: Vec<i64> = roots.iter().map(|(c, _)| *c as i64).collect();
+    let hashes: Vec<Vec<u8>> = roots.iter().map(|(_, h)| h.to_vec()).collect();
+    sqlx::query(
+        "INSERT INTO hippo.audit_chunks (log_id, chunk, root)
+         SELECT $1, c, r FROM UNNEST($2::BIGINT[], $3::BYTEA[]) AS t(c, r)
+         ON CONFLICT (log_id, chunk) DO NOTHING",
+    )
+    .bind(log)
+    .bind(chunks)
+    .bind(hashes)
+    .execute(c)
+    .await
+    .map_err(errors::db)?;
+    Ok(())
+}
+
 pub async fn leaves(
     c: &mut PgConnection,
     log: &str,

@@ -8,6 +8,7 @@ use sqlx::PgPool;
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/001_init.sql"),
     include_str!("migrations/002_ledger.sql"),
+    include_str!("migrations/003_chunks.sql"),
 ];
 
 /// Arbitrary, fixed key of the migration lock ("hippo" in ASCII).

@@ -597,6 +597,34 @@ impl Store for PgStore {
         .await
     }
 
+    async fn audit_chunk_roots(
+        &self,
+        log: Option<&TenantId>,
+        first: u64,
+        last: u64,
+    ) -> Result<Vec<(u64, [u8; 32])>, StoreError> {
+        self.timed(async {
+            let log = self.log_of(log).await?;
+            let mut tx = self.begin(&log).await?;
+            audit::chunk_roots(&mut tx, &log, first, last).await
+        })
+        .await
+    }
+
+    async fn put_audit_chunk_roots(
+        &self,
+        log: Option<&TenantId>,
+        roots: Vec<(u64, [u8; 32])>,
+    ) -> Result<(), StoreError> {
+        self.timed(async {
+            let log = self.log_of(log).await?;
+            let mut tx = self.begin(&log).await?;
+            audit::put_chunk_roots(&mut tx, &log, &roots).await?;
+            commit(tx).await
+        })
+        .await
+    }
+
     async fn tree_state(&self, log: Option<&TenantId>) -> Result<(u64, [u8; 32]), StoreError> {
         self.timed(async {
             let log = self.log_of(log).await?;

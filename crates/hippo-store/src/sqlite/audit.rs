@@ -153,6 +153,33 @@ pub fn leaf_hashes(
     crate::audit_log::leaf_hash_range(rows, first_seq, last_seq)
 }
 
+/// Cached chunk roots `first..=last` (see [`crate::Store::audit_chunk_roots`]).
+pub fn chunk_roots(
+    conn: &Connection,
+    first: u64,
+    last: u64,
+) -> Result<Vec<(u64, Hash)>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT chunk, root FROM audit_chunks WHERE chunk BETWEEN ?1 AND ?2 ORDER BY chunk",
+    )?;
+    let rows = stmt
+        .query_map(params![first as i64, last as i64], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?
+        .collect::<Result<Vec<(i64, Vec<u8>)>, _>>()?;
+    crate::audit_log::chunk_rows(rows)
+}
+
+/// Caches chunk roots; existing ones are kept.
+pub fn put_chunk_roots(conn: &Connection, roots: &[(u64, Hash)]) -> Result<(), StoreError> {
+    let mut stmt =
+        conn.prepare_cached("INSERT OR IGNORE INTO audit_chunks (chunk, root) VALUES (?1, ?2)")?;
+    for (chunk, root) in roots {
+        stmt.execute(params![*chunk as i64, root.as_slice()])?;
+    }
+    Ok(())
+}
+
 const COLUMNS: &str =
     "seq, time_ms, tenant, actor_id, actor_kind, action, resource_type, resource_id,
     subject_id, outcome, request_id, source_addr, user_agent, details, labels";

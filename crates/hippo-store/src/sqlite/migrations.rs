@@ -3,8 +3,14 @@
 use crate::StoreError;
 use rusqlite::Connection;
 
-pub const CATALOG: &[&str] = &[include_str!("migrations/catalog_001_init.sql")];
-pub const TENANT: &[&str] = &[include_str!("migrations/tenant_001_init.sql")];
+pub const CATALOG: &[&str] = &[
+    include_str!("migrations/catalog_001_init.sql"),
+    include_str!("migrations/catalog_002_chunks.sql"),
+];
+pub const TENANT: &[&str] = &[
+    include_str!("migrations/tenant_001_init.sql"),
+    include_str!("migrations/tenant_002_chunks.sql"),
+];
 
 /// Applies every migration newer than the database's `user_version`, each in its own
 /// transaction. The version is read inside the write lock, so two processes opening the same

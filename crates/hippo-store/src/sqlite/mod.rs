@@ -557,6 +557,29 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn audit_chunk_roots(
+        &self,
+        log: Option<&TenantId>,
+        first: u64,
+        last: u64,
+    ) -> Result<Vec<(u64, [u8; 32])>, StoreError> {
+        self.log_db(log)
+            .await?
+            .read(move |c| audit::chunk_roots(c, first, last))
+            .await
+    }
+
+    async fn put_audit_chunk_roots(
+        &self,
+        log: Option<&TenantId>,
+        roots: Vec<(u64, [u8; 32])>,
+    ) -> Result<(), StoreError> {
+        self.log_db(log)
+            .await?
+            .write(move |c| Ok(Ok(audit::put_chunk_roots(c, &roots)?)))
+            .await
+    }
+
     async fn tree_state(&self, log: Option<&TenantId>) -> Result<(u64, [u8; 32]), StoreError> {
         self.log_db(log)
             .await?
