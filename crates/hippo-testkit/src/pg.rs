@@ -1,5 +1,6 @@
 //! Scratch PostgreSQL databases for tests: one fresh database per test, dropped afterwards, so
-//! tests run in parallel against one server. The server comes from `HIPPO_TEST_DATABASE_URL`.
+//! tests run in parallel against one server. The server comes from `HIPPO_TEST_DATABASE_URL`,
+//! else the local default server when one is listening.
 
 use sqlx::Connection;
 
@@ -14,17 +15,30 @@ pub struct TestDatabase {
     admin_url: String,
 }
 
-/// The admin URL, or `None` (after printing why) when PostgreSQL tests are not configured.
-pub fn admin_url(test: &str) -> Option<String> {
-    match std::env::var(ENV) {
-        Ok(u) if !u.trim().is_empty() => Some(u),
-        _ => {
-            eprintln!(
-                "SKIPPED (PostgreSQL half) {test}: {ENV} is not set; run .ci/run, or set it to e.g. postgres://postgres@127.0.0.1:5432/test"
-            );
-            None
+/// The server tried when `HIPPO_TEST_DATABASE_URL` is unset: the local one these machines run
+/// (trust auth, database `test`), so that plain `cargo test --workspace` covers PostgreSQL too.
+pub const LOCAL_DEFAULT: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// Where tests create their databases: `HIPPO_TEST_DATABASE_URL`, else [`LOCAL_DEFAULT`] if
+/// something listens on its port (`explicit` = false), else `None` after printing why.
+pub fn admin_url(test: &str) -> Option<(String, bool)> {
+    if let Ok(u) = std::env::var(ENV) {
+        if !u.trim().is_empty() {
+            return Some((u, true));
         }
     }
+    let local: std::net::SocketAddr = "127.0.0.1:5432".parse().expect("address");
+    if std::net::TcpStream::connect_timeout(&local, std::time::Duration::from_millis(300)).is_ok() {
+        return Some((LOCAL_DEFAULT.to_owned(), false));
+    }
+    skipped(test, "nothing listens on 127.0.0.1:5432");
+    None
+}
+
+fn skipped(test: &str, why: &str) {
+    eprintln!(
+        "SKIPPED (PostgreSQL half) {test}: {ENV} is not set and {why}; run .ci/run, or set it to e.g. {LOCAL_DEFAULT}"
+    );
 }
 
 /// `url` with its database replaced by `db`.
@@ -47,13 +61,23 @@ pub fn with_database(url: &str, db: &str) -> String {
 }
 
 impl TestDatabase {
-    /// Creates a fresh, empty database; `None` if `HIPPO_TEST_DATABASE_URL` is unset.
+    /// Creates a fresh, empty database; `None` (with a note) if no PostgreSQL server is configured
+    /// or reachable.
     pub async fn create(test: &str) -> Option<Self> {
-        let admin_url = admin_url(test)?;
+        let (admin_url, explicit) = admin_url(test)?;
         let name = format!("hippo_t_{}", uuid_simple());
-        let mut conn = sqlx::PgConnection::connect(&admin_url)
-            .await
-            .expect("HIPPO_TEST_DATABASE_URL accepts connections");
+        let mut conn = match sqlx::PgConnection::connect(&admin_url).await {
+            Ok(c) => c,
+            // A server the developer did not name may want a password: skip, loudly.
+            Err(e) if !explicit => {
+                skipped(
+                    test,
+                    &format!("{LOCAL_DEFAULT} refused the connection ({e})"),
+                );
+                return None;
+            }
+            Err(e) => panic!("{ENV} does not accept connections: {e}"),
+        };
         sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
             .execute(&mut conn)
             .await
