@@ -37,6 +37,7 @@ pub enum AuditCommand {
     Inclusion {
         #[command(flatten)]
         log: LogArgs,
+        /// Sequence number of the event (1 is the log's first).
         #[arg(long)]
         seq: i64,
         /// Size of the tree head [default: newest].
@@ -47,8 +48,10 @@ pub enum AuditCommand {
     Consistency {
         #[command(flatten)]
         log: LogArgs,
+        /// Size of the older tree (e.g. the head an auditor kept last time).
         #[arg(long)]
         from: u64,
+        /// Size of the newer signed tree head [default: newest].
         #[arg(long)]
         to: Option<u64>,
     },
@@ -56,12 +59,15 @@ pub enum AuditCommand {
     /// (read-only files) or to S3 (`s3://bucket/prefix`: Object Lock in COMPLIANCE mode until
     /// now + audit.retention_days; endpoint, region and encryption from the [audit] s3_* keys,
     /// credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN).
-    /// Idempotent: a rerun continues where the last one stopped.
+    /// Idempotent: a rerun continues where the last one stopped. One exporter per log at a
+    /// time across the deployment: this waits (up to 5 minutes) while a server exports it.
     Export {
         #[command(flatten)]
         log: LogArgs,
+        /// Destination: a local directory, or an S3 bucket and key prefix.
         #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
         to: String,
+        /// Events per sealed batch (the last batch of a run may be smaller).
         #[arg(long, default_value_t = 10_000)]
         batch_size: usize,
     },

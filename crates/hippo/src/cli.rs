@@ -92,9 +92,10 @@ pub enum ApiKeyCommand {
 #[derive(Subcommand)]
 pub enum KeyringCommand {
     /// Print a new keyring (JSON: key-encryption key and audit signing seed) on stdout, for a
-    /// secret store shared by every instance, e.g.
-    /// `aws secretsmanager put-secret-value --secret-id ARN --secret-string "$(hippo keyring generate)"`;
-    /// instances read it from HIPPO_KEYRING (the JSON) or keyring_file (a mode-600 file).
+    /// secret store shared by every instance; pipe it so it never lands on disk or in a process
+    /// list, e.g. `hippo keyring generate | aws secretsmanager put-secret-value --secret-id ARN
+    /// --secret-string file:///dev/stdin`. Instances read it from HIPPO_KEYRING (the JSON) or
+    /// keyring_file (a mode-600 file).
     Generate,
 }
 
