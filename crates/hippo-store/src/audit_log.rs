@@ -110,6 +110,13 @@ pub fn tree_from_text(size: i64, peaks: &str) -> Result<CompactTree, StoreError>
     CompactTree::from_parts(size as u64, peaks).map_err(|e| bad(&e))
 }
 
+/// The leaf hash stored with event `seq`, which must be 32 bytes.
+pub(crate) fn stored_leaf_hash(seq: i64, bytes: &[u8]) -> Result<Hash, StoreError> {
+    bytes
+        .try_into()
+        .map_err(|_| StoreError::Corrupt(format!("event {seq} has a malformed leaf hash")))
+}
+
 /// Checks a range read of leaf hashes `first_seq..=last_seq` (stored as bytes): every event is
 /// there and every hash is 32 bytes.
 pub(crate) fn leaf_hash_range(
@@ -125,11 +132,7 @@ pub(crate) fn leaf_hash_range(
                 "the audit log has no event {expected}; run `hippo audit verify`"
             )));
         }
-        out.push(
-            bytes.as_slice().try_into().map_err(|_| {
-                StoreError::Corrupt(format!("event {seq} has a malformed leaf hash"))
-            })?,
-        );
+        out.push(stored_leaf_hash(seq, &bytes)?);
     }
     if out.len() != want {
         return Err(StoreError::Corrupt(format!(

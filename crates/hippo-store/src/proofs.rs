@@ -77,18 +77,37 @@ pub struct Needs {
     pub leaves: BTreeSet<(u64, u64)>,
 }
 
-/// Splits `start..end` the way RFC 9162 defines its hash, down to pieces that are either whole
-/// aligned runs of chunks or at most one chunk of leaves.
-fn split(start: u64, end: u64, needs: &mut Needs) {
+/// How the root of `start..end` is obtained, following RFC 9162's definition of the hash.
+enum Piece {
+    /// A perfect aligned subtree of whole chunks: the root over their cached roots.
+    Chunks(u64, u64),
+    /// At most one chunk's worth of leaves: the root over their hashes.
+    Leaves,
+    /// Anything else: the node over the two halves split at this point.
+    Split(u64),
+}
+
+fn piece(start: u64, end: u64) -> Piece {
     let n = end - start;
     if n >= CHUNK && n.is_power_of_two() && start.is_multiple_of(n) {
-        needs.chunks.extend(start / CHUNK..end / CHUNK);
+        Piece::Chunks(start / CHUNK, end / CHUNK)
     } else if n <= CHUNK {
-        needs.leaves.insert((start, end));
+        Piece::Leaves
     } else {
-        let k = merkle::split_point(n);
-        split(start, start + k, needs);
-        split(start + k, end, needs);
+        Piece::Split(start + merkle::split_point(n))
+    }
+}
+
+fn plan(start: u64, end: u64, needs: &mut Needs) {
+    match piece(start, end) {
+        Piece::Chunks(a, b) => needs.chunks.extend(a..b),
+        Piece::Leaves => {
+            needs.leaves.insert((start, end));
+        }
+        Piece::Split(mid) => {
+            plan(start, mid, needs);
+            plan(mid, end, needs);
+        }
     }
 }
 
@@ -96,7 +115,7 @@ fn split(start: u64, end: u64, needs: &mut Needs) {
 pub fn needs(ranges: &[(u64, u64)]) -> Needs {
     let mut out = Needs::default();
     for &(s, e) in ranges {
-        split(s, e, &mut out);
+        plan(s, e, &mut out);
     }
     out
 }
@@ -108,19 +127,19 @@ pub fn root(
     chunks: &HashMap<u64, Hash>,
     leaves: &HashMap<u64, Hash>,
 ) -> Hash {
-    let n = end - start;
-    if n >= CHUNK && n.is_power_of_two() && start.is_multiple_of(n) {
-        let roots: Vec<Hash> = (start / CHUNK..end / CHUNK).map(|c| chunks[&c]).collect();
-        merkle::root_from_leaf_hashes(&roots)
-    } else if n <= CHUNK {
-        let hashes: Vec<Hash> = (start..end).map(|i| leaves[&i]).collect();
-        merkle::root_from_leaf_hashes(&hashes)
-    } else {
-        let k = merkle::split_point(n);
-        merkle::node_hash(
-            &root(start, start + k, chunks, leaves),
-            &root(start + k, end, chunks, leaves),
-        )
+    match piece(start, end) {
+        Piece::Chunks(a, b) => {
+            let roots: Vec<Hash> = (a..b).map(|c| chunks[&c]).collect();
+            merkle::root_from_leaf_hashes(&roots)
+        }
+        Piece::Leaves => {
+            let hashes: Vec<Hash> = (start..end).map(|i| leaves[&i]).collect();
+            merkle::root_from_leaf_hashes(&hashes)
+        }
+        Piece::Split(mid) => merkle::node_hash(
+            &root(start, mid, chunks, leaves),
+            &root(mid, end, chunks, leaves),
+        ),
     }
 }
 

@@ -230,9 +230,7 @@ pub async fn leaves(
         .map(|r| {
             let e = row_to_event(r)?;
             let stored: Vec<u8> = r.try_get(15).map_err(errors::db)?;
-            let leaf_hash: Hash = stored.as_slice().try_into().map_err(|_| {
-                StoreError::Corrupt(format!("event {} has a malformed leaf hash", e.seq))
-            })?;
+            let leaf_hash = crate::audit_log::stored_leaf_hash(e.seq, &stored)?;
             Ok(LogLeaf {
                 seq: e.seq,
                 canonical: e.canonical_bytes(),

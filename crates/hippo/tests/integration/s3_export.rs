@@ -209,6 +209,21 @@ fn export_cli(s: &TestServer, moto: &Moto) -> std::process::Output {
     out
 }
 
+/// `options` plus a background exporter into the test bucket every second, with the
+/// standard AWS variables and the endpoint override of the configuration.
+fn exporting_to(moto: &Moto, options: Options) -> Options {
+    options
+        .env("AWS_ACCESS_KEY_ID", KEY_ID)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET)
+        .env("AWS_REGION", "us-east-1")
+        .env(
+            "HIPPO_AUDIT__EXPORT_URL",
+            &format!("s3://{BUCKET}/{PREFIX}"),
+        )
+        .env("HIPPO_AUDIT__S3_ENDPOINT", &moto.endpoint)
+        .env("HIPPO_AUDIT__EXPORT_INTERVAL_SECS", "1")
+}
+
 async fn add_history(s: &TestServer, n: usize) {
     let c = s.client();
     for i in 0..n {
@@ -481,18 +496,7 @@ async fn background_exporter_writes_locked_batches_to_s3() {
         return;
     };
     moto.create_locked_bucket();
-    let s = server_with(
-        Options::default()
-            .env("AWS_ACCESS_KEY_ID", KEY_ID)
-            .env("AWS_SECRET_ACCESS_KEY", SECRET)
-            .env("AWS_REGION", "us-east-1")
-            .env(
-                "HIPPO_AUDIT__EXPORT_URL",
-                &format!("s3://{BUCKET}/{PREFIX}"),
-            )
-            .env("HIPPO_AUDIT__S3_ENDPOINT", &moto.endpoint)
-            .env("HIPPO_AUDIT__EXPORT_INTERVAL_SECS", "1"),
-    );
+    let s = server_with(exporting_to(&moto, Options::default()));
     add_history(&s, 3).await;
     let key = public_key(&s);
     // The exporter runs every second; wait until the tenant's events are all sealed.
@@ -559,18 +563,12 @@ async fn pg_instances_export_one_log_to_s3_without_overlap() {
         .output()
         .unwrap();
     assert!(keyring.status.success());
-    let options = Options::default()
-        .postgres(&db.url)
-        .env("HIPPO_KEYRING", &String::from_utf8(keyring.stdout).unwrap())
-        .env("AWS_ACCESS_KEY_ID", KEY_ID)
-        .env("AWS_SECRET_ACCESS_KEY", SECRET)
-        .env("AWS_REGION", "us-east-1")
-        .env(
-            "HIPPO_AUDIT__EXPORT_URL",
-            &format!("s3://{BUCKET}/{PREFIX}"),
-        )
-        .env("HIPPO_AUDIT__S3_ENDPOINT", &moto.endpoint)
-        .env("HIPPO_AUDIT__EXPORT_INTERVAL_SECS", "1");
+    let options = exporting_to(
+        &moto,
+        Options::default()
+            .postgres(&db.url)
+            .env("HIPPO_KEYRING", &String::from_utf8(keyring.stdout).unwrap()),
+    );
     let mut a = server_with(options.clone());
     let mut b = a.another_instance_with(options);
     let creates = 24;
