@@ -8,9 +8,13 @@
 //! * strings (keys and values) escaped as `serde_json` escapes them: `"` and `\` and the
 //!   control characters U+0000..U+001F only (as `\"`, `\\`, `\b`, `\f`, `\n`, `\r`, `\t`
 //!   or `\u00XX` with lower-case hex); every other character is written as raw UTF-8;
-//! * numbers as `serde_json` prints them: integers in decimal without sign for
-//!   non-negatives, floats in the shortest form that reads back to the same `f64`
-//!   (e.g. `1.0`, `1e-7`); `true`, `false`, `null` as themselves.
+//! * numbers as `serde_json` prints them: integers (`i64`/`u64`) in plain decimal, with
+//!   `-` for negatives only; doubles as the shortest decimal that reads back to the same
+//!   `f64` (Ryū), always with a `.` or an `e` (e.g. `1.0`, `-0.0`, `1e-7`, `1e20`);
+//!   `true`, `false`, `null` as themselves. The workspace enables serde_json's
+//!   `float_roundtrip`, so reading that text gives the same double and the form is a fixed
+//!   point of parse -> canonical (without it some doubles re-read one unit in the last place
+//!   off; the `floats_reread_identically` test fails then).
 //!
 //! The sort does not rely on `serde_json`'s map type (its `preserve_order` feature,
 //! which another crate of the binary could switch on, would keep insertion order), so
@@ -105,6 +109,14 @@ mod tests {
             to_canonical_string(&v),
             "[0,-1,18446744073709551615,1.5,1.0,-0.25]"
         );
+    }
+
+    #[test]
+    fn floats_reread_identically() {
+        for text in ["3.1282051591932688e60", "3.128205159193269e60", "5e-324", "0.1", "-0.0"] {
+            let v: Value = serde_json::from_str(text).unwrap();
+            assert_eq!(to_canonical_string(&v), text);
+        }
     }
 
     #[test]

@@ -1,8 +1,34 @@
 //! Canonical JSON and content hashes: one byte string per JSON value, so integrity hashes are reproducible.
 //!
-//! Canonical form: object keys sorted by code point, no insignificant whitespace, numbers and
-//! strings as serde_json prints them. This is the form hashed for a record's `body_sha256`
-//! (integrity, 164.312(c)(1)).
+//! This is the form hashed for a record's `body_sha256` (integrity, 164.312(c)(1)) and stored
+//! as the record's body text. Precisely:
+//!
+//! * no insignificant whitespace anywhere;
+//! * object members sorted by key, comparing the keys' UTF-8 bytes (that is, by Unicode code
+//!   point); keys are unique (strict request parsing, [`crate::strict_json`], refuses
+//!   duplicates, and a `serde_json` map cannot hold them);
+//! * strings escaped as `serde_json` escapes them: `"`, `\` and U+0000..U+001F only (as `\"`,
+//!   `\\`, `\b`, `\f`, `\n`, `\r`, `\t` or `\u00xx` with lower-case hex), everything else raw UTF-8;
+//! * numbers in one of two forms. A number written without fraction or exponent that fits
+//!   `i64` or `u64` is an integer, printed in plain decimal (`-12`, `18446744073709551615`).
+//!   Every other number is an IEEE 754 double, printed as the shortest decimal that reads back
+//!   to the same double (Ryū, as `serde_json` prints it): a digit, an optional fraction, and
+//!   an exponent with no `+` and no leading zeros where that is shorter, always with a `.` or
+//!   an `e` so it reads back as a double (`1.0`, `0.1`, `-0.0`, `1e20`, `3.128205159193269e60`,
+//!   `5e-324`);
+//! * `true`, `false`, `null` as themselves.
+//!
+//! The form is stable under re-parsing: serde_json's `float_roundtrip` feature (enabled for
+//! the workspace) reads every decimal to its nearest double, so reading a printed double gives
+//! the same double, and parse -> canonical is the identity on canonical text. Without the
+//! feature about one double in six read back one unit in the last place off, so the text and
+//! hash changed on every read (issue 10); the tests below fail if it is ever switched off.
+//! Text stored by releases before that fix is canonical text of whatever double was parsed
+//! then, so it reads back identically now and its hash still matches.
+//!
+//! This is close to, but not, RFC 8785 (JCS): JCS sorts keys by UTF-16 code units and prints
+//! numbers the ECMAScript way (no integer/double distinction, `1e+21` style exponents, `100`
+//! for 100.0). Keys within the Basic Multilingual Plane sort the same either way.
 
 use sha2::{Digest, Sha256};
 
@@ -42,7 +68,36 @@ mod tests {
         assert_ne!(sha256_hex(&json!({"a": 1})), sha256_hex(&json!({"a": 2})));
     }
 
+    #[test]
+    fn serde_json_features_keep_the_canonical_form() {
+        // `preserve_order` would keep insertion order instead of sorting.
+        let mut m = serde_json::Map::new();
+        m.insert("b".into(), json!(1));
+        m.insert("a".into(), json!(2));
+        assert_eq!(to_canonical_bytes(&serde_json::Value::Object(m)), br#"{"a":2,"b":1}"#);
+        // `arbitrary_precision` would keep the number's source text.
+        let v: serde_json::Value = serde_json::from_str("[1.10, 1E2]").unwrap();
+        assert_eq!(to_canonical_bytes(&v), b"[1.1,100.0]");
+        // Without `float_roundtrip` this parses one unit in the last place off (issue 10).
+        let v: serde_json::Value = serde_json::from_str("3.128205159193269e+60").unwrap();
+        assert_eq!(to_canonical_bytes(&v), b"3.128205159193269e60");
+    }
+
+    /// A body stored by the previous release: its text was printed from the double that release
+    /// parsed (here the issue's example, parsed inexactly). It reads back to the same bytes and
+    /// hash, so the record stays readable.
+    #[test]
+    fn text_stored_by_the_previous_release_rereads_identically() {
+        let stored = br#"{"x":3.1282051591932688e60}"#;
+        let stored_hash = hex::encode(Sha256::digest(stored));
+        let read: serde_json::Value = serde_json::from_slice(stored).unwrap();
+        assert_eq!(to_canonical_bytes(&read), stored);
+        assert_eq!(sha256_hex(&read), stored_hash);
+    }
+
     proptest! {
+        #![proptest_config(ProptestConfig::with_cases(5000))]
+
         #[test]
         fn canonical_form_is_a_fixed_point(keys in proptest::collection::vec("[a-z]{1,5}", 0..8), n in any::<i64>()) {
             let mut m = serde_json::Map::new();
@@ -53,6 +108,19 @@ mod tests {
             let bytes = to_canonical_bytes(&v);
             let reparsed: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
             prop_assert_eq!(to_canonical_bytes(&reparsed), bytes);
+        }
+
+        /// Any double the previous release may have stored, printed as serde_json prints it,
+        /// re-reads to the same bytes and the same hash.
+        #[test]
+        fn any_stored_double_rereads_identically(bits in any::<u64>()) {
+            let f = f64::from_bits(bits);
+            prop_assume!(f.is_finite());
+            let stored = serde_json::to_vec(&json!({"x": f})).unwrap();
+            let read: serde_json::Value = serde_json::from_slice(&stored).unwrap();
+            prop_assert_eq!(read["x"].as_f64().map(f64::to_bits), Some(bits));
+            prop_assert_eq!(to_canonical_bytes(&read), stored.clone());
+            prop_assert_eq!(sha256_hex(&read), hex::encode(Sha256::digest(&stored)));
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod ids;
 pub mod policy;
 pub mod principal;
 pub mod record;
+pub mod strict_json;
 pub mod time_fmt;
 pub mod validate;
 

@@ -1,7 +1,16 @@
 //! The OpenAPI 3.1 document, generated from the route annotations and wire types.
+//!
+//! Routes declare the statuses only they produce; [`ProblemResponses`] adds the ones every
+//! authenticated route can answer (401 missing or bad key, 403 role, 429 rate limit, 503 store
+//! or audit log unavailable) and 500, and declares every error as `application/problem+json`,
+//! which is what [`crate::problem`] sends.
 
 use crate::routes::{admin, audit, ledger, metrics, ops, records};
+use hippo_proto::PROBLEM_JSON;
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 #[derive(OpenApi)]
@@ -13,7 +22,7 @@ use utoipa::{Modify, OpenApi};
         audit::list, ledger::tree_heads, ledger::sign_tree_head, ledger::inclusion, ledger::consistency, ledger::pubkey, ledger::disclosures,
         ops::healthz, ops::readyz, ops::version, metrics::metrics,
     ),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &ProblemResponses),
     tags((name = "records"), (name = "admin"), (name = "audit"), (name = "ops"))
 )]
 struct ApiDoc;
@@ -28,6 +37,78 @@ impl Modify for BearerAuth {
             SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
         );
     }
+}
+
+/// Declares errors as problem+json and adds the statuses every route can answer.
+struct ProblemResponses;
+
+/// Statuses any authenticated route can answer before or besides its own logic.
+const AUTHENTICATED: &[(&str, &str)] = &[
+    ("401", "No API key, or one that is invalid, expired or revoked"),
+    ("403", "The key's role does not allow this action"),
+    ("429", "Too many requests from this key or address; see Retry-After"),
+    ("503", "The store or the audit log is unavailable; the request was not performed"),
+];
+
+impl Modify for ProblemResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+                &mut item.head,
+                &mut item.options,
+                &mut item.trace,
+            ];
+            for op in operations.into_iter().flatten() {
+                problem_statuses(op);
+            }
+        }
+    }
+}
+
+fn problem_statuses(op: &mut Operation) {
+    let authenticated = op.security.as_ref().is_some_and(|s| !s.is_empty());
+    let responses = &mut op.responses.responses;
+    if authenticated {
+        for (status, description) in AUTHENTICATED {
+            responses
+                .entry((*status).into())
+                .or_insert_with(|| problem_response(status, description));
+        }
+    }
+    responses
+        .entry("500".into())
+        .or_insert_with(|| problem_response("500", "Internal error; quote the request id"));
+    for (status, response) in responses.iter_mut() {
+        let is_error = status.starts_with('4') || status.starts_with('5');
+        if let (true, RefOr::T(r)) = (is_error, response) {
+            if let Some(content) = r.content.shift_remove("application/json") {
+                r.content.insert(PROBLEM_JSON.into(), content);
+            }
+        }
+    }
+}
+
+fn problem_response(status: &str, description: &str) -> RefOr<Response> {
+    let content = ContentBuilder::new()
+        .schema(Some(Ref::from_schema_name("Problem")))
+        .build();
+    let mut response = ResponseBuilder::new()
+        .description(description)
+        .content(PROBLEM_JSON, content);
+    let header = match status {
+        "401" => Some(("WWW-Authenticate", "Bearer realm=\"hippo\"")),
+        "429" => Some(("Retry-After", "Seconds to wait before retrying")),
+        _ => None,
+    };
+    if let Some((name, description)) = header {
+        response = response.header(name, HeaderBuilder::new().description(Some(description)).build());
+    }
+    RefOr::T(response.build())
 }
 
 /// The document as JSON text.
@@ -52,6 +133,49 @@ mod tests {
             "/readyz",
         ] {
             assert!(doc["paths"].get(p).is_some(), "{p} missing");
+        }
+    }
+
+    /// Every operation's responses, as (path, method, status, response).
+    fn responses(doc: &serde_json::Value) -> Vec<(String, String, String, serde_json::Value)> {
+        let mut out = Vec::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                for (status, r) in op["responses"].as_object().unwrap() {
+                    out.push((path.clone(), method.clone(), status.clone(), r.clone()));
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_error_is_problem_json_and_authenticated_routes_declare_401() {
+        let doc: serde_json::Value = serde_json::from_str(&super::document()).unwrap();
+        let all = responses(&doc);
+        for (path, method, status, r) in &all {
+            if status.starts_with('4') || status.starts_with('5') {
+                let types: Vec<_> = r["content"].as_object().unwrap().keys().collect();
+                assert_eq!(types, ["application/problem+json"], "{method} {path} {status}");
+            }
+        }
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let statuses = op["responses"].as_object().unwrap();
+                if op.get("security").is_some() {
+                    for s in ["401", "403", "429", "500", "503"] {
+                        assert!(statuses.contains_key(s), "{method} {path} lacks {s}");
+                    }
+                }
+            }
+        }
+        let create = &doc["paths"]["/v1/records"]["post"]["responses"];
+        for s in ["400", "413", "415"] {
+            assert!(create.get(s).is_some(), "create lacks {s}");
+        }
+        let update = &doc["paths"]["/v1/records/{id}"]["put"]["responses"];
+        for s in ["409", "410", "412", "415", "428"] {
+            assert!(update.get(s).is_some(), "update lacks {s}");
         }
     }
 }

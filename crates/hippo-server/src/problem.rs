@@ -6,6 +6,7 @@
 use crate::middleware::current_request_id;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use hippo_core::strict_json::StrictJsonError;
 use hippo_core::validate::ValidationErrors;
 use hippo_proto::{FieldProblem, Problem, PROBLEM_JSON};
 use hippo_store::StoreError;
@@ -14,6 +15,10 @@ use hippo_store::StoreError;
 pub enum ApiError {
     #[error("the request body is not valid JSON (line {line}, column {column})")]
     MalformedJson { line: usize, column: usize },
+    #[error("the key at {pointer} appears more than once in its object; send each key once")]
+    DuplicateKey { pointer: String },
+    #[error("the number at {pointer} cannot be stored exactly; send at most 17 significant digits within the range of a double, or an integer within 64 bits")]
+    InexactNumber { pointer: String },
     #[error("send the body as application/json")]
     UnsupportedMediaType,
     #[error("the request body exceeds the limit of {limit} bytes")]
@@ -58,7 +63,12 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         use ApiError::*;
         match self {
-            MalformedJson { .. } | Invalid(_) | BadParameter(_) | MalformedId(_) => {
+            MalformedJson { .. }
+            | DuplicateKey { .. }
+            | InexactNumber { .. }
+            | Invalid(_)
+            | BadParameter(_)
+            | MalformedId(_) => {
                 StatusCode::BAD_REQUEST
             }
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -81,6 +91,8 @@ impl ApiError {
         use ApiError::*;
         match self {
             MalformedJson { .. } => "malformed-json",
+            DuplicateKey { .. } => "duplicate-key",
+            InexactNumber { .. } => "inexact-number",
             UnsupportedMediaType => "unsupported-media-type",
             PayloadTooLarge { .. } => "payload-too-large",
             Invalid(_) => "invalid-envelope",
@@ -105,6 +117,8 @@ impl ApiError {
         use ApiError::*;
         match self {
             MalformedJson { .. } => "Malformed JSON",
+            DuplicateKey { .. } => "Duplicate key",
+            InexactNumber { .. } => "Number cannot be stored exactly",
             UnsupportedMediaType => "Unsupported media type",
             PayloadTooLarge { .. } => "Payload too large",
             Invalid(_) => "Invalid record envelope",
@@ -137,6 +151,18 @@ impl ApiError {
                     })
                     .collect()
             }
+            // The pointer names keys and indices only (see hippo_core::strict_json), never values.
+            ApiError::DuplicateKey { pointer } => vec![FieldProblem {
+                field: pointer.clone(),
+                code: "duplicate_key".into(),
+                message: "this key appears more than once in its object".into(),
+            }],
+            ApiError::InexactNumber { pointer } => vec![FieldProblem {
+                field: pointer.clone(),
+                code: "inexact_number".into(),
+                message: "this number has more precision or range than can be stored exactly"
+                    .into(),
+            }],
             _ => Vec::new(),
         };
         Problem {
@@ -172,6 +198,18 @@ impl IntoResponse for ApiError {
             _ => {}
         }
         resp
+    }
+}
+
+impl From<StrictJsonError> for ApiError {
+    fn from(e: StrictJsonError) -> Self {
+        match e {
+            StrictJsonError::Syntax { line, column } => ApiError::MalformedJson { line, column },
+            StrictJsonError::DuplicateKey { pointer } => ApiError::DuplicateKey { pointer },
+            StrictJsonError::UnrepresentableNumber { pointer } => {
+                ApiError::InexactNumber { pointer }
+            }
+        }
     }
 }
 

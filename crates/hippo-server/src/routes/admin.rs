@@ -45,7 +45,8 @@ fn parse_create(value: serde_json::Value) -> Result<(Role, String), ApiError> {
 }
 
 #[utoipa::path(post, path = "/v1/admin/apikeys", tag = "admin", request_body = ApiKeyCreate,
-    responses((status = 201, body = ApiKeyCreated), (status = 400, body = Problem), (status = 403, body = Problem)), security(("bearer" = [])))]
+    responses((status = 201, body = ApiKeyCreated), (status = 400, body = Problem), (status = 413, body = Problem), (status = 415, body = Problem)),
+    security(("bearer" = [])))]
 pub async fn create_key(
     State(s): State<AppState>,
     caller: Caller,
@@ -82,7 +83,7 @@ pub async fn create_key(
 }
 
 #[utoipa::path(get, path = "/v1/admin/apikeys", tag = "admin",
-    responses((status = 200, body = ApiKeyList), (status = 403, body = Problem)), security(("bearer" = [])))]
+    responses((status = 200, body = ApiKeyList)), security(("bearer" = [])))]
 pub async fn list_keys(
     State(s): State<AppState>,
     caller: Caller,

@@ -91,7 +91,7 @@ fn parse(q: &QueryParams) -> Result<(bool, AuditQuery), ApiError> {
            ("action" = Option<String>, Query), ("actor" = Option<String>, Query), ("outcome" = Option<String>, Query),
            ("resource" = Option<String>, Query), ("subject" = Option<String>, Query), ("from" = Option<String>, Query), ("to" = Option<String>, Query),
            ("emergency" = Option<bool>, Query, description = "only break-glass events")),
-    responses((status = 200, body = AuditPage), (status = 400, body = Problem), (status = 403, body = Problem)), security(("bearer" = [])))]
+    responses((status = 200, body = AuditPage), (status = 400, body = Problem)), security(("bearer" = [])))]
 pub async fn list(
     State(s): State<AppState>,
     caller: Caller,

@@ -60,7 +60,7 @@ fn number(q: &QueryParams, key: &str) -> Result<Option<u64>, ApiError> {
         .transpose()
 }
 
-#[utoipa::path(get, path = "/v1/audit/tree-heads", tag = "audit", responses((status = 200, description = "Signed tree heads, smallest first"), (status = 403, body = Problem)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/audit/tree-heads", tag = "audit", responses((status = 200, description = "Signed tree heads, smallest first", body = Object)), security(("bearer" = [])))]
 pub async fn tree_heads(State(s): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     let (draft, _) = begin(&s, &caller, None, &[], "tree-heads").await?;
     let heads = s.store.tree_heads(Some(&caller.principal.tenant)).await?;
@@ -68,7 +68,7 @@ pub async fn tree_heads(State(s): State<AppState>, caller: Caller) -> Result<Res
     Ok(Json(serde_json::json!({ "items": heads })).into_response())
 }
 
-#[utoipa::path(post, path = "/v1/audit/tree-heads", tag = "audit", responses((status = 201, description = "A tree head signed now"), (status = 403, body = Problem)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/v1/audit/tree-heads", tag = "audit", responses((status = 201, description = "A tree head signed now", body = Object)), security(("bearer" = [])))]
 pub async fn sign_tree_head(
     State(s): State<AppState>,
     caller: Caller,
@@ -84,7 +84,7 @@ pub async fn sign_tree_head(
 
 #[utoipa::path(get, path = "/v1/audit/proofs/inclusion", tag = "audit",
     params(("seq" = u64, Query, description = "Event sequence number"), ("tree_size" = Option<u64>, Query, description = "Size of a signed tree head (default: newest)")),
-    responses((status = 200, description = "RFC 9162 inclusion proof"), (status = 400, body = Problem)), security(("bearer" = [])))]
+    responses((status = 200, description = "RFC 9162 inclusion proof", body = Object), (status = 400, body = Problem)), security(("bearer" = [])))]
 pub async fn inclusion(
     State(s): State<AppState>,
     caller: Caller,
@@ -109,7 +109,7 @@ pub async fn inclusion(
 
 #[utoipa::path(get, path = "/v1/audit/proofs/consistency", tag = "audit",
     params(("from" = u64, Query, description = "Older tree size"), ("to" = Option<u64>, Query, description = "Newer tree size (default: newest head)")),
-    responses((status = 200, description = "RFC 9162 consistency proof"), (status = 400, body = Problem)), security(("bearer" = [])))]
+    responses((status = 200, description = "RFC 9162 consistency proof", body = Object), (status = 400, body = Problem)), security(("bearer" = [])))]
 pub async fn consistency(
     State(s): State<AppState>,
     caller: Caller,
@@ -159,7 +159,7 @@ async fn answer<T: serde::Serialize>(
     }
 }
 
-#[utoipa::path(get, path = "/v1/audit/pubkey", tag = "audit", responses((status = 200, description = "The Ed25519 key that signs tree heads")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/audit/pubkey", tag = "audit", responses((status = 200, description = "The Ed25519 key that signs tree heads", body = Object)), security(("bearer" = [])))]
 pub async fn pubkey(State(s): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     let (draft, _) = begin(&s, &caller, None, &[], "pubkey").await?;
     let info = s.store.audit_public_key()?.info();
@@ -193,7 +193,9 @@ fn csv_field(v: &str) -> String {
 #[utoipa::path(get, path = "/v1/audit/disclosures", tag = "audit",
     params(("subject" = String, Query, description = "The person's subject id"), ("from" = Option<String>, Query, description = "RFC 3339"), ("to" = Option<String>, Query, description = "RFC 3339"),
            ("format" = Option<String>, Query, description = "json (default) or csv")),
-    responses((status = 200, description = "Who accessed or changed the person's records, when and why"), (status = 400, body = Problem)), security(("bearer" = [])))]
+    responses((status = 200, description = "Who accessed or changed the person's records, when and why", content(
+                  (Object = "application/json"), (String = "text/csv"))),
+              (status = 400, body = Problem)), security(("bearer" = [])))]
 pub async fn disclosures(
     State(s): State<AppState>,
     caller: Caller,

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use hippo_core::Action;
 use std::fmt::Write;
 
-#[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, description = "Prometheus text format")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")), security(("bearer" = [])))]
 pub async fn metrics(State(s): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     caller.authorize(&s, Action::AuditRead).await?;
     let tenant = &caller.principal.tenant;

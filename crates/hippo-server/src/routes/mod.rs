@@ -11,7 +11,7 @@ use crate::middleware::{request_scope, HeaderPolicy};
 use crate::problem::ApiError;
 use crate::state::AppState;
 use axum::body::Body;
-use axum::http::{header, HeaderMap};
+use axum::http::{header, HeaderMap, HeaderValue};
 use axum::routing::{get, post};
 use axum::Router;
 use http_body_util::BodyExt;
@@ -68,21 +68,15 @@ fn panic_response(_payload: Box<dyn std::any::Any + Send + 'static>) -> axum::re
     axum::response::IntoResponse::into_response(ApiError::Internal)
 }
 
-/// Reads a JSON body: checks the media type, enforces the size limit, and parses it.
+/// Reads a JSON request body, the one way every handler does: checks the media type,
+/// enforces the size limit, and parses strictly (duplicate keys and numbers that cannot be
+/// stored exactly are refused, see [`hippo_core::strict_json`]).
 pub async fn read_json(
     headers: &HeaderMap,
     body: Body,
     limit: usize,
 ) -> Result<serde_json::Value, ApiError> {
-    let media = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .map(|v| v.trim().to_ascii_lowercase())
-        .unwrap_or_default();
-    let is_json = media == "application/json"
-        || (media.starts_with("application/") && media.ends_with("+json"));
-    if !is_json {
+    if !is_plain_json(headers.get(header::CONTENT_TYPE)) {
         return Err(ApiError::UnsupportedMediaType);
     }
     let declared = headers
@@ -103,13 +97,30 @@ pub async fn read_json(
             }
         })?
         .to_bytes();
-    // serde_json's messages can quote the input; only its position is reported.
-    serde_json::from_slice(&bytes).map_err(|e| ApiError::MalformedJson {
-        line: e.line(),
-        column: e.column(),
-    })
+    Ok(hippo_core::strict_json::parse(&bytes)?)
 }
 
+/// True for `application/json`, with no parameter or only `charset=utf-8` (RFC 8259 JSON is
+/// UTF-8). Other encodings and other `+json` types (merge patch, JSON-LD, ...) mean something
+/// this API does not do, so they are refused rather than guessed at.
+fn is_plain_json(content_type: Option<&HeaderValue>) -> bool {
+    let Some(text) = content_type.and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let mut parts = text.split(';');
+    let essence = parts.next().unwrap_or("").trim();
+    if !essence.eq_ignore_ascii_case("application/json") {
+        return false;
+    }
+    parts.all(|param| match param.split_once('=') {
+        Some((name, value)) => {
+            name.trim().eq_ignore_ascii_case("charset")
+                && value.trim().trim_matches('"').eq_ignore_ascii_case("utf-8")
+        }
+        // An empty parameter (`application/json;`) is allowed by RFC 9110's grammar.
+        None => param.trim().is_empty(),
+    })
+}
 /// Query parameters, checked against the names a route accepts.
 pub struct QueryParams(HashMap<String, String>);
 
@@ -176,5 +187,37 @@ impl QueryParams {
                 })
             })
             .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_utf8_json_is_accepted() {
+        let ok = [
+            "application/json",
+            "Application/JSON",
+            "application/json; charset=utf-8",
+            "application/json;charset=UTF-8",
+            "application/json;",
+            "application/json; charset=\"utf-8\"",
+        ];
+        for ct in ok {
+            assert!(is_plain_json(Some(&HeaderValue::from_static(ct))), "{ct}");
+        }
+        let refused = [
+            "application/json; charset=utf-16",
+            "application/merge-patch+json",
+            "application/ld+json",
+            "application/json; profile=x",
+            "text/json",
+            "",
+        ];
+        for ct in refused {
+            assert!(!is_plain_json(Some(&HeaderValue::from_static(ct))), "{ct}");
+        }
+        assert!(!is_plain_json(None));
     }
 }

@@ -80,8 +80,8 @@ fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
 }
 
 #[utoipa::path(post, path = "/v1/records", tag = "records", request_body = RecordWrite,
-    responses((status = 201, description = "Created", body = RecordView), (status = 400, body = Problem), (status = 401, body = Problem),
-              (status = 403, body = Problem), (status = 413, body = Problem), (status = 415, body = Problem), (status = 503, body = Problem)),
+    responses((status = 201, description = "Created", body = RecordView), (status = 400, body = Problem), (status = 413, body = Problem),
+              (status = 415, body = Problem)),
     security(("bearer" = [])))]
 pub async fn create(
     State(s): State<AppState>,
@@ -119,7 +119,8 @@ pub async fn get(
 #[utoipa::path(put, path = "/v1/records/{id}", tag = "records", request_body = RecordWrite,
     params(("id" = String, Path), ("If-Match" = String, Header, description = "The version being replaced, from the ETag")),
     responses((status = 200, body = RecordView), (status = 400, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
-              (status = 412, body = Problem), (status = 428, body = Problem)),
+              (status = 410, body = Problem), (status = 412, body = Problem), (status = 413, body = Problem), (status = 415, body = Problem),
+              (status = 428, body = Problem)),
     security(("bearer" = [])))]
 pub async fn update(
     State(s): State<AppState>,
@@ -148,7 +149,8 @@ pub async fn update(
 
 #[utoipa::path(delete, path = "/v1/records/{id}", tag = "records",
     params(("id" = String, Path), ("If-Match" = Option<String>, Header, description = "Optional: delete only if still at this version")),
-    responses((status = 200, description = "The tombstone version", body = RecordView), (status = 404, body = Problem), (status = 410, body = Problem), (status = 412, body = Problem)),
+    responses((status = 200, description = "The tombstone version", body = RecordView), (status = 400, body = Problem), (status = 404, body = Problem),
+              (status = 410, body = Problem), (status = 412, body = Problem)),
     security(("bearer" = [])))]
 pub async fn delete(
     State(s): State<AppState>,
@@ -168,7 +170,7 @@ pub async fn delete(
 }
 
 #[utoipa::path(get, path = "/v1/records/{id}/history", tag = "records", params(("id" = String, Path)),
-    responses((status = 200, body = RecordHistory), (status = 404, body = Problem)), security(("bearer" = [])))]
+    responses((status = 200, body = RecordHistory), (status = 400, body = Problem), (status = 404, body = Problem)), security(("bearer" = [])))]
 pub async fn history(
     State(s): State<AppState>,
     caller: Caller,

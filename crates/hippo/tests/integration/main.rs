@@ -7,6 +7,7 @@ mod errors;
 mod init;
 mod isolation;
 mod ledger;
+mod numbers;
 mod ops;
 mod pg_ledger;
 mod postgres;
