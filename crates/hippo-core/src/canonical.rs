@@ -11,11 +11,12 @@
 //!   `\\`, `\b`, `\f`, `\n`, `\r`, `\t` or `\u00xx` with lower-case hex), everything else raw UTF-8;
 //! * numbers in one of two forms. A number written without fraction or exponent that fits
 //!   `i64` or `u64` is an integer, printed in plain decimal (`-12`, `18446744073709551615`).
-//!   Every other number is an IEEE 754 double, printed as the shortest decimal that reads back
-//!   to the same double (Ryū, as `serde_json` prints it): a digit, an optional fraction, and
-//!   an exponent with no `+` and no leading zeros where that is shorter, always with a `.` or
-//!   an `e` so it reads back as a double (`1.0`, `0.1`, `-0.0`, `1e20`, `3.128205159193269e60`,
-//!   `5e-324`);
+//!   Every other number is an IEEE 754 double, printed as serde_json 1.0.154 prints it: the
+//!   shortest decimal that reads back to the same double (on a tie between two, its choice),
+//!   in plain notation with at least one fraction digit for magnitudes from 1e-5 to below
+//!   1e16 (`1.0`, `0.1`, `-0.0`, `0.00001`, `1000000000000000.0`), otherwise as a mantissa
+//!   (with a fraction only if it has more than one digit) and a signed exponent without
+//!   leading zeros (`1e+16`, `3.128205159193269e+60`, `1e-6`, `5e-324`);
 //! * `true`, `false`, `null` as themselves.
 //!
 //! The form is stable under re-parsing: serde_json's `float_roundtrip` feature (enabled for
@@ -24,7 +25,9 @@
 //! feature about one double in six read back one unit in the last place off, so the text and
 //! hash changed on every read (issue 10); the tests below fail if it is ever switched off.
 //! Text stored by releases before that fix is canonical text of whatever double was parsed
-//! then, so it reads back identically now and its hash still matches.
+//! then, so it reads back identically now and its hash still matches. The printing is part of
+//! the stored hashes: a serde_json upgrade that changed it would make stored bodies fail
+//! their integrity check, and the exact-text tests below would fail first.
 //!
 //! This is close to, but not, RFC 8785 (JCS): JCS sorts keys by UTF-16 code units and prints
 //! numbers the ECMAScript way (no integer/double distinction, `1e+21` style exponents, `100`
@@ -80,19 +83,32 @@ mod tests {
         assert_eq!(to_canonical_bytes(&v), b"[1.1,100.0]");
         // Without `float_roundtrip` this parses one unit in the last place off (issue 10).
         let v: serde_json::Value = serde_json::from_str("3.128205159193269e+60").unwrap();
-        assert_eq!(to_canonical_bytes(&v), b"3.128205159193269e60");
+        assert_eq!(to_canonical_bytes(&v), b"3.128205159193269e+60");
+        // The printing stored hashes depend on (see the module documentation).
+        let v: serde_json::Value =
+            serde_json::from_str("[1e-5, 1e-6, 1e15, 1e16, 5e-324, -0.0, 1.7976931348623157e308]")
+                .unwrap();
+        assert_eq!(
+            to_canonical_bytes(&v),
+            b"[0.00001,1e-6,1000000000000000.0,1e+16,5e-324,-0.0,1.7976931348623157e+308]"
+        );
     }
 
     /// A body stored by the previous release: its text was printed from the double that release
-    /// parsed (here the issue's example, parsed inexactly). It reads back to the same bytes and
-    /// hash, so the record stays readable.
+    /// parsed (here the issue's example, parsed inexactly, as the issue saw it echoed). It reads
+    /// back to the same bytes and hash, so the record stays readable.
     #[test]
     fn text_stored_by_the_previous_release_rereads_identically() {
-        let stored = br#"{"x":3.1282051591932688e60}"#;
+        let stored = br#"{"x":3.1282051591932688e+60}"#;
         let stored_hash = hex::encode(Sha256::digest(stored));
         let read: serde_json::Value = serde_json::from_slice(stored).unwrap();
         assert_eq!(to_canonical_bytes(&read), stored);
         assert_eq!(sha256_hex(&read), stored_hash);
+        // Spelt without the `+` (never stored: this serde_json always prints it), it is the
+        // same double.
+        let unsigned: serde_json::Value =
+            serde_json::from_str(r#"{"x":3.1282051591932688e60}"#).unwrap();
+        assert_eq!(sha256_hex(&unsigned), stored_hash);
     }
 
     proptest! {

@@ -5,15 +5,22 @@
 //! * an object holds the same key twice (after unescaping: `"type"` and `"t\u0079pe"` are the
 //!   same key). RFC 8259 leaves such documents' meaning open; for health data an ambiguous
 //!   document must not be stored as whichever copy a parser happens to keep;
-//! * a number cannot be stored as exactly the value written: an integer (no fraction, no
-//!   exponent) outside the `i64`/`u64` range, a number outside the finite `f64` range, or any
-//!   other number whose decimal value differs from the value of the shortest decimal that
-//!   reads back to its nearest `f64` (e.g. `1.00000000000000000000001`, more significant
-//!   digits than a double holds). Trailing zeros and the choice of exponent do not matter:
-//!   `1.50`, `15e-1` and `1.5` are all the value 1.5 and accepted.
+//! * a number cannot be stored as the value written. An integer (no fraction, no exponent)
+//!   must fit `i64` or `u64` and is kept digit for digit. Any other number is stored as the
+//!   IEEE 754 double nearest to it, so it must be finite in that format and carry no more
+//!   precision than the double does: its significant digits (leading and trailing zeros
+//!   dropped) may be no more than those of the shortest decimal that reads back to that
+//!   double (as serde_json prints it). So `0.1`, `1.50`, `15e-1`, `3.128205159193269e+60` and
+//!   every double printed by a shortest-round-trip printer (JavaScript, Python, Go, Rust) are
+//!   accepted; `1.000000000000000000000001` (25 digits), `0.10000000000000001` (`%.17g` of
+//!   0.1, precision the double does not have), `1e400` and `1e-400` (out of range) are not.
 //!
-//! Numbers that pass are exactly what [`crate::canonical`] prints and reads back, so a stored
-//! body re-reads to the same value and the same hash.
+//! An accepted number is stored as exactly the double its text denotes, and
+//! [`crate::canonical`] prints it so it reads back as that double: parse -> canonical ->
+//! parse -> canonical is a fixed point. When two shortest decimals read back to the same
+//! double (its exact value lies half-way between them, e.g. 581997598278284.25), either is
+//! accepted and the stored text is serde_json's choice (`581997598278284.2` for input
+//! `581997598278284.3`): the same double, so the same value.
 //!
 //! Errors name the place as a JSON pointer (RFC 6901) built from object keys and array
 //! indices, never a value: a key is schema, not data. Keys that do not look like identifiers
@@ -39,8 +46,8 @@ pub enum StrictJsonError {
     #[error("the key at {pointer} appears more than once in its object; send each key once")]
     DuplicateKey { pointer: String },
     #[error(
-        "the number at {pointer} cannot be stored exactly: integers must fit in 64 bits and \
-         other numbers in an IEEE 754 double (at most 17 significant digits, magnitude below 1.8e308)"
+        "the number at {pointer} cannot be stored exactly: integers must fit in 64 bits, other \
+         numbers in an IEEE 754 double, without more significant digits than the double holds"
     )]
     UnrepresentableNumber { pointer: String },
 }
@@ -60,7 +67,8 @@ pub fn parse(bytes: &[u8]) -> Result<Value, StrictJsonError> {
     }
 }
 
-/// True if the number token `token` (JSON grammar) is stored as exactly its value.
+/// True if the number token `token` (JSON grammar) is stored as exactly the value it denotes
+/// (see the module documentation).
 pub fn number_is_exact(token: &str) -> bool {
     let Ok(parsed) = serde_json::from_str::<serde_json::Number>(token) else {
         return false; // outside the finite f64 range
@@ -70,49 +78,18 @@ pub fn number_is_exact(token: &str) -> bool {
         // value is still zero); others become a rounded f64.
         return parsed.is_i64() || parsed.is_u64() || token == "-0";
     }
-    decimal_value(token) == decimal_value(&parsed.to_string())
+    // Fewer digits than the shortest print cannot occur for a correct shortest printer; more
+    // means precision the double does not hold (a nonzero that underflowed prints as 0.0,
+    // which has none).
+    significant_digits(token) <= significant_digits(&parsed.to_string())
 }
 
-/// The exact value of a JSON number token as (negative, significant digits, power of ten),
-/// with no leading or trailing zeros in the digits; zero is (false, "", 0) whatever its sign.
-fn decimal_value(token: &str) -> (bool, String, i64) {
-    let (negative, rest) = match token.strip_prefix('-') {
-        Some(r) => (true, r),
-        None => (false, token),
-    };
-    let (mantissa, exponent) = match rest.find(['e', 'E']) {
-        Some(i) => (&rest[..i], parse_exponent(&rest[i + 1..])),
-        None => (rest, 0),
-    };
-    let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-    let digits = format!("{int_part}{frac_part}");
-    let significant = digits.trim_start_matches('0');
-    let trimmed = significant.trim_end_matches('0');
-    if trimmed.is_empty() {
-        return (false, String::new(), 0);
-    }
-    let trailing = (significant.len() - trimmed.len()) as i64;
-    let power = exponent
-        .saturating_sub(frac_part.len() as i64)
-        .saturating_add(trailing);
-    (negative, trimmed.to_owned(), power)
-}
-
-/// An exponent's value, saturating (serde_json has already refused exponents that overflow).
-fn parse_exponent(text: &str) -> i64 {
-    let (negative, digits) = match text.as_bytes().first() {
-        Some(b'-') => (true, &text[1..]),
-        Some(b'+') => (false, &text[1..]),
-        _ => (false, text),
-    };
-    let magnitude = digits.bytes().fold(0i64, |acc, d| {
-        acc.saturating_mul(10).saturating_add(i64::from(d - b'0'))
-    });
-    if negative {
-        -magnitude
-    } else {
-        magnitude
-    }
+/// Significant digits of a number's text: its mantissa without sign, point, and leading or
+/// trailing zeros (`0.00120e5` has 2).
+fn significant_digits(number: &str) -> usize {
+    let mantissa = number.split(['e', 'E']).next().unwrap_or_default();
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    digits.trim_start_matches('0').trim_end_matches('0').len()
 }
 
 fn syntax_from_serde(e: &serde_json::Error) -> StrictJsonError {

@@ -17,7 +17,7 @@ pub enum ApiError {
     MalformedJson { line: usize, column: usize },
     #[error("the key at {pointer} appears more than once in its object; send each key once")]
     DuplicateKey { pointer: String },
-    #[error("the number at {pointer} cannot be stored exactly; send at most 17 significant digits within the range of a double, or an integer within 64 bits")]
+    #[error("the number at {pointer} cannot be stored exactly; send integers within 64 bits and other numbers as the shortest decimal of an IEEE 754 double (at most 17 significant digits, magnitude from 2.2e-308 to 1.8e308)")]
     InexactNumber { pointer: String },
     #[error("send the body as application/json")]
     UnsupportedMediaType,

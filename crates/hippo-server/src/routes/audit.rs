@@ -12,7 +12,7 @@ use hippo_store::AuditQuery;
 
 const PARAMS: &[&str] = &[
     "log", "after", "cursor", "limit", "action", "actor", "outcome", "resource", "subject", "from",
-    "to",
+    "to", "emergency",
 ];
 
 fn parse(q: &QueryParams) -> Result<(bool, AuditQuery), ApiError> {
