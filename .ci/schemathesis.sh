@@ -15,7 +15,7 @@ BIN=${HIPPO_BIN:-target/debug/hippo}
 PG_ADMIN_URL=${SCHEMATHESIS_PG_URL:-postgres://postgres@127.0.0.1:5432/test}
 # Examples per operation and phase; with 21 operations this keeps each store's run near two
 # minutes on two cores. The outer timeout is a backstop, not the budget.
-MAX_EXAMPLES=${SCHEMATHESIS_MAX_EXAMPLES:-25}
+MAX_EXAMPLES=${SCHEMATHESIS_MAX_EXAMPLES:-100}
 RUN_TIMEOUT=${SCHEMATHESIS_TIMEOUT:-300}
 CHECKS=not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance
 
@@ -99,7 +99,8 @@ run_store() {
     start_server "$store"
     log "schemathesis on $store ($ADDR, $MAX_EXAMPLES examples per operation)"
     local started=$SECONDS
-    timeout "$RUN_TIMEOUT" python3 -m schemathesis.cli run "https://$ADDR/openapi.json" \
+    timeout "$RUN_TIMEOUT" python3 -m schemathesis.cli --no-color --config-file .ci/schemathesis.toml \
+        run "https://$ADDR/openapi.json" \
         --header "Authorization: Bearer $ADMIN_KEY" \
         --tls-verify "$work/data/tls/ca.pem" \
         --checks "$CHECKS" \
@@ -107,9 +108,22 @@ run_store() {
         --generation-deterministic \
         --workers 2 \
         --request-timeout 30 \
-        --no-color \
         || status=$?
-    echo "schemathesis on $store: exit $status after $((SECONDS - started)) s"
+    echo "schemathesis on $store: exit $status after $((SECONDS - started)) s; statuses the server answered:"
+    # From the server's access log (route templates and statuses only, no PHI).
+    python3 - "$work/server.log" <<'EOF'
+import collections, json, sys
+counts = collections.Counter()
+for line in open(sys.argv[1], encoding="utf-8", errors="replace"):
+    try:
+        event = json.loads(line)
+    except ValueError:
+        continue
+    if event.get("target") == "hippo::access":
+        counts[(event.get("route"), event.get("method"), event.get("status"))] += 1
+for (route, method, status), n in sorted(counts.items(), key=lambda kv: tuple(map(str, kv[0]))):
+    print(f"  {n:6d}  {status}  {method} {route}")
+EOF
     if ((status != 0)); then
         echo "--- server log ($store), last 40 lines ---"
         tail -n 40 "$work/server.log"

@@ -7,21 +7,45 @@ use utoipa::ToSchema;
 /// The media type of every error response (RFC 9457).
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
-/// A record envelope sent to create or replace a record.
+/// A record envelope sent to create or replace a record. The constraints are those of
+/// `hippo_core::validate` (which reports every violation as a 400 problem); no other fields.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RecordWrite {
     /// Record type, e.g. `Patient`, `Observation`, `ClinicalNote`.
     #[serde(rename = "type")]
+    #[schema(pattern = "^[A-Za-z][A-Za-z0-9_.-]{0,63}$")]
     pub record_type: String,
-    /// The person the PHI is about (e.g. a patient id).
+    /// The person the PHI is about (e.g. a patient id): 1-128 bytes of UTF-8, no control characters.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(min_length = 1, max_length = 128, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$")]
     pub subject: Option<String>,
+    /// Up to 32 labels, each 1-64 characters of `a-z`, `0-9`, `_ - . : /`; sorted and
+    /// de-duplicated on write.
     #[serde(default)]
+    #[schema(max_items = 32, value_type = Vec<Label>)]
     pub labels: Vec<String>,
-    /// Any JSON object (the PHI), up to the configured size.
+    /// Any JSON object (the PHI), up to the configured size. Numbers must be exactly
+    /// representable: integers within 64 bits, others as a double's shortest decimal.
     #[schema(value_type = Object)]
     pub body: serde_json::Map<String, serde_json::Value>,
 }
+
+/// A record label: 1-64 characters of `a-z`, `0-9`, `_ - . : /`.
+/// Documents the label format in the OpenAPI schema only (labels travel as plain strings);
+/// utoipa's derive cannot put a pattern on a newtype, hence the hand-written schema.
+pub struct Label;
+
+impl utoipa::PartialSchema for Label {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some("^[a-z0-9_.:/-]{1,64}$"))
+            .into()
+    }
+}
+
+impl ToSchema for Label {}
 
 /// One version of a record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -82,9 +106,11 @@ pub struct RecordHistory {
 #[serde(deny_unknown_fields)]
 pub struct ApiKeyCreate {
     /// One of `admin`, `writer`, `reader`, `auditor`.
+    #[schema(pattern = "^(admin|writer|reader|auditor)$")]
     pub role: String,
-    /// A label for people: what the key is for.
+    /// A label for people: what the key is for (at most 100 bytes, no control characters).
     #[serde(default)]
+    #[schema(max_length = 100, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$")]
     pub name: Option<String>,
 }
 

@@ -65,8 +65,19 @@ impl Modify for ProblemResponses {
             ];
             for op in operations.into_iter().flatten() {
                 problem_statuses(op);
+                unique_operation_id(op);
             }
         }
+    }
+}
+
+/// utoipa names an operation after its handler, and handlers in different modules share names
+/// (`records::list`, `audit::list`); OpenAPI requires unique ids (and tools that follow links
+/// by id, such as schemathesis, pick the wrong operation otherwise), so the tag prefixes it.
+fn unique_operation_id(op: &mut Operation) {
+    let tag = op.tags.as_ref().and_then(|t| t.first()).cloned();
+    if let (Some(tag), Some(id)) = (tag, op.operation_id.as_mut()) {
+        *id = format!("{tag}_{id}");
     }
 }
 
@@ -151,6 +162,22 @@ mod tests {
             }
         }
         out
+    }
+
+    #[test]
+    fn operation_ids_are_unique() {
+        let doc: serde_json::Value = serde_json::from_str(&super::document()).unwrap();
+        let mut ids = Vec::new();
+        for item in doc["paths"].as_object().unwrap().values() {
+            for op in item.as_object().unwrap().values() {
+                ids.push(op["operationId"].as_str().unwrap().to_owned());
+            }
+        }
+        let count = ids.len();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), count, "{ids:?}");
+        assert!(ids.contains(&"records_list".to_owned()) && ids.contains(&"audit_list".to_owned()));
     }
 
     #[test]

@@ -99,7 +99,7 @@ pub async fn create(
     Ok(record_response(StatusCode::CREATED, record))
 }
 
-#[utoipa::path(get, path = "/v1/records/{id}", tag = "records", params(("id" = String, Path, description = "Record id (UUID)")),
+#[utoipa::path(get, path = "/v1/records/{id}", tag = "records", params(("id" = String, Path, format = Uuid, description = "Record id (UUID)")),
     responses((status = 200, body = RecordView), (status = 400, body = Problem), (status = 404, body = Problem), (status = 410, body = Problem)),
     security(("bearer" = [])))]
 pub async fn get(
@@ -117,7 +117,7 @@ pub async fn get(
 }
 
 #[utoipa::path(put, path = "/v1/records/{id}", tag = "records", request_body = RecordWrite,
-    params(("id" = String, Path), ("If-Match" = String, Header, description = "The version being replaced, from the ETag")),
+    params(("id" = String, Path, format = Uuid, description = "Record id (UUID)"), ("If-Match" = String, Header, pattern = r#"^"?[1-9][0-9]{0,17}"?$"#, description = "The version being replaced, from the ETag")),
     responses((status = 200, body = RecordView), (status = 400, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
               (status = 410, body = Problem), (status = 412, body = Problem), (status = 413, body = Problem), (status = 415, body = Problem),
               (status = 428, body = Problem)),
@@ -148,7 +148,7 @@ pub async fn update(
 }
 
 #[utoipa::path(delete, path = "/v1/records/{id}", tag = "records",
-    params(("id" = String, Path), ("If-Match" = Option<String>, Header, description = "Optional: delete only if still at this version")),
+    params(("id" = String, Path, format = Uuid, description = "Record id (UUID)"), ("If-Match" = Option<String>, Header, pattern = r#"^"?[1-9][0-9]{0,17}"?$"#, description = "Optional: delete only if still at this version")),
     responses((status = 200, description = "The tombstone version", body = RecordView), (status = 400, body = Problem), (status = 404, body = Problem),
               (status = 410, body = Problem), (status = 412, body = Problem)),
     security(("bearer" = [])))]
@@ -169,7 +169,7 @@ pub async fn delete(
     Ok(record_response(StatusCode::OK, record))
 }
 
-#[utoipa::path(get, path = "/v1/records/{id}/history", tag = "records", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/v1/records/{id}/history", tag = "records", params(("id" = String, Path, format = Uuid, description = "Record id (UUID)")),
     responses((status = 200, body = RecordHistory), (status = 400, body = Problem), (status = 404, body = Problem)), security(("bearer" = [])))]
 pub async fn history(
     State(s): State<AppState>,
@@ -189,7 +189,7 @@ pub async fn history(
 }
 
 #[utoipa::path(get, path = "/v1/records/{id}/versions/{version}", tag = "records",
-    params(("id" = String, Path), ("version" = i64, Path, description = "Version number, from 1")),
+    params(("id" = String, Path, format = Uuid, description = "Record id (UUID)"), ("version" = i64, Path, minimum = 1, description = "Version number, from 1")),
     responses((status = 200, body = RecordView), (status = 400, body = Problem), (status = 404, body = Problem)), security(("bearer" = [])))]
 pub async fn version(
     State(s): State<AppState>,
