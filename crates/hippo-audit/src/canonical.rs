@@ -113,7 +113,13 @@ mod tests {
 
     #[test]
     fn floats_reread_identically() {
-        for text in ["3.1282051591932688e60", "3.128205159193269e60", "5e-324", "0.1", "-0.0"] {
+        for text in [
+            "3.1282051591932688e60",
+            "3.128205159193269e60",
+            "5e-324",
+            "0.1",
+            "-0.0",
+        ] {
             let v: Value = serde_json::from_str(text).unwrap();
             assert_eq!(to_canonical_string(&v), text);
         }

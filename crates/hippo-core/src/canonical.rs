@@ -77,7 +77,10 @@ mod tests {
         let mut m = serde_json::Map::new();
         m.insert("b".into(), json!(1));
         m.insert("a".into(), json!(2));
-        assert_eq!(to_canonical_bytes(&serde_json::Value::Object(m)), br#"{"a":2,"b":1}"#);
+        assert_eq!(
+            to_canonical_bytes(&serde_json::Value::Object(m)),
+            br#"{"a":2,"b":1}"#
+        );
         // `arbitrary_precision` would keep the number's source text.
         let v: serde_json::Value = serde_json::from_str("[1.10, 1E2]").unwrap();
         assert_eq!(to_canonical_bytes(&v), b"[1.1,100.0]");

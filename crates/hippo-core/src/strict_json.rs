@@ -206,7 +206,8 @@ fn scan(bytes: &[u8]) -> Result<(), Finding> {
                     pos += 1;
                     State::Key
                 }
-                (Some(Frame::Array { .. }), Some(b']')) | (Some(Frame::Object { .. }), Some(b'}')) => {
+                (Some(Frame::Array { .. }), Some(b']'))
+                | (Some(Frame::Object { .. }), Some(b'}')) => {
                     stack.pop();
                     pos += 1;
                     State::AfterValue
@@ -310,9 +311,9 @@ fn pointer(stack: &[Frame]) -> String {
 
 fn is_identifier_like(key: &str) -> bool {
     (1..=64).contains(&key.len())
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'$' | b'@' | b':'))
+        && key.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'$' | b'@' | b':')
+        })
 }
 
 #[cfg(test)]

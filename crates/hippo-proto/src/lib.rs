@@ -18,7 +18,11 @@ pub struct RecordWrite {
     pub record_type: String,
     /// The person the PHI is about (e.g. a patient id): 1-128 bytes of UTF-8, no control characters.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(min_length = 1, max_length = 128, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$")]
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$"
+    )]
     pub subject: Option<String>,
     /// Up to 32 labels, each 1-64 characters of `a-z`, `0-9`, `_ - . : /`; sorted and
     /// de-duplicated on write.

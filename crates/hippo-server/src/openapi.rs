@@ -44,10 +44,19 @@ struct ProblemResponses;
 
 /// Statuses any authenticated route can answer before or besides its own logic.
 const AUTHENTICATED: &[(&str, &str)] = &[
-    ("401", "No API key, or one that is invalid, expired or revoked"),
+    (
+        "401",
+        "No API key, or one that is invalid, expired or revoked",
+    ),
     ("403", "The key's role does not allow this action"),
-    ("429", "Too many requests from this key or address; see Retry-After"),
-    ("503", "The store or the audit log is unavailable; the request was not performed"),
+    (
+        "429",
+        "Too many requests from this key or address; see Retry-After",
+    ),
+    (
+        "503",
+        "The store or the audit log is unavailable; the request was not performed",
+    ),
 ];
 
 impl Modify for ProblemResponses {
@@ -121,7 +130,10 @@ fn problem_response(status: &str, description: &str) -> RefOr<Response> {
         _ => None,
     };
     if let Some((name, description)) = header {
-        response = response.header(name, HeaderBuilder::new().description(Some(description)).build());
+        response = response.header(
+            name,
+            HeaderBuilder::new().description(Some(description)).build(),
+        );
     }
     RefOr::T(response.build())
 }
@@ -188,7 +200,11 @@ mod tests {
             // /readyz answers 503 with its readiness report, not a problem.
             if (status.starts_with('4') || status.starts_with('5')) && path != "/readyz" {
                 let types: Vec<_> = r["content"].as_object().unwrap().keys().collect();
-                assert_eq!(types, ["application/problem+json"], "{method} {path} {status}");
+                assert_eq!(
+                    types,
+                    ["application/problem+json"],
+                    "{method} {path} {status}"
+                );
             }
         }
         for (path, item) in doc["paths"].as_object().unwrap() {

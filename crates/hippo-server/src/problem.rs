@@ -68,9 +68,7 @@ impl ApiError {
             | InexactNumber { .. }
             | Invalid(_)
             | BadParameter(_)
-            | MalformedId(_) => {
-                StatusCode::BAD_REQUEST
-            }
+            | MalformedId(_) => StatusCode::BAD_REQUEST,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             MissingCredentials(_) | BadCredentials => StatusCode::UNAUTHORIZED,

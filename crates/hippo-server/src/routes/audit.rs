@@ -11,8 +11,18 @@ use hippo_proto::{AuditEventView, AuditPage, Problem};
 use hippo_store::AuditQuery;
 
 const PARAMS: &[&str] = &[
-    "log", "after", "cursor", "limit", "action", "actor", "outcome", "resource", "subject", "from",
-    "to", "emergency",
+    "log",
+    "after",
+    "cursor",
+    "limit",
+    "action",
+    "actor",
+    "outcome",
+    "resource",
+    "subject",
+    "from",
+    "to",
+    "emergency",
 ];
 
 fn parse(q: &QueryParams) -> Result<(bool, AuditQuery), ApiError> {

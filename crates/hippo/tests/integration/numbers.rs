@@ -75,8 +75,11 @@ async fn full_precision_numbers_are_stored_exactly_and_every_operation_works() {
     for token in full_precision_tokens() {
         let c = s.client();
         let doc = format!(r#"{{"type":"T","body":{{"x":{token}}}}}"#);
-        let (status, text) =
-            send_json(authed(&c, Method::POST, s.url("/v1/records"), &key), doc.clone()).await;
+        let (status, text) = send_json(
+            authed(&c, Method::POST, s.url("/v1/records"), &key),
+            doc.clone(),
+        )
+        .await;
         assert_eq!(status, 201, "{token}: {text}");
         assert_same_number(&token, &echoed_x(&text));
         let id = serde_json::from_str::<Value>(&text).unwrap()["id"]
@@ -126,11 +129,16 @@ async fn full_precision_numbers_are_stored_exactly_and_every_operation_works() {
         .unwrap();
         assert_eq!(r.status(), 200, "{token}");
         assert_same_number(token, &echoed_x(&r.text().await.unwrap()));
-        let r = authed(&c, Method::DELETE, s.url(&format!("/v1/records/{id}")), &key)
-            .header("If-Match", "\"2\"")
-            .send()
-            .await
-            .unwrap();
+        let r = authed(
+            &c,
+            Method::DELETE,
+            s.url(&format!("/v1/records/{id}")),
+            &key,
+        )
+        .header("If-Match", "\"2\"")
+        .send()
+        .await
+        .unwrap();
         assert_eq!(r.status(), 200, "{token}");
     }
 }
@@ -180,7 +188,10 @@ async fn numbers_that_cannot_be_stored_exactly_are_refused_naming_the_pointer() 
             "/body/x",
         ),
         (r#"{"type":"T","body":{"a":[0,1e400]}}"#, "/body/a/1"),
-        (r#"{"type":"T","body":{"n":18446744073709551616}}"#, "/body/n"),
+        (
+            r#"{"type":"T","body":{"n":18446744073709551616}}"#,
+            "/body/n",
+        ),
     ] {
         let r = authed(&c, Method::POST, s.url("/v1/records"), &key)
             .header("content-type", "application/json")
@@ -214,7 +225,12 @@ async fn duplicate_keys_are_refused_naming_the_key() {
         .unwrap()
         .to_owned();
     let cases = [
-        (Method::POST, "/v1/records".to_owned(), r#"{"type":"A","type":"B","body":{}}"#, "/type"),
+        (
+            Method::POST,
+            "/v1/records".to_owned(),
+            r#"{"type":"A","type":"B","body":{}}"#,
+            "/type",
+        ),
         (
             Method::POST,
             "/v1/records".to_owned(),
