@@ -10,7 +10,8 @@
 //!   or `\u00XX` with lower-case hex); every other character is written as raw UTF-8;
 //! * numbers as `serde_json` prints them: integers (`i64`/`u64`) in plain decimal, with
 //!   `-` for negatives only; doubles as the shortest decimal that reads back to the same
-//!   `f64` (Ryū), always with a `.` or an `e` (e.g. `1.0`, `-0.0`, `1e-7`, `1e20`);
+//!   `f64`, always with a `.` or an `e` (e.g. `1.0`, `-0.0`, `0.00001`, `1e-7`, `1e+20`;
+//!   see hippo-core's `canonical` module for the exact layout);
 //!   `true`, `false`, `null` as themselves. The workspace enables serde_json's
 //!   `float_roundtrip`, so reading that text gives the same double and the form is a fixed
 //!   point of parse -> canonical (without it some doubles re-read one unit in the last place
@@ -114,11 +115,14 @@ mod tests {
     #[test]
     fn floats_reread_identically() {
         for text in [
-            "3.1282051591932688e60",
-            "3.128205159193269e60",
+            "3.1282051591932688e+60",
+            "3.128205159193269e+60",
             "5e-324",
             "0.1",
             "-0.0",
+            "1e+16",
+            "1e-6",
+            "0.00001",
         ] {
             let v: Value = serde_json::from_str(text).unwrap();
             assert_eq!(to_canonical_string(&v), text);
