@@ -23,7 +23,9 @@
 //! the workspace) reads every decimal to its nearest double, so reading a printed double gives
 //! the same double, and parse -> canonical is the identity on canonical text. Without the
 //! feature about one double in six read back one unit in the last place off, so the text and
-//! hash changed on every read (issue 10); the tests below fail if it is ever switched off.
+//! hash changed on every read (issue 10). The tests below fail without it when this crate is
+//! tested alone (`cargo test -p hippo-core`); whole-workspace test builds get the feature from
+//! a dev-dependency (jsonschema) regardless, so `.ci/run` also checks the binary's own graph.
 //! Text stored by releases before that fix is canonical text of whatever double was parsed
 //! then, so it reads back identically now and its hash still matches. The printing is part of
 //! the stored hashes: a serde_json upgrade that changed it would make stored bodies fail
