@@ -93,10 +93,21 @@ run_store() {
     if [[ $store == postgres ]]; then
         # A fresh database per run, as hippo-testkit's pg.rs does for each test.
         PG_DB="hippo_st_$(date +%s)_$$"
-        psql "$PG_ADMIN_URL" -qc "CREATE DATABASE $PG_DB" >/dev/null
+        # (errexit does not apply inside `run_store || ...`, hence the explicit checks.)
+        if ! psql "$PG_ADMIN_URL" -qc "CREATE DATABASE $PG_DB" >/dev/null; then
+            echo "cannot create a database on $PG_ADMIN_URL" >&2
+            PG_DB=
+            cleanup
+            return 1
+        fi
         export HIPPO_DATABASE_URL="${PG_ADMIN_URL%/*}/$PG_DB"
     fi
-    start_server "$store"
+    if ! start_server "$store"; then
+        cleanup
+        trap - EXIT
+        unset HIPPO_DATABASE_URL
+        return 1
+    fi
     log "schemathesis on $store ($ADDR, $MAX_EXAMPLES examples per operation)"
     local started=$SECONDS
     timeout "$RUN_TIMEOUT" python3 -m schemathesis.cli --no-color --config-file .ci/schemathesis.toml \
