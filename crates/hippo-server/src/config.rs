@@ -55,6 +55,8 @@ pub struct Config {
     pub rate_limit: RateLimitConfig,
     pub log: LogConfig,
     pub audit: AuditConfig,
+    /// Connection limits and timeouts (see `limits.rs` for the defaults' reasons).
+    pub connections: crate::limits::ConnectionLimits,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -159,6 +161,7 @@ impl Default for Config {
             rate_limit: RateLimitConfig::default(),
             log: LogConfig::default(),
             audit: AuditConfig::default(),
+            connections: crate::limits::ConnectionLimits::default(),
         }
     }
 }
@@ -193,7 +196,7 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn new(key: &str, problem: impl Into<String>, fix: impl Into<String>) -> Self {
+    pub(crate) fn new(key: &str, problem: impl Into<String>, fix: impl Into<String>) -> Self {
         Self {
             key: key.into(),
             env: format!("HIPPO_{}", key.to_uppercase().replace('.', "__")),
@@ -376,6 +379,7 @@ impl Config {
                 "use json or text",
             ));
         }
+        self.connections.validate()?;
         Ok(())
     }
 

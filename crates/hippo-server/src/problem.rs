@@ -10,6 +10,13 @@ use hippo_core::validate::ValidationErrors;
 use hippo_proto::{FieldProblem, Problem, PROBLEM_JSON};
 use hippo_store::StoreError;
 
+// Shared with the HTTP/1.1 layer's own refusals (`h1_errors.rs`), so a client sees one `type`
+// for an oversized request whichever layer caught it.
+pub(crate) const URI_TOO_LONG_SLUG: &str = "uri-too-long";
+pub(crate) const URI_TOO_LONG_TITLE: &str = "URI too long";
+pub(crate) const HEADERS_TOO_LARGE_SLUG: &str = "headers-too-large";
+pub(crate) const HEADERS_TOO_LARGE_TITLE: &str = "Request headers too large";
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("the request body is not valid JSON (line {line}, column {column})")]
@@ -18,6 +25,12 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error("the request body exceeds the limit of {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    #[error("the request target (path and query) exceeds the limit of {limit} bytes")]
+    UriTooLong { limit: usize },
+    #[error("the request header section exceeds the limit of {limit} bytes (each field counts its name, value and 32)")]
+    HeadersTooLarge { limit: usize },
+    #[error("the request has more than {limit} header fields")]
+    TooManyHeaders { limit: usize },
     #[error("the record envelope is invalid")]
     Invalid(ValidationErrors),
     #[error("{0}")]
@@ -63,6 +76,10 @@ impl ApiError {
             }
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            UriTooLong { .. } => StatusCode::URI_TOO_LONG,
+            HeadersTooLarge { .. } | TooManyHeaders { .. } => {
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
+            }
             MissingCredentials(_) | BadCredentials => StatusCode::UNAUTHORIZED,
             Forbidden => StatusCode::FORBIDDEN,
             NotFound(_) => StatusCode::NOT_FOUND,
@@ -83,6 +100,8 @@ impl ApiError {
             MalformedJson { .. } => "malformed-json",
             UnsupportedMediaType => "unsupported-media-type",
             PayloadTooLarge { .. } => "payload-too-large",
+            UriTooLong { .. } => URI_TOO_LONG_SLUG,
+            HeadersTooLarge { .. } | TooManyHeaders { .. } => HEADERS_TOO_LARGE_SLUG,
             Invalid(_) => "invalid-envelope",
             BadParameter(_) => "invalid-parameter",
             MalformedId(_) => "malformed-id",
@@ -107,6 +126,8 @@ impl ApiError {
             MalformedJson { .. } => "Malformed JSON",
             UnsupportedMediaType => "Unsupported media type",
             PayloadTooLarge { .. } => "Payload too large",
+            UriTooLong { .. } => URI_TOO_LONG_TITLE,
+            HeadersTooLarge { .. } | TooManyHeaders { .. } => HEADERS_TOO_LARGE_TITLE,
             Invalid(_) => "Invalid record envelope",
             BadParameter(_) => "Invalid parameter",
             MalformedId(_) => "Malformed id",
@@ -172,6 +193,17 @@ impl IntoResponse for ApiError {
             _ => {}
         }
         resp
+    }
+}
+
+impl From<crate::limits::TooLarge> for ApiError {
+    fn from(e: crate::limits::TooLarge) -> Self {
+        use crate::limits::TooLarge;
+        match e {
+            TooLarge::Uri { limit } => ApiError::UriTooLong { limit },
+            TooLarge::HeaderBytes { limit } => ApiError::HeadersTooLarge { limit },
+            TooLarge::HeaderCount { limit } => ApiError::TooManyHeaders { limit },
+        }
     }
 }
 

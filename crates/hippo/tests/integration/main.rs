@@ -1,6 +1,7 @@
 //! Integration tests: the real `hippo` binary, on an ephemeral port, over real TLS.
 
 mod audit;
+mod connections;
 mod crash;
 mod encryption;
 mod errors;
