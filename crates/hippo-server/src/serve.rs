@@ -299,7 +299,7 @@ impl Conn {
 /// accept loop would then hit EMFILE before the cap.
 fn warn_if_file_limit_is_low(limits: &ConnectionLimits) {
     // Descriptors the process needs besides connections: stores, logs, the runtime.
-    const RESERVE: u64 = 64;
+    const RESERVE: libc::rlim_t = 64;
     let mut rl = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -308,8 +308,8 @@ fn warn_if_file_limit_is_low(limits: &ConnectionLimits) {
     if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) } != 0 {
         return;
     }
-    let soft = rl.rlim_cur as u64;
-    if soft < limits.max_connections as u64 + RESERVE {
+    let soft = rl.rlim_cur;
+    if soft < (limits.max_connections as libc::rlim_t).saturating_add(RESERVE) {
         tracing::warn!(
             open_file_limit = soft,
             max_connections = limits.max_connections,

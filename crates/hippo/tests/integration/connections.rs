@@ -153,7 +153,7 @@ async fn accept_backs_off_when_file_descriptors_run_out() {
     let wrapper = dir.path().join("hippo-low-nofile");
     std::fs::write(
         &wrapper,
-        format!("#!/bin/sh\nulimit -n 128 || exit 99\nexec '{BIN}' \"$@\"\n"),
+        format!("#!/bin/sh\nulimit -n 64 || exit 99\nexec '{BIN}' \"$@\"\n"),
     )
     .unwrap();
     std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -167,8 +167,10 @@ async fn accept_backs_off_when_file_descriptors_run_out() {
         "no start-up warning about the low file limit"
     );
     // Far more connections than descriptors; each waits for a TLS handshake that never comes.
+    // More connections than descriptors (the server idles on about 20), fewer than the
+    // descriptors plus the listen backlog (128), so every connect completes.
     let mut held = Vec::new();
-    for _ in 0..300 {
+    for _ in 0..120 {
         held.push(raw_conn::tcp_from(addr, None).await.unwrap());
     }
     tokio::time::sleep(Duration::from_secs(6)).await;
@@ -176,7 +178,7 @@ async fn accept_backs_off_when_file_descriptors_run_out() {
     let accept_lines = logs.lines().filter(|l| l.contains("accept failed")).count();
     assert!(
         (1..=4).contains(&accept_lines),
-        "{accept_lines} accept warnings in 6 s (expected a few, each with a suppressed count)"
+        "{accept_lines} accept warnings in 6 s (expected a few, each with a suppressed count):\n{logs}"
     );
     assert!(logs.contains("\"suppressed\""), "{logs}");
     // The server recovers once the connections go.
