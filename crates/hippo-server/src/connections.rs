@@ -223,7 +223,12 @@ pub enum Verdict {
 }
 
 /// Decides a connection's fate from its activity (pure, so the rules are unit-tested).
-pub fn decide(now: Instant, s: Snapshot, shutting_down: bool, limits: &ConnectionLimits) -> Verdict {
+pub fn decide(
+    now: Instant,
+    s: Snapshot,
+    shutting_down: bool,
+    limits: &ConnectionLimits,
+) -> Verdict {
     let first_request_by = s.accepted_at + limits.handshake_timeout();
     if s.requests == 0 && now >= first_request_by {
         return Verdict::Abort;
@@ -357,7 +362,10 @@ mod tests {
             ..used
         };
         let late = t0 + Duration::from_secs(500);
-        assert!(matches!(decide(late, busy, false, &l), Verdict::Serve { .. }));
+        assert!(matches!(
+            decide(late, busy, false, &l),
+            Verdict::Serve { .. }
+        ));
     }
 
     #[test]

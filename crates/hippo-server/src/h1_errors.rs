@@ -91,9 +91,9 @@ fn bare_error_status(buf: &[u8]) -> Option<u16> {
     if end + 4 != buf.len() {
         return None;
     }
-    let has_content_type = buf[..end].split(|b| *b == b'\n').any(|line| {
-        line.len() >= 13 && line[..13].eq_ignore_ascii_case(b"content-type:")
-    });
+    let has_content_type = buf[..end]
+        .split(|b| *b == b'\n')
+        .any(|line| line.len() >= 13 && line[..13].eq_ignore_ascii_case(b"content-type:"));
     if has_content_type {
         return None;
     }
@@ -223,7 +223,10 @@ mod tests {
         client.read_to_string(&mut out).await.unwrap();
         let (head, rest) = out.split_once("\r\n\r\n").unwrap();
         assert!(head.starts_with("HTTP/1.1 414 URI Too Long\r\n"), "{head}");
-        assert!(head.contains("content-type: application/problem+json"), "{head}");
+        assert!(
+            head.contains("content-type: application/problem+json"),
+            "{head}"
+        );
         assert!(head.contains("strict-transport-security"), "{head}");
         let body = rest.strip_suffix("untouched").unwrap();
         let p: serde_json::Value = serde_json::from_str(body).unwrap();

@@ -137,7 +137,13 @@ impl ConnectionLimits {
                 "set it at most to connections.max_connections",
             ));
         }
-        range("handshake_timeout_secs", self.handshake_timeout_secs, 1, 300, "10")?;
+        range(
+            "handshake_timeout_secs",
+            self.handshake_timeout_secs,
+            1,
+            300,
+            "10",
+        )?;
         range("idle_timeout_secs", self.idle_timeout_secs, 1, 3600, "75")?;
         range(
             "http2_keepalive_interval_secs",
@@ -153,7 +159,13 @@ impl ConnectionLimits {
             300,
             "10",
         )?;
-        range("max_uri_bytes", self.max_uri_bytes as u64, 256, 65_536, "8192")?;
+        range(
+            "max_uri_bytes",
+            self.max_uri_bytes as u64,
+            256,
+            65_536,
+            "8192",
+        )?;
         range(
             "max_header_bytes",
             self.max_header_bytes as u64,
@@ -294,7 +306,10 @@ mod tests {
             .body(())
             .unwrap();
         assert_eq!(check_request(&long, &l), Err(TooLarge::Uri { limit: 300 }));
-        let big = Request::get("/").header("x-big", "b".repeat(1000)).body(()).unwrap();
+        let big = Request::get("/")
+            .header("x-big", "b".repeat(1000))
+            .body(())
+            .unwrap();
         assert_eq!(
             check_request(&big, &l),
             Err(TooLarge::HeaderBytes { limit: 1024 })

@@ -7,8 +7,8 @@
 
 use axum::extract::{MatchedPath, Request};
 use axum::http::{header, HeaderName, HeaderValue, Method};
-use axum::response::IntoResponse;
 use axum::middleware::Next;
+use axum::response::IntoResponse;
 use axum::response::Response;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
@@ -160,11 +160,24 @@ mod tests {
 
     #[test]
     fn only_standard_methods_are_logged_as_sent() {
-        for m in ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT"] {
-            assert_eq!(method_for_log(&Method::from_bytes(m.as_bytes()).unwrap()), m);
+        for m in [
+            "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT",
+        ] {
+            assert_eq!(
+                method_for_log(&Method::from_bytes(m.as_bytes()).unwrap()),
+                m
+            );
         }
-        for m in ["anything-the-client-sends", "get", "PROPFIND", "CANARY-7f3a9c"] {
-            assert_eq!(method_for_log(&Method::from_bytes(m.as_bytes()).unwrap()), "OTHER");
+        for m in [
+            "anything-the-client-sends",
+            "get",
+            "PROPFIND",
+            "CANARY-7f3a9c",
+        ] {
+            assert_eq!(
+                method_for_log(&Method::from_bytes(m.as_bytes()).unwrap()),
+                "OTHER"
+            );
         }
     }
 }

@@ -3,10 +3,16 @@
 //! closes idle connections at once and drains in-flight requests before the store closes.
 
 use crate::config::Config;
+use crate::connections::{
+    decide, AcceptBackoff, Activity, Admitted, ConnectionTracker, Refusal, Verdict, WarnThrottle,
+};
 use crate::ctx::PeerAddr;
+use crate::h1_errors::ProblemRewriter;
+use crate::limits::ConnectionLimits;
 use crate::routes;
 use crate::state::AppState;
 use hippo_store::Store;
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
@@ -15,12 +21,6 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-use crate::connections::{
-    decide, AcceptBackoff, Activity, Admitted, ConnectionTracker, Refusal, Verdict, WarnThrottle,
-};
-use crate::h1_errors::ProblemRewriter;
-use crate::limits::ConnectionLimits;
-use http_body_util::BodyExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -260,7 +260,9 @@ impl Conn {
                 None => match decide(now, activity.snapshot(), shutting_down, &limits) {
                     Verdict::Serve { recheck_at } => recheck_at,
                     Verdict::Abort => {
-                        tracing::debug!("connection closed: no request within the handshake timeout");
+                        tracing::debug!(
+                            "connection closed: no request within the handshake timeout"
+                        );
                         return;
                     }
                     Verdict::Drain => {

@@ -60,7 +60,9 @@ async fn silent_partial_and_idle_connections_are_closed() {
     h2.write_all(&H2_EMPTY_SETTINGS).await.unwrap();
     // HTTP/1.1: half a request head, then silence.
     let mut h1 = tls_connect(addr, None, &ca, &[ALPN_HTTP1]).await.unwrap();
-    h1.write_all(b"GET /healthz HTTP/1.1\r\nHost: loc").await.unwrap();
+    h1.write_all(b"GET /healthz HTTP/1.1\r\nHost: loc")
+        .await
+        .unwrap();
     // TLS: a TCP connection that never starts the handshake.
     let mut bare = raw_conn::tcp_from(addr, None).await.unwrap();
     let (h2_closed, h1_closed, bare_closed) = tokio::join!(
@@ -92,7 +94,10 @@ async fn silent_partial_and_idle_connections_are_closed() {
     );
     // A HEADERS frame (type 1) on stream 1 answered the request before the close.
     assert!(
-        h2_idle.0.windows(9).any(|w| w[3] == 0x1 && w[5..9] == [0, 0, 0, 1]),
+        h2_idle
+            .0
+            .windows(9)
+            .any(|w| w[3] == 0x1 && w[5..9] == [0, 0, 0, 1]),
         "no HTTP/2 response"
     );
     assert_closed_between("idle HTTP/2", h2_idle.1, 3.5, 7.0);
@@ -117,11 +122,21 @@ async fn connection_caps_refuse_clearly_and_recover() {
     // A 4th from the same address exceeds the per-address cap: closed before the handshake.
     let started = Instant::now();
     let refused = tls_connect(addr, None, &ca, &[ALPN_H2]).await;
-    assert!(refused.is_err(), "the 4th connection from one address was served");
-    assert!(started.elapsed() < Duration::from_secs(2), "refusal was not prompt");
+    assert!(
+        refused.is_err(),
+        "the 4th connection from one address was served"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "refusal was not prompt"
+    );
     // Another address may still connect, up to the total cap of 5.
     for _ in 0..2 {
-        held.push(tls_connect(addr, Some(SECOND_HOST), &ca, &[ALPN_H2]).await.unwrap());
+        held.push(
+            tls_connect(addr, Some(SECOND_HOST), &ca, &[ALPN_H2])
+                .await
+                .unwrap(),
+        );
     }
     let refused = tls_connect(addr, Some(SECOND_HOST), &ca, &[ALPN_H2]).await;
     assert!(refused.is_err(), "the 6th connection was served");
@@ -199,8 +214,11 @@ async fn accept_backs_off_when_file_descriptors_run_out() {
 #[tokio::test]
 async fn sigterm_does_not_wait_for_idle_connections() {
     let mut s = server_with(
-        with_connections(&[("handshake_timeout_secs", "60"), ("idle_timeout_secs", "60")])
-            .env("HIPPO_SHUTDOWN_GRACE_SECS", "30"),
+        with_connections(&[
+            ("handshake_timeout_secs", "60"),
+            ("idle_timeout_secs", "60"),
+        ])
+        .env("HIPPO_SHUTDOWN_GRACE_SECS", "30"),
     );
     let addr = addr_of(&s.base_url);
     let ca = s.ca_pem();
@@ -259,8 +277,9 @@ async fn access_log_holds_no_client_text() {
         "{access:?}"
     );
     assert!(
-        access.iter().any(|l| l.contains("\"method\":\"GET\"")
-            && l.contains("\"route\":\"(unmatched)\"")),
+        access
+            .iter()
+            .any(|l| l.contains("\"method\":\"GET\"") && l.contains("\"route\":\"(unmatched)\"")),
         "{access:?}"
     );
 }
@@ -310,7 +329,9 @@ async fn oversized_requests_get_problem_responses_over_http1_and_http2() {
         (
             format!(
                 "GET /healthz HTTP/1.1\r\nHost: localhost\r\n{}\r\n",
-                (0..250).map(|i| format!("x-h{i}: 1\r\n")).collect::<String>()
+                (0..250)
+                    .map(|i| format!("x-h{i}: 1\r\n"))
+                    .collect::<String>()
             ),
             431,
             "headers-too-large",
