@@ -4,7 +4,7 @@
 use crate::StoreError;
 use hippo_audit::merkle::{hash_from_hex, leaf_hash, CompactTree, Hash};
 use hippo_audit::redact::Redactor;
-use hippo_core::{AuditDraft, AuditEvent};
+use hippo_core::{AuditDraft, AuditEvent, LogId};
 use hmac::{Hmac, Mac};
 
 /// Label on events whose details carried user-supplied values (now redacted).
@@ -12,7 +12,7 @@ pub const SENSITIVE_CONTENT: &str = "sensitive_content";
 
 /// One audit log's identity and redaction key.
 pub struct LogCtx {
-    pub log_id: String,
+    pub log_id: LogId,
     pub redactor: Redactor,
 }
 
@@ -27,7 +27,7 @@ fn hmac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
 impl LogCtx {
     /// A log whose redaction key derives from its database's data key (the embedded store: one
     /// SQLCipher database, one data key, one log).
-    pub fn new(log_id: &str, data_key: &[u8; 32]) -> Self {
+    pub fn new(log_id: &LogId, data_key: &[u8; 32]) -> Self {
         // A key separate from the data key: HMAC(data key, purpose).
         Self::with_key(log_id, &hmac(data_key, &[b"hippo audit redaction v1"]))
     }
@@ -35,21 +35,24 @@ impl LogCtx {
     /// A log whose redaction key derives from a deployment-wide root and the log id (the
     /// scale-out store: every instance holds the same root, so equal values hash equally
     /// whichever instance wrote them, and each tenant's hashes differ from every other's).
-    pub fn from_root(log_id: &str, root: &[u8; 32]) -> Self {
+    pub fn from_root(log_id: &LogId, root: &[u8; 32]) -> Self {
         Self::with_key(
             log_id,
             &hmac(
                 root,
-                &[b"hippo audit log redaction v1\0", log_id.as_bytes()],
+                &[
+                    b"hippo audit log redaction v1\0",
+                    log_id.as_str().as_bytes(),
+                ],
             ),
         )
     }
 
-    fn with_key(log_id: &str, key: &[u8; 32]) -> Self {
+    fn with_key(log_id: &LogId, key: &[u8; 32]) -> Self {
         let mut redactor = Redactor::new(key);
         redactor.add_key("subject").add_key("subject_id");
         Self {
-            log_id: log_id.to_owned(),
+            log_id: log_id.clone(),
             redactor,
         }
     }

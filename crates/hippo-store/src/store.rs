@@ -5,8 +5,8 @@ use async_trait::async_trait;
 use hippo_audit::tree_head::{AuditPublicKey, SignedTreeHead};
 use hippo_core::apikey::MintedKey;
 use hippo_core::{
-    AuditDraft, AuditEvent, Outcome, Page, Principal, Record, RecordFilter, RecordId, RecordInput,
-    Role, TenantId,
+    AuditDraft, AuditEvent, LogId, Outcome, Page, Principal, Record, RecordFilter, RecordId,
+    RecordInput, Role, TenantId,
 };
 
 /// A tenant as the catalog knows it.
@@ -181,22 +181,22 @@ pub trait Store: Send + Sync + 'static {
     /// Writes an event for a request that failed before reaching a store operation (bad input,
     /// bad credentials, rate limit). Events without a tenant go to the system log.
     async fn append_audit(&self, audit: AuditDraft) -> Result<i64, StoreError>;
-    /// Reads a tenant's audit log (`None`: the system log); the read itself is audited.
+    /// Reads one audit log; the read itself is audited (in the reader's own log).
     async fn list_audit(
         &self,
-        tenant: Option<&TenantId>,
+        log: &LogId,
         query: AuditQuery,
         audit: AuditDraft,
     ) -> Result<Page<AuditEvent>, StoreError>;
 
     /// Signs the log's current Merkle tree head (reusing the newest head if the log has not grown).
-    async fn sign_tree_head(&self, log: Option<&TenantId>) -> Result<SignedTreeHead, StoreError>;
+    async fn sign_tree_head(&self, log: &LogId) -> Result<SignedTreeHead, StoreError>;
     /// Every signed tree head of the log, smallest first.
-    async fn tree_heads(&self, log: Option<&TenantId>) -> Result<Vec<SignedTreeHead>, StoreError>;
+    async fn tree_heads(&self, log: &LogId) -> Result<Vec<SignedTreeHead>, StoreError>;
     /// Up to `limit` events after `after_seq`, in stored order, for verification and proofs.
     async fn audit_leaves(
         &self,
-        log: Option<&TenantId>,
+        log: &LogId,
         after_seq: i64,
         limit: usize,
     ) -> Result<Vec<LogLeaf>, StoreError>;
@@ -205,7 +205,7 @@ pub trait Store: Send + Sync + 'static {
     /// [`StoreError::Corrupt`].
     async fn audit_leaf_hashes(
         &self,
-        log: Option<&TenantId>,
+        log: &LogId,
         first_seq: i64,
         last_seq: i64,
     ) -> Result<Vec<[u8; 32]>, StoreError>;
@@ -213,18 +213,18 @@ pub trait Store: Send + Sync + 'static {
     /// log's tree that are stored, by chunk index; missing ones are simply absent.
     async fn audit_chunk_roots(
         &self,
-        log: Option<&TenantId>,
+        log: &LogId,
         first: u64,
         last: u64,
     ) -> Result<Vec<(u64, [u8; 32])>, StoreError>;
     /// Caches roots of full chunks; a chunk already cached keeps its root.
     async fn put_audit_chunk_roots(
         &self,
-        log: Option<&TenantId>,
+        log: &LogId,
         roots: Vec<(u64, [u8; 32])>,
     ) -> Result<(), StoreError>;
     /// The log's current Merkle tree as integrated by the store: (size, root).
-    async fn tree_state(&self, log: Option<&TenantId>) -> Result<(u64, [u8; 32]), StoreError>;
+    async fn tree_state(&self, log: &LogId) -> Result<(u64, [u8; 32]), StoreError>;
     /// The public key that verifies this deployment's tree heads.
     fn audit_public_key(&self) -> Result<AuditPublicKey, StoreError>;
 

@@ -2,7 +2,7 @@
 //! several instances share one gap-free audit log, integrity and audit failures fail closed,
 //! and a lost database means quick `Unavailable` errors and automatic recovery.
 
-use hippo_core::{Action, Actor, AuditDraft, RecordInput, TenantId};
+use hippo_core::{Action, Actor, AuditDraft, LogId, RecordInput, TenantId};
 use hippo_store::{AuditQuery, PgSettings, PgStore, Store, StoreError};
 use hippo_testkit::pg::{with_database, TestDatabase};
 use serde_json::json;
@@ -184,7 +184,7 @@ async fn two_instances_share_one_gap_free_audit_log() {
         ..AuditQuery::default()
     };
     let events = two
-        .list_audit(Some(&t), q, draft(&t, Action::AuditRead))
+        .list_audit(&LogId::Tenant(t.clone()), q, draft(&t, Action::AuditRead))
         .await
         .unwrap()
         .items;

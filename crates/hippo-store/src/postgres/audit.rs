@@ -16,7 +16,7 @@ use sqlx::{Arguments, PgConnection, Row};
 
 /// The system log's id and the catalog's row-level-security scope. Not a valid tenant id
 /// (tenant ids cannot contain '.'), so no tenant can ever be bound to it.
-pub const SYSTEM: &str = ".system";
+pub const SYSTEM: &str = hippo_core::LogId::SYSTEM;
 
 /// Appends `draft` to `log`, sealed and integrated into the log's Merkle tree, and returns its
 /// sequence number. Bumping the log's counter row locks it until this transaction ends, so
@@ -33,7 +33,7 @@ pub async fn insert(
          ON CONFLICT (log_id) DO UPDATE SET last_seq = l.last_seq + 1
          RETURNING last_seq, tree_size, peaks",
     )
-    .bind(&log.log_id)
+    .bind(log.log_id.as_str())
     .fetch_one(&mut *c)
     .await
     .map_err(errors::audit)?;
@@ -48,7 +48,7 @@ pub async fn insert(
              details, labels, leaf_hash)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $19)",
     )
-    .bind(&log.log_id)
+    .bind(log.log_id.as_str())
     .bind(seq)
     .bind(e.time_ms)
     .bind(e.tenant)

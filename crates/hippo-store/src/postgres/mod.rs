@@ -23,8 +23,8 @@ use crate::StoreError;
 use async_trait::async_trait;
 use hippo_audit::tree_head::{AuditPublicKey, SignedTreeHead};
 use hippo_core::{
-    AuditDraft, AuditEvent, Outcome, Page, Principal, Record, RecordFilter, RecordId, RecordInput,
-    TenantId,
+    AuditDraft, AuditEvent, LogId, Outcome, Page, Principal, Record, RecordFilter, RecordId,
+    RecordInput, TenantId,
 };
 use sqlx::{PgPool, Postgres, Transaction};
 use std::collections::{HashMap, HashSet};
@@ -141,17 +141,21 @@ impl PgStore {
         Ok(())
     }
 
-    /// The redaction context of `log`.
-    fn log_ctx(&self, log: &str) -> Arc<LogCtx> {
+    /// The redaction context of the log stored as `log` (a [`LogId`] spelling: transactions
+    /// carry it as their row-level-security scope, so it arrives here as text).
+    fn log_ctx(&self, log: &str) -> Result<Arc<LogCtx>, StoreError> {
         if let Some(c) = self.logs.read().expect("log map lock").get(log) {
-            return c.clone();
+            return Ok(c.clone());
         }
-        let ctx = Arc::new(LogCtx::from_root(log, &self.keys.redaction_root));
+        let id: LogId = log
+            .parse()
+            .map_err(|_| StoreError::AuditFailed("an audit event names no valid log".into()))?;
+        let ctx = Arc::new(LogCtx::from_root(&id, &self.keys.redaction_root));
         self.logs
             .write()
             .expect("log map lock")
             .insert(log.to_owned(), ctx.clone());
-        ctx
+        Ok(ctx)
     }
 
     /// `host:port/database` of the database in use.
@@ -214,7 +218,7 @@ impl PgStore {
                 .map_err(errors::audit)?;
             draft.failed(Outcome::Error, e.reason());
         }
-        audit::insert(&mut tx, &self.log_ctx(log), draft).await?;
+        audit::insert(&mut tx, &self.log_ctx(log)?, draft).await?;
         commit(tx).await?;
         result
     }
@@ -222,7 +226,7 @@ impl PgStore {
     /// Writes one audit event on its own.
     async fn write_audit(&self, log: &str, draft: AuditDraft) -> Result<i64, StoreError> {
         let mut tx = self.begin(log).await?;
-        let seq = audit::insert(&mut tx, &self.log_ctx(log), draft).await?;
+        let seq = audit::insert(&mut tx, &self.log_ctx(log)?, draft).await?;
         commit(tx).await?;
         Ok(seq)
     }
@@ -253,15 +257,13 @@ impl PgStore {
         }
     }
 
-    /// The log an event of `tenant` belongs in.
-    async fn log_of(&self, tenant: Option<&TenantId>) -> Result<String, StoreError> {
-        match tenant {
-            Some(t) => {
-                self.require_tenant(t).await?;
-                Ok(t.to_string())
-            }
-            None => Ok(audit::SYSTEM.to_owned()),
+    /// The stored spelling of `log` (which is also its row-level-security scope), once the
+    /// tenant it belongs to is known to exist.
+    async fn log_of(&self, log: &LogId) -> Result<String, StoreError> {
+        if let Some(t) = log.tenant() {
+            self.require_tenant(t).await?;
         }
+        Ok(log.as_str().to_owned())
     }
 }
 
@@ -524,21 +526,21 @@ impl Store for PgStore {
 
     async fn list_audit(
         &self,
-        tenant: Option<&TenantId>,
+        log: &LogId,
         query: AuditQuery,
         mut audit: AuditDraft,
     ) -> Result<Page<AuditEvent>, StoreError> {
         self.timed(async {
-            let log = self.log_of(tenant).await?;
+            let log = self.log_of(log).await?;
             let result = async {
                 let mut tx = self.begin(&log).await?;
-                audit::list(&mut tx, &self.log_ctx(&log), &query).await
+                audit::list(&mut tx, &self.log_ctx(&log)?, &query).await
             }
             .await;
             // The read of a log is recorded in the reader's own log, which may be another one
             // (and so another row-level-security scope): a second transaction, committed
             // before anything is returned.
-            let own = self.log_of(audit.tenant.as_ref()).await?;
+            let own = self.log_of(&LogId::of(audit.tenant.as_ref())).await?;
             match &result {
                 Ok(page) => audit.detail("count", page.items.len()),
                 Err(e) => audit.failed(Outcome::Error, e.reason()),
@@ -549,7 +551,7 @@ impl Store for PgStore {
         .await
     }
 
-    async fn sign_tree_head(&self, log: Option<&TenantId>) -> Result<SignedTreeHead, StoreError> {
+    async fn sign_tree_head(&self, log: &LogId) -> Result<SignedTreeHead, StoreError> {
         self.timed(async {
             let log = self.log_of(log).await?;
             let mut tx = self.begin(&log).await?;
@@ -560,7 +562,7 @@ impl Store for PgStore {
         .await
     }
 
-    async fn tree_heads(&self, log: Option<&TenantId>) -> Result<Vec<SignedTreeHead>, StoreError> {
+    async fn tree_heads(&self, log: &LogId) -> Result<Vec<SignedTreeHead>, StoreError> {
         self.timed(async {
             let log = self.log_of(log).await?;
             let mut tx = self.begin(&log).await?;
@@ -571,7 +573,7 @@ impl Store for PgStore {
 
     async fn audit_leaves(
         &self,
-        log: Option<&TenantId>,
+        log: &LogId,
         after_seq: i64,
         limit: usize,
     ) -> Result<Vec<LogLeaf>, StoreError> {
@@ -585,7 +587,7 @@ impl Store for PgStore {
 
     async fn audit_leaf_hashes(
         &self,
-        log: Option<&TenantId>,
+        log: &LogId,
         first_seq: i64,
         last_seq: i64,
     ) -> Result<Vec<[u8; 32]>, StoreError> {
@@ -599,7 +601,7 @@ impl Store for PgStore {
 
     async fn audit_chunk_roots(
         &self,
-        log: Option<&TenantId>,
+        log: &LogId,
         first: u64,
         last: u64,
     ) -> Result<Vec<(u64, [u8; 32])>, StoreError> {
@@ -613,7 +615,7 @@ impl Store for PgStore {
 
     async fn put_audit_chunk_roots(
         &self,
-        log: Option<&TenantId>,
+        log: &LogId,
         roots: Vec<(u64, [u8; 32])>,
     ) -> Result<(), StoreError> {
         self.timed(async {
@@ -625,7 +627,7 @@ impl Store for PgStore {
         .await
     }
 
-    async fn tree_state(&self, log: Option<&TenantId>) -> Result<(u64, [u8; 32]), StoreError> {
+    async fn tree_state(&self, log: &LogId) -> Result<(u64, [u8; 32]), StoreError> {
         self.timed(async {
             let log = self.log_of(log).await?;
             let mut tx = self.begin(&log).await?;

@@ -90,8 +90,8 @@ pub fn sign_tree_head(
         }
     }
     let now = hippo_core::time_fmt::now_millis() as u64;
-    let head =
-        TreeHead::new(log.log_id.clone(), tree.size(), tree.root(), now).map_err(audit_failed)?;
+    let head = TreeHead::new(log.log_id.to_string(), tree.size(), tree.root(), now)
+        .map_err(audit_failed)?;
     let sth = key.sign(head).map_err(audit_failed)?;
     conn.execute(
         "INSERT INTO tree_heads (tree_size, timestamp_ms, sth) VALUES (?1, ?2, ?3)",
