@@ -1,5 +1,6 @@
 //! The storage contract every backend implements, with identical behaviour.
 
+use crate::record_rules::{IntegrityFailure, RecordPage};
 use crate::StoreError;
 use async_trait::async_trait;
 use hippo_audit::tree_head::{AuditPublicKey, SignedTreeHead};
@@ -58,6 +59,19 @@ pub struct AuditQuery {
     pub record_access_only: bool,
     /// Only break-glass (emergency purpose) events.
     pub emergency_only: bool,
+}
+
+/// One page of an integrity scan of a tenant's records.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IntegrityScan {
+    /// Records whose versions were checked.
+    pub records_checked: usize,
+    /// Versions checked.
+    pub versions_checked: usize,
+    /// Versions that failed, by id and version.
+    pub failures: Vec<IntegrityFailure>,
+    /// The last record of this page, to continue after; `None` when the scan is complete.
+    pub next: Option<RecordId>,
 }
 
 /// One event as a verifier needs it: its canonical bytes and the leaf hash stored with it.
@@ -175,7 +189,16 @@ pub trait Store: Send + Sync + 'static {
         after: Option<RecordId>,
         limit: usize,
         audit: AuditDraft,
-    ) -> Result<Page<Record>, StoreError>;
+    ) -> Result<RecordPage, StoreError>;
+    /// Checks the integrity of every stored version of up to `limit` records after `after`,
+    /// in id order (an operator's scan: `hippo records verify`); audited as one event.
+    async fn verify_records(
+        &self,
+        tenant: &TenantId,
+        after: Option<RecordId>,
+        limit: usize,
+        audit: AuditDraft,
+    ) -> Result<IntegrityScan, StoreError>;
 
     // --- audit -------------------------------------------------------------------------------
     /// Writes an event for a request that failed before reaching a store operation (bad input,

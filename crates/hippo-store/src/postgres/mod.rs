@@ -18,7 +18,10 @@ pub use connect::{describe, parse as parse_url, PgSettings};
 
 use crate::audit_log::LogCtx;
 use crate::keyring::LedgerKeys;
-use crate::store::{ApiKeyInfo, AuditQuery, ExclusiveGuard, LogLeaf, NewApiKey, Store, TenantInfo};
+use crate::record_rules::{self as rules, describe_record, RecordPage};
+use crate::store::{
+    ApiKeyInfo, AuditQuery, ExclusiveGuard, IntegrityScan, LogLeaf, NewApiKey, Store, TenantInfo,
+};
 use crate::StoreError;
 use async_trait::async_trait;
 use hippo_audit::tree_head::{AuditPublicKey, SignedTreeHead};
@@ -218,7 +221,7 @@ impl PgStore {
                 .map_err(errors::audit)?;
             draft.failed(Outcome::Error, e.reason());
         }
-        audit::insert(&mut tx, &self.log_ctx(log)?, draft).await?;
+        audit::insert(&mut tx, &*self.log_ctx(log)?, draft).await?;
         commit(tx).await?;
         result
     }
@@ -226,7 +229,7 @@ impl PgStore {
     /// Writes one audit event on its own.
     async fn write_audit(&self, log: &str, draft: AuditDraft) -> Result<i64, StoreError> {
         let mut tx = self.begin(log).await?;
-        let seq = audit::insert(&mut tx, &self.log_ctx(log)?, draft).await?;
+        let seq = audit::insert(&mut tx, &*self.log_ctx(log)?, draft).await?;
         commit(tx).await?;
         Ok(seq)
     }
@@ -271,12 +274,6 @@ async fn commit(tx: Tx) -> Result<(), StoreError> {
     tx.commit()
         .await
         .map_err(|e| StoreError::Unavailable(format!("commit failed: {}", errors::db(e))))
-}
-
-fn describe_record(a: &mut AuditDraft, r: &Record) {
-    a.resource_id = Some(r.id.to_string());
-    a.subject_id = r.subject.clone();
-    a.detail("version", r.version);
 }
 
 #[async_trait]
@@ -498,14 +495,33 @@ impl Store for PgStore {
         after: Option<RecordId>,
         limit: usize,
         mut audit: AuditDraft,
-    ) -> Result<Page<Record>, StoreError> {
+    ) -> Result<RecordPage, StoreError> {
         self.timed(async {
             self.require_tenant(tenant).await?;
             let mut tx = self.begin(tenant.as_str()).await?;
             audit.subject_id = filter.subject.clone();
             let result = records::list(&mut tx, tenant, &filter, after, limit).await;
             if let Ok(page) = &result {
-                audit.detail("count", page.items.len());
+                rules::describe_page(&mut audit, page);
+            }
+            self.finish(tx, tenant.as_str(), audit, result).await
+        })
+        .await
+    }
+
+    async fn verify_records(
+        &self,
+        tenant: &TenantId,
+        after: Option<RecordId>,
+        limit: usize,
+        mut audit: AuditDraft,
+    ) -> Result<IntegrityScan, StoreError> {
+        self.timed(async {
+            self.require_tenant(tenant).await?;
+            let mut tx = self.begin(tenant.as_str()).await?;
+            let result = records::verify_all(&mut tx, tenant, after, limit).await;
+            if let Ok(scan) = &result {
+                rules::describe_scan(&mut audit, scan);
             }
             self.finish(tx, tenant.as_str(), audit, result).await
         })
@@ -534,7 +550,7 @@ impl Store for PgStore {
             let log = self.log_of(log).await?;
             let result = async {
                 let mut tx = self.begin(&log).await?;
-                audit::list(&mut tx, &self.log_ctx(&log)?, &query).await
+                audit::list(&mut tx, &*self.log_ctx(&log)?, &query).await
             }
             .await;
             // The read of a log is recorded in the reader's own log, which may be another one

@@ -13,7 +13,10 @@ mod records;
 mod writer;
 
 use crate::keyring::{self, Keyring};
-use crate::store::{ApiKeyInfo, AuditQuery, ExclusiveGuard, LogLeaf, NewApiKey, Store, TenantInfo};
+use crate::record_rules::{self as rules, describe_record, RecordPage};
+use crate::store::{
+    ApiKeyInfo, AuditQuery, ExclusiveGuard, IntegrityScan, LogLeaf, NewApiKey, Store, TenantInfo,
+};
 use crate::StoreError;
 use async_trait::async_trait;
 use db::Db;
@@ -236,12 +239,6 @@ impl SqliteStore {
             LogId::System => Ok(self.catalog.clone()),
         }
     }
-}
-
-fn describe_record(a: &mut AuditDraft, r: &Record) {
-    a.resource_id = Some(r.id.to_string());
-    a.subject_id = r.subject.clone();
-    a.detail("version", r.version);
 }
 
 #[async_trait]
@@ -485,15 +482,24 @@ impl Store for SqliteStore {
         after: Option<RecordId>,
         limit: usize,
         audit: AuditDraft,
-    ) -> Result<Page<Record>, StoreError> {
+    ) -> Result<RecordPage, StoreError> {
         let db = self.tenant_db(tenant).await?;
         let mut audit = audit;
         audit.subject_id = filter.subject.clone();
         let read = move |c: &rusqlite::Connection| records::list(c, &filter, after, limit);
-        Self::read_audited(&db, audit, read, |a, page: &Page<Record>| {
-            a.detail("count", page.items.len())
-        })
-        .await
+        Self::read_audited(&db, audit, read, rules::describe_page).await
+    }
+
+    async fn verify_records(
+        &self,
+        tenant: &TenantId,
+        after: Option<RecordId>,
+        limit: usize,
+        audit: AuditDraft,
+    ) -> Result<IntegrityScan, StoreError> {
+        let db = self.tenant_db(tenant).await?;
+        let read = move |c: &rusqlite::Connection| records::verify_all(c, after, limit);
+        Self::read_audited(&db, audit, read, rules::describe_scan).await
     }
 
     async fn append_audit(&self, audit: AuditDraft) -> Result<i64, StoreError> {

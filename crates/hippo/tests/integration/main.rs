@@ -13,6 +13,7 @@ mod postgres;
 mod records;
 mod s3_export;
 mod tls;
+mod verify_cli;
 
 use hippo_testkit::{Options, TestServer};
 use reqwest::{Client, Response, StatusCode};
