@@ -3,6 +3,7 @@
 //! (in either placeholder style) and the audit description of a record. Pure: no I/O. Each
 //! backend keeps only the mechanics of reading and writing rows.
 
+use crate::sql::{overfetched_page, Placeholders, SqlArg, SqlQuery};
 use crate::StoreError;
 use hippo_core::{AuditDraft, Record, RecordFilter, RecordId, RecordInput};
 use sha2::{Digest, Sha256};
@@ -192,26 +193,19 @@ pub struct RecordPage {
 /// Builds a page from rows fetched with `LIMIT limit + 1`: the extra row only says that
 /// another page exists. A version failing its integrity check is reported, not returned, and
 /// does not make the rest of the page unavailable.
-pub fn record_page(mut rows: Vec<StoredVersion>, limit: usize) -> RecordPage {
-    let more = rows.len() > limit;
-    rows.truncate(limit);
-    let next_cursor = more
-        .then(|| {
-            rows.last()
-                .map(|r| hippo_core::cursor::encode(&r.id.to_string()))
-        })
-        .flatten();
-    let mut page = RecordPage {
-        next_cursor,
+pub fn record_page(rows: Vec<StoredVersion>, limit: usize) -> RecordPage {
+    let page = overfetched_page(rows, limit, |r| r.id.to_string());
+    let mut out = RecordPage {
+        next_cursor: page.next_cursor,
         ..RecordPage::default()
     };
-    for row in rows {
+    for row in page.items {
         match row.verify() {
-            Ok(r) => page.items.push(r),
-            Err(f) => page.unreadable.push(f),
+            Ok(r) => out.items.push(r),
+            Err(f) => out.unreadable.push(f),
         }
     }
-    page
+    out
 }
 
 /// One page of an integrity scan: `records` records (the last being `last`) whose versions are
@@ -258,66 +252,6 @@ pub fn describe_scan(a: &mut AuditDraft, scan: &crate::store::IntegrityScan) {
     a.detail("records", scan.records_checked);
     a.detail("versions", scan.versions_checked);
     a.detail("integrity_failures", scan.failures.len());
-}
-
-/// How a backend writes bind parameters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Placeholders {
-    /// `?` (SQLite).
-    Question,
-    /// `$1`, `$2`, ... (PostgreSQL).
-    Numbered,
-}
-
-/// A bind parameter of a built query.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SqlArg {
-    Text(String),
-    Int(i64),
-}
-
-/// SQL text with its parameters, in one placeholder style.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SqlQuery {
-    pub sql: String,
-    pub args: Vec<SqlArg>,
-    style: Placeholders,
-}
-
-impl SqlQuery {
-    /// Starts from `sql`, which already uses `bound` parameters.
-    pub fn new(sql: impl Into<String>, style: Placeholders, bound: Vec<SqlArg>) -> Self {
-        Self {
-            sql: sql.into(),
-            args: bound,
-            style,
-        }
-    }
-
-    /// Appends `clause`, in which `{}` stands for the next parameter, bound to `arg`.
-    pub fn push(&mut self, clause: &str, arg: SqlArg) -> &mut Self {
-        self.args.push(arg);
-        let mark = match self.style {
-            Placeholders::Question => "?".to_owned(),
-            Placeholders::Numbered => format!("${}", self.args.len()),
-        };
-        self.sql.push_str(&clause.replacen("{}", &mark, 1));
-        self
-    }
-
-    /// Appends `clause` with `arg` if there is one.
-    pub fn push_opt(&mut self, clause: &str, arg: Option<SqlArg>) -> &mut Self {
-        if let Some(a) = arg {
-            self.push(clause, a);
-        }
-        self
-    }
-
-    /// Appends fixed SQL.
-    pub fn raw(&mut self, sql: &str) -> &mut Self {
-        self.sql.push_str(sql);
-        self
-    }
 }
 
 /// The list query: current versions matching `f`, after `after`, in id order, over-fetching

@@ -28,6 +28,22 @@ pub struct NewApiKey {
     pub created_by: String,
 }
 
+impl NewApiKey {
+    /// The description of this key once stored for `principal_id` at `now` (both stores).
+    pub fn info(&self, principal_id: String, now: i64) -> ApiKeyInfo {
+        ApiKeyInfo {
+            key_id: self.minted.key_id.clone(),
+            principal_id,
+            tenant: self.tenant.clone(),
+            role: self.role,
+            name: self.name.clone(),
+            created_at_ms: now,
+            created_by: self.created_by.clone(),
+            revoked_at_ms: None,
+        }
+    }
+}
+
 /// An API key's public description.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ApiKeyInfo {

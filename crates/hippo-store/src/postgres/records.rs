@@ -2,7 +2,8 @@
 //! itself as well; row-level security is the second, independent line.
 
 use super::errors;
-use crate::record_rules::{self as rules, Head, Placeholders, RecordPage, SqlArg, StoredVersion};
+use crate::record_rules::{self as rules, Head, RecordPage, StoredVersion};
+use crate::sql::{Placeholders, SqlArg};
 use crate::store::IntegrityScan;
 use crate::StoreError;
 use hippo_core::{Record, RecordFilter, RecordId, RecordInput, TenantId};
@@ -292,7 +293,8 @@ pub async fn verify_all(
     Ok(rules::scan(ids.len(), last, rows, limit))
 }
 
-fn pg_args(args: Vec<SqlArg>) -> Result<PgArguments, StoreError> {
+/// Binds a built query's parameters.
+pub(super) fn pg_args(args: Vec<SqlArg>) -> Result<PgArguments, StoreError> {
     let bind_err = |_| StoreError::Database("cannot bind a list parameter".into());
     let mut out = PgArguments::default();
     for a in args {

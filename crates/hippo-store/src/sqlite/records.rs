@@ -1,6 +1,7 @@
 //! Records and their immutable versions in a tenant's SQLite database.
 
-use crate::record_rules::{self as rules, Head, Placeholders, RecordPage, SqlArg, StoredVersion};
+use crate::record_rules::{self as rules, Head, RecordPage, StoredVersion};
+use crate::sql::{Placeholders, SqlArg};
 use crate::store::IntegrityScan;
 use crate::StoreError;
 use hippo_core::{Record, RecordFilter, RecordId, RecordInput};
@@ -176,10 +177,7 @@ pub fn list(
     let q = rules::list_query(&base, Placeholders::Question, vec![], f, after, limit);
     let rows = conn
         .prepare_cached(&q.sql)?
-        .query_map(
-            rusqlite::params_from_iter(q.args.iter().map(sql_value)),
-            row_to_stored,
-        )?
+        .query_map(params_from(&q.args), row_to_stored)?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(rules::record_page(rows, limit))
 }
@@ -217,11 +215,12 @@ pub fn verify_all(
     Ok(rules::scan(ids.len(), last, rows, limit))
 }
 
-fn sql_value(a: &SqlArg) -> SqlValue {
-    match a {
+/// Binds a built query's parameters.
+pub(super) fn params_from(args: &[SqlArg]) -> impl rusqlite::Params + '_ {
+    rusqlite::params_from_iter(args.iter().map(|a| match a {
         SqlArg::Text(t) => SqlValue::Text(t.clone()),
         SqlArg::Int(i) => SqlValue::Integer(*i),
-    }
+    }))
 }
 
 fn row_to_stored(r: &Row<'_>) -> rusqlite::Result<StoredVersion> {
