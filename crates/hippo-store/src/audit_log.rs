@@ -120,6 +120,18 @@ pub(crate) fn stored_leaf_hash(seq: i64, bytes: &[u8]) -> Result<Hash, StoreErro
         .map_err(|_| StoreError::Corrupt(format!("event {seq} has a malformed leaf hash")))
 }
 
+/// An event read back for verification: its canonical bytes and the leaf hash stored with it.
+pub(crate) fn log_leaf(
+    e: &AuditEvent,
+    stored_hash: &[u8],
+) -> Result<crate::store::LogLeaf, StoreError> {
+    Ok(crate::store::LogLeaf {
+        seq: e.seq,
+        canonical: e.canonical_bytes(),
+        leaf_hash: stored_leaf_hash(e.seq, stored_hash)?,
+    })
+}
+
 /// Checks a range read of leaf hashes `first_seq..=last_seq` (stored as bytes): every event is
 /// there and every hash is 32 bytes.
 pub(crate) fn leaf_hash_range(

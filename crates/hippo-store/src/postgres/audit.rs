@@ -230,12 +230,7 @@ pub async fn leaves(
         .map(|r| {
             let e = row_to_event(r)?;
             let stored: Vec<u8> = r.try_get(15).map_err(errors::db)?;
-            let leaf_hash = crate::audit_log::stored_leaf_hash(e.seq, &stored)?;
-            Ok(LogLeaf {
-                seq: e.seq,
-                canonical: e.canonical_bytes(),
-                leaf_hash,
-            })
+            crate::audit_log::log_leaf(&e, &stored)
         })
         .collect()
 }

@@ -126,12 +126,7 @@ pub fn leaves(conn: &Connection, after_seq: i64, limit: usize) -> Result<Vec<Log
     })?;
     rows.map(|row| {
         let (e, stored) = row?;
-        let leaf_hash = crate::audit_log::stored_leaf_hash(e.seq, &stored)?;
-        Ok(LogLeaf {
-            seq: e.seq,
-            canonical: e.canonical_bytes(),
-            leaf_hash,
-        })
+        crate::audit_log::log_leaf(&e, &stored)
     })
     .collect()
 }
