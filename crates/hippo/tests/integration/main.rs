@@ -10,6 +10,7 @@ mod ledger;
 mod ops;
 mod pg_ledger;
 mod postgres;
+mod readme;
 mod records;
 mod s3_export;
 mod tls;
