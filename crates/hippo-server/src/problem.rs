@@ -65,6 +65,11 @@ pub enum ApiError {
     Unavailable,
     #[error("an internal error occurred; quote the request id to your administrator")]
     Internal,
+    #[error("record {id} version {version} fails its integrity check, so its content is withheld; an administrator can list every such record with `hippo records verify`, and writing a new version (PUT) replaces it")]
+    IntegrityFailed {
+        id: hippo_core::RecordId,
+        version: i64,
+    },
 }
 
 impl ApiError {
@@ -89,7 +94,7 @@ impl ApiError {
             Conflict(_) => StatusCode::CONFLICT,
             RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             AuditUnavailable | Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-            Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Internal | IntegrityFailed { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -117,6 +122,7 @@ impl ApiError {
             AuditUnavailable => "audit-unavailable",
             Unavailable => "unavailable",
             Internal => "internal",
+            IntegrityFailed { .. } => "integrity-failed",
         }
     }
 
@@ -143,6 +149,7 @@ impl ApiError {
             AuditUnavailable => "Audit unavailable",
             Unavailable => "Service unavailable",
             Internal => "Internal error",
+            IntegrityFailed { .. } => "Record fails its integrity check",
         }
     }
 
@@ -222,6 +229,10 @@ impl From<StoreError> for ApiError {
                 ApiError::Conflict("a record's type cannot change; create a new record instead")
             }
             StoreError::TenantExists(_) => ApiError::Conflict("the tenant already exists"),
+            // The store has already raised the alert (ids only).
+            StoreError::IntegrityFailed { id, version } => {
+                ApiError::IntegrityFailed { id, version }
+            }
             StoreError::AuditFailed(msg) => {
                 tracing::error!(error = %msg, "audit write failed; request refused");
                 ApiError::AuditUnavailable

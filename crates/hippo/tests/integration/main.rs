@@ -11,9 +11,11 @@ mod ledger;
 mod ops;
 mod pg_ledger;
 mod postgres;
+mod readme;
 mod records;
 mod s3_export;
 mod tls;
+mod verify_cli;
 
 use hippo_testkit::{Options, TestServer};
 use reqwest::{Client, Response, StatusCode};
