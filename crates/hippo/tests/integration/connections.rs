@@ -245,6 +245,49 @@ async fn sigterm_does_not_wait_for_idle_connections() {
 }
 
 #[tokio::test]
+async fn sigterm_lets_requests_in_flight_finish() {
+    let s = server_with(Options::default().env("HIPPO_SHUTDOWN_GRACE_SECS", "30"));
+    let addr = addr_of(&s.base_url);
+    let body = serde_json::to_vec(&patient("drain")).unwrap();
+    let mut tls = tls_connect(addr, None, &s.ca_pem(), &[ALPN_HTTP1])
+        .await
+        .unwrap();
+    let head = format!(
+        "POST /v1/records HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        s.admin_key,
+        body.len()
+    );
+    // The request is in flight: its head is read, its body only half sent.
+    tls.write_all(head.as_bytes()).await.unwrap();
+    tls.write_all(&body[..10]).await.unwrap();
+    tls.flush().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut s = s;
+    let stopper = std::thread::spawn(move || {
+        let started = Instant::now();
+        let status = s.stop();
+        (status, started.elapsed())
+    });
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    tls.write_all(&body[10..]).await.unwrap();
+    tls.flush().await.unwrap();
+    let (answer, closed) = read_until_closed(&mut tls, Duration::from_secs(10)).await;
+    let (status, head, _) = split_http1_response(&answer).expect("the request was answered");
+    assert_eq!(status, 201, "{head}");
+    assert!(
+        closed.is_some(),
+        "the connection stayed open after its last response"
+    );
+    let (exit, took) = stopper.join().unwrap();
+    assert!(exit.expect("was running").success());
+    assert!(
+        took >= Duration::from_millis(1400) && took < Duration::from_secs(10),
+        "shutdown took {took:?}: it must wait for the request in flight, and only for it"
+    );
+}
+
+#[tokio::test]
 async fn access_log_holds_no_client_text() {
     let s = server();
     let addr = addr_of(&s.base_url);
