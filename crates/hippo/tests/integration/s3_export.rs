@@ -605,7 +605,7 @@ async fn pg_instances_export_one_log_to_s3_without_overlap() {
     let key = public_key(&a);
     let (keys, _) = check_log(&moto, &key, expected_until(), "default");
     assert!(keys.len() >= 2, "{keys:?}");
-    check_log(&moto, &key, expected_until(), "system");
+    check_log(&moto, &key, expected_until(), ".system");
     for logs in [a.logs(), b.logs()] {
         assert!(!logs.contains(SECRET), "a server logged the AWS secret");
         assert!(!logs.contains("audit export failed"), "{logs}");
