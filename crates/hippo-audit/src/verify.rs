@@ -72,8 +72,12 @@ impl<B> EventRecord<B> {
 pub struct VerifyOptions {
     /// Sequence number of leaf 0 (default 1, as a database sequence starts).
     pub first_seq: u64,
-    /// When set, every tree head must name this log.
+    /// When set, every tree head must name this log (or one of `log_id_aliases`).
     pub log_id: Option<String>,
+    /// Other names accepted for `log_id` in tree heads: names an older release signed heads
+    /// of this same log with. Signed heads cannot be renamed without re-signing them, which
+    /// would defeat their purpose, so verification accepts the old name instead.
+    pub log_id_aliases: Vec<String>,
     /// How many events to look ahead when a number comes early, to tell a reordering
     /// from a deletion (default 1024).
     pub lookahead: usize,
@@ -84,6 +88,7 @@ impl Default for VerifyOptions {
         Self {
             first_seq: 1,
             log_id: None,
+            log_id_aliases: Vec::new(),
             lookahead: 1024,
         }
     }
@@ -478,7 +483,7 @@ impl Run<'_> {
             }
             self.next_head += 1;
             if let Some(want) = &self.opts.log_id {
-                if *want != h.head.log_id {
+                if *want != h.head.log_id && !self.opts.log_id_aliases.contains(&h.head.log_id) {
                     return Some(Problem::WrongLog {
                         tree_size: size,
                         expected: want.clone(),
@@ -785,6 +790,35 @@ mod tests {
         assert!(matches!(
             run(events, &heads).problem,
             Some(Problem::WrongLog { tree_size: N, .. })
+        ));
+    }
+
+    #[test]
+    fn an_alias_is_accepted_for_the_log_but_nothing_else() {
+        let (events, mut heads) = clean();
+        let mut h = heads[1].head.clone();
+        h.log_id = "old-name".into();
+        heads[1] = key().sign(h).unwrap();
+        let with_alias = VerifyOptions {
+            log_id: Some("tenant-a".into()),
+            log_id_aliases: vec!["old-name".into()],
+            ..VerifyOptions::default()
+        };
+        let keys = [key().public_key()];
+        let r = verify_log(events.clone(), &heads, &keys, &with_alias);
+        assert!(r.is_ok(), "{r}");
+        // Without the alias the same head is a head of another log.
+        assert!(matches!(
+            run(events.clone(), &heads).problem,
+            Some(Problem::WrongLog { tree_size: 10, .. })
+        ));
+        // The alias does not admit any other name.
+        let mut h = heads[2].head.clone();
+        h.log_id = "tenant-b".into();
+        heads[2] = key().sign(h).unwrap();
+        assert!(matches!(
+            verify_log(events, &heads, &keys, &with_alias).problem,
+            Some(Problem::WrongLog { tree_size: 25, .. })
         ));
     }
 

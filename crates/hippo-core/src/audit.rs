@@ -34,10 +34,13 @@ pub enum Action {
     AuditRetentionOverride,
     #[serde(rename = "auth.failed")]
     AuthFailed,
+    /// An operator's integrity scan of a tenant's records (`hippo records verify`).
+    #[serde(rename = "record.verify")]
+    RecordVerify,
 }
 
 impl Action {
-    pub const ALL: [Action; 13] = [
+    pub const ALL: [Action; 14] = [
         Action::RecordCreate,
         Action::RecordRead,
         Action::RecordUpdate,
@@ -51,6 +54,7 @@ impl Action {
         Action::TenantCreate,
         Action::AuditRetentionOverride,
         Action::AuthFailed,
+        Action::RecordVerify,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -68,6 +72,7 @@ impl Action {
             Action::TenantCreate => "tenant.create",
             Action::AuditRetentionOverride => "audit.retention_override",
             Action::AuthFailed => "auth.failed",
+            Action::RecordVerify => "record.verify",
         }
     }
 
@@ -83,7 +88,8 @@ impl Action {
             | Action::RecordUpdate
             | Action::RecordDelete
             | Action::RecordList
-            | Action::RecordHistory => "record",
+            | Action::RecordHistory
+            | Action::RecordVerify => "record",
             Action::ApiKeyCreate | Action::ApiKeyList | Action::ApiKeyRevoke => "apikey",
             Action::AuditRead => "audit",
             Action::TenantCreate => "tenant",

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod canonical;
 pub mod cursor;
 pub mod ids;
+pub mod log_id;
 pub mod policy;
 pub mod principal;
 pub mod record;
@@ -16,6 +17,7 @@ pub mod validate;
 
 pub use audit::{Action, AuditDraft, AuditEvent, Outcome};
 pub use ids::{RecordId, TenantId};
+pub use log_id::LogId;
 pub use policy::Role;
 pub use principal::{Actor, ActorKind, Principal};
 pub use record::{Page, Record, RecordFilter, RecordInput, RecordType};

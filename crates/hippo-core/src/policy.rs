@@ -63,7 +63,8 @@ pub fn allows(role: Role, action: Action) -> bool {
         ApiKeyCreate | ApiKeyList | ApiKeyRevoke => role == Role::Admin,
         AuditRead => matches!(role, Role::Auditor | Role::Admin),
         // Tenants are created by the operator on the host, never through a tenant's API.
-        TenantCreate | AuditRetentionOverride | AuthFailed => false,
+        // So is an integrity scan of every record: an operator's job on the host.
+        TenantCreate | AuditRetentionOverride | AuthFailed | RecordVerify => false,
     }
 }
 

@@ -95,7 +95,20 @@ impl From<hippo_core::Record> for RecordView {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct RecordPage {
     pub items: Vec<RecordView>,
+    /// Records of this page that fail their integrity check: listed by id and version only,
+    /// their content withheld, so one damaged record never hides the others.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unreadable: Vec<UnreadableRecord>,
     pub next_cursor: Option<String>,
+}
+
+/// A record version whose stored body no longer matches its integrity hash.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct UnreadableRecord {
+    pub id: String,
+    pub version: i64,
+    /// Always `integrity_failed`.
+    pub problem: String,
 }
 
 /// Every version of a record, oldest first.

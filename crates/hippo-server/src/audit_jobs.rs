@@ -1,16 +1,16 @@
 //! Background audit work: signing tree heads periodically and exporting sealed batches.
 
 use crate::state::AppState;
-use hippo_core::TenantId;
+use hippo_core::LogId;
 use hippo_store::export::{DirSink, ExportSink, S3Sink, S3Url};
 use hippo_store::{ledger, Store};
 use std::time::Duration;
 
-/// Every audit log: the system log (`None`) and each tenant's.
-async fn logs(store: &dyn Store) -> Vec<Option<TenantId>> {
-    let mut out = vec![None];
+/// Every audit log: the system log and each tenant's.
+async fn logs(store: &dyn Store) -> Vec<LogId> {
+    let mut out = vec![LogId::System];
     match store.list_tenants().await {
-        Ok(tenants) => out.extend(tenants.into_iter().map(|t| Some(t.id))),
+        Ok(tenants) => out.extend(tenants.into_iter().map(|t| LogId::Tenant(t.id))),
         Err(e) => tracing::error!(error = %e, "cannot list tenants for audit signing"),
     }
     out
@@ -19,8 +19,8 @@ async fn logs(store: &dyn Store) -> Vec<Option<TenantId>> {
 /// Signs a tree head for every log that grew since its last head.
 pub async fn sign_all(store: &dyn Store) {
     for log in logs(store).await {
-        let id = ledger::log_id(log.as_ref());
-        match store.sign_tree_head(log.as_ref()).await {
+        let id = &log;
+        match store.sign_tree_head(&log).await {
             Ok(h) => tracing::debug!(log = %id, tree_size = h.head.tree_size, "tree head signed"),
             Err(e) => tracing::error!(log = %id, error = %e, "signing the audit tree head failed"),
         }
@@ -31,8 +31,8 @@ pub async fn sign_all(store: &dyn Store) {
 pub async fn export_all(store: &dyn Store, sink: &dyn ExportSink, retention_days: u32) {
     let to = sink.describe();
     for log in logs(store).await {
-        let id = ledger::log_id(log.as_ref());
-        match ledger::export(store, log.as_ref(), sink, 10_000, retention_days).await {
+        let id = &log;
+        match ledger::export(store, &log, sink, 10_000, retention_days).await {
             Ok(s) if s.batches_written > 0 => {
                 tracing::info!(log = %id, sink = %to, batches = s.batches_written, events = s.events_written, through = s.exported_through_seq, "audit batches exported")
             }

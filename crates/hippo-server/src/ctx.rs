@@ -109,6 +109,11 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// The audit log of the caller's tenant.
+    pub fn log(&self) -> hippo_core::LogId {
+        hippo_core::LogId::Tenant(self.principal.tenant.clone())
+    }
+
     pub fn draft(&self, action: Action) -> AuditDraft {
         self.meta.draft(
             Some(self.principal.tenant.clone()),

@@ -64,7 +64,7 @@ pub async fn ensure(data_dir: &Path, flags: &FlagOverrides) -> Result<Initialize
     } else {
         None
     };
-    if config.store == "postgres" {
+    if config.store == hippo_store::StoreKind::Postgres {
         return ensure_postgres(data_dir, config, ca_file).await;
     }
     if !fresh {
@@ -135,7 +135,7 @@ async fn ensure_postgres(
 /// Opens the store the data directory's configuration names, for command-line operations.
 pub async fn open_store(data_dir: &Path) -> Result<Arc<dyn Store>, InitError> {
     let config = Config::load(data_dir, &FlagOverrides::default())?;
-    if config.store == "postgres" {
+    if config.store == hippo_store::StoreKind::Postgres {
         return Ok(Arc::new(connect_postgres(data_dir, &config).await?));
     }
     Ok(Arc::new(SqliteStore::open(data_dir)?))

@@ -2,8 +2,11 @@
 
 pub mod audit_jobs;
 pub mod config;
+pub mod connections;
 pub mod ctx;
+pub mod h1_errors;
 pub mod init;
+pub mod limits;
 pub mod middleware;
 pub mod openapi;
 pub mod problem;

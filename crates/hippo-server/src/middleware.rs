@@ -1,11 +1,14 @@
 //! Per-request plumbing: request ids, security headers, and one PHI-free access log line per request.
 //!
-//! The log line holds the route *template* (`/v1/records/{id}`), never the raw path or query,
-//! so ids, subjects and search values stay out of logs.
+//! Every field of the log line is chosen by the server, never copied from the request: the
+//! route *template* (`/v1/records/{id}`), never the raw path or query, so ids, subjects and
+//! search values stay out of logs; the method only if it is a standard one (else `OTHER`); the
+//! server's request id, the status, the latency and the authenticated principal's id.
 
 use axum::extract::{MatchedPath, Request};
-use axum::http::{header, HeaderName, HeaderValue};
+use axum::http::{header, HeaderName, HeaderValue, Method};
 use axum::middleware::Next;
+use axum::response::IntoResponse;
 use axum::response::Response;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
@@ -55,8 +58,16 @@ pub async fn request_scope(
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "(unmatched)".to_owned());
-    let method = req.method().clone();
-    let mut resp = SCOPE.scope(scope.clone(), next.run(req)).await;
+    let method = method_for_log(req.method());
+    // Set by the connection layer (serve.rs) when the target or headers exceed the limits.
+    let too_large = req.extensions().get::<crate::limits::TooLarge>().copied();
+    let handle = async move {
+        match too_large {
+            Some(refusal) => crate::problem::ApiError::from(refusal).into_response(),
+            None => next.run(req).await,
+        }
+    };
+    let mut resp = SCOPE.scope(scope.clone(), handle).await;
     if needs_problem_body(&resp) {
         resp = generic_problem(resp.status(), &scope.request_id);
     }
@@ -79,7 +90,7 @@ pub async fn request_scope(
     tracing::info!(
         target: "hippo::access",
         request_id = %scope.request_id,
-        method = %method,
+        method,
         route = %route,
         status = resp.status().as_u16(),
         latency_ms = started.elapsed().as_secs_f64() * 1000.0,
@@ -87,6 +98,27 @@ pub async fn request_scope(
         "request"
     );
     resp
+}
+
+/// The method as the access log shows it: one of the standard methods, else `OTHER`, since an
+/// extension method is arbitrary client text.
+pub fn method_for_log(method: &Method) -> &'static str {
+    static KNOWN: [Method; 9] = [
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PUT,
+        Method::DELETE,
+        Method::PATCH,
+        Method::OPTIONS,
+        Method::TRACE,
+        Method::CONNECT,
+    ];
+    KNOWN
+        .iter()
+        .find(|m| *m == method)
+        .map(Method::as_str)
+        .unwrap_or("OTHER")
 }
 
 /// True for an error response that did not come from [`crate::problem::ApiError`] (e.g. a
@@ -120,4 +152,32 @@ fn generic_problem(status: axum::http::StatusCode, request_id: &str) -> Response
         HeaderValue::from_static(hippo_proto::PROBLEM_JSON),
     );
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_standard_methods_are_logged_as_sent() {
+        for m in [
+            "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT",
+        ] {
+            assert_eq!(
+                method_for_log(&Method::from_bytes(m.as_bytes()).unwrap()),
+                m
+            );
+        }
+        for m in [
+            "anything-the-client-sends",
+            "get",
+            "PROPFIND",
+            "CANARY-7f3a9c",
+        ] {
+            assert_eq!(
+                method_for_log(&Method::from_bytes(m.as_bytes()).unwrap()),
+                "OTHER"
+            );
+        }
+    }
 }

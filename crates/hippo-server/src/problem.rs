@@ -11,6 +11,13 @@ use hippo_core::validate::ValidationErrors;
 use hippo_proto::{FieldProblem, Problem, PROBLEM_JSON};
 use hippo_store::StoreError;
 
+// Shared with the HTTP/1.1 layer's own refusals (`h1_errors.rs`), so a client sees one `type`
+// for an oversized request whichever layer caught it.
+pub(crate) const URI_TOO_LONG_SLUG: &str = "uri-too-long";
+pub(crate) const URI_TOO_LONG_TITLE: &str = "URI too long";
+pub(crate) const HEADERS_TOO_LARGE_SLUG: &str = "headers-too-large";
+pub(crate) const HEADERS_TOO_LARGE_TITLE: &str = "Request headers too large";
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("the request body is not valid JSON (line {line}, column {column})")]
@@ -23,6 +30,12 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error("the request body exceeds the limit of {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    #[error("the request target (path and query) exceeds the limit of {limit} bytes")]
+    UriTooLong { limit: usize },
+    #[error("the request header section exceeds the limit of {limit} bytes (each field counts its name, value and 32)")]
+    HeadersTooLarge { limit: usize },
+    #[error("the request has more than {limit} header fields")]
+    TooManyHeaders { limit: usize },
     #[error("the record envelope is invalid")]
     Invalid(ValidationErrors),
     #[error("{0}")]
@@ -57,6 +70,11 @@ pub enum ApiError {
     Unavailable,
     #[error("an internal error occurred; quote the request id to your administrator")]
     Internal,
+    #[error("record {id} version {version} fails its integrity check, so its content is withheld; an administrator can list every such record with `hippo records verify`, and writing a new version (PUT) replaces it")]
+    IntegrityFailed {
+        id: hippo_core::RecordId,
+        version: i64,
+    },
 }
 
 impl ApiError {
@@ -71,6 +89,10 @@ impl ApiError {
             | MalformedId(_) => StatusCode::BAD_REQUEST,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            UriTooLong { .. } => StatusCode::URI_TOO_LONG,
+            HeadersTooLarge { .. } | TooManyHeaders { .. } => {
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
+            }
             MissingCredentials(_) | BadCredentials => StatusCode::UNAUTHORIZED,
             Forbidden => StatusCode::FORBIDDEN,
             NotFound(_) => StatusCode::NOT_FOUND,
@@ -80,7 +102,7 @@ impl ApiError {
             Conflict(_) => StatusCode::CONFLICT,
             RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             AuditUnavailable | Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-            Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Internal | IntegrityFailed { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -93,6 +115,8 @@ impl ApiError {
             InexactNumber { .. } => "inexact-number",
             UnsupportedMediaType => "unsupported-media-type",
             PayloadTooLarge { .. } => "payload-too-large",
+            UriTooLong { .. } => URI_TOO_LONG_SLUG,
+            HeadersTooLarge { .. } | TooManyHeaders { .. } => HEADERS_TOO_LARGE_SLUG,
             Invalid(_) => "invalid-envelope",
             BadParameter(_) => "invalid-parameter",
             MalformedId(_) => "malformed-id",
@@ -108,6 +132,7 @@ impl ApiError {
             AuditUnavailable => "audit-unavailable",
             Unavailable => "unavailable",
             Internal => "internal",
+            IntegrityFailed { .. } => "integrity-failed",
         }
     }
 
@@ -119,6 +144,8 @@ impl ApiError {
             InexactNumber { .. } => "Number cannot be stored exactly",
             UnsupportedMediaType => "Unsupported media type",
             PayloadTooLarge { .. } => "Payload too large",
+            UriTooLong { .. } => URI_TOO_LONG_TITLE,
+            HeadersTooLarge { .. } | TooManyHeaders { .. } => HEADERS_TOO_LARGE_TITLE,
             Invalid(_) => "Invalid record envelope",
             BadParameter(_) => "Invalid parameter",
             MalformedId(_) => "Malformed id",
@@ -134,6 +161,7 @@ impl ApiError {
             AuditUnavailable => "Audit unavailable",
             Unavailable => "Service unavailable",
             Internal => "Internal error",
+            IntegrityFailed { .. } => "Record fails its integrity check",
         }
     }
 
@@ -211,6 +239,17 @@ impl From<StrictJsonError> for ApiError {
     }
 }
 
+impl From<crate::limits::TooLarge> for ApiError {
+    fn from(e: crate::limits::TooLarge) -> Self {
+        use crate::limits::TooLarge;
+        match e {
+            TooLarge::Uri { limit } => ApiError::UriTooLong { limit },
+            TooLarge::HeaderBytes { limit } => ApiError::HeadersTooLarge { limit },
+            TooLarge::HeaderCount { limit } => ApiError::TooManyHeaders { limit },
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
@@ -226,6 +265,10 @@ impl From<StoreError> for ApiError {
                 ApiError::Conflict("a record's type cannot change; create a new record instead")
             }
             StoreError::TenantExists(_) => ApiError::Conflict("the tenant already exists"),
+            // The store has already raised the alert (ids only).
+            StoreError::IntegrityFailed { id, version } => {
+                ApiError::IntegrityFailed { id, version }
+            }
             StoreError::AuditFailed(msg) => {
                 tracing::error!(error = %msg, "audit write failed; request refused");
                 ApiError::AuditUnavailable

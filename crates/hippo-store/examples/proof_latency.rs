@@ -16,6 +16,7 @@ async fn main() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Arc::new(SqliteStore::create(&dir.path().join("data")).expect("store"));
     let t: TenantId = "bench".parse().unwrap();
+    let log = hippo_core::LogId::Tenant(t.clone());
     let op = || AuditDraft::new(None, Actor::operator(), Action::TenantCreate, "bench");
     store.create_tenant(&t, op()).await.expect("tenant");
     let started = Instant::now();
@@ -39,7 +40,7 @@ async fn main() {
     for w in writers {
         w.await.unwrap();
     }
-    let head = store.sign_tree_head(Some(&t)).await.unwrap();
+    let head = store.sign_tree_head(&log).await.unwrap();
     eprintln!(
         "{} events written in {:.1?}",
         head.head.tree_size,
@@ -48,24 +49,24 @@ async fn main() {
     let size = head.head.tree_size;
 
     let old = Instant::now();
-    let leaves = ledger::all_leaves(store.as_ref(), Some(&t)).await.unwrap();
+    let leaves = ledger::all_leaves(store.as_ref(), &log).await.unwrap();
     let hashes: Vec<_> = leaves.iter().map(|l| l.leaf_hash).collect();
     let _ = hippo_audit::merkle::inclusion_proof(&hashes, size / 3, size).unwrap();
     let old = old.elapsed();
 
     let incl = Instant::now();
-    let p = ledger::inclusion(store.as_ref(), Some(&t), (size / 3) as i64, None)
+    let p = ledger::inclusion(store.as_ref(), &log, (size / 3) as i64, None)
         .await
         .unwrap();
     let incl = incl.elapsed();
     // Again, for another event: the chunk roots the first proof cached now serve it.
     let warm = Instant::now();
-    ledger::inclusion(store.as_ref(), Some(&t), (size / 7) as i64, None)
+    ledger::inclusion(store.as_ref(), &log, (size / 7) as i64, None)
         .await
         .unwrap();
     let warm = warm.elapsed();
     let cons = Instant::now();
-    let c = ledger::consistency(store.as_ref(), Some(&t), size / 2 + 1, None)
+    let c = ledger::consistency(store.as_ref(), &log, size / 2 + 1, None)
         .await
         .unwrap();
     let cons = cons.elapsed();

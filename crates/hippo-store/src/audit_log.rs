@@ -4,7 +4,7 @@
 use crate::StoreError;
 use hippo_audit::merkle::{hash_from_hex, leaf_hash, CompactTree, Hash};
 use hippo_audit::redact::Redactor;
-use hippo_core::{AuditDraft, AuditEvent};
+use hippo_core::{AuditDraft, AuditEvent, LogId};
 use hmac::{Hmac, Mac};
 
 /// Label on events whose details carried user-supplied values (now redacted).
@@ -12,7 +12,7 @@ pub const SENSITIVE_CONTENT: &str = "sensitive_content";
 
 /// One audit log's identity and redaction key.
 pub struct LogCtx {
-    pub log_id: String,
+    pub log_id: LogId,
     pub redactor: Redactor,
 }
 
@@ -27,7 +27,7 @@ fn hmac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
 impl LogCtx {
     /// A log whose redaction key derives from its database's data key (the embedded store: one
     /// SQLCipher database, one data key, one log).
-    pub fn new(log_id: &str, data_key: &[u8; 32]) -> Self {
+    pub fn new(log_id: &LogId, data_key: &[u8; 32]) -> Self {
         // A key separate from the data key: HMAC(data key, purpose).
         Self::with_key(log_id, &hmac(data_key, &[b"hippo audit redaction v1"]))
     }
@@ -35,21 +35,24 @@ impl LogCtx {
     /// A log whose redaction key derives from a deployment-wide root and the log id (the
     /// scale-out store: every instance holds the same root, so equal values hash equally
     /// whichever instance wrote them, and each tenant's hashes differ from every other's).
-    pub fn from_root(log_id: &str, root: &[u8; 32]) -> Self {
+    pub fn from_root(log_id: &LogId, root: &[u8; 32]) -> Self {
         Self::with_key(
             log_id,
             &hmac(
                 root,
-                &[b"hippo audit log redaction v1\0", log_id.as_bytes()],
+                &[
+                    b"hippo audit log redaction v1\0",
+                    log_id.as_str().as_bytes(),
+                ],
             ),
         )
     }
 
-    fn with_key(log_id: &str, key: &[u8; 32]) -> Self {
+    fn with_key(log_id: &LogId, key: &[u8; 32]) -> Self {
         let mut redactor = Redactor::new(key);
         redactor.add_key("subject").add_key("subject_id");
         Self {
-            log_id: log_id.to_owned(),
+            log_id: log_id.clone(),
             redactor,
         }
     }
@@ -117,6 +120,18 @@ pub(crate) fn stored_leaf_hash(seq: i64, bytes: &[u8]) -> Result<Hash, StoreErro
         .map_err(|_| StoreError::Corrupt(format!("event {seq} has a malformed leaf hash")))
 }
 
+/// An event read back for verification: its canonical bytes and the leaf hash stored with it.
+pub(crate) fn log_leaf(
+    e: &AuditEvent,
+    stored_hash: &[u8],
+) -> Result<crate::store::LogLeaf, StoreError> {
+    Ok(crate::store::LogLeaf {
+        seq: e.seq,
+        canonical: e.canonical_bytes(),
+        leaf_hash: stored_leaf_hash(e.seq, stored_hash)?,
+    })
+}
+
 /// Checks a range read of leaf hashes `first_seq..=last_seq` (stored as bytes): every event is
 /// there and every hash is 32 bytes.
 pub(crate) fn leaf_hash_range(
@@ -170,16 +185,16 @@ mod tests {
     #[test]
     fn logs_from_one_root_hash_alike_per_log_and_differently_across_logs() {
         let root = [7u8; 32];
-        let a1 = LogCtx::from_root("a", &root);
-        let a2 = LogCtx::from_root("a", &root);
-        let b = LogCtx::from_root("b", &root);
+        let a1 = LogCtx::from_root(&"a".parse().unwrap(), &root);
+        let a2 = LogCtx::from_root(&"a".parse().unwrap(), &root);
+        let b = LogCtx::from_root(&"b".parse().unwrap(), &root);
         assert_eq!(a1.subject_token("x"), a2.subject_token("x"));
         assert_ne!(a1.subject_token("x"), b.subject_token("x"));
     }
 
     #[test]
     fn sealing_removes_plaintext_and_labels_the_event() {
-        let (e, leaf) = LogCtx::from_root("a", &[1; 32]).seal(draft(), 1, 5);
+        let (e, leaf) = LogCtx::from_root(&"a".parse().unwrap(), &[1; 32]).seal(draft(), 1, 5);
         let text = String::from_utf8(e.canonical_bytes()).unwrap();
         assert!(
             !text.contains("MRN-42") && !text.contains("Jane Roe"),

@@ -38,6 +38,8 @@ pub enum StoreError {
     },
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    #[error("record {id} version {version} fails its integrity check (its stored body no longer matches its hash); `hippo records verify` lists every such version, and a new version written with PUT replaces it")]
+    IntegrityFailed { id: RecordId, version: i64 },
 }
 
 impl StoreError {
@@ -58,6 +60,7 @@ impl StoreError {
             StoreError::Database(_) => "database",
             StoreError::Io { .. } => "io",
             StoreError::Corrupt(_) => "corrupt",
+            StoreError::IntegrityFailed { .. } => "integrity_failed",
         }
     }
 

@@ -8,23 +8,14 @@ use crate::StoreError;
 use hippo_audit::merkle::{self, Hash};
 use hippo_audit::tree_head::SignedTreeHead;
 use hippo_audit::verify::{verify_log, EventRecord, Problem, VerifyOptions, VerifyReport};
-use hippo_core::TenantId;
+use hippo_core::LogId;
 use serde::Serialize;
 
 /// Events read per round trip while scanning a log.
 const PAGE: usize = 10_000;
 
-/// The log id of `log` (a tenant id, or the system log).
-pub fn log_id(log: Option<&TenantId>) -> String {
-    log.map(|t| t.to_string())
-        .unwrap_or_else(|| crate::sqlite::SYSTEM_LOG.to_owned())
-}
-
 /// Every event of the log, in stored order.
-pub async fn all_leaves(
-    store: &dyn Store,
-    log: Option<&TenantId>,
-) -> Result<Vec<LogLeaf>, StoreError> {
+pub async fn all_leaves(store: &dyn Store, log: &LogId) -> Result<Vec<LogLeaf>, StoreError> {
     let mut out = Vec::new();
     loop {
         let after = out.last().map(|l: &LogLeaf| l.seq).unwrap_or(0);
@@ -42,7 +33,7 @@ pub async fn all_leaves(
 /// Also reports events present in the table but never integrated into the tree.
 pub async fn verify(
     store: &dyn Store,
-    log: Option<&TenantId>,
+    log: &LogId,
     trusted_heads: Vec<SignedTreeHead>,
 ) -> Result<VerifyReport, StoreError> {
     let leaves = all_leaves(store, log).await?;
@@ -50,8 +41,10 @@ pub async fn verify(
     heads.extend(trusted_heads);
     let key = store.audit_public_key()?;
     let (integrated, _) = store.tree_state(log).await?;
+    let mut names = log.accepted_head_names();
     let opts = VerifyOptions {
-        log_id: Some(log_id(log)),
+        log_id: Some(names.remove(0)),
+        log_id_aliases: names,
         ..VerifyOptions::default()
     };
     // Events beyond what the store integrated were written around it, straight into the
@@ -135,7 +128,7 @@ fn hex_all(hashes: Vec<Hash>) -> Vec<String> {
 /// Proves event `seq` is in the tree head of `tree_size` (default: the newest head).
 pub async fn inclusion(
     store: &dyn Store,
-    log: Option<&TenantId>,
+    log: &LogId,
     seq: i64,
     tree_size: Option<u64>,
 ) -> Result<InclusionProof, ProofError> {
@@ -167,7 +160,7 @@ pub async fn inclusion(
 /// Proves the tree head of `old_size` is a prefix of the one of `new_size` (default: newest).
 pub async fn consistency(
     store: &dyn Store,
-    log: Option<&TenantId>,
+    log: &LogId,
     old_size: u64,
     new_size: Option<u64>,
 ) -> Result<ConsistencyProof, ProofError> {
@@ -221,7 +214,7 @@ pub struct BatchManifest {
 /// after the last manifest in the sink (rewriting a data object a crash left without one).
 pub async fn export(
     store: &dyn Store,
-    log: Option<&TenantId>,
+    log: &LogId,
     sink: &dyn ExportSink,
     batch_size: usize,
     retention_days: u32,
@@ -231,7 +224,7 @@ pub async fn export(
             "the batch size must be at least 1".into(),
         ));
     }
-    let id = log_id(log);
+    let id = log.to_string();
     // One exporter per log in the whole deployment: two instances exporting at once would
     // each seal a batch from their own tree head, giving overlapping batches in the sink.
     let Some(_exclusive) = store.try_exclusive(&format!("audit-export-{id}")).await? else {
@@ -300,7 +293,7 @@ pub async fn export(
 /// [`export`] into `dir/<log id>/` as read-only files (the embedded default sink).
 pub async fn export_to_dir(
     store: &dyn Store,
-    log: Option<&TenantId>,
+    log: &LogId,
     dir: &std::path::Path,
     batch_size: usize,
     retention_days: u32,

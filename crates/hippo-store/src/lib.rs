@@ -8,15 +8,22 @@ pub mod audit_log;
 pub mod error;
 pub mod export;
 pub mod keyring;
+pub mod kind;
 pub mod ledger;
 pub mod postgres;
 pub mod proofs;
 pub mod random;
+pub mod record_rules;
+pub mod sql;
 pub mod sqlite;
 pub mod store;
 
 pub use error::StoreError;
 pub use keyring::Keyring;
+pub use kind::StoreKind;
 pub use postgres::{PgSettings, PgStore};
+pub use record_rules::{IntegrityFailure, RecordPage};
 pub use sqlite::SqliteStore;
-pub use store::{ApiKeyInfo, AuditQuery, ExclusiveGuard, LogLeaf, NewApiKey, Store, TenantInfo};
+pub use store::{
+    ApiKeyInfo, AuditQuery, ExclusiveGuard, IntegrityScan, LogLeaf, NewApiKey, Store, TenantInfo,
+};

@@ -10,7 +10,7 @@
 use crate::store::Store;
 use crate::StoreError;
 use hippo_audit::merkle::{self, Hash, LeafSource};
-use hippo_core::TenantId;
+use hippo_core::LogId;
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
 use std::convert::Infallible;
@@ -146,7 +146,7 @@ pub fn root(
 /// Reads (and caches, where missing) what `ranges` need, and computes their roots.
 pub async fn resolve(
     store: &dyn Store,
-    log: Option<&TenantId>,
+    log: &LogId,
     ranges: &[(u64, u64)],
 ) -> Result<Resolved, StoreError> {
     let needs = needs(ranges);
@@ -167,7 +167,7 @@ pub async fn resolve(
 /// hashes (contiguous runs read together) and cached for the next proof.
 async fn chunk_roots(
     store: &dyn Store,
-    log: Option<&TenantId>,
+    log: &LogId,
     wanted: &BTreeSet<u64>,
 ) -> Result<HashMap<u64, Hash>, StoreError> {
     let (Some(&first), Some(&last)) = (wanted.first(), wanted.last()) else {

@@ -1,12 +1,13 @@
 //! The storage contract every backend implements, with identical behaviour.
 
+use crate::record_rules::{IntegrityFailure, RecordPage};
 use crate::StoreError;
 use async_trait::async_trait;
 use hippo_audit::tree_head::{AuditPublicKey, SignedTreeHead};
 use hippo_core::apikey::MintedKey;
 use hippo_core::{
-    AuditDraft, AuditEvent, Outcome, Page, Principal, Record, RecordFilter, RecordId, RecordInput,
-    Role, TenantId,
+    AuditDraft, AuditEvent, LogId, Outcome, Page, Principal, Record, RecordFilter, RecordId,
+    RecordInput, Role, TenantId,
 };
 
 /// A tenant as the catalog knows it.
@@ -25,6 +26,22 @@ pub struct NewApiKey {
     pub minted: MintedKey,
     /// Who created it (principal id, or `operator` for the command line).
     pub created_by: String,
+}
+
+impl NewApiKey {
+    /// The description of this key once stored for `principal_id` at `now` (both stores).
+    pub fn info(&self, principal_id: String, now: i64) -> ApiKeyInfo {
+        ApiKeyInfo {
+            key_id: self.minted.key_id.clone(),
+            principal_id,
+            tenant: self.tenant.clone(),
+            role: self.role,
+            name: self.name.clone(),
+            created_at_ms: now,
+            created_by: self.created_by.clone(),
+            revoked_at_ms: None,
+        }
+    }
 }
 
 /// An API key's public description.
@@ -58,6 +75,19 @@ pub struct AuditQuery {
     pub record_access_only: bool,
     /// Only break-glass (emergency purpose) events.
     pub emergency_only: bool,
+}
+
+/// One page of an integrity scan of a tenant's records.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IntegrityScan {
+    /// Records whose versions were checked.
+    pub records_checked: usize,
+    /// Versions checked.
+    pub versions_checked: usize,
+    /// Versions that failed, by id and version.
+    pub failures: Vec<IntegrityFailure>,
+    /// The last record of this page, to continue after; `None` when the scan is complete.
+    pub next: Option<RecordId>,
 }
 
 /// One event as a verifier needs it: its canonical bytes and the leaf hash stored with it.
@@ -175,28 +205,37 @@ pub trait Store: Send + Sync + 'static {
         after: Option<RecordId>,
         limit: usize,
         audit: AuditDraft,
-    ) -> Result<Page<Record>, StoreError>;
+    ) -> Result<RecordPage, StoreError>;
+    /// Checks the integrity of every stored version of up to `limit` records after `after`,
+    /// in id order (an operator's scan: `hippo records verify`); audited as one event.
+    async fn verify_records(
+        &self,
+        tenant: &TenantId,
+        after: Option<RecordId>,
+        limit: usize,
+        audit: AuditDraft,
+    ) -> Result<IntegrityScan, StoreError>;
 
     // --- audit -------------------------------------------------------------------------------
     /// Writes an event for a request that failed before reaching a store operation (bad input,
     /// bad credentials, rate limit). Events without a tenant go to the system log.
     async fn append_audit(&self, audit: AuditDraft) -> Result<i64, StoreError>;
-    /// Reads a tenant's audit log (`None`: the system log); the read itself is audited.
+    /// Reads one audit log; the read itself is audited (in the reader's own log).
     async fn list_audit(
         &self,
-        tenant: Option<&TenantId>,
+        log: &LogId,
         query: AuditQuery,
         audit: AuditDraft,
     ) -> Result<Page<AuditEvent>, StoreError>;
 
     /// Signs the log's current Merkle tree head (reusing the newest head if the log has not grown).
-    async fn sign_tree_head(&self, log: Option<&TenantId>) -> Result<SignedTreeHead, StoreError>;
+    async fn sign_tree_head(&self, log: &LogId) -> Result<SignedTreeHead, StoreError>;
     /// Every signed tree head of the log, smallest first.
-    async fn tree_heads(&self, log: Option<&TenantId>) -> Result<Vec<SignedTreeHead>, StoreError>;
+    async fn tree_heads(&self, log: &LogId) -> Result<Vec<SignedTreeHead>, StoreError>;
     /// Up to `limit` events after `after_seq`, in stored order, for verification and proofs.
     async fn audit_leaves(
         &self,
-        log: Option<&TenantId>,
+        log: &LogId,
         after_seq: i64,
         limit: usize,
     ) -> Result<Vec<LogLeaf>, StoreError>;
@@ -205,7 +244,7 @@ pub trait Store: Send + Sync + 'static {
     /// [`StoreError::Corrupt`].
     async fn audit_leaf_hashes(
         &self,
-        log: Option<&TenantId>,
+        log: &LogId,
         first_seq: i64,
         last_seq: i64,
     ) -> Result<Vec<[u8; 32]>, StoreError>;
@@ -213,18 +252,18 @@ pub trait Store: Send + Sync + 'static {
     /// log's tree that are stored, by chunk index; missing ones are simply absent.
     async fn audit_chunk_roots(
         &self,
-        log: Option<&TenantId>,
+        log: &LogId,
         first: u64,
         last: u64,
     ) -> Result<Vec<(u64, [u8; 32])>, StoreError>;
     /// Caches roots of full chunks; a chunk already cached keeps its root.
     async fn put_audit_chunk_roots(
         &self,
-        log: Option<&TenantId>,
+        log: &LogId,
         roots: Vec<(u64, [u8; 32])>,
     ) -> Result<(), StoreError>;
     /// The log's current Merkle tree as integrated by the store: (size, root).
-    async fn tree_state(&self, log: Option<&TenantId>) -> Result<(u64, [u8; 32]), StoreError>;
+    async fn tree_state(&self, log: &LogId) -> Result<(u64, [u8; 32]), StoreError>;
     /// The public key that verifies this deployment's tree heads.
     fn audit_public_key(&self) -> Result<AuditPublicKey, StoreError>;
 

@@ -5,9 +5,11 @@
 
 use hippo_audit::merkle;
 use hippo_core::{
-    Action, Actor, AuditDraft, Outcome, RecordFilter, RecordId, RecordInput, Role, TenantId,
+    Action, Actor, AuditDraft, LogId, Outcome, RecordFilter, RecordId, RecordInput, Role, TenantId,
 };
-use hippo_store::{AuditQuery, NewApiKey, PgSettings, PgStore, SqliteStore, Store, StoreError};
+use hippo_store::{
+    ledger, AuditQuery, NewApiKey, PgSettings, PgStore, SqliteStore, Store, StoreError,
+};
 use hippo_testkit::pg::TestDatabase;
 use serde_json::json;
 use std::sync::Arc;
@@ -123,7 +125,7 @@ async fn log(store: &Arc<dyn Store>, t: Option<&TenantId>) -> Vec<hippo_core::Au
     };
     // Read as the operator of the system log, so the read's own event lands elsewhere.
     store
-        .list_audit(t, q, draft(None, Action::AuditRead))
+        .list_audit(&LogId::of(t), q, draft(None, Action::AuditRead))
         .await
         .unwrap()
         .items
@@ -593,13 +595,17 @@ async fn audit_queries_filter_and_paginate(store: Arc<dyn Store>) {
     };
     let auditor = || draft(Some(&t), Action::AuditRead);
     let page = store
-        .list_audit(Some(&t), q(|q| q.outcome = Some(Outcome::Error)), auditor())
+        .list_audit(
+            &LogId::Tenant(t.clone()),
+            q(|q| q.outcome = Some(Outcome::Error)),
+            auditor(),
+        )
         .await
         .unwrap();
     assert_eq!(page.items.len(), 1);
     let page = store
         .list_audit(
-            Some(&t),
+            &LogId::Tenant(t.clone()),
             q(|q| q.action = Some("record.create".into())),
             auditor(),
         )
@@ -614,7 +620,10 @@ async fn audit_queries_filter_and_paginate(store: Arc<dyn Store>) {
             after_seq: after,
             ..AuditQuery::default()
         };
-        let page = store.list_audit(Some(&t), query, auditor()).await.unwrap();
+        let page = store
+            .list_audit(&LogId::Tenant(t.clone()), query, auditor())
+            .await
+            .unwrap();
         seqs.extend(page.items.iter().map(|e| e.seq));
         match page.next_cursor {
             Some(c) => after = Some(hippo_core::cursor::decode(&c).unwrap().parse().unwrap()),
@@ -741,8 +750,11 @@ async fn concurrent_writers_get_a_gap_free_audit_sequence(store: Arc<dyn Store>)
         (1..=200).collect::<Vec<_>>()
     );
     // However the commits interleaved, the tree holds every event once, in sequence order.
-    let (size, root) = store.tree_state(Some(&t)).await.unwrap();
-    let leaves = store.audit_leaves(Some(&t), 0, 10_000).await.unwrap();
+    let (size, root) = store.tree_state(&LogId::Tenant(t.clone())).await.unwrap();
+    let leaves = store
+        .audit_leaves(&LogId::Tenant(t.clone()), 0, 10_000)
+        .await
+        .unwrap();
     assert_eq!(size as usize, leaves.len());
     let hashes: Vec<_> = leaves.iter().map(|l| l.leaf_hash).collect();
     assert_eq!(merkle::root_from_leaf_hashes(&hashes), root);
@@ -750,7 +762,10 @@ async fn concurrent_writers_get_a_gap_free_audit_sequence(store: Arc<dyn Store>)
 
 async fn every_event_is_a_leaf_of_the_signed_tree(store: Arc<dyn Store>) {
     let t = with_tenant(&store, "clinic").await;
-    let empty = store.sign_tree_head(Some(&t)).await.unwrap();
+    let empty = store
+        .sign_tree_head(&LogId::Tenant(t.clone()))
+        .await
+        .unwrap();
     assert_eq!(empty.head.tree_size, 0);
     for i in 0..5 {
         store
@@ -763,7 +778,10 @@ async fn every_event_is_a_leaf_of_the_signed_tree(store: Arc<dyn Store>) {
             .await
             .unwrap();
     }
-    let leaves = store.audit_leaves(Some(&t), 0, 100).await.unwrap();
+    let leaves = store
+        .audit_leaves(&LogId::Tenant(t.clone()), 0, 100)
+        .await
+        .unwrap();
     assert_eq!(
         leaves.iter().map(|l| l.seq).collect::<Vec<_>>(),
         vec![1, 2, 3, 4, 5]
@@ -776,41 +794,74 @@ async fn every_event_is_a_leaf_of_the_signed_tree(store: Arc<dyn Store>) {
             l.seq
         );
     }
-    let (size, root) = store.tree_state(Some(&t)).await.unwrap();
+    let (size, root) = store.tree_state(&LogId::Tenant(t.clone())).await.unwrap();
     let hashes: Vec<_> = leaves.iter().map(|l| l.leaf_hash).collect();
     assert_eq!((size, root), (5, merkle::root_from_leaf_hashes(&hashes)));
     // Proofs read the hashes alone; a range past the log's end is an error, not a short answer.
     assert_eq!(
-        store.audit_leaf_hashes(Some(&t), 1, 5).await.unwrap(),
+        store
+            .audit_leaf_hashes(&LogId::Tenant(t.clone()), 1, 5)
+            .await
+            .unwrap(),
         hashes
     );
     assert_eq!(
-        store.audit_leaf_hashes(Some(&t), 2, 3).await.unwrap(),
+        store
+            .audit_leaf_hashes(&LogId::Tenant(t.clone()), 2, 3)
+            .await
+            .unwrap(),
         hashes[1..3].to_vec()
     );
     assert!(matches!(
-        store.audit_leaf_hashes(Some(&t), 4, 6).await,
+        store
+            .audit_leaf_hashes(&LogId::Tenant(t.clone()), 4, 6)
+            .await,
         Err(StoreError::Corrupt(_))
     ));
 
-    let head = store.sign_tree_head(Some(&t)).await.unwrap();
+    let head = store
+        .sign_tree_head(&LogId::Tenant(t.clone()))
+        .await
+        .unwrap();
     let key = store.audit_public_key().unwrap();
     head.verify(&key).unwrap();
     assert_eq!((head.head.tree_size, head.head.root_hash), (5, root));
     assert_eq!(head.head.log_id, t.as_str());
     // Signing again without growth reuses the head; every head is kept, smallest first.
-    assert_eq!(store.sign_tree_head(Some(&t)).await.unwrap(), head);
-    let heads = store.tree_heads(Some(&t)).await.unwrap();
+    assert_eq!(
+        store
+            .sign_tree_head(&LogId::Tenant(t.clone()))
+            .await
+            .unwrap(),
+        head
+    );
+    let heads = store.tree_heads(&LogId::Tenant(t.clone())).await.unwrap();
     assert_eq!(
         heads.iter().map(|h| h.head.tree_size).collect::<Vec<_>>(),
         vec![0, 5]
     );
-    assert_eq!(store.audit_leaves(Some(&t), 3, 1).await.unwrap()[0].seq, 4);
+    assert_eq!(
+        store
+            .audit_leaves(&LogId::Tenant(t.clone()), 3, 1)
+            .await
+            .unwrap()[0]
+            .seq,
+        4
+    );
     // The system log is a tree of its own.
-    let sys = store.sign_tree_head(None).await.unwrap();
+    let sys = store.sign_tree_head(&LogId::System).await.unwrap();
     sys.verify(&key).unwrap();
     assert!(sys.head.tree_size >= 1);
-    assert_ne!(sys.head.log_id, t.as_str());
+    // One spelling of the system log on every store, and its heads verify under that name.
+    assert_eq!(sys.head.log_id, ".system");
+    let report = ledger::verify(store.as_ref(), &LogId::System, vec![])
+        .await
+        .unwrap();
+    assert!(report.is_ok(), "{report}");
+    let report = ledger::verify(store.as_ref(), &LogId::Tenant(t.clone()), vec![])
+        .await
+        .unwrap();
+    assert!(report.is_ok(), "{report}");
 }
 
 async fn subjects_and_sensitive_details_are_stored_as_keyed_hashes(store: Arc<dyn Store>) {
@@ -840,7 +891,10 @@ async fn subjects_and_sensitive_details_are_stored_as_keyed_hashes(store: Arc<dy
         )
         .await
         .unwrap();
-    let leaves = store.audit_leaves(Some(&t), 0, 100).await.unwrap();
+    let leaves = store
+        .audit_leaves(&LogId::Tenant(t.clone()), 0, 100)
+        .await
+        .unwrap();
     for l in &leaves {
         let text = String::from_utf8_lossy(&l.canonical);
         assert!(
@@ -862,7 +916,7 @@ async fn subjects_and_sensitive_details_are_stored_as_keyed_hashes(store: Arc<dy
         ..AuditQuery::default()
     };
     let found = store
-        .list_audit(Some(&t), q, draft(None, Action::AuditRead))
+        .list_audit(&LogId::Tenant(t.clone()), q, draft(None, Action::AuditRead))
         .await
         .unwrap();
     assert_eq!(found.items.len(), 2, "the create and the search");
@@ -947,10 +1001,14 @@ async fn proofs_over_many_chunks_verify_and_cache_chunk_roots(store: Arc<dyn Sto
     for w in writers {
         w.await.unwrap();
     }
-    let mid = store.sign_tree_head(Some(&t)).await.unwrap().head;
+    let mid = store
+        .sign_tree_head(&LogId::Tenant(t.clone()))
+        .await
+        .unwrap()
+        .head;
     assert_eq!(mid.tree_size, total);
     assert!(store
-        .audit_chunk_roots(Some(&t), 0, 10)
+        .audit_chunk_roots(&LogId::Tenant(t.clone()), 0, 10)
         .await
         .unwrap()
         .is_empty());
@@ -966,7 +1024,7 @@ async fn proofs_over_many_chunks_verify_and_cache_chunk_roots(store: Arc<dyn Sto
         2 * CHUNK as i64 + 5,
         total as i64,
     ] {
-        let p = ledger::inclusion(store.as_ref(), Some(&t), seq, None)
+        let p = ledger::inclusion(store.as_ref(), &LogId::Tenant(t.clone()), seq, None)
             .await
             .unwrap();
         merkle::verify_inclusion(
@@ -979,7 +1037,10 @@ async fn proofs_over_many_chunks_verify_and_cache_chunk_roots(store: Arc<dyn Sto
         .unwrap_or_else(|e| panic!("event {seq}: {e}"));
     }
     // The first proofs cached the full chunks they needed, and later proofs use them.
-    let cached = store.audit_chunk_roots(Some(&t), 0, 10).await.unwrap();
+    let cached = store
+        .audit_chunk_roots(&LogId::Tenant(t.clone()), 0, 10)
+        .await
+        .unwrap();
     assert!(
         !cached.is_empty() && cached.iter().all(|(c, _)| *c < 3),
         "{cached:?}"
@@ -990,18 +1051,22 @@ async fn proofs_over_many_chunks_verify_and_cache_chunk_roots(store: Arc<dyn Sto
             .await
             .unwrap();
     }
-    let new = store.sign_tree_head(Some(&t)).await.unwrap().head;
+    let new = store
+        .sign_tree_head(&LogId::Tenant(t.clone()))
+        .await
+        .unwrap()
+        .head;
     for old in [1, CHUNK, mid.tree_size] {
         let old_root = if old == mid.tree_size {
             mid.root_hash
         } else {
             let leaves = store
-                .audit_leaf_hashes(Some(&t), 1, old as i64)
+                .audit_leaf_hashes(&LogId::Tenant(t.clone()), 1, old as i64)
                 .await
                 .unwrap();
             merkle::root_from_leaf_hashes(&leaves)
         };
-        let c = ledger::consistency(store.as_ref(), Some(&t), old, None)
+        let c = ledger::consistency(store.as_ref(), &LogId::Tenant(t.clone()), old, None)
             .await
             .unwrap();
         merkle::verify_consistency(

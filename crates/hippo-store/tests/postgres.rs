@@ -2,7 +2,7 @@
 //! several instances share one gap-free audit log, integrity and audit failures fail closed,
 //! and a lost database means quick `Unavailable` errors and automatic recovery.
 
-use hippo_core::{Action, Actor, AuditDraft, RecordInput, TenantId};
+use hippo_core::{Action, Actor, AuditDraft, LogId, RecordInput, TenantId};
 use hippo_store::{AuditQuery, PgSettings, PgStore, Store, StoreError};
 use hippo_testkit::pg::{with_database, TestDatabase};
 use serde_json::json;
@@ -184,7 +184,7 @@ async fn two_instances_share_one_gap_free_audit_log() {
         ..AuditQuery::default()
     };
     let events = two
-        .list_audit(Some(&t), q, draft(&t, Action::AuditRead))
+        .list_audit(&LogId::Tenant(t.clone()), q, draft(&t, Action::AuditRead))
         .await
         .unwrap()
         .items;
@@ -441,9 +441,10 @@ async fn concurrent_exporters_on_two_instances_leave_contiguous_batches() {
         create_n(&one, &t, 9 + round, "before").await;
         // The second instance starts exporting after more events arrived: without a
         // deployment-wide lock its tree head, and so its last batch, would differ.
-        let (a, b) = tokio::join!(export(&one, Some(&t), &sink, 7, 2190), async {
+        let log = LogId::Tenant(t.clone());
+        let (a, b) = tokio::join!(export(&one, &log, &sink, 7, 2190), async {
             create_n(&two, &t, 3, "during").await;
-            export(&two, Some(&t), &sink, 7, 2190).await
+            export(&two, &log, &sink, 7, 2190).await
         });
         for r in [a, b] {
             match r {

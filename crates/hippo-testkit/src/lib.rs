@@ -2,6 +2,7 @@
 //! directory on an ephemeral port, over real TLS, and hands tests a client that trusts its CA.
 
 pub mod pg;
+pub mod raw_conn;
 pub mod tls_probe;
 
 use std::io::{BufRead, BufReader};

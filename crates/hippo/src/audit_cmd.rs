@@ -4,7 +4,7 @@
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use hippo_audit::tree_head::SignedTreeHead;
-use hippo_core::TenantId;
+use hippo_core::{LogId, TenantId};
 use hippo_server::config::AuditConfig;
 use hippo_store::export::open_sink;
 use hippo_store::{ledger, Store};
@@ -76,31 +76,37 @@ pub enum AuditCommand {
 #[derive(Args, Clone)]
 pub struct LogArgs {
     /// A tenant's log [default: every log].
-    #[arg(long, conflicts_with = "system")]
-    tenant: Option<String>,
-    /// The system log (authentication failures, key and tenant changes).
+    #[arg(long, conflicts_with = "system", value_name = "TENANT")]
+    tenant: Option<TenantId>,
+    /// The system log (`.system`: authentication failures, key and tenant changes).
     #[arg(long)]
     system: bool,
 }
 
 impl LogArgs {
-    /// The logs selected: one tenant, the system log, or all of them.
-    async fn logs(&self, store: &dyn Store) -> Result<Vec<Option<TenantId>>> {
+    /// The logs selected: one tenant, the system log, or all of them (the system log first).
+    async fn logs(&self, store: &dyn Store) -> Result<Vec<LogId>> {
         if let Some(t) = &self.tenant {
-            return Ok(vec![Some(t.parse().context("--tenant")?)]);
+            return Ok(vec![LogId::Tenant(t.clone())]);
         }
         if self.system {
-            return Ok(vec![None]);
+            return Ok(vec![LogId::System]);
         }
-        let mut all = vec![None];
-        all.extend(store.list_tenants().await?.into_iter().map(|t| Some(t.id)));
+        let mut all = vec![LogId::System];
+        all.extend(
+            store
+                .list_tenants()
+                .await?
+                .into_iter()
+                .map(|t| LogId::Tenant(t.id)),
+        );
         Ok(all)
     }
 
-    fn one(&self) -> Result<Option<TenantId>> {
+    fn one(&self) -> Result<LogId> {
         match (&self.tenant, self.system) {
-            (Some(t), _) => Ok(Some(t.parse().context("--tenant")?)),
-            (None, true) => Ok(None),
+            (Some(t), _) => Ok(LogId::Tenant(t.clone())),
+            (None, true) => Ok(LogId::System),
             (None, false) => bail!("choose a log: --tenant NAME or --system"),
         }
     }
@@ -132,13 +138,14 @@ pub async fn run(store: &dyn Store, cmd: AuditCommand, audit: &AuditConfig) -> R
             }
             let mut failed = false;
             for l in log.logs(store).await? {
-                let id = ledger::log_id(l.as_ref());
+                let id = l.to_string();
+                let names = l.accepted_head_names();
                 let mine: Vec<SignedTreeHead> = trusted
                     .iter()
-                    .filter(|h| h.head.log_id == id)
+                    .filter(|h| names.contains(&h.head.log_id))
                     .cloned()
                     .collect();
-                let report = ledger::verify(store, l.as_ref(), mine).await?;
+                let report = ledger::verify(store, &l, mine).await?;
                 failed |= !report.is_ok();
                 if json {
                     println!("{}", serde_json::json!({ "log": id, "report": report }));
@@ -151,7 +158,7 @@ pub async fn run(store: &dyn Store, cmd: AuditCommand, audit: &AuditConfig) -> R
             }
         }
         AuditCommand::TreeHead { log } => {
-            let head = store.sign_tree_head(log.one()?.as_ref()).await?;
+            let head = store.sign_tree_head(&log.one()?).await?;
             println!("{}", head.to_json());
         }
         AuditCommand::Inclusion {
@@ -159,13 +166,13 @@ pub async fn run(store: &dyn Store, cmd: AuditCommand, audit: &AuditConfig) -> R
             seq,
             tree_size,
         } => {
-            let proof = ledger::inclusion(store, log.one()?.as_ref(), seq, tree_size)
+            let proof = ledger::inclusion(store, &log.one()?, seq, tree_size)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("{}", serde_json::to_string_pretty(&proof)?);
         }
         AuditCommand::Consistency { log, from, to } => {
-            let proof = ledger::consistency(store, log.one()?.as_ref(), from, to)
+            let proof = ledger::consistency(store, &log.one()?, from, to)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("{}", serde_json::to_string_pretty(&proof)?);
@@ -180,14 +187,9 @@ pub async fn run(store: &dyn Store, cmd: AuditCommand, audit: &AuditConfig) -> R
             }
             let sink = open_sink(&to, &audit.s3_options())?;
             for l in log.logs(store).await? {
-                let s = export_when_free(
-                    store,
-                    l.as_ref(),
-                    sink.as_ref(),
-                    batch_size,
-                    audit.retention_days,
-                )
-                .await?;
+                let s =
+                    export_when_free(store, &l, sink.as_ref(), batch_size, audit.retention_days)
+                        .await?;
                 eprintln!(
                     "log {}: {} new batch(es), {} event(s); exported through event {}",
                     s.log_id, s.batches_written, s.events_written, s.exported_through_seq
@@ -205,7 +207,7 @@ const EXPORT_WAIT: std::time::Duration = std::time::Duration::from_secs(300);
 /// holds that log's export lock.
 async fn export_when_free(
     store: &dyn Store,
-    log: Option<&TenantId>,
+    log: &LogId,
     sink: &dyn hippo_store::export::ExportSink,
     batch_size: usize,
     retention_days: u32,

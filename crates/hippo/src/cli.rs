@@ -35,6 +35,9 @@ pub enum Command {
     /// Create and list tenants (each gets its own encrypted database).
     #[command(subcommand)]
     Tenant(TenantCommand),
+    /// Operator checks of stored records (integrity scan).
+    #[command(subcommand)]
+    Records(crate::records_cmd::RecordsCommand),
     /// Verify the tamper-evident audit trail, print its public key, prove, sign and export.
     #[command(subcommand)]
     Audit(crate::audit_cmd::AuditCommand),
@@ -59,8 +62,8 @@ pub struct ServeArgs {
     #[arg(long)]
     pub insecure_http: bool,
     /// Storage backend [default: sqlite].
-    #[arg(long, env = "HIPPO_STORE")]
-    pub store: Option<String>,
+    #[arg(long, env = "HIPPO_STORE", value_name = "sqlite|postgres")]
+    pub store: Option<hippo_store::StoreKind>,
 }
 
 #[derive(Subcommand)]

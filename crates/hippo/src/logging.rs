@@ -6,11 +6,11 @@ use hippo_server::config::LogConfig;
 use tracing_subscriber::EnvFilter;
 
 pub fn init_server(cfg: &LogConfig) -> Result<()> {
-    let filter = EnvFilter::try_new(format!("{},hyper=warn,rustls=warn", cfg.level))?;
+    let filter = EnvFilter::try_new(format!("{},hyper=warn,rustls=warn", cfg.level.as_str()))?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    let result = if cfg.format == "json" {
+    let result = if cfg.format == hippo_server::config::LogFormat::Json {
         builder
             .json()
             .flatten_event(true)

@@ -4,6 +4,7 @@ mod audit_cmd;
 mod bench;
 mod cli;
 mod logging;
+mod records_cmd;
 
 use anyhow::{Context, Result};
 use clap::Parser;
@@ -59,6 +60,12 @@ async fn run(cli: Cli) -> Result<()> {
             let store = open_store(&data_dir).await?;
             let audit = hippo_server::Config::load(&data_dir, &FlagOverrides::default())?.audit;
             let result = audit_cmd::run(store.as_ref(), cmd, &audit).await;
+            store.shutdown().await;
+            result
+        }
+        Command::Records(cmd) => {
+            let store = open_store(&data_dir).await?;
+            let result = records_cmd::run(store.as_ref(), cmd).await;
             store.shutdown().await;
             result
         }
@@ -132,7 +139,7 @@ async fn open_store(data_dir: &Path) -> Result<Arc<dyn Store>> {
     logging::init_cli();
     // A PostgreSQL deployment keeps no databases in the data directory, only its configuration.
     let postgres = hippo_server::Config::load(data_dir, &FlagOverrides::default())
-        .map(|c| c.store == "postgres")
+        .map(|c| c.store == hippo_store::StoreKind::Postgres)
         .unwrap_or(false);
     if !postgres && !SqliteStore::exists(data_dir) {
         anyhow::bail!(

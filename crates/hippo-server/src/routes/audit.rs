@@ -6,7 +6,7 @@ use crate::problem::ApiError;
 use crate::state::AppState;
 use axum::extract::{RawQuery, State};
 use axum::Json;
-use hippo_core::{Action, Outcome};
+use hippo_core::{Action, LogId, Outcome};
 use hippo_proto::{AuditEventView, AuditPage, Problem};
 use hippo_store::AuditQuery;
 
@@ -121,11 +121,11 @@ pub async fn list(
     let log = if access_log {
         // The access log is shared by all tenants; a tenant's auditor sees only its own events.
         query.tenant = Some(tenant.to_string());
-        None
+        LogId::System
     } else {
-        Some(tenant)
+        caller.log()
     };
-    let page = s.store.list_audit(log, query, draft).await?;
+    let page = s.store.list_audit(&log, query, draft).await?;
     Ok(Json(AuditPage {
         items: page.items.into_iter().map(AuditEventView::from).collect(),
         next_cursor: page.next_cursor,

@@ -63,7 +63,7 @@ fn number(q: &QueryParams, key: &str) -> Result<Option<u64>, ApiError> {
 #[utoipa::path(get, path = "/v1/audit/tree-heads", tag = "audit", responses((status = 200, description = "Signed tree heads, smallest first", body = Object)), security(("bearer" = [])))]
 pub async fn tree_heads(State(s): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     let (draft, _) = begin(&s, &caller, None, &[], "tree-heads").await?;
-    let heads = s.store.tree_heads(Some(&caller.principal.tenant)).await?;
+    let heads = s.store.tree_heads(&caller.log()).await?;
     record(&s, draft).await?;
     Ok(Json(serde_json::json!({ "items": heads })).into_response())
 }
@@ -75,10 +75,7 @@ pub async fn sign_tree_head(
 ) -> Result<Response, ApiError> {
     let (draft, _) = begin(&s, &caller, None, &[], "sign-tree-head").await?;
     record(&s, draft).await?;
-    let head = s
-        .store
-        .sign_tree_head(Some(&caller.principal.tenant))
-        .await?;
+    let head = s.store.sign_tree_head(&caller.log()).await?;
     Ok((StatusCode::CREATED, Json(head)).into_response())
 }
 
@@ -102,8 +99,7 @@ pub async fn inclusion(
         Ok(p) => p,
         Err(e) => return Err(caller.reject(&s, draft, e).await),
     };
-    let tenant = Some(&caller.principal.tenant);
-    let proof = ledger::inclusion(s.store.as_ref(), tenant, seq as i64, size).await;
+    let proof = ledger::inclusion(s.store.as_ref(), &caller.log(), seq as i64, size).await;
     answer(&s, &caller, draft, proof).await
 }
 
@@ -127,8 +123,7 @@ pub async fn consistency(
         Ok(p) => p,
         Err(e) => return Err(caller.reject(&s, draft, e).await),
     };
-    let tenant = Some(&caller.principal.tenant);
-    let proof = ledger::consistency(s.store.as_ref(), tenant, from, to).await;
+    let proof = ledger::consistency(s.store.as_ref(), &caller.log(), from, to).await;
     answer(&s, &caller, draft, proof).await
 }
 
@@ -242,11 +237,7 @@ pub async fn disclosures(
         // Reading pages of the log is itself recorded once, below, as this disclosure report.
         let page = s
             .store
-            .list_audit(
-                Some(&caller.principal.tenant),
-                query,
-                caller.draft(Action::AuditRead),
-            )
+            .list_audit(&caller.log(), query, caller.draft(Action::AuditRead))
             .await?;
         after = page.items.last().map(|e| e.seq);
         items.extend(page.items.into_iter().map(|e| {

@@ -14,8 +14,9 @@ use std::fmt::Write;
 pub async fn metrics(State(s): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     caller.authorize(&s, Action::AuditRead).await?;
     let tenant = &caller.principal.tenant;
-    let (size, _) = s.store.tree_state(Some(tenant)).await?;
-    let heads = s.store.tree_heads(Some(tenant)).await?;
+    let log = caller.log();
+    let (size, _) = s.store.tree_state(&log).await?;
+    let heads = s.store.tree_heads(&log).await?;
     let now = hippo_core::time_fmt::now_millis() as u64;
     let (signed, age) = heads
         .last()
@@ -33,7 +34,7 @@ pub async fn metrics(State(s): State<AppState>, caller: Caller) -> Result<Respon
     let _ = writeln!(out, "# HELP hippo_audit_tree_head_age_seconds Age of the newest signed tree head.\n# TYPE hippo_audit_tree_head_age_seconds gauge\nhippo_audit_tree_head_age_seconds{{{label}}} {age}");
     // Both stores integrate an event in the transaction that commits it, so a stored event
     // beyond the tree means integration broke (or someone inserted it): measured, not assumed.
-    let lag = integration_lag_secs(&s, tenant, size, now).await?;
+    let lag = integration_lag_secs(&s, &log, size, now).await?;
     let _ = writeln!(out, "# HELP hippo_audit_integration_lag_seconds Age of the oldest stored event not yet integrated into the tree (0: none).\n# TYPE hippo_audit_integration_lag_seconds gauge\nhippo_audit_integration_lag_seconds{{{label}}} {lag}");
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response())
 }
@@ -41,14 +42,11 @@ pub async fn metrics(State(s): State<AppState>, caller: Caller) -> Result<Respon
 /// Seconds since the oldest stored event beyond the tree was written; 0 if there is none.
 async fn integration_lag_secs(
     s: &AppState,
-    tenant: &hippo_core::TenantId,
+    log: &hippo_core::LogId,
     tree_size: u64,
     now_ms: u64,
 ) -> Result<f64, ApiError> {
-    let pending = s
-        .store
-        .audit_leaves(Some(tenant), tree_size as i64, 1)
-        .await?;
+    let pending = s.store.audit_leaves(log, tree_size as i64, 1).await?;
     let Some(oldest) = pending.first() else {
         return Ok(0.0);
     };

@@ -48,7 +48,7 @@ pub async fn version(State(s): State<AppState>) -> Json<VersionInfo> {
     Json(VersionInfo {
         name: "hippo".into(),
         version: env!("CARGO_PKG_VERSION").into(),
-        store: s.config.store.clone(),
+        store: s.config.store.to_string(),
     })
 }
 

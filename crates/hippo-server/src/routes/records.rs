@@ -10,7 +10,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use hippo_core::{validate, Action, AuditDraft, Record, RecordFilter, RecordId, RecordInput};
-use hippo_proto::{Problem, RecordHistory, RecordPage, RecordView, RecordWrite};
+use hippo_proto::{Problem, RecordHistory, RecordPage, RecordView, RecordWrite, UnreadableRecord};
 
 const DEFAULT_PAGE: usize = 100;
 const MAX_PAGE: usize = 1000;
@@ -276,6 +276,15 @@ pub async fn list(
         .await?;
     Ok(Json(RecordPage {
         items: page.items.into_iter().map(RecordView::from).collect(),
+        unreadable: page
+            .unreadable
+            .into_iter()
+            .map(|f| UnreadableRecord {
+                id: f.id.to_string(),
+                version: f.version,
+                problem: "integrity_failed".into(),
+            })
+            .collect(),
         next_cursor: page.next_cursor,
     }))
 }

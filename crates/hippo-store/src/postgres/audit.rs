@@ -5,18 +5,18 @@
 
 use super::errors;
 use crate::audit_log::{integrate, peaks_to_text, tree_from_text, LogCtx};
+use crate::sql::{audit_query, overfetched_page, Placeholders, SqlArg};
 use crate::store::{AuditQuery, LogLeaf};
 use crate::StoreError;
 use hippo_audit::merkle::{CompactTree, Hash};
 use hippo_audit::tree_head::{AuditSigningKey, SignedTreeHead, TreeHead};
 use hippo_core::principal::ActorKind;
 use hippo_core::{Action, AuditDraft, AuditEvent, Outcome, Page};
-use sqlx::postgres::PgArguments;
-use sqlx::{Arguments, PgConnection, Row};
+use sqlx::{PgConnection, Row};
 
 /// The system log's id and the catalog's row-level-security scope. Not a valid tenant id
 /// (tenant ids cannot contain '.'), so no tenant can ever be bound to it.
-pub const SYSTEM: &str = ".system";
+pub const SYSTEM: &str = hippo_core::LogId::SYSTEM;
 
 /// Appends `draft` to `log`, sealed and integrated into the log's Merkle tree, and returns its
 /// sequence number. Bumping the log's counter row locks it until this transaction ends, so
@@ -33,7 +33,7 @@ pub async fn insert(
          ON CONFLICT (log_id) DO UPDATE SET last_seq = l.last_seq + 1
          RETURNING last_seq, tree_size, peaks",
     )
-    .bind(&log.log_id)
+    .bind(log.log_id.as_str())
     .fetch_one(&mut *c)
     .await
     .map_err(errors::audit)?;
@@ -48,7 +48,7 @@ pub async fn insert(
              details, labels, leaf_hash)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $19)",
     )
-    .bind(&log.log_id)
+    .bind(log.log_id.as_str())
     .bind(seq)
     .bind(e.time_ms)
     .bind(e.tenant)
@@ -230,12 +230,7 @@ pub async fn leaves(
         .map(|r| {
             let e = row_to_event(r)?;
             let stored: Vec<u8> = r.try_get(15).map_err(errors::db)?;
-            let leaf_hash = crate::audit_log::stored_leaf_hash(e.seq, &stored)?;
-            Ok(LogLeaf {
-                seq: e.seq,
-                canonical: e.canonical_bytes(),
-                leaf_hash,
-            })
+            crate::audit_log::log_leaf(&e, &stored)
         })
         .collect()
 }
@@ -249,71 +244,23 @@ pub async fn list(
     log: &LogCtx,
     q: &AuditQuery,
 ) -> Result<Page<AuditEvent>, StoreError> {
-    let mut sql =
-        format!("SELECT {COLUMNS} FROM hippo.audit_events WHERE log_id = $1 AND seq > $2");
-    let mut args = PgArguments::default();
-    let bind_err = |_| StoreError::Database("cannot bind an audit query parameter".into());
-    args.add(log.log_id.as_str()).map_err(bind_err)?;
-    args.add(q.after_seq.unwrap_or(0)).map_err(bind_err)?;
-    let mut n = 2;
-    let mut text = |col: &str, v: Option<String>, args: &mut PgArguments| {
-        if let Some(v) = v {
-            n += 1;
-            sql.push_str(&format!(" AND {col} = ${n}"));
-            args.add(v).map_err(bind_err)?;
-        }
-        Ok::<_, StoreError>(())
-    };
-    text("tenant", q.tenant.clone(), &mut args)?;
-    text("action", q.action.clone(), &mut args)?;
-    text("actor_id", q.actor_id.clone(), &mut args)?;
-    text(
-        "outcome",
-        q.outcome.map(|o| o.as_str().to_owned()),
-        &mut args,
-    )?;
-    text("resource_id", q.resource_id.clone(), &mut args)?;
-    text(
-        "subject_id",
-        q.subject_id.as_deref().map(|s| log.subject_token(s)),
-        &mut args,
-    )?;
-    let mut time = |op: &str, v: Option<i64>, args: &mut PgArguments| {
-        if let Some(v) = v {
-            n += 1;
-            sql.push_str(&format!(" AND time_ms {op} ${n}"));
-            args.add(v).map_err(bind_err)?;
-        }
-        Ok::<_, StoreError>(())
-    };
-    time(">=", q.from_ms, &mut args)?;
-    time("<", q.to_ms, &mut args)?;
-    if q.record_access_only {
-        sql.push_str(" AND resource_type = 'record'");
-    }
-    if q.emergency_only {
-        sql.push_str(" AND details::jsonb -> 'emergency' = 'true'::jsonb");
-    }
-    n += 1;
-    sql.push_str(&format!(" ORDER BY seq LIMIT ${n}"));
-    args.add(q.limit as i64 + 1).map_err(bind_err)?;
-    let rows = sqlx::query_with(sqlx::AssertSqlSafe(sql), args)
-        .fetch_all(c)
-        .await
-        .map_err(errors::db)?;
-    let mut items = rows
+    let base = format!("SELECT {COLUMNS} FROM hippo.audit_events WHERE log_id = $1");
+    let bound = vec![SqlArg::Text(log.log_id.to_string())];
+    let emergency = "details::jsonb -> 'emergency' = 'true'::jsonb";
+    let token = |s: &str| log.subject_token(s);
+    let q2 = audit_query(&base, Placeholders::Numbered, bound, q, token, emergency);
+    let rows = sqlx::query_with(
+        sqlx::AssertSqlSafe(q2.sql),
+        super::records::pg_args(q2.args)?,
+    )
+    .fetch_all(c)
+    .await
+    .map_err(errors::db)?;
+    let items = rows
         .iter()
         .map(row_to_event)
         .collect::<Result<Vec<_>, _>>()?;
-    let next_cursor = if items.len() > q.limit {
-        items.truncate(q.limit);
-        items
-            .last()
-            .map(|e| hippo_core::cursor::encode(&e.seq.to_string()))
-    } else {
-        None
-    };
-    Ok(Page { items, next_cursor })
+    Ok(overfetched_page(items, q.limit, |e| e.seq.to_string()))
 }
 
 fn row_to_event(r: &sqlx::postgres::PgRow) -> Result<AuditEvent, StoreError> {

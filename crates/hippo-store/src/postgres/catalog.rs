@@ -91,16 +91,7 @@ pub async fn insert_api_key(
     .execute(&mut *c)
     .await
     .map_err(errors::db)?;
-    Ok(ApiKeyInfo {
-        key_id: key.minted.key_id.clone(),
-        principal_id,
-        tenant: key.tenant.clone(),
-        role: key.role,
-        name: key.name.clone(),
-        created_at_ms: now,
-        created_by: key.created_by.clone(),
-        revoked_at_ms: None,
-    })
+    Ok(key.info(principal_id, now))
 }
 
 const SELECT_KEY: &str = "SELECT k.key_id, k.principal_id, p.tenant_id, p.role, p.name, k.created_at_ms, k.created_by, k.revoked_at_ms

@@ -18,13 +18,16 @@ pub use connect::{describe, parse as parse_url, PgSettings};
 
 use crate::audit_log::LogCtx;
 use crate::keyring::LedgerKeys;
-use crate::store::{ApiKeyInfo, AuditQuery, ExclusiveGuard, LogLeaf, NewApiKey, Store, TenantInfo};
+use crate::record_rules::{self as rules, describe_record, RecordPage};
+use crate::store::{
+    ApiKeyInfo, AuditQuery, ExclusiveGuard, IntegrityScan, LogLeaf, NewApiKey, Store, TenantInfo,
+};
 use crate::StoreError;
 use async_trait::async_trait;
 use hippo_audit::tree_head::{AuditPublicKey, SignedTreeHead};
 use hippo_core::{
-    AuditDraft, AuditEvent, Outcome, Page, Principal, Record, RecordFilter, RecordId, RecordInput,
-    TenantId,
+    AuditDraft, AuditEvent, LogId, Outcome, Page, Principal, Record, RecordFilter, RecordId,
+    RecordInput, TenantId,
 };
 use sqlx::{PgPool, Postgres, Transaction};
 use std::collections::{HashMap, HashSet};
@@ -141,17 +144,21 @@ impl PgStore {
         Ok(())
     }
 
-    /// The redaction context of `log`.
-    fn log_ctx(&self, log: &str) -> Arc<LogCtx> {
+    /// The redaction context of the log stored as `log` (a [`LogId`] spelling: transactions
+    /// carry it as their row-level-security scope, so it arrives here as text).
+    fn log_ctx(&self, log: &str) -> Result<Arc<LogCtx>, StoreError> {
         if let Some(c) = self.logs.read().expect("log map lock").get(log) {
-            return c.clone();
+            return Ok(c.clone());
         }
-        let ctx = Arc::new(LogCtx::from_root(log, &self.keys.redaction_root));
+        let id: LogId = log
+            .parse()
+            .map_err(|_| StoreError::AuditFailed("an audit event names no valid log".into()))?;
+        let ctx = Arc::new(LogCtx::from_root(&id, &self.keys.redaction_root));
         self.logs
             .write()
             .expect("log map lock")
             .insert(log.to_owned(), ctx.clone());
-        ctx
+        Ok(ctx)
     }
 
     /// `host:port/database` of the database in use.
@@ -214,7 +221,7 @@ impl PgStore {
                 .map_err(errors::audit)?;
             draft.failed(Outcome::Error, e.reason());
         }
-        audit::insert(&mut tx, &self.log_ctx(log), draft).await?;
+        audit::insert(&mut tx, &*self.log_ctx(log)?, draft).await?;
         commit(tx).await?;
         result
     }
@@ -222,7 +229,7 @@ impl PgStore {
     /// Writes one audit event on its own.
     async fn write_audit(&self, log: &str, draft: AuditDraft) -> Result<i64, StoreError> {
         let mut tx = self.begin(log).await?;
-        let seq = audit::insert(&mut tx, &self.log_ctx(log), draft).await?;
+        let seq = audit::insert(&mut tx, &*self.log_ctx(log)?, draft).await?;
         commit(tx).await?;
         Ok(seq)
     }
@@ -253,15 +260,13 @@ impl PgStore {
         }
     }
 
-    /// The log an event of `tenant` belongs in.
-    async fn log_of(&self, tenant: Option<&TenantId>) -> Result<String, StoreError> {
-        match tenant {
-            Some(t) => {
-                self.require_tenant(t).await?;
-                Ok(t.to_string())
-            }
-            None => Ok(audit::SYSTEM.to_owned()),
+    /// The stored spelling of `log` (which is also its row-level-security scope), once the
+    /// tenant it belongs to is known to exist.
+    async fn log_of(&self, log: &LogId) -> Result<String, StoreError> {
+        if let Some(t) = log.tenant() {
+            self.require_tenant(t).await?;
         }
+        Ok(log.as_str().to_owned())
     }
 }
 
@@ -269,12 +274,6 @@ async fn commit(tx: Tx) -> Result<(), StoreError> {
     tx.commit()
         .await
         .map_err(|e| StoreError::Unavailable(format!("commit failed: {}", errors::db(e))))
-}
-
-fn describe_record(a: &mut AuditDraft, r: &Record) {
-    a.resource_id = Some(r.id.to_string());
-    a.subject_id = r.subject.clone();
-    a.detail("version", r.version);
 }
 
 #[async_trait]
@@ -496,14 +495,33 @@ impl Store for PgStore {
         after: Option<RecordId>,
         limit: usize,
         mut audit: AuditDraft,
-    ) -> Result<Page<Record>, StoreError> {
+    ) -> Result<RecordPage, StoreError> {
         self.timed(async {
             self.require_tenant(tenant).await?;
             let mut tx = self.begin(tenant.as_str()).await?;
             audit.subject_id = filter.subject.clone();
             let result = records::list(&mut tx, tenant, &filter, after, limit).await;
             if let Ok(page) = &result {
-                audit.detail("count", page.items.len());
+                rules::describe_page(&mut audit, page);
+            }
+            self.finish(tx, tenant.as_str(), audit, result).await
+        })
+        .await
+    }
+
+    async fn verify_records(
+        &self,
+        tenant: &TenantId,
+        after: Option<RecordId>,
+        limit: usize,
+        mut audit: AuditDraft,
+    ) -> Result<IntegrityScan, StoreError> {
+        self.timed(async {
+            self.require_tenant(tenant).await?;
+            let mut tx = self.begin(tenant.as_str()).await?;
+            let result = records::verify_all(&mut tx, tenant, after, limit).await;
+            if let Ok(scan) = &result {
+                rules::describe_scan(&mut audit, scan);
             }
             self.finish(tx, tenant.as_str(), audit, result).await
         })
@@ -524,21 +542,21 @@ impl Store for PgStore {
 
     async fn list_audit(
         &self,
-        tenant: Option<&TenantId>,
+        log: &LogId,
         query: AuditQuery,
         mut audit: AuditDraft,
     ) -> Result<Page<AuditEvent>, StoreError> {
         self.timed(async {
-            let log = self.log_of(tenant).await?;
+            let log = self.log_of(log).await?;
             let result = async {
                 let mut tx = self.begin(&log).await?;
-                audit::list(&mut tx, &self.log_ctx(&log), &query).await
+                audit::list(&mut tx, &*self.log_ctx(&log)?, &query).await
             }
             .await;
             // The read of a log is recorded in the reader's own log, which may be another one
             // (and so another row-level-security scope): a second transaction, committed
             // before anything is returned.
-            let own = self.log_of(audit.tenant.as_ref()).await?;
+            let own = self.log_of(&LogId::of(audit.tenant.as_ref())).await?;
             match &result {
                 Ok(page) => audit.detail("count", page.items.len()),
                 Err(e) => audit.failed(Outcome::Error, e.reason()),
@@ -549,7 +567,7 @@ impl Store for PgStore {
         .await
     }
 
-    async fn sign_tree_head(&self, log: Option<&TenantId>) -> Result<SignedTreeHead, StoreError> {
+    async fn sign_tree_head(&self, log: &LogId) -> Result<SignedTreeHead, StoreError> {
         self.timed(async {
             let log = self.log_of(log).await?;
             let mut tx = self.begin(&log).await?;
@@ -560,7 +578,7 @@ impl Store for PgStore {
         .await
     }
 
-    async fn tree_heads(&self, log: Option<&TenantId>) -> Result<Vec<SignedTreeHead>, StoreError> {
+    async fn tree_heads(&self, log: &LogId) -> Result<Vec<SignedTreeHead>, StoreError> {
         self.timed(async {
             let log = self.log_of(log).await?;
             let mut tx = self.begin(&log).await?;
@@ -571,7 +589,7 @@ impl Store for PgStore {
 
     async fn audit_leaves(
         &self,
-        log: Option<&TenantId>,
+        log: &LogId,
         after_seq: i64,
         limit: usize,
     ) -> Result<Vec<LogLeaf>, StoreError> {
@@ -585,7 +603,7 @@ impl Store for PgStore {
 
     async fn audit_leaf_hashes(
         &self,
-        log: Option<&TenantId>,
+        log: &LogId,
         first_seq: i64,
         last_seq: i64,
     ) -> Result<Vec<[u8; 32]>, StoreError> {
@@ -599,7 +617,7 @@ impl Store for PgStore {
 
     async fn audit_chunk_roots(
         &self,
-        log: Option<&TenantId>,
+        log: &LogId,
         first: u64,
         last: u64,
     ) -> Result<Vec<(u64, [u8; 32])>, StoreError> {
@@ -613,7 +631,7 @@ impl Store for PgStore {
 
     async fn put_audit_chunk_roots(
         &self,
-        log: Option<&TenantId>,
+        log: &LogId,
         roots: Vec<(u64, [u8; 32])>,
     ) -> Result<(), StoreError> {
         self.timed(async {
@@ -625,7 +643,7 @@ impl Store for PgStore {
         .await
     }
 
-    async fn tree_state(&self, log: Option<&TenantId>) -> Result<(u64, [u8; 32]), StoreError> {
+    async fn tree_state(&self, log: &LogId) -> Result<(u64, [u8; 32]), StoreError> {
         self.timed(async {
             let log = self.log_of(log).await?;
             let mut tx = self.begin(&log).await?;

@@ -2,9 +2,11 @@
 //! itself as well; row-level security is the second, independent line.
 
 use super::errors;
+use crate::record_rules::{self as rules, Head, RecordPage, StoredVersion};
+use crate::sql::{Placeholders, SqlArg};
+use crate::store::IntegrityScan;
 use crate::StoreError;
-use hippo_core::canonical;
-use hippo_core::{Page, Record, RecordFilter, RecordId, RecordInput, TenantId};
+use hippo_core::{Record, RecordFilter, RecordId, RecordInput, TenantId};
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::{Arguments, PgConnection, Row};
 
@@ -14,13 +16,13 @@ const SELECT_VERSION: &str =
      FROM hippo.record_versions v
      JOIN hippo.records r ON r.tenant_id = v.tenant_id AND r.id = v.record_id";
 
-/// The current state of a record (`version`, `deleted`), locked until the transaction ends so
-/// that two instances updating it at once serialise and the later one sees a conflict.
+/// The current state of a record, locked until the transaction ends so that two instances
+/// updating it at once serialise and the later one sees a conflict.
 async fn head(
     c: &mut PgConnection,
     t: &TenantId,
     id: RecordId,
-) -> Result<Option<(i64, bool)>, StoreError> {
+) -> Result<Option<Head>, StoreError> {
     let row = sqlx::query(
         "SELECT version, deleted FROM hippo.records WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
     )
@@ -30,10 +32,10 @@ async fn head(
     .await
     .map_err(errors::db)?;
     row.map(|r| {
-        Ok((
-            r.try_get(0).map_err(errors::db)?,
-            r.try_get(1).map_err(errors::db)?,
-        ))
+        Ok(Head {
+            version: r.try_get(0).map_err(errors::db)?,
+            deleted: r.try_get(1).map_err(errors::db)?,
+        })
     })
     .transpose()
 }
@@ -61,14 +63,7 @@ pub async fn create(
     .await
     .map_err(errors::db)?;
     insert_version(c, t, id, 1, input, false, now, actor).await?;
-    Ok(Record::from_input(
-        id,
-        1,
-        input,
-        false,
-        (now, actor),
-        (now, actor),
-    ))
+    Ok(rules::written(id, 1, input, false, None, now, actor))
 }
 
 /// Writes version `expected + 1`, failing with a conflict if the record moved on.
@@ -80,19 +75,9 @@ pub async fn update(
     input: &RecordInput,
     actor: &str,
 ) -> Result<Record, StoreError> {
-    let (current, deleted) = head(c, t, id)
-        .await?
-        .ok_or(StoreError::RecordNotFound(id))?;
-    if deleted {
-        return Err(StoreError::RecordDeleted(id));
-    }
-    if current != expected {
-        return Err(StoreError::VersionConflict { current });
-    }
-    let prior = get_version(c, t, id, current).await?;
-    if prior.record_type != input.record_type {
-        return Err(StoreError::TypeChange);
-    }
+    let current = rules::check_update(head(c, t, id).await?, id, expected)?;
+    let prior = stored_version(c, t, id, current).await?;
+    rules::check_same_type(&prior, input)?;
     write_next(c, t, id, current + 1, input, false, &prior, actor).await
 }
 
@@ -104,22 +89,9 @@ pub async fn delete(
     expected: Option<i64>,
     actor: &str,
 ) -> Result<Record, StoreError> {
-    let (current, deleted) = head(c, t, id)
-        .await?
-        .ok_or(StoreError::RecordNotFound(id))?;
-    if deleted {
-        return Err(StoreError::RecordDeleted(id));
-    }
-    if expected.is_some_and(|e| e != current) {
-        return Err(StoreError::VersionConflict { current });
-    }
-    let prior = get_version(c, t, id, current).await?;
-    let tombstone = RecordInput {
-        record_type: prior.record_type.clone(),
-        subject: prior.subject.clone(),
-        labels: prior.labels.clone(),
-        body: serde_json::Map::new(),
-    };
+    let current = rules::check_delete(head(c, t, id).await?, id, expected)?;
+    let prior = stored_version(c, t, id, current).await?;
+    let tombstone = rules::tombstone(&prior)?;
     write_next(c, t, id, current + 1, &tombstone, true, &prior, actor).await
 }
 
@@ -131,7 +103,7 @@ async fn write_next(
     version: i64,
     input: &RecordInput,
     deleted: bool,
-    prior: &Record,
+    prior: &StoredVersion,
     actor: &str,
 ) -> Result<Record, StoreError> {
     let now = hippo_core::time_fmt::now_millis();
@@ -150,13 +122,14 @@ async fn write_next(
     .await
     .map_err(errors::db)?;
     insert_version(c, t, id, version, input, deleted, now, actor).await?;
-    Ok(Record::from_input(
+    Ok(rules::written(
         id,
         version,
         input,
         deleted,
-        (prior.created_at_ms, &prior.created_by),
-        (now, actor),
+        Some(prior),
+        now,
+        actor,
     ))
 }
 
@@ -171,9 +144,7 @@ async fn insert_version(
     now: i64,
     actor: &str,
 ) -> Result<(), StoreError> {
-    let body = serde_json::Value::Object(input.body.clone());
-    let bytes = canonical::to_canonical_bytes(&body);
-    let labels = serde_json::to_string(&input.labels).expect("labels serialise");
+    let (body, sha) = rules::stored_body(input);
     sqlx::query(
         "INSERT INTO hippo.record_versions (tenant_id, record_id, version, record_type, subject, labels, body, body_sha256, deleted, written_at_ms, written_by)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
@@ -183,9 +154,9 @@ async fn insert_version(
     .bind(version)
     .bind(&input.record_type)
     .bind(&input.subject)
-    .bind(labels)
-    .bind(String::from_utf8(bytes).expect("JSON is UTF-8"))
-    .bind(canonical::sha256_hex(&body))
+    .bind(rules::stored_labels(input))
+    .bind(body)
+    .bind(sha)
     .bind(deleted)
     .bind(now)
     .bind(actor)
@@ -193,6 +164,26 @@ async fn insert_version(
     .await
     .map_err(errors::db)?;
     Ok(())
+}
+
+/// One stored version, unchecked (update and delete need only its metadata).
+async fn stored_version(
+    c: &mut PgConnection,
+    t: &TenantId,
+    id: RecordId,
+    version: i64,
+) -> Result<StoredVersion, StoreError> {
+    let sql =
+        format!("{SELECT_VERSION} WHERE v.tenant_id = $1 AND v.record_id = $2 AND v.version = $3");
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(t.as_str())
+        .bind(id.to_string())
+        .bind(version)
+        .fetch_optional(c)
+        .await
+        .map_err(errors::db)?
+        .ok_or(StoreError::VersionNotFound { id, version })
+        .and_then(|r| row_to_stored(&r))
 }
 
 /// The current version of a record (including a tombstone).
@@ -204,15 +195,14 @@ pub async fn get_current(
     let sql = format!(
         "{SELECT_VERSION} WHERE v.tenant_id = $1 AND v.record_id = $2 AND v.version = r.version"
     );
-    sqlx::query(sqlx::AssertSqlSafe(sql))
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(t.as_str())
         .bind(id.to_string())
         .fetch_optional(c)
         .await
         .map_err(errors::db)?
-        .ok_or(StoreError::RecordNotFound(id))
-        .and_then(|r| row_to_record(&r))
-        .and_then(verified)
+        .ok_or(StoreError::RecordNotFound(id))?;
+    Ok(row_to_stored(&row)?.verify()?)
 }
 
 /// One specific version of a record.
@@ -222,18 +212,7 @@ pub async fn get_version(
     id: RecordId,
     version: i64,
 ) -> Result<Record, StoreError> {
-    let sql =
-        format!("{SELECT_VERSION} WHERE v.tenant_id = $1 AND v.record_id = $2 AND v.version = $3");
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(t.as_str())
-        .bind(id.to_string())
-        .bind(version)
-        .fetch_optional(c)
-        .await
-        .map_err(errors::db)?
-        .ok_or(StoreError::VersionNotFound { id, version })
-        .and_then(|r| row_to_record(&r))
-        .and_then(verified)
+    Ok(stored_version(c, t, id, version).await?.verify()?)
 }
 
 /// Every version of a record, oldest first.
@@ -254,7 +233,7 @@ pub async fn history(
         return Err(StoreError::RecordNotFound(id));
     }
     rows.iter()
-        .map(|r| row_to_record(r).and_then(verified))
+        .map(|r| Ok(row_to_stored(r)?.verify()?))
         .collect()
 }
 
@@ -265,80 +244,78 @@ pub async fn list(
     f: &RecordFilter,
     after: Option<RecordId>,
     limit: usize,
-) -> Result<Page<Record>, StoreError> {
-    let mut sql = format!("{SELECT_VERSION} WHERE r.tenant_id = $1 AND v.version = r.version");
-    let mut args = PgArguments::default();
-    let bind_err = |_| StoreError::Database("cannot bind a list parameter".into());
-    args.add(t.as_str().to_owned()).map_err(bind_err)?;
-    let mut n = 1;
-    if let Some(v) = &f.record_type {
-        n += 1;
-        sql.push_str(&format!(" AND r.record_type = ${n}"));
-        args.add(v.clone()).map_err(bind_err)?;
-    }
-    if let Some(v) = &f.subject {
-        n += 1;
-        sql.push_str(&format!(" AND r.subject = ${n}"));
-        args.add(v.clone()).map_err(bind_err)?;
-    }
-    if let Some(v) = f.updated_since_ms {
-        n += 1;
-        sql.push_str(&format!(" AND r.updated_at_ms >= ${n}"));
-        args.add(v).map_err(bind_err)?;
-    }
-    if let Some(a) = after {
-        n += 1;
-        sql.push_str(&format!(" AND r.id > ${n}"));
-        args.add(a.to_string()).map_err(bind_err)?;
-    }
-    if !f.include_deleted {
-        sql.push_str(" AND NOT r.deleted");
-    }
-    n += 1;
-    sql.push_str(&format!(" ORDER BY r.id LIMIT ${n}"));
-    args.add(limit as i64 + 1).map_err(bind_err)?;
-    let rows = sqlx::query_with(sqlx::AssertSqlSafe(sql), args)
+) -> Result<RecordPage, StoreError> {
+    let base = format!("{SELECT_VERSION} WHERE r.tenant_id = $1");
+    let tenant = vec![SqlArg::Text(t.as_str().to_owned())];
+    let q = rules::list_query(&base, Placeholders::Numbered, tenant, f, after, limit);
+    let rows = sqlx::query_with(sqlx::AssertSqlSafe(q.sql), pg_args(q.args)?)
         .fetch_all(c)
         .await
         .map_err(errors::db)?;
-    let mut items = rows
-        .iter()
-        .map(|r| row_to_record(r).and_then(verified))
-        .collect::<Result<Vec<_>, _>>()?;
-    let next_cursor = if items.len() > limit {
-        items.truncate(limit);
-        items
-            .last()
-            .map(|r| hippo_core::cursor::encode(&r.id.to_string()))
-    } else {
-        None
+    let rows = rows.iter().map(row_to_stored).collect::<Result<_, _>>()?;
+    Ok(rules::record_page(rows, limit))
+}
+
+/// Checks every version of up to `limit` records after `after`.
+pub async fn verify_all(
+    c: &mut PgConnection,
+    t: &TenantId,
+    after: Option<RecordId>,
+    limit: usize,
+) -> Result<IntegrityScan, StoreError> {
+    let after = after.map(|a| a.to_string()).unwrap_or_default();
+    let ids: Vec<String> = sqlx::query_scalar(
+        "SELECT id FROM hippo.records WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+    )
+    .bind(t.as_str())
+    .bind(&after)
+    .bind(limit as i64)
+    .fetch_all(&mut *c)
+    .await
+    .map_err(errors::db)?;
+    let Some(last) = ids.last() else {
+        return Ok(IntegrityScan::default());
     };
-    Ok(Page { items, next_cursor })
+    let sql = format!(
+        "{SELECT_VERSION} WHERE v.tenant_id = $1 AND v.record_id > $2 AND v.record_id <= $3"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(t.as_str())
+        .bind(&after)
+        .bind(last)
+        .fetch_all(c)
+        .await
+        .map_err(errors::db)?;
+    let rows = rows.iter().map(row_to_stored).collect::<Result<_, _>>()?;
+    let last: RecordId = last
+        .parse()
+        .map_err(|_| StoreError::Corrupt("a stored record id is malformed".into()))?;
+    Ok(rules::scan(ids.len(), last, rows, limit))
 }
 
-/// Fails closed on a body that no longer matches its hash (164.312(c)(1) integrity).
-fn verified(r: Record) -> Result<Record, StoreError> {
-    if r.body_intact() {
-        Ok(r)
-    } else {
-        Err(StoreError::Corrupt(format!(
-            "record {} version {} fails its integrity check",
-            r.id, r.version
-        )))
+/// Binds a built query's parameters.
+pub(super) fn pg_args(args: Vec<SqlArg>) -> Result<PgArguments, StoreError> {
+    let bind_err = |_| StoreError::Database("cannot bind a list parameter".into());
+    let mut out = PgArguments::default();
+    for a in args {
+        match a {
+            SqlArg::Text(t) => out.add(t).map_err(bind_err)?,
+            SqlArg::Int(i) => out.add(i).map_err(bind_err)?,
+        }
     }
+    Ok(out)
 }
 
-fn row_to_record(r: &PgRow) -> Result<Record, StoreError> {
-    let bad = |col: &str| StoreError::Corrupt(format!("a stored record's {col} is malformed"));
+fn row_to_stored(r: &PgRow) -> Result<StoredVersion, StoreError> {
     let id: String = r.try_get(0).map_err(errors::db)?;
-    let labels: String = r.try_get(3).map_err(errors::db)?;
-    let body: String = r.try_get(4).map_err(errors::db)?;
-    Ok(Record {
-        id: id.parse().map_err(|_| bad("id"))?,
+    Ok(StoredVersion {
+        id: id
+            .parse()
+            .map_err(|_| StoreError::Corrupt("a stored record id is malformed".into()))?,
         record_type: r.try_get(1).map_err(errors::db)?,
         subject: r.try_get(2).map_err(errors::db)?,
-        labels: serde_json::from_str(&labels).map_err(|_| bad("labels"))?,
-        body: serde_json::from_str(&body).map_err(|_| bad("body"))?,
+        labels: r.try_get(3).map_err(errors::db)?,
+        body: r.try_get(4).map_err(errors::db)?,
         version: r.try_get(5).map_err(errors::db)?,
         body_sha256: r.try_get(6).map_err(errors::db)?,
         deleted: r.try_get(7).map_err(errors::db)?,

@@ -4,12 +4,12 @@
 
 pub use crate::audit_log::LogCtx;
 use crate::audit_log::{integrate, peaks_to_text, tree_from_text};
+use crate::sql::{audit_query, overfetched_page, Placeholders};
 use crate::store::{AuditQuery, LogLeaf};
 use crate::StoreError;
 use hippo_audit::merkle::{CompactTree, Hash};
 use hippo_audit::tree_head::{AuditSigningKey, SignedTreeHead, TreeHead};
 use hippo_core::{Action, AuditDraft, AuditEvent, Outcome, Page};
-use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, Connection, Row};
 
 fn audit_failed(e: impl std::fmt::Display) -> StoreError {
@@ -90,8 +90,8 @@ pub fn sign_tree_head(
         }
     }
     let now = hippo_core::time_fmt::now_millis() as u64;
-    let head =
-        TreeHead::new(log.log_id.clone(), tree.size(), tree.root(), now).map_err(audit_failed)?;
+    let head = TreeHead::new(log.log_id.to_string(), tree.size(), tree.root(), now)
+        .map_err(audit_failed)?;
     let sth = key.sign(head).map_err(audit_failed)?;
     conn.execute(
         "INSERT INTO tree_heads (tree_size, timestamp_ms, sth) VALUES (?1, ?2, ?3)",
@@ -126,12 +126,7 @@ pub fn leaves(conn: &Connection, after_seq: i64, limit: usize) -> Result<Vec<Log
     })?;
     rows.map(|row| {
         let (e, stored) = row?;
-        let leaf_hash = crate::audit_log::stored_leaf_hash(e.seq, &stored)?;
-        Ok(LogLeaf {
-            seq: e.seq,
-            canonical: e.canonical_bytes(),
-            leaf_hash,
-        })
+        crate::audit_log::log_leaf(&e, &stored)
     })
     .collect()
 }
@@ -188,54 +183,15 @@ pub fn list(
     log: &LogCtx,
     q: &AuditQuery,
 ) -> Result<Page<AuditEvent>, StoreError> {
-    let mut sql = format!("SELECT {COLUMNS} FROM audit_events WHERE seq > ?");
-    let mut args: Vec<SqlValue> = vec![SqlValue::Integer(q.after_seq.unwrap_or(0))];
-    let mut filter = |clause: &str, v: Option<SqlValue>| {
-        if let Some(v) = v {
-            sql.push_str(clause);
-            args.push(v);
-        }
-    };
-    filter(" AND tenant = ?", q.tenant.clone().map(SqlValue::Text));
-    filter(" AND action = ?", q.action.clone().map(SqlValue::Text));
-    filter(" AND actor_id = ?", q.actor_id.clone().map(SqlValue::Text));
-    filter(
-        " AND outcome = ?",
-        q.outcome.map(|o| SqlValue::Text(o.as_str().into())),
-    );
-    filter(
-        " AND resource_id = ?",
-        q.resource_id.clone().map(SqlValue::Text),
-    );
-    filter(
-        " AND subject_id = ?",
-        q.subject_id
-            .as_deref()
-            .map(|s| SqlValue::Text(log.subject_token(s))),
-    );
-    filter(" AND time_ms >= ?", q.from_ms.map(SqlValue::Integer));
-    filter(" AND time_ms < ?", q.to_ms.map(SqlValue::Integer));
-    if q.record_access_only {
-        sql.push_str(" AND resource_type = 'record'");
-    }
-    if q.emergency_only {
-        sql.push_str(" AND json_extract(details, '$.emergency') = 1");
-    }
-    sql.push_str(" ORDER BY seq LIMIT ?");
-    args.push(SqlValue::Integer(q.limit as i64 + 1));
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let mut items = stmt
-        .query_map(rusqlite::params_from_iter(args), row_to_event)?
+    let base = format!("SELECT {COLUMNS} FROM audit_events WHERE 1 = 1");
+    let emergency = "json_extract(details, '$.emergency') = 1";
+    let token = |s: &str| log.subject_token(s);
+    let q2 = audit_query(&base, Placeholders::Question, vec![], q, token, emergency);
+    let items = conn
+        .prepare_cached(&q2.sql)?
+        .query_map(super::records::params_from(&q2.args), row_to_event)?
         .collect::<Result<Vec<_>, _>>()?;
-    let next_cursor = if items.len() > q.limit {
-        items.truncate(q.limit);
-        items
-            .last()
-            .map(|e| hippo_core::cursor::encode(&e.seq.to_string()))
-    } else {
-        None
-    };
-    Ok(Page { items, next_cursor })
+    Ok(overfetched_page(items, q.limit, |e| e.seq.to_string()))
 }
 
 fn row_to_event(r: &Row<'_>) -> rusqlite::Result<AuditEvent> {

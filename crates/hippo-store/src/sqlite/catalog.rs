@@ -59,16 +59,7 @@ pub fn insert_api_key(conn: &Connection, key: &NewApiKey) -> Result<ApiKeyInfo, 
         "INSERT INTO api_keys (key_id, principal_id, secret_hash, created_at_ms, created_by) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![key.minted.key_id, principal_id, key.minted.secret_hash.as_slice(), now, key.created_by],
     )?;
-    Ok(ApiKeyInfo {
-        key_id: key.minted.key_id.clone(),
-        principal_id,
-        tenant: key.tenant.clone(),
-        role: key.role,
-        name: key.name.clone(),
-        created_at_ms: now,
-        created_by: key.created_by.clone(),
-        revoked_at_ms: None,
-    })
+    Ok(key.info(principal_id, now))
 }
 
 const SELECT_KEY: &str = "SELECT k.key_id, k.principal_id, p.tenant_id, p.role, p.name, k.created_at_ms, k.created_by, k.revoked_at_ms

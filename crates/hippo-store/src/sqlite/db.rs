@@ -5,6 +5,7 @@ use super::conn;
 use super::writer::{JobResult, Writer};
 use crate::keyring::DataKey;
 use crate::StoreError;
+use hippo_core::LogId;
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -27,14 +28,14 @@ impl Db {
         key: DataKey,
         create: bool,
         migrations: &[&str],
-        log_id: &str,
+        log: &LogId,
     ) -> Result<Self, StoreError> {
         let writer_conn = conn::open(path, &key, create)?;
         super::migrations::apply(&writer_conn, migrations)?;
         Ok(Self {
-            log: Arc::new(LogCtx::new(log_id, &key)),
+            log: Arc::new(LogCtx::new(log, &key)),
             path: path.to_owned(),
-            writer: Writer::start(log_id.to_owned(), writer_conn)?,
+            writer: Writer::start(log.to_string(), writer_conn)?,
             key,
             readers: Mutex::new(Vec::new()),
         })

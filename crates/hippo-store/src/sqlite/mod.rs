@@ -13,14 +13,17 @@ mod records;
 mod writer;
 
 use crate::keyring::{self, Keyring};
-use crate::store::{ApiKeyInfo, AuditQuery, ExclusiveGuard, LogLeaf, NewApiKey, Store, TenantInfo};
+use crate::record_rules::{self as rules, describe_record, RecordPage};
+use crate::store::{
+    ApiKeyInfo, AuditQuery, ExclusiveGuard, IntegrityScan, LogLeaf, NewApiKey, Store, TenantInfo,
+};
 use crate::StoreError;
 use async_trait::async_trait;
 use db::Db;
 use hippo_audit::tree_head::{AuditPublicKey, AuditSigningKey, SignedTreeHead};
 use hippo_core::{
-    AuditDraft, AuditEvent, Outcome, Page, Principal, Record, RecordFilter, RecordId, RecordInput,
-    TenantId,
+    AuditDraft, AuditEvent, LogId, Outcome, Page, Principal, Record, RecordFilter, RecordId,
+    RecordInput, TenantId,
 };
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -62,8 +65,6 @@ const CATALOG_DB: &str = "catalog.db";
 const CATALOG_KEY: &str = "catalog.key";
 const CATALOG_LABEL: &str = "catalog";
 const TENANTS_DIR: &str = "tenants";
-/// The log id of the catalog's audit log (events without a tenant, and access changes).
-pub const SYSTEM_LOG: &str = "system";
 
 pub struct SqliteStore {
     data_dir: PathBuf,
@@ -109,7 +110,7 @@ impl SqliteStore {
             dek,
             create,
             migrations::CATALOG,
-            "catalog",
+            &LogId::System,
         )?;
         Ok(Self {
             data_dir: data_dir.to_owned(),
@@ -150,7 +151,7 @@ impl SqliteStore {
             dek,
             false,
             migrations::TENANT,
-            tenant.as_str(),
+            &LogId::Tenant(tenant.clone()),
         )?);
         self.tenants
             .write()
@@ -231,18 +232,13 @@ impl SqliteStore {
         .await
     }
 
-    async fn log_db(&self, tenant: Option<&TenantId>) -> Result<Arc<Db>, StoreError> {
-        match tenant {
-            Some(t) => self.tenant_db(t).await,
-            None => Ok(self.catalog.clone()),
+    /// The database holding `log`: a tenant's own, or the catalog for the system log.
+    async fn log_db(&self, log: &LogId) -> Result<Arc<Db>, StoreError> {
+        match log {
+            LogId::Tenant(t) => self.tenant_db(t).await,
+            LogId::System => Ok(self.catalog.clone()),
         }
     }
-}
-
-fn describe_record(a: &mut AuditDraft, r: &Record) {
-    a.resource_id = Some(r.id.to_string());
-    a.subject_id = r.subject.clone();
-    a.detail("version", r.version);
 }
 
 #[async_trait]
@@ -269,7 +265,14 @@ impl Store for SqliteStore {
         }
         let dek = Keyring::new_data_key()?;
         let wrapped = self.keyring.wrap(&Self::tenant_label(id), &dek)?;
-        Db::open(&path, dek, true, migrations::TENANT, id.as_str())?.close();
+        Db::open(
+            &path,
+            dek,
+            true,
+            migrations::TENANT,
+            &LogId::Tenant(id.clone()),
+        )?
+        .close();
         let t = id.clone();
         let log = self.catalog.log();
         self.catalog
@@ -479,15 +482,24 @@ impl Store for SqliteStore {
         after: Option<RecordId>,
         limit: usize,
         audit: AuditDraft,
-    ) -> Result<Page<Record>, StoreError> {
+    ) -> Result<RecordPage, StoreError> {
         let db = self.tenant_db(tenant).await?;
         let mut audit = audit;
         audit.subject_id = filter.subject.clone();
         let read = move |c: &rusqlite::Connection| records::list(c, &filter, after, limit);
-        Self::read_audited(&db, audit, read, |a, page: &Page<Record>| {
-            a.detail("count", page.items.len())
-        })
-        .await
+        Self::read_audited(&db, audit, read, rules::describe_page).await
+    }
+
+    async fn verify_records(
+        &self,
+        tenant: &TenantId,
+        after: Option<RecordId>,
+        limit: usize,
+        audit: AuditDraft,
+    ) -> Result<IntegrityScan, StoreError> {
+        let db = self.tenant_db(tenant).await?;
+        let read = move |c: &rusqlite::Connection| records::verify_all(c, after, limit);
+        Self::read_audited(&db, audit, read, rules::describe_scan).await
     }
 
     async fn append_audit(&self, audit: AuditDraft) -> Result<i64, StoreError> {
@@ -506,22 +518,22 @@ impl Store for SqliteStore {
 
     async fn list_audit(
         &self,
-        tenant: Option<&TenantId>,
+        log: &LogId,
         query: AuditQuery,
         audit: AuditDraft,
     ) -> Result<Page<AuditEvent>, StoreError> {
-        let db = self.log_db(tenant).await?;
+        let db = self.log_db(log).await?;
         let log = db.log();
         let result = db.read(move |c| audit::list(c, &log, &query)).await;
         // The read of a tenant's log is recorded in that same log.
-        let own = self.log_db(audit.tenant.as_ref()).await?;
+        let own = self.log_db(&LogId::of(audit.tenant.as_ref())).await?;
         Self::after_read(&own, audit, result, |a, page| {
             a.detail("count", page.items.len())
         })
         .await
     }
 
-    async fn sign_tree_head(&self, log: Option<&TenantId>) -> Result<SignedTreeHead, StoreError> {
+    async fn sign_tree_head(&self, log: &LogId) -> Result<SignedTreeHead, StoreError> {
         let db = self.log_db(log).await?;
         let key = AuditSigningKey::from_seed(&*self.keyring.audit_signing_seed()?);
         let ctx = db.log();
@@ -529,13 +541,13 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn tree_heads(&self, log: Option<&TenantId>) -> Result<Vec<SignedTreeHead>, StoreError> {
+    async fn tree_heads(&self, log: &LogId) -> Result<Vec<SignedTreeHead>, StoreError> {
         self.log_db(log).await?.read(audit::tree_heads).await
     }
 
     async fn audit_leaves(
         &self,
-        log: Option<&TenantId>,
+        log: &LogId,
         after_seq: i64,
         limit: usize,
     ) -> Result<Vec<LogLeaf>, StoreError> {
@@ -547,7 +559,7 @@ impl Store for SqliteStore {
 
     async fn audit_leaf_hashes(
         &self,
-        log: Option<&TenantId>,
+        log: &LogId,
         first_seq: i64,
         last_seq: i64,
     ) -> Result<Vec<[u8; 32]>, StoreError> {
@@ -559,7 +571,7 @@ impl Store for SqliteStore {
 
     async fn audit_chunk_roots(
         &self,
-        log: Option<&TenantId>,
+        log: &LogId,
         first: u64,
         last: u64,
     ) -> Result<Vec<(u64, [u8; 32])>, StoreError> {
@@ -571,7 +583,7 @@ impl Store for SqliteStore {
 
     async fn put_audit_chunk_roots(
         &self,
-        log: Option<&TenantId>,
+        log: &LogId,
         roots: Vec<(u64, [u8; 32])>,
     ) -> Result<(), StoreError> {
         self.log_db(log)
@@ -580,7 +592,7 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn tree_state(&self, log: Option<&TenantId>) -> Result<(u64, [u8; 32]), StoreError> {
+    async fn tree_state(&self, log: &LogId) -> Result<(u64, [u8; 32]), StoreError> {
         self.log_db(log)
             .await?
             .read(|c| audit::load_tree(c).map(|t| (t.size(), t.root())))

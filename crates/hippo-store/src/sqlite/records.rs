@@ -1,8 +1,10 @@
 //! Records and their immutable versions in a tenant's SQLite database.
 
+use crate::record_rules::{self as rules, Head, RecordPage, StoredVersion};
+use crate::sql::{Placeholders, SqlArg};
+use crate::store::IntegrityScan;
 use crate::StoreError;
-use hippo_core::canonical;
-use hippo_core::{Page, Record, RecordFilter, RecordId, RecordInput};
+use hippo_core::{Record, RecordFilter, RecordId, RecordInput};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
@@ -11,12 +13,15 @@ const SELECT_VERSION: &str =
         v.body_sha256, v.deleted, r.created_at_ms, r.created_by, v.written_at_ms, v.written_by
      FROM record_versions v JOIN records r ON r.id = v.record_id";
 
-/// The current state of a record (`version`, `deleted`), if it exists.
-fn head(conn: &Connection, id: RecordId) -> Result<Option<(i64, bool)>, StoreError> {
+/// The current state of a record, if it exists.
+fn head(conn: &Connection, id: RecordId) -> Result<Option<Head>, StoreError> {
     Ok(conn
         .prepare_cached("SELECT version, deleted FROM records WHERE id = ?1")?
         .query_row([id.to_string()], |r| {
-            Ok((r.get(0)?, r.get::<_, i64>(1)? != 0))
+            Ok(Head {
+                version: r.get(0)?,
+                deleted: r.get::<_, i64>(1)? != 0,
+            })
         })
         .optional()?)
 }
@@ -31,14 +36,7 @@ pub fn create(conn: &Connection, input: &RecordInput, actor: &str) -> Result<Rec
     )?
     .execute(params![id.to_string(), input.record_type, input.subject, now, actor])?;
     insert_version(conn, id, 1, input, false, now, actor)?;
-    Ok(Record::from_input(
-        id,
-        1,
-        input,
-        false,
-        (now, actor),
-        (now, actor),
-    ))
+    Ok(rules::written(id, 1, input, false, None, now, actor))
 }
 
 /// Writes version `expected + 1`, failing with a conflict if the record moved on.
@@ -49,17 +47,9 @@ pub fn update(
     input: &RecordInput,
     actor: &str,
 ) -> Result<Record, StoreError> {
-    let (current, deleted) = head(conn, id)?.ok_or(StoreError::RecordNotFound(id))?;
-    if deleted {
-        return Err(StoreError::RecordDeleted(id));
-    }
-    if current != expected {
-        return Err(StoreError::VersionConflict { current });
-    }
-    let prior = get_version(conn, id, current)?;
-    if prior.record_type != input.record_type {
-        return Err(StoreError::TypeChange);
-    }
+    let current = rules::check_update(head(conn, id)?, id, expected)?;
+    let prior = stored_version(conn, id, current)?;
+    rules::check_same_type(&prior, input)?;
     write_next(conn, id, current + 1, input, false, &prior, actor)
 }
 
@@ -70,20 +60,9 @@ pub fn delete(
     expected: Option<i64>,
     actor: &str,
 ) -> Result<Record, StoreError> {
-    let (current, deleted) = head(conn, id)?.ok_or(StoreError::RecordNotFound(id))?;
-    if deleted {
-        return Err(StoreError::RecordDeleted(id));
-    }
-    if expected.is_some_and(|e| e != current) {
-        return Err(StoreError::VersionConflict { current });
-    }
-    let prior = get_version(conn, id, current)?;
-    let tombstone = RecordInput {
-        record_type: prior.record_type.clone(),
-        subject: prior.subject.clone(),
-        labels: prior.labels.clone(),
-        body: serde_json::Map::new(),
-    };
+    let current = rules::check_delete(head(conn, id)?, id, expected)?;
+    let prior = stored_version(conn, id, current)?;
+    let tombstone = rules::tombstone(&prior)?;
     write_next(conn, id, current + 1, &tombstone, true, &prior, actor)
 }
 
@@ -93,7 +72,7 @@ fn write_next(
     version: i64,
     input: &RecordInput,
     deleted: bool,
-    prior: &Record,
+    prior: &StoredVersion,
     actor: &str,
 ) -> Result<Record, StoreError> {
     let now = hippo_core::time_fmt::now_millis();
@@ -102,13 +81,14 @@ fn write_next(
     )?
     .execute(params![id.to_string(), input.subject, version, deleted, now, actor])?;
     insert_version(conn, id, version, input, deleted, now, actor)?;
-    Ok(Record::from_input(
+    Ok(rules::written(
         id,
         version,
         input,
         deleted,
-        (prior.created_at_ms, &prior.created_by),
-        (now, actor),
+        Some(prior),
+        now,
+        actor,
     ))
 }
 
@@ -121,10 +101,7 @@ fn insert_version(
     now: i64,
     actor: &str,
 ) -> Result<(), StoreError> {
-    let body = serde_json::Value::Object(input.body.clone());
-    let bytes = canonical::to_canonical_bytes(&body);
-    let sha = canonical::sha256_hex(&body);
-    let labels = serde_json::to_string(&input.labels).expect("labels serialise");
+    let (body, sha) = rules::stored_body(input);
     conn.prepare_cached(
         "INSERT INTO record_versions (record_id, version, record_type, subject, labels, body, body_sha256, deleted, written_at_ms, written_by)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -134,8 +111,8 @@ fn insert_version(
         version,
         input.record_type,
         input.subject,
-        labels,
-        String::from_utf8(bytes).expect("JSON is UTF-8"),
+        rules::stored_labels(input),
+        body,
         sha,
         deleted,
         now,
@@ -144,24 +121,33 @@ fn insert_version(
     Ok(())
 }
 
+/// One stored version, unchecked (update and delete need only its metadata).
+fn stored_version(
+    conn: &Connection,
+    id: RecordId,
+    version: i64,
+) -> Result<StoredVersion, StoreError> {
+    let sql = format!("{SELECT_VERSION} WHERE v.record_id = ?1 AND v.version = ?2");
+    conn.prepare_cached(&sql)?
+        .query_row(params![id.to_string(), version], row_to_stored)
+        .optional()?
+        .ok_or(StoreError::VersionNotFound { id, version })
+}
+
 /// The current version of a record (including a tombstone).
 pub fn get_current(conn: &Connection, id: RecordId) -> Result<Record, StoreError> {
     let sql = format!("{SELECT_VERSION} WHERE v.record_id = ?1 AND v.version = r.version");
-    conn.prepare_cached(&sql)?
-        .query_row([id.to_string()], row_to_record)
+    let row = conn
+        .prepare_cached(&sql)?
+        .query_row([id.to_string()], row_to_stored)
         .optional()?
-        .ok_or(StoreError::RecordNotFound(id))
-        .and_then(verified)
+        .ok_or(StoreError::RecordNotFound(id))?;
+    Ok(row.verify()?)
 }
 
 /// One specific version of a record.
 pub fn get_version(conn: &Connection, id: RecordId, version: i64) -> Result<Record, StoreError> {
-    let sql = format!("{SELECT_VERSION} WHERE v.record_id = ?1 AND v.version = ?2");
-    conn.prepare_cached(&sql)?
-        .query_row(params![id.to_string(), version], row_to_record)
-        .optional()?
-        .ok_or(StoreError::VersionNotFound { id, version })
-        .and_then(verified)
+    Ok(stored_version(conn, id, version)?.verify()?)
 }
 
 /// Every version of a record, oldest first.
@@ -169,12 +155,15 @@ pub fn history(conn: &Connection, id: RecordId) -> Result<Vec<Record>, StoreErro
     let sql = format!("{SELECT_VERSION} WHERE v.record_id = ?1 ORDER BY v.version");
     let versions = conn
         .prepare_cached(&sql)?
-        .query_map([id.to_string()], row_to_record)?
+        .query_map([id.to_string()], row_to_stored)?
         .collect::<Result<Vec<_>, _>>()?;
     if versions.is_empty() {
         return Err(StoreError::RecordNotFound(id));
     }
-    versions.into_iter().map(verified).collect()
+    Ok(versions
+        .into_iter()
+        .map(StoredVersion::verify)
+        .collect::<Result<_, _>>()?)
 }
 
 /// A page of current records in id (= creation) order, so pages stay stable under updates.
@@ -183,80 +172,71 @@ pub fn list(
     f: &RecordFilter,
     after: Option<RecordId>,
     limit: usize,
-) -> Result<Page<Record>, StoreError> {
-    let mut sql = format!("{SELECT_VERSION} WHERE v.version = r.version");
-    let mut args: Vec<SqlValue> = Vec::new();
-    let mut filter = |clause: &str, v: Option<SqlValue>| {
-        if let Some(v) = v {
-            sql.push_str(clause);
-            args.push(v);
-        }
-    };
-    filter(
-        " AND r.record_type = ?",
-        f.record_type.clone().map(SqlValue::Text),
-    );
-    filter(" AND r.subject = ?", f.subject.clone().map(SqlValue::Text));
-    filter(
-        " AND r.updated_at_ms >= ?",
-        f.updated_since_ms.map(SqlValue::Integer),
-    );
-    filter(
-        " AND r.id > ?",
-        after.map(|a| SqlValue::Text(a.to_string())),
-    );
-    if !f.include_deleted {
-        sql.push_str(" AND r.deleted = 0");
-    }
-    sql.push_str(" ORDER BY r.id LIMIT ?");
-    args.push(SqlValue::Integer(limit as i64 + 1));
-    let mut items = conn
-        .prepare_cached(&sql)?
-        .query_map(rusqlite::params_from_iter(args), row_to_record)?
-        .collect::<Result<Vec<_>, _>>()?
-        .into_iter()
-        .map(verified)
+) -> Result<RecordPage, StoreError> {
+    let base = format!("{SELECT_VERSION} WHERE 1 = 1");
+    let q = rules::list_query(&base, Placeholders::Question, vec![], f, after, limit);
+    let rows = conn
+        .prepare_cached(&q.sql)?
+        .query_map(params_from(&q.args), row_to_stored)?
         .collect::<Result<Vec<_>, _>>()?;
-    let next_cursor = if items.len() > limit {
-        items.truncate(limit);
-        items
-            .last()
-            .map(|r| hippo_core::cursor::encode(&r.id.to_string()))
-    } else {
-        None
-    };
-    Ok(Page { items, next_cursor })
+    Ok(rules::record_page(rows, limit))
 }
 
-/// Fails closed on a body that no longer matches its hash (164.312(c)(1) integrity).
-fn verified(r: Record) -> Result<Record, StoreError> {
-    if r.body_intact() {
-        Ok(r)
-    } else {
-        Err(StoreError::Corrupt(format!(
-            "record {} version {} fails its integrity check",
-            r.id, r.version
-        )))
-    }
+/// Checks every version of up to `limit` records after `after`.
+pub fn verify_all(
+    conn: &Connection,
+    after: Option<RecordId>,
+    limit: usize,
+) -> Result<IntegrityScan, StoreError> {
+    let ids: Vec<String> = conn
+        .prepare_cached("SELECT id FROM records WHERE id > ?1 ORDER BY id LIMIT ?2")?
+        .query_map(
+            params![
+                after.map(|a| a.to_string()).unwrap_or_default(),
+                limit as i64
+            ],
+            |r| r.get(0),
+        )?
+        .collect::<Result<_, _>>()?;
+    let Some(last) = ids.last() else {
+        return Ok(IntegrityScan::default());
+    };
+    let sql = format!("{SELECT_VERSION} WHERE v.record_id > ?1 AND v.record_id <= ?2");
+    let rows = conn
+        .prepare_cached(&sql)?
+        .query_map(
+            params![after.map(|a| a.to_string()).unwrap_or_default(), last],
+            row_to_stored,
+        )?
+        .collect::<Result<Vec<_>, _>>()?;
+    let last: RecordId = last
+        .parse()
+        .map_err(|_| StoreError::Corrupt("a stored record id is malformed".into()))?;
+    Ok(rules::scan(ids.len(), last, rows, limit))
 }
 
-fn row_to_record(r: &Row<'_>) -> rusqlite::Result<Record> {
-    let bad = |i: usize| {
-        rusqlite::Error::FromSqlConversionFailure(
-            i,
-            rusqlite::types::Type::Text,
-            "malformed stored value".into(),
-        )
-    };
+/// Binds a built query's parameters.
+pub(super) fn params_from(args: &[SqlArg]) -> impl rusqlite::Params + '_ {
+    rusqlite::params_from_iter(args.iter().map(|a| match a {
+        SqlArg::Text(t) => SqlValue::Text(t.clone()),
+        SqlArg::Int(i) => SqlValue::Integer(*i),
+    }))
+}
+
+fn row_to_stored(r: &Row<'_>) -> rusqlite::Result<StoredVersion> {
     let id: String = r.get(0)?;
-    let labels: String = r.get(3)?;
-    let body: String = r.get(4)?;
-    Ok(Record {
-        id: id.parse().map_err(|_| bad(0))?,
+    Ok(StoredVersion {
+        id: id.parse().map_err(|_| {
+            rusqlite::Error::FromSqlConversionFailure(
+                0,
+                rusqlite::types::Type::Text,
+                "malformed stored record id".into(),
+            )
+        })?,
         record_type: r.get(1)?,
         subject: r.get(2)?,
-        labels: serde_json::from_str(&labels).map_err(|_| bad(3))?,
-        body: serde_json::from_str(&body).map_err(|_| bad(4))?,
+        labels: r.get(3)?,
+        body: r.get(4)?,
         version: r.get(5)?,
         body_sha256: r.get(6)?,
         deleted: r.get::<_, i64>(7)? != 0,

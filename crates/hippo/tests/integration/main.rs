@@ -1,6 +1,7 @@
 //! Integration tests: the real `hippo` binary, on an ephemeral port, over real TLS.
 
 mod audit;
+mod connections;
 mod crash;
 mod encryption;
 mod errors;
@@ -11,9 +12,11 @@ mod numbers;
 mod ops;
 mod pg_ledger;
 mod postgres;
+mod readme;
 mod records;
 mod s3_export;
 mod tls;
+mod verify_cli;
 
 use hippo_testkit::{Options, TestServer};
 use reqwest::{Client, Response, StatusCode};

@@ -10,6 +10,7 @@
 use super::*;
 use hippo_audit::merkle;
 use hippo_audit::tree_head::{AuditPublicKey, SignedTreeHead};
+use hippo_core::LogId;
 use hippo_store::export::{
     Credentials, ExportError, ExportSink, ObjectKind, S3Options, S3Sink, S3Url,
     ServerSideEncryption,
@@ -420,9 +421,10 @@ async fn s3_export_locks_objects_is_idempotent_and_resumes_after_a_crash() {
             .unwrap(),
             crashed: false.into(),
         };
-        let err = hippo_store::ledger::export(&store, Some(&tenant), &sink, 5, 2190)
-            .await
-            .unwrap_err();
+        let err =
+            hippo_store::ledger::export(&store, &LogId::Tenant(tenant.clone()), &sink, 5, 2190)
+                .await
+                .unwrap_err();
         assert!(matches!(err, ExportError::Interrupted(_)), "{err}");
         assert!(sink.crashed.load(std::sync::atomic::Ordering::SeqCst));
         hippo_store::Store::shutdown(&store).await;
@@ -603,7 +605,7 @@ async fn pg_instances_export_one_log_to_s3_without_overlap() {
     let key = public_key(&a);
     let (keys, _) = check_log(&moto, &key, expected_until(), "default");
     assert!(keys.len() >= 2, "{keys:?}");
-    check_log(&moto, &key, expected_until(), "system");
+    check_log(&moto, &key, expected_until(), ".system");
     for logs in [a.logs(), b.logs()] {
         assert!(!logs.contains(SECRET), "a server logged the AWS secret");
         assert!(!logs.contains("audit export failed"), "{logs}");

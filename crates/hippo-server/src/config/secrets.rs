@@ -1,0 +1,96 @@
+//! The configuration's secrets: the PostgreSQL URL and the keyring, which come from the
+//! environment or from owner-only files, never from `hippo.toml` or a flag, and never appear in
+//! an error.
+
+use super::{Config, ConfigError};
+use std::path::{Path, PathBuf};
+
+/// The environment variable that may carry the keyring itself (JSON), as container platforms
+/// inject secrets (ECS `secrets`, Kubernetes `secretKeyRef`).
+pub const KEYRING_ENV: &str = "HIPPO_KEYRING";
+
+pub(super) fn keyring_from_env() -> Option<String> {
+    std::env::var(KEYRING_ENV)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+}
+
+/// `HIPPO_DATABASE_URL`, if set to something.
+pub(super) fn database_url_from_env() -> Option<String> {
+    std::env::var("HIPPO_DATABASE_URL")
+        .ok()
+        .map(|u| u.trim().to_owned())
+        .filter(|u| !u.is_empty())
+}
+
+impl Config {
+    /// The PostgreSQL URL: `HIPPO_DATABASE_URL`, else the contents of `database_url_file`.
+    /// Errors name where to put it, never the URL itself (it may carry a password).
+    pub fn database_url(&self) -> Result<String, ConfigError> {
+        if let Some(url) = database_url_from_env() {
+            return Ok(url);
+        }
+        let Some(path) = &self.database_url_file else {
+            return Err(ConfigError::new(
+                "database_url_file",
+                "store = \"postgres\" needs a database URL",
+                "set HIPPO_DATABASE_URL, or database_url_file to a file (mode 600) holding postgres://user:password@host/db?sslmode=verify-full",
+            ));
+        };
+        let unreadable = |why: String| {
+            ConfigError::new(
+                "database_url_file",
+                format!("{}: {why}", path.display()),
+                "point it at a readable file holding only the postgres:// URL",
+            )
+        };
+        // The one owner-only check of the code base (the keyring and databases use it too).
+        hippo_store::keyring::require_private(path, false).map_err(|e| match e {
+            hippo_store::StoreError::Permissions { .. } => ConfigError::new(
+                "database_url_file",
+                format!("{e} (it holds a database password)"),
+                format!("chmod 600 {}", path.display()),
+            ),
+            other => unreadable(other.to_string()),
+        })?;
+        let url = std::fs::read_to_string(path).map_err(|e| unreadable(e.to_string()))?;
+        match url.trim() {
+            "" => Err(unreadable("is empty".into())),
+            u => Ok(u.to_owned()),
+        }
+    }
+
+    /// The keyring's path: `keyring_file`, else the data directory's own.
+    pub fn keyring_path(&self, data_dir: &Path) -> PathBuf {
+        self.keyring_file
+            .clone()
+            .unwrap_or_else(|| hippo_store::Keyring::path(data_dir))
+    }
+
+    /// Whether the keyring comes from outside the data directory (shared by instances).
+    pub fn shared_keyring(&self) -> bool {
+        self.keyring_file.is_some() || keyring_from_env().is_some()
+    }
+
+    /// Loads the keyring: `HIPPO_KEYRING` (the JSON itself), else `keyring_file`, else the data
+    /// directory's; errors name the key to fix.
+    pub fn load_keyring(&self, data_dir: &Path) -> Result<hippo_store::Keyring, ConfigError> {
+        if let Some(json) = keyring_from_env().map(zeroize::Zeroizing::new) {
+            return hippo_store::Keyring::from_json(&json, KEYRING_ENV).map_err(|e| {
+                ConfigError::new(
+                    "keyring_file",
+                    e.to_string(),
+                    "set HIPPO_KEYRING to the deployment's keyring JSON (from `hippo keyring generate`, kept in a secret store)",
+                )
+            });
+        }
+        let path = self.keyring_path(data_dir);
+        hippo_store::Keyring::load_file(&path).map_err(|e| {
+            ConfigError::new(
+                "keyring_file",
+                e.to_string(),
+                "give every instance the deployment's keyring: HIPPO_KEYRING (its JSON) or keyring_file / HIPPO_KEYRING_FILE (a mode-600 file)",
+            )
+        })
+    }
+}

@@ -1,0 +1,175 @@
+//! Unit tests of loading, validation and secrets.
+
+use super::*;
+
+#[test]
+fn defaults_are_valid_and_template_round_trips() {
+    Config::default().validate().unwrap();
+    let parsed: Config = toml::from_str(&Config::template()).unwrap();
+    assert_eq!(parsed, Config::default());
+}
+
+#[test]
+fn insecure_http_requires_loopback() {
+    let c = Config {
+        insecure_http: true,
+        listen: "0.0.0.0:80".into(),
+        ..Config::default()
+    };
+    let e = c.validate().unwrap_err().to_string();
+    assert!(e.contains("`insecure_http`") && e.contains("Fix:"), "{e}");
+}
+
+#[test]
+fn errors_name_the_key_and_env_var() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join(CONFIG_FILE), "max_body_bytes = \"big\"\n").unwrap();
+    let e = Config::load(d.path(), &FlagOverrides::default()).unwrap_err();
+    assert_eq!(e.key, "max_body_bytes");
+    assert_eq!(e.env, "HIPPO_MAX_BODY_BYTES");
+    std::fs::write(d.path().join(CONFIG_FILE), "[rate_limit]\nrps = 1\n").unwrap();
+    let e = Config::load(d.path(), &FlagOverrides::default()).unwrap_err();
+    assert_eq!(e.key, "rate_limit.rps", "{e}");
+    assert!(e.to_string().contains("requests_per_second"), "{e}");
+}
+
+#[test]
+fn s3_export_keys_are_validated() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(
+        d.path().join(CONFIG_FILE),
+        "[audit]\nexport_url = \"s3://audit-bucket/hippo\"\ns3_endpoint = \"http://127.0.0.1:9000\"\ns3_sse = \"AES256\"\n",
+    )
+    .unwrap();
+    let c = Config::load(d.path(), &FlagOverrides::default()).unwrap();
+    let opts = c.audit.s3_options();
+    assert_eq!(opts.sse, hippo_store::export::ServerSideEncryption::Aes256);
+    assert_eq!(opts.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+    let bad = |audit: AuditConfig| {
+        Config {
+            audit,
+            ..Config::default()
+        }
+        .validate()
+        .unwrap_err()
+        .key
+    };
+    let url = |u: &str| AuditConfig {
+        export_url: Some(u.into()),
+        ..AuditConfig::default()
+    };
+    assert_eq!(bad(url("/var/audit")), "audit.export_url");
+    assert_eq!(bad(url("s3://No_Such")), "audit.export_url");
+    let sse = AuditConfig {
+        s3_sse: "rot13".into(),
+        ..AuditConfig::default()
+    };
+    assert_eq!(bad(sse), "audit.s3_sse");
+    let kms = AuditConfig {
+        s3_sse: "none".into(),
+        s3_kms_key_id: Some("k".into()),
+        ..AuditConfig::default()
+    };
+    assert_eq!(bad(kms), "audit.s3_kms_key_id");
+}
+
+#[test]
+fn a_shared_keyring_file_is_for_postgres_and_must_be_private() {
+    use std::os::unix::fs::PermissionsExt;
+    if std::env::var_os(KEYRING_ENV).is_some() {
+        return; // the environment's keyring wins by design
+    }
+    let d = tempfile::tempdir().unwrap();
+    let file = d.path().join("shared-keyring.json");
+    std::fs::write(
+        &file,
+        hippo_store::Keyring::generate_json().unwrap().as_bytes(),
+    )
+    .unwrap();
+    let sqlite = Config {
+        keyring_file: Some(file.clone()),
+        ..Config::default()
+    };
+    let e = sqlite.validate().unwrap_err();
+    assert_eq!(e.key, "keyring_file");
+    let pg = Config {
+        store: StoreKind::Postgres,
+        keyring_file: Some(file.clone()),
+        ..Config::default()
+    };
+    pg.validate().unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let e = pg.load_keyring(d.path()).unwrap_err().to_string();
+    assert!(e.contains("chmod 600"), "{e}");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    pg.load_keyring(d.path()).unwrap().ledger_keys().unwrap();
+}
+
+#[test]
+fn database_url_comes_from_a_private_file_and_is_never_echoed() {
+    if std::env::var_os("HIPPO_DATABASE_URL").is_some() {
+        return; // the environment wins by design; nothing to test here
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let d = tempfile::tempdir().unwrap();
+    let file = d.path().join("db-url");
+    let url = "postgres://hippo:Pw-Zebediah@db.example.com/hippo?sslmode=verify-full";
+    std::fs::write(&file, format!("{url}\n")).unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let c = Config {
+        store: StoreKind::Postgres,
+        database_url_file: Some(file.clone()),
+        ..Config::default()
+    };
+    c.validate().unwrap();
+    let e = c.database_url().unwrap_err().to_string();
+    assert!(e.contains("chmod 600") && !e.contains("Pw-Zebediah"), "{e}");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    assert_eq!(c.database_url().unwrap(), url);
+    let none = Config {
+        store: StoreKind::Postgres,
+        ..Config::default()
+    };
+    assert!(none
+        .database_url()
+        .unwrap_err()
+        .to_string()
+        .contains("HIPPO_DATABASE_URL"));
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join(CONFIG_FILE), "store = \"mysql\"\n").unwrap();
+    let e = Config::load(d.path(), &FlagOverrides::default()).unwrap_err();
+    assert_eq!(e.key, "store");
+}
+
+#[test]
+fn flags_override_file() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join(CONFIG_FILE), "listen = \"127.0.0.1:9000\"\n").unwrap();
+    let c = Config::load(
+        d.path(),
+        &FlagOverrides {
+            listen: Some("127.0.0.1:0".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(c.listen, "127.0.0.1:0");
+}
+
+#[test]
+fn log_settings_are_typed() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join(CONFIG_FILE), "[log]\nlevel = \"loud\"\n").unwrap();
+    let e = Config::load(d.path(), &FlagOverrides::default()).unwrap_err();
+    assert_eq!(e.key, "log.level", "{e}");
+    std::fs::write(
+        d.path().join(CONFIG_FILE),
+        "[log]\nlevel = \"debug\"\nformat = \"text\"\n",
+    )
+    .unwrap();
+    let c = Config::load(d.path(), &FlagOverrides::default()).unwrap();
+    assert_eq!(
+        (c.log.level, c.log.format),
+        (LogLevel::Debug, LogFormat::Text)
+    );
+}

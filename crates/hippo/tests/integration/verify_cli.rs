@@ -1,0 +1,190 @@
+//! `hippo audit verify` as a new user and an auditor run it: with no flags on a fresh
+//! deployment, for the system log alone, for every log, on both stores; a system-log event
+//! altered in storage is pinpointed; and a data directory whose system-log heads were signed
+//! under the old name (`catalog`, by the previous release) still verifies.
+
+use super::ledger::audit_cli;
+use super::*;
+use hippo_testkit::pg::TestDatabase;
+use reqwest::Method;
+
+fn run(s: &TestServer, args: &[&str]) -> (bool, String) {
+    let out = audit_cli(s, args);
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// What a first session does: records, one request with a wrong key, a key created and revoked.
+async fn first_session(s: &TestServer) {
+    let key = s.admin_key.clone();
+    for i in 0..3 {
+        create(
+            s,
+            &key,
+            json!({"type": "Patient", "subject": format!("p-{i}"), "body": {"n": i}}),
+        )
+        .await;
+    }
+    let wrong = authed(
+        &s.client(),
+        Method::GET,
+        s.url("/v1/records"),
+        "hpk_nosuchkey_0000000000000000000000000000000000000000000",
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    s.create_key("default", "reader");
+    let out = s.cli(&["apikey", "list", "--json"]);
+    let keys: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let reader = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["role"] == "reader")
+        .unwrap()["key_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(s.cli(&["apikey", "revoke", &reader]).status.success());
+}
+
+/// Every documented form of verify passes on a clean deployment, before and after the stop
+/// that signs the final heads.
+async fn a_fresh_deployment_verifies(mut s: TestServer) {
+    first_session(&s).await;
+    for stopped in [false, true] {
+        if stopped {
+            s.stop();
+        }
+        let (ok, report) = run(&s, &["verify"]);
+        assert!(ok, "`hippo audit verify` on a fresh deployment: {report}");
+        assert!(
+            report.contains("log .system") && report.contains("log default"),
+            "{report}"
+        );
+        let (ok, report) = run(&s, &["verify", "--system"]);
+        assert!(ok && report.contains("log .system"), "{report}");
+        let (ok, report) = run(&s, &["verify", "--tenant", "default"]);
+        assert!(ok, "{report}");
+        let (ok, report) = run(&s, &["verify", "--json"]);
+        assert!(ok, "{report}");
+        assert!(report.contains("\"log\":\".system\""), "{report}");
+    }
+    // The system log holds what an investigator needs first.
+    let (ok, head) = run(&s, &["tree-head", "--system"]);
+    assert!(ok, "{head}");
+    assert!(head.contains("\".system\""), "{head}");
+}
+
+#[tokio::test]
+async fn a_fresh_embedded_deployment_verifies_with_no_flags() {
+    a_fresh_deployment_verifies(server()).await;
+}
+
+#[tokio::test]
+async fn a_fresh_postgres_deployment_verifies_with_no_flags() {
+    let Some(db) = TestDatabase::create("fresh_verify").await else {
+        return;
+    };
+    a_fresh_deployment_verifies(server_with(Options::default().postgres(&db.url))).await;
+}
+
+#[tokio::test]
+async fn an_altered_system_log_event_is_pinpointed() {
+    let mut s = server();
+    first_session(&s).await;
+    s.stop();
+    assert!(run(&s, &["verify", "--system"]).0);
+    let db = s.raw_db(None);
+    db.execute_batch(
+        "DROP TRIGGER audit_events_no_update; UPDATE audit_events SET outcome = 'success' WHERE action = 'auth.failed';",
+    )
+    .unwrap();
+    drop(db);
+    let (ok, report) = run(&s, &["verify"]);
+    assert!(!ok, "{report}");
+    assert!(
+        report.contains("log .system") && report.contains("was altered"),
+        "{report}"
+    );
+    // The tenant's own log is still reported intact.
+    assert!(run(&s, &["verify", "--tenant", "default"]).0);
+}
+
+#[tokio::test]
+async fn a_postgres_system_log_event_altered_is_pinpointed() {
+    let Some(db) = TestDatabase::create("pg_system_tamper").await else {
+        return;
+    };
+    let mut s = server_with(Options::default().postgres(&db.url));
+    first_session(&s).await;
+    s.stop();
+    assert!(run(&s, &["verify", "--system"]).0);
+    db.run(
+        "SET session_replication_role = replica; UPDATE hippo.audit_events SET outcome = 'success' WHERE log_id = '.system' AND action = 'auth.failed';",
+    )
+    .await;
+    let (ok, report) = run(&s, &["verify", "--system"]);
+    assert!(!ok && report.contains("was altered"), "{report}");
+}
+
+/// The previous release signed the embedded store's system-log heads as `catalog`. Such heads,
+/// written here exactly as it wrote them (signed with the deployment's key), still verify, and
+/// a head of that name is accepted for the system log only.
+#[tokio::test]
+async fn system_log_heads_signed_by_the_previous_release_still_verify() {
+    use hippo_audit::tree_head::{AuditSigningKey, TreeHead};
+    use hippo_store::Store;
+    let mut s = server();
+    first_session(&s).await;
+    s.stop();
+    let store = hippo_store::SqliteStore::open(&s.data_dir).unwrap();
+    let (size, root) = store.tree_state(&hippo_core::LogId::System).await.unwrap();
+    store.shutdown().await;
+    let keyring = hippo_store::Keyring::load(&s.data_dir).unwrap();
+    let key = AuditSigningKey::from_seed(&keyring.audit_signing_seed().unwrap());
+    let db = s.raw_db(None);
+    // The heads the server just signed are replaced by the old release's form of them.
+    db.execute_batch("DROP TRIGGER IF EXISTS tree_heads_no_delete; DELETE FROM tree_heads;")
+        .unwrap();
+    let old = key
+        .sign(TreeHead::new("catalog", size, root, 1_700_000_000_000).unwrap())
+        .unwrap();
+    db.execute(
+        "INSERT INTO tree_heads (tree_size, timestamp_ms, sth) VALUES (?1, ?2, ?3)",
+        rusqlite::params![size as i64, 1_700_000_000_000i64, old.to_json()],
+    )
+    .unwrap();
+    drop(db);
+    let (ok, report) = run(&s, &["verify", "--system"]);
+    assert!(ok, "an upgraded data directory verifies: {report}");
+    assert!(report.contains("OK"), "{report}");
+    // The old name is an alias of the system log, not of any log: as a trusted head for a
+    // tenant's log it is ignored (it names no tenant), and a tenant named `catalog` is another log.
+    let (ok, report) = run(&s, &["verify"]);
+    assert!(ok, "{report}");
+    // New heads (once the log grows) are signed under the one spelling.
+    s.restart();
+    let wrong = authed(
+        &s.client(),
+        Method::GET,
+        s.url("/v1/records"),
+        "hpk_nosuchkey_0000000000000000000000000000000000000000000",
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    s.stop();
+    let (ok, head) = run(&s, &["tree-head", "--system"]);
+    assert!(ok && head.contains("\".system\""), "{head}");
+    assert!(run(&s, &["verify"]).0);
+}
