@@ -229,7 +229,10 @@ async fn tampered_bodies_and_refused_audit_events_fail_closed() {
         .get_record(&t, r.id, draft(&t, Action::RecordRead))
         .await
         .unwrap_err();
-    assert!(matches!(e, StoreError::Corrupt(_)), "{e:?}");
+    assert!(
+        matches!(e, StoreError::IntegrityFailed { id, version: 1 } if id == r.id),
+        "{e:?}"
+    );
 
     // The audit table refuses inserts: the write is refused and leaves nothing behind.
     sqlx::raw_sql(
