@@ -1,4 +1,7 @@
-//! Canonical JSON: the one byte form of a `serde_json::Value` that the audit trail hashes (Merkle leaves) and keys (redaction HMACs).
+//! Canonical JSON: the one byte form of a `serde_json::Value` that redaction keys (its HMACs of
+//! sensitive detail values). Merkle leaves are the canonical bytes of whole events, made by
+//! `hippo_core::canonical` (the same form, byte for byte: see the test in hippo-store's
+//! `audit_log` that compares them).
 //!
 //! The form is:
 //!

@@ -205,6 +205,18 @@ mod tests {
     }
 
     #[test]
+    fn leaves_and_redaction_use_the_same_canonical_form() {
+        // Merkle leaves come from hippo-core's canonical form, redaction HMACs from
+        // hippo-audit's; an auditor recomputing either must get the same bytes.
+        let (e, _) = LogCtx::from_root(&"a".parse().unwrap(), &[1; 32]).seal(draft(), 1, 5);
+        let value = serde_json::to_value(&e).unwrap();
+        assert_eq!(
+            hippo_audit::canonical::to_canonical_vec(&value),
+            e.canonical_bytes()
+        );
+    }
+
+    #[test]
     fn integrate_refuses_a_gap_and_the_tree_round_trips_through_text() {
         let mut t = CompactTree::new();
         integrate(&mut t, 1, [1; 32]).unwrap();
