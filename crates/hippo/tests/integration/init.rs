@@ -1,6 +1,7 @@
 //! First run and second run: initialisation, reuse, permission checks, configuration errors, the CLI.
 
 use super::*;
+use hippo_testkit::StoreKind;
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
@@ -12,20 +13,24 @@ fn mode(p: &std::path::Path) -> u32 {
 async fn first_run_initialises_and_second_run_reuses() {
     let mut s = server();
     let d = s.data_dir.clone();
-    for f in [
+    let mut files = vec![
         "hippo.toml",
         "keyring.json",
-        "catalog.key",
         "tls/ca.pem",
         "tls/server.pem",
         "tls/server.key",
-        "tenants/default.db",
-    ] {
+    ];
+    // The embedded store's databases; PostgreSQL keeps them in the database server.
+    let databases = ["catalog.key", "tenants/default.db"];
+    if s.store() == StoreKind::Sqlite {
+        files.extend(databases);
+    }
+    for f in files {
         assert!(d.join(f).exists(), "{f} missing");
+        assert_eq!(mode(&d.join(f)) & 0o077, 0, "{f} is readable by others");
     }
     assert_eq!(mode(&d), 0o700);
     assert_eq!(mode(&d.join("keyring.json")), 0o600);
-    assert_eq!(mode(&d.join("tenants/default.db")), 0o600);
     let out = s.stdout().join("\n");
     assert!(
         out.contains("curl --cacert")
@@ -65,9 +70,7 @@ async fn refuses_to_start_with_exposed_keys_or_bad_config() {
     s.stop();
     let d = s.data_dir.clone();
     let run = || {
-        Command::new(BIN)
-            .arg("--data-dir")
-            .arg(&d)
+        s.command()
             .args(["serve", "--listen", "127.0.0.1:0"])
             .output()
             .unwrap()
@@ -115,18 +118,16 @@ async fn refuses_to_start_with_exposed_keys_or_bad_config() {
     );
     std::fs::write(&cfg, &original).unwrap();
 
-    let out = Command::new(BIN)
-        .arg("--data-dir")
-        .arg(&d)
+    let out = s
+        .command()
         .args(["serve", "--listen", "127.0.0.1:0"])
         .env("HIPPO_RATE_LIMIT__BURST", "0")
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("rate_limit"), "{err}");
-    let out = Command::new(BIN)
-        .arg("--data-dir")
-        .arg(&d)
+    let out = s
+        .command()
         .args(["serve", "--listen", "nowhere"])
         .output()
         .unwrap();
