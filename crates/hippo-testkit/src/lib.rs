@@ -5,6 +5,7 @@
 
 pub mod pg;
 pub mod raw;
+pub mod relay;
 pub mod store;
 pub mod tls_probe;
 

@@ -33,9 +33,9 @@ pub fn admin_url(test: &str) -> Option<(String, bool)> {
 }
 
 fn skipped(test: &str, why: &str) {
-    eprintln!(
+    crate::store::note(&format!(
         "SKIPPED (PostgreSQL half) {test}: {ENV} is not set and {why}; run .ci/run, or set it to e.g. {LOCAL_DEFAULT}"
-    );
+    ));
 }
 
 /// `url` with its database replaced by `db`.

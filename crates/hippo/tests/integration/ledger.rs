@@ -256,18 +256,14 @@ async fn export_writes_sealed_batches_and_resumes() {
     let (mut s, _) = server_with_history().await;
     s.stop();
     let sink = s.dir.path().join("sink");
-    let out = audit_cli(
-        &s,
-        &[
-            "export",
-            "--tenant",
-            "default",
-            "--to",
-            sink.to_str().unwrap(),
-            "--batch-size",
-            "5",
-        ],
-    );
+    let export = || {
+        let to = sink.to_str().unwrap();
+        audit_cli(
+            &s,
+            &["export", "--tenant", "default", "--to", to, "--batch-size", "5"],
+        )
+    };
+    let out = export();
     assert!(
         out.status.success(),
         "{}",
@@ -315,18 +311,7 @@ async fn export_writes_sealed_batches_and_resumes() {
     assert!(manifest["retain_until"].as_str().unwrap() > "2032");
 
     // Idempotent, and resumable after a crash that lost the last manifest.
-    let again = audit_cli(
-        &s,
-        &[
-            "export",
-            "--tenant",
-            "default",
-            "--to",
-            sink.to_str().unwrap(),
-            "--batch-size",
-            "5",
-        ],
-    );
+    let again = export();
     assert!(String::from_utf8_lossy(&again.stderr).contains("0 new batch"));
     let last_manifest = names
         .iter()
@@ -334,18 +319,7 @@ async fn export_writes_sealed_batches_and_resumes() {
         .find(|n| n.ends_with("manifest.json"))
         .unwrap();
     std::fs::remove_file(dir.join(last_manifest)).unwrap();
-    let resumed = audit_cli(
-        &s,
-        &[
-            "export",
-            "--tenant",
-            "default",
-            "--to",
-            sink.to_str().unwrap(),
-            "--batch-size",
-            "5",
-        ],
-    );
+    let resumed = export();
     assert!(
         String::from_utf8_lossy(&resumed.stderr).contains("1 new batch"),
         "{}",

@@ -7,11 +7,10 @@ use super::crash::{assert_all_readable, assert_dense, spawn_writers, wait_for, A
 use super::ledger::{check_consistency, published_key, sign, verify};
 use super::*;
 use hippo_testkit::pg::{with_database, TestDatabase};
+use hippo_testkit::relay::Relay;
 use hippo_testkit::{runs_on, StoreKind};
 use reqwest::Method;
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 
 const WHY: &str = "instances sharing one database";
 
@@ -222,46 +221,6 @@ async fn instances_share_a_keyring_from_a_secret_and_another_is_refused() {
     assert!(ok, "{report}");
 }
 
-/// A TCP relay to PostgreSQL that can be cut (connections dropped, new ones refused) and restored.
-struct Relay {
-    port: u16,
-    up: Arc<AtomicBool>,
-    conns: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
-}
-
-impl Relay {
-    async fn start(target: String) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let (up, conns) = (
-            Arc::new(AtomicBool::new(true)),
-            Arc::<Mutex<Vec<_>>>::default(),
-        );
-        let (up2, conns2) = (up.clone(), conns.clone());
-        tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
-                if !up2.load(Ordering::SeqCst) {
-                    continue;
-                }
-                let target = target.clone();
-                conns2.lock().unwrap().push(tokio::spawn(async move {
-                    if let Ok(mut server) = tokio::net::TcpStream::connect(target).await {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
-                    }
-                }));
-            }
-        });
-        Self { port, up, conns }
-    }
-
-    fn cut(&self) {
-        self.up.store(false, Ordering::SeqCst);
-        for c in self.conns.lock().unwrap().drain(..) {
-            c.abort();
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unreachable_database_gives_503_then_recovers() {
     if !runs_on(StoreKind::Postgres, "a database connection to cut") {
@@ -306,7 +265,7 @@ async fn unreachable_database_gives_503_then_recovers() {
     let body = r.text().await.unwrap();
     assert!(!body.contains(secret), "{body}");
 
-    relay.up.store(true, Ordering::SeqCst);
+    relay.restore();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
     loop {
         let r = authed(&c, Method::GET, s.url(&format!("/v1/records/{id}")), &key)
