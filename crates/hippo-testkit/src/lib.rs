@@ -80,10 +80,8 @@ fn spawn(bin: &Path, data_dir: &Path, log_path: &Path, options: &Options) -> Sta
         .arg("--listen")
         .arg("127.0.0.1:0");
     cmd.args(&options.args);
-    // Only the options choose the store: not whatever the developer's shell exports.
-    cmd.env_remove("HIPPO_LISTEN")
-        .env_remove("HIPPO_STORE")
-        .env_remove("HIPPO_DATABASE_URL");
+    cmd.env_remove("HIPPO_LISTEN");
+    without_store_settings(&mut cmd);
     if let Some(url) = &options.postgres_url {
         cmd.args(["--store", "postgres"])
             .env("HIPPO_DATABASE_URL", url);
@@ -270,7 +268,7 @@ impl TestServer {
     pub fn command(&self) -> Command {
         let mut cmd = Command::new(&self.bin);
         cmd.arg("--data-dir").arg(&self.data_dir);
-        cmd.env_remove("HIPPO_STORE").env_remove("HIPPO_DATABASE_URL");
+        without_store_settings(&mut cmd);
         if let Some(url) = &self.options.postgres_url {
             cmd.env("HIPPO_STORE", "postgres")
                 .env("HIPPO_DATABASE_URL", url);
@@ -362,6 +360,14 @@ impl Drop for TestServer {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Only the options choose the store, not whatever the developer's shell exports; and the
+/// suite's own variable is not the server's (which refuses `HIPPO_*` settings it does not know).
+fn without_store_settings(cmd: &mut Command) {
+    cmd.env_remove("HIPPO_STORE")
+        .env_remove("HIPPO_DATABASE_URL")
+        .env_remove(StoreKind::ENV);
 }
 
 /// `options` ready to start on the selected store: on PostgreSQL (unless the test named a

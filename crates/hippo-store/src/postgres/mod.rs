@@ -218,7 +218,8 @@ impl PgStore {
                 .map_err(errors::audit)?;
             draft.failed(Outcome::Error, e.reason());
         }
-        audit::insert(&mut tx, &self.log_ctx(log)?, draft).await?;
+        let ctx = self.log_ctx(log)?;
+        audit::insert(&mut tx, &ctx, draft).await?;
         commit(tx).await?;
         result
     }
@@ -226,7 +227,8 @@ impl PgStore {
     /// Writes one audit event on its own.
     async fn write_audit(&self, log: &str, draft: AuditDraft) -> Result<i64, StoreError> {
         let mut tx = self.begin(log).await?;
-        let seq = audit::insert(&mut tx, &self.log_ctx(log)?, draft).await?;
+        let ctx = self.log_ctx(log)?;
+        let seq = audit::insert(&mut tx, &ctx, draft).await?;
         commit(tx).await?;
         Ok(seq)
     }
@@ -534,7 +536,8 @@ impl Store for PgStore {
             let log = self.log_of(log).await?;
             let result = async {
                 let mut tx = self.begin(&log).await?;
-                audit::list(&mut tx, &self.log_ctx(&log)?, &query).await
+                let ctx = self.log_ctx(&log)?;
+                audit::list(&mut tx, &ctx, &query).await
             }
             .await;
             // The read of a log is recorded in the reader's own log, which may be another one

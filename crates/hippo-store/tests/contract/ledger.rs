@@ -2,6 +2,7 @@
 //! inclusion and consistency proofs over many chunks verify and reuse cached chunk roots.
 
 use super::*;
+use hippo_store::{ledger, proofs::CHUNK};
 
 contract!(
     every_event_is_a_leaf_of_the_signed_tree,
@@ -113,7 +114,6 @@ async fn every_event_is_a_leaf_of_the_signed_tree(store: Arc<dyn Store>) {
 }
 
 async fn proofs_over_many_chunks_verify_and_cache_chunk_roots(store: Arc<dyn Store>) {
-    use hippo_store::{ledger, proofs::CHUNK};
     let t = with_tenant(&store, "clinic").await;
     let total = 3 * CHUNK + 37;
     let mut writers = Vec::new();

@@ -12,7 +12,6 @@ use super::*;
 use hippo_audit::merkle;
 use hippo_audit::tree_head::{AuditPublicKey, SignedTreeHead};
 use hippo_store::export::{Credentials, ExportError, ExportSink, ObjectKind, S3Sink, S3Url};
-use hippo_store::Store;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
