@@ -395,13 +395,14 @@ async fn concurrent_exporters_on_two_instances_leave_contiguous_batches() {
     let dir = DirSink::new(out.path());
     let sink = SlowSink(dir.clone());
     let (mut exported, mut busy) = (0, 0);
+    let log = LogId::Tenant(t.clone());
     for round in 0..5 {
         create_n(&one, &t, 9 + round, "before").await;
         // The second instance starts exporting after more events arrived: without a
         // deployment-wide lock its tree head, and so its last batch, would differ.
-        let (a, b) = tokio::join!(export(&one, Some(&t), &sink, 7, 2190), async {
+        let (a, b) = tokio::join!(export(&one, &log, &sink, 7, 2190), async {
             create_n(&two, &t, 3, "during").await;
-            export(&two, Some(&t), &sink, 7, 2190).await
+            export(&two, &log, &sink, 7, 2190).await
         });
         for r in [a, b] {
             match r {

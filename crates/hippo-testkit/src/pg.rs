@@ -179,7 +179,9 @@ pub async fn text_rows_on(url: &str, sql: &str) -> Vec<Vec<Option<String>>> {
 
 /// Runs `fut` to completion on a fresh single-threaded runtime on its own thread: code called
 /// from inside a test's runtime cannot block on that runtime.
-fn on_own_runtime<T: Send + 'static>(fut: impl std::future::Future<Output = T> + Send + 'static) -> T {
+fn on_own_runtime<T: Send + 'static>(
+    fut: impl std::future::Future<Output = T> + Send + 'static,
+) -> T {
     std::thread::spawn(move || {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()

@@ -191,7 +191,9 @@ impl TestServer {
                 );
                 let mut stmt = db.prepare(&sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
                 let rows = stmt
-                    .query_map([], |r| (0..columns.len()).map(|i| sqlite_text(r, i)).collect())
+                    .query_map([], |r| {
+                        (0..columns.len()).map(|i| sqlite_text(r, i)).collect()
+                    })
                     .unwrap_or_else(|e| panic!("{sql}: {e}"));
                 rows.map(|r| r.expect("a row")).collect()
             }

@@ -78,10 +78,7 @@ pub fn runs_on(store: StoreKind, why: &str) -> bool {
 
 /// The running test's name (the test harness names each test's thread after it).
 pub fn current_test() -> String {
-    std::thread::current()
-        .name()
-        .unwrap_or("a test")
-        .to_owned()
+    std::thread::current().name().unwrap_or("a test").to_owned()
 }
 
 /// Writes a line to the process's stderr past the test harness's output capture (which only

@@ -78,7 +78,6 @@ mod keys;
 mod ledger;
 mod records;
 
-
 fn tenant(s: &str) -> TenantId {
     s.parse().unwrap()
 }

@@ -130,7 +130,10 @@ async fn refuses_to_start_with_exposed_keys_or_bad_config() {
 
     // A lost keyring, replaced by another: the data (SQLite: its wrapped keys) or the signed
     // audit history (PostgreSQL: the pinned signing key) cannot be used: start fails closed.
-    let other = Command::new(BIN).args(["keyring", "generate"]).output().unwrap();
+    let other = Command::new(BIN)
+        .args(["keyring", "generate"])
+        .output()
+        .unwrap();
     assert!(other.status.success());
     std::fs::write(d.join("keyring.json"), &other.stdout).unwrap();
     let err = run();

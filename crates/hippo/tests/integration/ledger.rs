@@ -260,7 +260,15 @@ async fn export_writes_sealed_batches_and_resumes() {
         let to = sink.to_str().unwrap();
         audit_cli(
             &s,
-            &["export", "--tenant", "default", "--to", to, "--batch-size", "5"],
+            &[
+                "export",
+                "--tenant",
+                "default",
+                "--to",
+                to,
+                "--batch-size",
+                "5",
+            ],
         )
     };
     let out = export();

@@ -1,8 +1,8 @@
 //! A local S3-compatible server with Object Lock (moto, from PyPI) for the audit export tests,
 //! started per test, and an independent client (boto3) that reads back what the bucket holds.
 
-use serde_json::Value;
 use hippo_store::export::{S3Options, ServerSideEncryption};
+use serde_json::Value;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 

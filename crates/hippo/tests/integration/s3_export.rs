@@ -389,7 +389,10 @@ async fn background_exporter_writes_locked_batches_to_s3() {
 /// once, as contiguous locked batches whose signed head recomputes from them.
 #[tokio::test]
 async fn instances_sharing_a_database_export_one_log_to_s3_without_overlap() {
-    if !hippo_testkit::runs_on(hippo_testkit::StoreKind::Postgres, "instances sharing a database") {
+    if !hippo_testkit::runs_on(
+        hippo_testkit::StoreKind::Postgres,
+        "instances sharing a database",
+    ) {
         return;
     }
     let Some(moto) = Moto::start() else {
