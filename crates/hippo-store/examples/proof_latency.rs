@@ -2,7 +2,7 @@
 //! audit events, against the earlier way of building one (rebuilding every event of the log):
 //! `cargo run --release -p hippo-store --example proof_latency -- 1000000`.
 
-use hippo_core::{Action, Actor, AuditDraft, TenantId};
+use hippo_core::{Action, Actor, AuditDraft, LogId, TenantId};
 use hippo_store::{ledger, SqliteStore, Store};
 use std::sync::Arc;
 use std::time::Instant;
@@ -39,7 +39,8 @@ async fn main() {
     for w in writers {
         w.await.unwrap();
     }
-    let head = store.sign_tree_head(Some(&t)).await.unwrap();
+    let log = LogId::Tenant(t.clone());
+    let head = store.sign_tree_head(&log).await.unwrap();
     eprintln!(
         "{} events written in {:.1?}",
         head.head.tree_size,
@@ -48,24 +49,24 @@ async fn main() {
     let size = head.head.tree_size;
 
     let old = Instant::now();
-    let leaves = ledger::all_leaves(store.as_ref(), Some(&t)).await.unwrap();
+    let leaves = ledger::all_leaves(store.as_ref(), &log).await.unwrap();
     let hashes: Vec<_> = leaves.iter().map(|l| l.leaf_hash).collect();
     let _ = hippo_audit::merkle::inclusion_proof(&hashes, size / 3, size).unwrap();
     let old = old.elapsed();
 
     let incl = Instant::now();
-    let p = ledger::inclusion(store.as_ref(), Some(&t), (size / 3) as i64, None)
+    let p = ledger::inclusion(store.as_ref(), &log, (size / 3) as i64, None)
         .await
         .unwrap();
     let incl = incl.elapsed();
     // Again, for another event: the chunk roots the first proof cached now serve it.
     let warm = Instant::now();
-    ledger::inclusion(store.as_ref(), Some(&t), (size / 7) as i64, None)
+    ledger::inclusion(store.as_ref(), &log, (size / 7) as i64, None)
         .await
         .unwrap();
     let warm = warm.elapsed();
     let cons = Instant::now();
-    let c = ledger::consistency(store.as_ref(), Some(&t), size / 2 + 1, None)
+    let c = ledger::consistency(store.as_ref(), &log, size / 2 + 1, None)
         .await
         .unwrap();
     let cons = cons.elapsed();

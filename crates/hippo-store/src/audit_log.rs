@@ -173,16 +173,18 @@ mod tests {
     #[test]
     fn logs_from_one_root_hash_alike_per_log_and_differently_across_logs() {
         let root = [7u8; 32];
-        let a1 = LogCtx::from_root("a", &root);
-        let a2 = LogCtx::from_root("a", &root);
-        let b = LogCtx::from_root("b", &root);
+        let (a, b): (LogId, LogId) = ("a".parse().unwrap(), "b".parse().unwrap());
+        let a1 = LogCtx::from_root(&a, &root);
+        let a2 = LogCtx::from_root(&a, &root);
+        let b = LogCtx::from_root(&b, &root);
         assert_eq!(a1.subject_token("x"), a2.subject_token("x"));
         assert_ne!(a1.subject_token("x"), b.subject_token("x"));
     }
 
     #[test]
     fn sealing_removes_plaintext_and_labels_the_event() {
-        let (e, leaf) = LogCtx::from_root("a", &[1; 32]).seal(draft(), 1, 5);
+        let log: LogId = "a".parse().unwrap();
+        let (e, leaf) = LogCtx::from_root(&log, &[1; 32]).seal(draft(), 1, 5);
         let text = String::from_utf8(e.canonical_bytes()).unwrap();
         assert!(
             !text.contains("MRN-42") && !text.contains("Jane Roe"),
