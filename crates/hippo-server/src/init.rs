@@ -93,6 +93,9 @@ pub async fn ensure(data_dir: &Path, flags: &FlagOverrides) -> Result<Initialize
 /// Connects to the configured PostgreSQL database (see [`Config::database_url`]).
 /// The keyring is `keyring_file` (shared by every instance) or the data directory's own.
 pub async fn connect_postgres(data_dir: &Path, config: &Config) -> Result<PgStore, InitError> {
+    // The data directory holds the TLS key (and usually the keyring) on this store too: refuse
+    // one that others can enter, as the embedded store does.
+    hippo_store::keyring::require_private(data_dir, true)?;
     let url = config.database_url()?;
     let keys = config.load_keyring(data_dir)?.ledger_keys()?;
     Ok(PgStore::connect(&url, PgSettings::default(), keys).await?)

@@ -5,10 +5,10 @@
 use hippo_core::{Action, Actor, AuditDraft, LogId, RecordInput, TenantId};
 use hippo_store::{AuditQuery, PgSettings, PgStore, Store, StoreError};
 use hippo_testkit::pg::{with_database, TestDatabase};
+use hippo_testkit::relay::Relay;
 use serde_json::json;
 use sqlx::{Connection, Row};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn draft(t: &TenantId, action: Action) -> AuditDraft {
@@ -255,48 +255,6 @@ async fn tampered_bodies_and_refused_audit_events_fail_closed() {
     s.shutdown().await;
 }
 
-/// A TCP relay to PostgreSQL that can be cut (open connections dropped, new ones refused).
-struct Relay {
-    port: u16,
-    up: Arc<AtomicBool>,
-    conns: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
-}
-
-impl Relay {
-    async fn start(target: String) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let up = Arc::new(AtomicBool::new(true));
-        let conns: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>> = Arc::default();
-        let (up2, conns2) = (up.clone(), conns.clone());
-        tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
-                if !up2.load(Ordering::SeqCst) {
-                    continue; // dropped: the database is "gone"
-                }
-                let target = target.clone();
-                conns2.lock().unwrap().push(tokio::spawn(async move {
-                    if let Ok(mut server) = tokio::net::TcpStream::connect(target).await {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
-                    }
-                }));
-            }
-        });
-        Self { port, up, conns }
-    }
-
-    fn cut(&self) {
-        self.up.store(false, Ordering::SeqCst);
-        for c in self.conns.lock().unwrap().drain(..) {
-            c.abort();
-        }
-    }
-
-    fn restore(&self) {
-        self.up.store(true, Ordering::SeqCst);
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_database_fails_fast_and_recovers_by_itself() {
     let Some(db) = TestDatabase::create("unavailable").await else {
@@ -440,11 +398,11 @@ async fn concurrent_exporters_on_two_instances_leave_contiguous_batches() {
     let dir = DirSink::new(out.path());
     let sink = SlowSink(dir.clone());
     let (mut exported, mut busy) = (0, 0);
+    let log = LogId::Tenant(t.clone());
     for round in 0..5 {
         create_n(&one, &t, 9 + round, "before").await;
         // The second instance starts exporting after more events arrived: without a
         // deployment-wide lock its tree head, and so its last batch, would differ.
-        let log = LogId::Tenant(t.clone());
         let (a, b) = tokio::join!(export(&one, &log, &sink, 7, 2190), async {
             create_n(&two, &t, 3, "during").await;
             export(&two, &log, &sink, 7, 2190).await

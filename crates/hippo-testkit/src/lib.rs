@@ -1,9 +1,17 @@
 //! The shared integration-test harness: runs the real `hippo` binary in a scratch data
 //! directory on an ephemeral port, over real TLS, and hands tests a client that trusts its CA.
+//! The server runs on the store `HIPPO_TEST_STORE` selects (see [`store`]): a test written
+//! against default [`Options`] runs unchanged on SQLite and on PostgreSQL.
 
 pub mod pg;
+pub mod raw;
 pub mod raw_conn;
+pub mod relay;
+pub mod store;
 pub mod tls_probe;
+
+pub use raw::Tamper;
+pub use store::{runs_on, store_kind, StoreKind};
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -23,7 +31,8 @@ pub struct Options {
     /// Extra arguments after `serve`.
     pub args: Vec<String>,
     /// Run with `--store postgres` against this database URL (given as HIPPO_DATABASE_URL,
-    /// to the server and to CLI commands alike).
+    /// to the server and to CLI commands alike). Unset: the selected store (see [`store`]),
+    /// on PostgreSQL a fresh database of the server's own.
     pub postgres_url: Option<String>,
 }
 
@@ -50,6 +59,8 @@ pub struct TestServer {
     pub base_url: String,
     pub admin_key: String,
     options: Options,
+    /// The database made for this server (shared with its other instances), dropped last.
+    database: Option<Arc<pg::TestDatabase>>,
     child: Option<Child>,
     stdout: Arc<Mutex<Vec<String>>>,
     log_path: PathBuf,
@@ -71,6 +82,7 @@ fn spawn(bin: &Path, data_dir: &Path, log_path: &Path, options: &Options) -> Sta
         .arg("127.0.0.1:0");
     cmd.args(&options.args);
     cmd.env_remove("HIPPO_LISTEN");
+    without_store_settings(&mut cmd);
     if let Some(url) = &options.postgres_url {
         cmd.args(["--store", "postgres"])
             .env("HIPPO_DATABASE_URL", url);
@@ -159,11 +171,13 @@ impl TestServer {
         );
         let mut s = Self::start_quiet(&self.bin.display().to_string(), options);
         s.admin_key = self.admin_key.clone();
+        s.database = self.database.clone();
         s
     }
 
     /// Starts a server expected to refuse to start; returns its exit status and log.
     pub fn start_failing(bin: &str, options: Options) -> (std::process::ExitStatus, String) {
+        let (options, _database) = on_selected_store(options);
         let dir = tempfile::tempdir().expect("tempdir");
         let log_path = dir.path().join("server.log");
         let mut started = spawn(
@@ -185,6 +199,7 @@ impl TestServer {
 
     /// Starts a server and waits until it listens, without expecting an admin key.
     fn start_quiet(bin: &str, options: Options) -> Self {
+        let (options, database) = on_selected_store(options);
         let dir = tempfile::tempdir().expect("tempdir");
         let data_dir = dir.path().join("data");
         let log_path = dir.path().join("server.log");
@@ -202,6 +217,7 @@ impl TestServer {
             data_dir,
             log_path,
             options,
+            database,
             child: Some(started.child),
             stdout: started.stdout,
             dir,
@@ -237,10 +253,23 @@ impl TestServer {
         self.stdout.lock().unwrap().clone()
     }
 
-    /// Runs the hippo CLI against this server's data directory.
-    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+    /// The options this server was started with (on PostgreSQL, with its database's URL), for
+    /// starting more instances like it.
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
+    /// The URL of this server's PostgreSQL database; `None` on the embedded store.
+    pub fn database_url(&self) -> Option<&str> {
+        self.options.postgres_url.as_deref()
+    }
+
+    /// The hippo binary as an operator would run it against this deployment: this server's
+    /// data directory, its store and its keyring. Add the subcommand and arguments.
+    pub fn command(&self) -> Command {
         let mut cmd = Command::new(&self.bin);
-        cmd.arg("--data-dir").arg(&self.data_dir).args(args);
+        cmd.arg("--data-dir").arg(&self.data_dir);
+        without_store_settings(&mut cmd);
         if let Some(url) = &self.options.postgres_url {
             cmd.env("HIPPO_STORE", "postgres")
                 .env("HIPPO_DATABASE_URL", url);
@@ -251,7 +280,12 @@ impl TestServer {
                 cmd.env(k, v);
             }
         }
-        cmd.output().expect("hippo CLI runs")
+        cmd
+    }
+
+    /// Runs the hippo CLI against this server's deployment (see [`TestServer::command`]).
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        self.command().args(args).output().expect("hippo CLI runs")
     }
 
     /// Creates a tenant with the CLI.
@@ -305,14 +339,6 @@ impl TestServer {
         self.stdout = started.stdout;
     }
 
-    /// A raw connection to a tenant's encrypted database (`None`: the catalog), for tests that
-    /// must inspect or damage storage directly.
-    pub fn raw_db(&self, tenant: Option<&str>) -> rusqlite::Connection {
-        let store = hippo_store::SqliteStore::open(&self.data_dir).expect("store opens");
-        let t = tenant.map(|t| t.parse::<hippo_core::TenantId>().expect("tenant id"));
-        store.raw_connection(t.as_ref()).expect("raw connection")
-    }
-
     /// Every file under the data directory, with its bytes.
     pub fn data_files(&self) -> Vec<(PathBuf, Vec<u8>)> {
         fn walk(dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
@@ -335,6 +361,25 @@ impl Drop for TestServer {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Only the options choose the store, not whatever the developer's shell exports; and the
+/// suite's own variable is not the server's (which refuses `HIPPO_*` settings it does not know).
+fn without_store_settings(cmd: &mut Command) {
+    cmd.env_remove("HIPPO_STORE")
+        .env_remove("HIPPO_DATABASE_URL")
+        .env_remove(crate::store::STORE_ENV);
+}
+
+/// `options` ready to start on the selected store: on PostgreSQL (unless the test named a
+/// database itself) with a fresh database, returned to be kept as long as the server runs.
+fn on_selected_store(mut options: Options) -> (Options, Option<Arc<pg::TestDatabase>>) {
+    if options.postgres_url.is_some() || store_kind() != StoreKind::Postgres {
+        return (options, None);
+    }
+    let database = pg::TestDatabase::create_for_suite(&store::current_test());
+    options.postgres_url = Some(database.url.clone());
+    (options, Some(Arc::new(database)))
 }
 
 /// True if `needle` occurs in `haystack`.

@@ -104,18 +104,18 @@ async fn failed_authentication_is_audited_in_the_system_log() {
         .send()
         .await
         .unwrap();
-    let db = s.raw_db(None);
-    let mut stmt = db.prepare("SELECT action, outcome, details FROM audit_events WHERE action = 'auth.failed' ORDER BY seq").unwrap();
-    let rows: Vec<(String, String, String)> = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .unwrap()
-        .map(Result::unwrap)
+    let rows: Vec<Vec<Option<String>>> = s
+        .audit_rows(&LogId::System, &["action", "outcome", "details"])
+        .await
+        .into_iter()
+        .filter(|r| r[0].as_deref() == Some("auth.failed"))
         .collect();
     assert_eq!(rows.len(), 2);
-    assert!(rows.iter().all(|(_, o, _)| o == "denied"));
+    assert!(rows.iter().all(|r| r[1].as_deref() == Some("denied")));
+    let details = rows[1][2].as_deref().unwrap();
     assert!(
-        rows[1].2.contains("0011223344556677"),
+        details.contains("0011223344556677"),
         "the presented key id is recorded"
     );
-    assert!(!rows[1].2.contains("AAAAAAAA"), "the secret is not");
+    assert!(!details.contains("AAAAAAAA"), "the secret is not");
 }

@@ -5,38 +5,82 @@ use reqwest::Method;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
+/// Ids of the records a server acknowledged, shared with the writers adding to it.
+pub type Acked = Arc<Mutex<Vec<String>>>;
+
+/// Starts `n` writers creating records through `s` until stopped or refused; each acknowledged
+/// record's id is pushed to `acked`.
+pub fn spawn_writers(s: &TestServer, n: usize, acked: &Acked) -> Vec<tokio::task::JoinHandle<()>> {
+    (0..n)
+        .map(|w| {
+            let (c, url, key, acked) = (
+                s.client(),
+                s.url("/v1/records"),
+                s.admin_key.clone(),
+                acked.clone(),
+            );
+            tokio::spawn(async move {
+                for i in 0.. {
+                    let doc =
+                        json!({"type": "Observation", "subject": format!("w{w}"), "body": {"i": i}});
+                    match c.post(&url).bearer_auth(&key).json(&doc).send().await {
+                        Ok(r) if r.status() == 201 => match r.json::<Value>().await {
+                            Ok(v) => acked
+                                .lock()
+                                .unwrap()
+                                .push(v["id"].as_str().unwrap().to_owned()),
+                            Err(_) => return,
+                        },
+                        _ => return,
+                    }
+                }
+            })
+        })
+        .collect()
+}
+
+/// Waits until at least `n` writes are acknowledged.
+pub async fn wait_for(acked: &Acked, n: usize) {
+    while acked.lock().unwrap().len() < n {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// Asserts that every acknowledged record reads back through `s`.
+pub async fn assert_all_readable(s: &TestServer, acked: &[String]) {
+    let c = s.client();
+    for id in acked {
+        let r = authed(
+            &c,
+            Method::GET,
+            s.url(&format!("/v1/records/{id}")),
+            &s.admin_key,
+        )
+        .send()
+        .await
+        .unwrap();
+        assert_eq!(r.status(), 200, "acknowledged record {id} lost");
+    }
+}
+
+/// Asserts that `events` are numbered 1, 2, 3... with no gap or duplicate.
+pub fn assert_dense(events: &[Value]) {
+    for (i, e) in events.iter().enumerate() {
+        assert_eq!(
+            e["seq"].as_i64().unwrap(),
+            i as i64 + 1,
+            "one order, no gaps or duplicates"
+        );
+    }
+}
+
 #[tokio::test]
 async fn acknowledged_writes_survive_sigkill() {
     let mut s = server();
-    let key = s.admin_key.clone();
-    let acked: Arc<Mutex<Vec<String>>> = Arc::default();
-    let mut writers = Vec::new();
-    for w in 0..8 {
-        let (c, url, key, acked) = (s.client(), s.url("/v1/records"), key.clone(), acked.clone());
-        writers.push(tokio::spawn(async move {
-            for i in 0.. {
-                let doc =
-                    json!({"type": "Observation", "subject": format!("w{w}"), "body": {"i": i}});
-                match c.post(&url).bearer_auth(&key).json(&doc).send().await {
-                    Ok(r) if r.status() == 201 => {
-                        let v: Value = match r.json().await {
-                            Ok(v) => v,
-                            Err(_) => return,
-                        };
-                        acked
-                            .lock()
-                            .unwrap()
-                            .push(v["id"].as_str().unwrap().to_owned());
-                    }
-                    _ => return,
-                }
-            }
-        }));
-    }
+    let acked = Acked::default();
+    let writers = spawn_writers(&s, 8, &acked);
     // Let the writers run, then kill the server mid-load.
-    while acked.lock().unwrap().len() < 300 {
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    wait_for(&acked, 300).await;
     s.kill();
     for w in writers {
         let _ = w.await;
@@ -45,14 +89,7 @@ async fn acknowledged_writes_survive_sigkill() {
     assert!(acked.len() >= 300);
 
     s.restart();
-    let c = s.client();
-    for id in &acked {
-        let r = authed(&c, Method::GET, s.url(&format!("/v1/records/{id}")), &key)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200, "acknowledged record {id} lost");
-    }
+    assert_all_readable(&s, &acked).await;
     let auditor = s.create_key("default", "auditor");
     let created: HashSet<String> =
         audit_events(&s, &auditor, "&action=record.create&outcome=success")
@@ -64,8 +101,5 @@ async fn acknowledged_writes_survive_sigkill() {
         assert!(created.contains(id), "audit event for {id} lost");
     }
     // Sequence numbers stay dense across the crash.
-    let all = audit_events(&s, &auditor, "").await;
-    for (i, e) in all.iter().enumerate() {
-        assert_eq!(e["seq"].as_i64().unwrap(), i as i64 + 1);
-    }
+    assert_dense(&audit_events(&s, &auditor, "").await);
 }

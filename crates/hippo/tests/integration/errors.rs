@@ -244,9 +244,8 @@ async fn audit_failure_fails_the_request_closed() {
         .as_str()
         .unwrap()
         .to_owned();
-    // Inject a fault: the tenant's audit table refuses inserts.
-    let db = s.raw_db(Some("default"));
-    db.execute_batch("CREATE TRIGGER injected_fault BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'injected'); END;").unwrap();
+    // Inject a fault: the tenant's audit log refuses appends.
+    s.break_audit_writes(&default_log()).await;
 
     let r = authed(&c, Method::GET, s.url(&format!("/v1/records/{id}")), &key)
         .send()
@@ -270,7 +269,7 @@ async fn audit_failure_fails_the_request_closed() {
         .unwrap();
     expect_problem(r, 503, "audit-unavailable").await;
 
-    db.execute_batch("DROP TRIGGER injected_fault;").unwrap();
+    s.restore_audit_writes(&default_log()).await;
     assert_eq!(
         record_count(&s, &key).await,
         1,

@@ -1,8 +1,10 @@
 //! First run and second run: initialisation, reuse, permission checks, configuration errors, the CLI.
 
 use super::*;
+use hippo_testkit::StoreKind;
 use std::os::unix::fs::PermissionsExt;
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 fn mode(p: &std::path::Path) -> u32 {
     std::fs::metadata(p).unwrap().permissions().mode() & 0o777
@@ -12,20 +14,26 @@ fn mode(p: &std::path::Path) -> u32 {
 async fn first_run_initialises_and_second_run_reuses() {
     let mut s = server();
     let d = s.data_dir.clone();
-    for f in [
+    let mut files = vec![
         "hippo.toml",
         "keyring.json",
-        "catalog.key",
         "tls/ca.pem",
         "tls/server.pem",
         "tls/server.key",
-        "tenants/default.db",
-    ] {
+    ];
+    // The embedded store's databases; PostgreSQL keeps them in the database server.
+    let databases = ["catalog.key", "tenants/default.db"];
+    if s.store() == StoreKind::Sqlite {
+        files.extend(databases);
+    }
+    for f in files {
         assert!(d.join(f).exists(), "{f} missing");
     }
     assert_eq!(mode(&d), 0o700);
     assert_eq!(mode(&d.join("keyring.json")), 0o600);
-    assert_eq!(mode(&d.join("tenants/default.db")), 0o600);
+    if s.store() == StoreKind::Sqlite {
+        assert_eq!(mode(&d.join("tenants/default.db")), 0o600);
+    }
     let out = s.stdout().join("\n");
     assert!(
         out.contains("curl --cacert")
@@ -64,23 +72,20 @@ async fn refuses_to_start_with_exposed_keys_or_bad_config() {
     let mut s = server();
     s.stop();
     let d = s.data_dir.clone();
-    let run = || {
-        Command::new(BIN)
-            .arg("--data-dir")
-            .arg(&d)
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .output()
-            .unwrap()
+    let serve = |env: &[(&str, &str)], listen: &str| {
+        let mut cmd = s.command();
+        cmd.args(["serve", "--listen", listen])
+            .envs(env.iter().copied());
+        refusal(cmd)
     };
+    let run = || serve(&[], "127.0.0.1:0");
 
     std::fs::set_permissions(
         d.join("keyring.json"),
         std::fs::Permissions::from_mode(0o644),
     )
     .unwrap();
-    let out = run();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = run();
     assert!(
         err.contains("keyring.json") && err.contains("chmod 600"),
         "{err}"
@@ -92,7 +97,7 @@ async fn refuses_to_start_with_exposed_keys_or_bad_config() {
     .unwrap();
 
     std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o750)).unwrap();
-    let err = String::from_utf8_lossy(&run().stderr).into_owned();
+    let err = run();
     assert!(err.contains("chmod 700"), "{err}");
     std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o700)).unwrap();
 
@@ -106,7 +111,7 @@ async fn refuses_to_start_with_exposed_keys_or_bad_config() {
         ),
     )
     .unwrap();
-    let err = String::from_utf8_lossy(&run().stderr).into_owned();
+    let err = run();
     assert!(
         err.contains("`max_body_bytes`")
             && err.contains("HIPPO_MAX_BODY_BYTES")
@@ -115,35 +120,56 @@ async fn refuses_to_start_with_exposed_keys_or_bad_config() {
     );
     std::fs::write(&cfg, &original).unwrap();
 
-    let out = Command::new(BIN)
-        .arg("--data-dir")
-        .arg(&d)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("HIPPO_RATE_LIMIT__BURST", "0")
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = serve(&[("HIPPO_RATE_LIMIT__BURST", "0")], "127.0.0.1:0");
     assert!(err.contains("rate_limit"), "{err}");
-    let out = Command::new(BIN)
-        .arg("--data-dir")
-        .arg(&d)
-        .args(["serve", "--listen", "nowhere"])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = serve(&[], "nowhere");
     assert!(
         err.contains("`listen`") && err.contains("HIPPO_LISTEN"),
         "{err}"
     );
 
-    // A destroyed key-encryption key means the data cannot be opened: start fails closed.
-    std::fs::write(
-        d.join("keyring.json"),
-        "{\"version\":1,\"kek\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"}",
-    )
-    .unwrap();
-    let err = String::from_utf8_lossy(&run().stderr).into_owned();
-    assert!(err.contains("does not unwrap"), "{err}");
+    // A lost keyring, replaced by another: the data (SQLite: its wrapped keys) or the signed
+    // audit history (PostgreSQL: the pinned signing key) cannot be used: start fails closed.
+    let other = Command::new(BIN)
+        .args(["keyring", "generate"])
+        .output()
+        .unwrap();
+    assert!(other.status.success());
+    std::fs::write(d.join("keyring.json"), &other.stdout).unwrap();
+    let err = run();
+    match s.store() {
+        StoreKind::Sqlite => assert!(err.contains("does not unwrap"), "{err}"),
+        StoreKind::Postgres => assert!(
+            err.contains("keyring") && err.contains("HIPPO_KEYRING"),
+            "{err}"
+        ),
+    }
+}
+
+/// Runs `serve` expecting it to refuse to start, and returns what it printed on stderr. One that
+/// starts anyway is killed and fails the test (rather than leaving the test waiting on it).
+#[track_caller]
+fn refusal(mut serve: Command) -> String {
+    let mut child = serve
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "the server started, but should have refused: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 #[tokio::test]

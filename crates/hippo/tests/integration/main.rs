@@ -1,23 +1,30 @@
-//! Integration tests: the real `hippo` binary, on an ephemeral port, over real TLS.
+//! Integration tests: the real `hippo` binary, on an ephemeral port, over real TLS, on the store
+//! `HIPPO_TEST_STORE` selects (`sqlite`, the default, or `postgres`). Every scenario is written
+//! once and runs on either store; the few that are about one store's mechanics say so and skip
+//! themselves on the other (see `hippo_testkit::runs_on`). With the variable unset,
+//! `every_store` runs the whole binary again on PostgreSQL, so `cargo test` covers both.
 
 mod audit;
 mod connections;
 mod crash;
+mod disclosures;
 mod encryption;
 mod errors;
+mod every_store;
 mod init;
 mod isolation;
 mod ledger;
+mod moto;
 mod numbers;
 mod ops;
-mod pg_ledger;
-mod postgres;
 mod readme;
 mod records;
 mod s3_export;
+mod shared_database;
 mod tls;
 mod verify_cli;
 
+use hippo_core::LogId;
 use hippo_testkit::{Options, TestServer};
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{json, Value};
@@ -60,6 +67,11 @@ pub async fn create(s: &TestServer, key: &str, doc: Value) -> Value {
         r.text().await.unwrap()
     );
     r.json().await.unwrap()
+}
+
+/// The log of the tenant every fresh deployment has.
+pub fn default_log() -> LogId {
+    LogId::Tenant("default".parse().expect("tenant id"))
 }
 
 pub fn patient(subject: &str) -> Value {

@@ -33,7 +33,7 @@ async fn health_readiness_version_and_openapi() {
         .unwrap();
     assert_eq!(
         (v["name"].as_str(), v["store"].as_str()),
-        (Some("hippo"), Some("sqlite"))
+        (Some("hippo"), Some(s.store().as_str()))
     );
     let doc: Value = c
         .get(s.url("/openapi.json"))

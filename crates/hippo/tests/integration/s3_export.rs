@@ -7,179 +7,19 @@
 //! moto is installed by `.ci/run`. Without it the test is skipped with a loud message, unless
 //! `CI` is set: then it fails.
 
+use super::moto::{Moto, BUCKET, KEY_ID, PREFIX, SECRET};
 use super::*;
 use hippo_audit::merkle;
 use hippo_audit::tree_head::{AuditPublicKey, SignedTreeHead};
-use hippo_core::LogId;
-use hippo_store::export::{
-    Credentials, ExportError, ExportSink, ObjectKind, S3Options, S3Sink, S3Url,
-    ServerSideEncryption,
-};
-use std::process::{Child, Command, Stdio};
+use hippo_store::export::{Credentials, ExportError, ExportSink, ObjectKind, S3Sink, S3Url};
+use std::process::Command;
 use std::time::{Duration, Instant};
-
-const BUCKET: &str = "hippo-audit-lock";
-const PREFIX: &str = "deployments/test";
-const KEY_ID: &str = "testing-key-id";
-const SECRET: &str = "testing-secret-key";
-
-/// A moto S3 server on a free loopback port, killed on drop.
-struct Moto {
-    child: Child,
-    endpoint: String,
-}
-
-impl Moto {
-    /// Starts moto, or returns `None` (after saying so loudly) when it is not installed and
-    /// `CI` is unset.
-    fn start() -> Option<Self> {
-        let installed = Command::new("python3")
-            .args(["-c", "import moto, boto3"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
-        if !installed {
-            if std::env::var_os("CI").is_some() {
-                panic!(
-                    "moto is not installed (CI is set): run .ci/run, or pip install 'moto[server]'"
-                );
-            }
-            eprintln!(
-                "\n!!!!!!!! SKIPPED: the S3 export tests need moto (pip install 'moto[server]'); \
-                 .ci/run installs it !!!!!!!!\n"
-            );
-            return None;
-        }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new("python3")
-            .args([
-                "-m",
-                "moto.server",
-                "-H",
-                "127.0.0.1",
-                "-p",
-                &port.to_string(),
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("moto starts");
-        let moto = Moto {
-            child,
-            endpoint: format!("http://127.0.0.1:{port}"),
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "moto did not start on port {port}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Some(moto)
-    }
-
-    /// Runs a Python snippet with boto3 against this server; returns what it printed as JSON.
-    fn python(&self, script: &str) -> Value {
-        let prelude = format!(
-            "import boto3, json, os, hashlib\n\
-             s3 = boto3.client('s3', endpoint_url='{}', region_name='us-east-1')\n\
-             BUCKET = '{BUCKET}'\n",
-            self.endpoint
-        );
-        let out = Command::new("python3")
-            .arg("-c")
-            .arg(format!("{prelude}{script}"))
-            .env("AWS_ACCESS_KEY_ID", KEY_ID)
-            .env("AWS_SECRET_ACCESS_KEY", SECRET)
-            .env_remove("AWS_SESSION_TOKEN")
-            .env_remove("AWS_PROFILE")
-            .env("TZ", "UTC")
-            .output()
-            .expect("python3 runs");
-        assert!(
-            out.status.success(),
-            "python failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-            panic!(
-                "python printed no JSON ({e}): {}",
-                String::from_utf8_lossy(&out.stdout)
-            )
-        })
-    }
-
-    fn create_locked_bucket(&self) {
-        self.python(
-            "s3.create_bucket(Bucket=BUCKET, ObjectLockEnabledForBucket=True)\n\
-             print(json.dumps(s3.get_object_lock_configuration(Bucket=BUCKET)['ObjectLockConfiguration']))",
-        );
-    }
-
-    /// Every version of every object of the bucket: key, version, lock mode, retain-until (Unix
-    /// seconds), encryption, whether it is the latest, sha256 and (latest only) its text.
-    fn objects(&self) -> Vec<Value> {
-        let v = self.python(
-            "out = []\n\
-             for page in s3.get_paginator('list_object_versions').paginate(Bucket=BUCKET):\n\
-             \x20   for v in page.get('Versions', []):\n\
-             \x20       h = s3.head_object(Bucket=BUCKET, Key=v['Key'], VersionId=v['VersionId'])\n\
-             \x20       body = s3.get_object(Bucket=BUCKET, Key=v['Key'], VersionId=v['VersionId'])['Body'].read()\n\
-             \x20       until = h.get('ObjectLockRetainUntilDate')\n\
-             \x20       out.append({'key': v['Key'], 'version': v['VersionId'], 'latest': v['IsLatest'],\n\
-             \x20           'mode': h.get('ObjectLockMode'), 'until': until.timestamp() if until else None,\n\
-             \x20           'sse': h.get('ServerSideEncryption'), 'sha256': hashlib.sha256(body).hexdigest(),\n\
-             \x20           'text': body.decode() if v['IsLatest'] else None})\n\
-             print(json.dumps(out))",
-        );
-        v.as_array().unwrap().clone()
-    }
-
-    /// Tries to delete a locked object version; returns the error code S3 answered.
-    fn try_delete(&self, key: &str, version: &str) -> String {
-        self.python(&format!(
-            "try:\n\
-             \x20   s3.delete_object(Bucket=BUCKET, Key='{key}', VersionId='{version}')\n\
-             \x20   print(json.dumps('deleted'))\n\
-             except Exception as e:\n\
-             \x20   print(json.dumps(e.response['Error']['Code']))"
-        ))
-        .as_str()
-        .unwrap()
-        .to_owned()
-    }
-
-    fn options(&self) -> S3Options {
-        S3Options {
-            endpoint: Some(self.endpoint.clone()),
-            region: Some("us-east-1".into()),
-            sse: ServerSideEncryption::AwsKms,
-            kms_key_id: None,
-        }
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// `hippo audit export` of the default tenant's log to the bucket, with the standard AWS
 /// variables and the endpoint override of the configuration.
 fn export_cli(s: &TestServer, moto: &Moto) -> std::process::Output {
-    let out = Command::new(BIN)
-        .arg("--data-dir")
-        .arg(&s.data_dir)
+    let out = s
+        .command()
         .args([
             "audit",
             "export",
@@ -257,7 +97,7 @@ fn check_bucket(moto: &Moto, key: &AuditPublicKey, expect_until: f64) -> (Vec<St
     check_log(moto, key, expect_until, "default")
 }
 
-/// [`check_bucket`] for the objects of one log (`default`, or `system`).
+/// [`check_bucket`] for the objects of one log (`default`, or `LogId::SYSTEM`).
 fn check_log(
     moto: &Moto,
     key: &AuditPublicKey,
@@ -410,8 +250,7 @@ async fn s3_export_locks_objects_is_idempotent_and_resumes_after_a_crash() {
     add_history(&s, 4).await;
     s.stop();
     {
-        let store = hippo_store::SqliteStore::open(&s.data_dir).expect("store opens");
-        let tenant: hippo_core::TenantId = "default".parse().unwrap();
+        let store = s.open_store().await;
         let sink = CrashBeforeManifest {
             inner: S3Sink::with_credentials(
                 S3Url::parse(&format!("s3://{BUCKET}/{PREFIX}")).unwrap(),
@@ -421,13 +260,12 @@ async fn s3_export_locks_objects_is_idempotent_and_resumes_after_a_crash() {
             .unwrap(),
             crashed: false.into(),
         };
-        let err =
-            hippo_store::ledger::export(&store, &LogId::Tenant(tenant.clone()), &sink, 5, 2190)
-                .await
-                .unwrap_err();
+        let err = hippo_store::ledger::export(store.as_ref(), &default_log(), &sink, 5, 2190)
+            .await
+            .unwrap_err();
         assert!(matches!(err, ExportError::Interrupted(_)), "{err}");
         assert!(sink.crashed.load(std::sync::atomic::Ordering::SeqCst));
-        hippo_store::Store::shutdown(&store).await;
+        store.shutdown().await;
     }
     let after_crash = moto.objects();
     let orphans: Vec<&Value> = after_crash
@@ -462,9 +300,8 @@ async fn s3_export_locks_objects_is_idempotent_and_resumes_after_a_crash() {
 async fn s3_export_refuses_missing_credentials_and_bad_urls() {
     let mut s = server();
     s.stop();
-    let out = Command::new(BIN)
-        .arg("--data-dir")
-        .arg(&s.data_dir)
+    let out = s
+        .command()
         .args([
             "audit",
             "export",
@@ -482,9 +319,8 @@ async fn s3_export_refuses_missing_credentials_and_bad_urls() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("AWS_ACCESS_KEY_ID"), "{stderr}");
-    let bad = Command::new(BIN)
-        .arg("--data-dir")
-        .arg(&s.data_dir)
+    let bad = s
+        .command()
         .args(["audit", "export", "--system", "--to", "s3://Not_A_Bucket/x"])
         .output()
         .unwrap();
@@ -552,10 +388,13 @@ async fn background_exporter_writes_locked_batches_to_s3() {
 /// running the background exporter into one Object Lock bucket. The log ends up in the bucket
 /// once, as contiguous locked batches whose signed head recomputes from them.
 #[tokio::test]
-async fn pg_instances_export_one_log_to_s3_without_overlap() {
-    let Some(db) = hippo_testkit::pg::TestDatabase::create("pg_s3_export").await else {
+async fn instances_sharing_a_database_export_one_log_to_s3_without_overlap() {
+    if !hippo_testkit::runs_on(
+        hippo_testkit::StoreKind::Postgres,
+        "instances sharing a database",
+    ) {
         return;
-    };
+    }
     let Some(moto) = Moto::start() else {
         return;
     };
@@ -567,12 +406,10 @@ async fn pg_instances_export_one_log_to_s3_without_overlap() {
     assert!(keyring.status.success());
     let options = exporting_to(
         &moto,
-        Options::default()
-            .postgres(&db.url)
-            .env("HIPPO_KEYRING", &String::from_utf8(keyring.stdout).unwrap()),
+        Options::default().env("HIPPO_KEYRING", &String::from_utf8(keyring.stdout).unwrap()),
     );
-    let mut a = server_with(options.clone());
-    let mut b = a.another_instance_with(options);
+    let mut a = server_with(options);
+    let mut b = a.another_instance_with(a.options().clone());
     let creates = 24;
     for i in 0..creates {
         let s = if i % 2 == 0 { &a } else { &b };
@@ -605,7 +442,7 @@ async fn pg_instances_export_one_log_to_s3_without_overlap() {
     let key = public_key(&a);
     let (keys, _) = check_log(&moto, &key, expected_until(), "default");
     assert!(keys.len() >= 2, "{keys:?}");
-    check_log(&moto, &key, expected_until(), ".system");
+    check_log(&moto, &key, expected_until(), LogId::SYSTEM);
     for logs in [a.logs(), b.logs()] {
         assert!(!logs.contains(SECRET), "a server logged the AWS secret");
         assert!(!logs.contains("audit export failed"), "{logs}");

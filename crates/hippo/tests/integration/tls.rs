@@ -86,9 +86,8 @@ async fn insecure_http_needs_the_flag_and_loopback() {
         "a warning is logged at start"
     );
 
-    let out = std::process::Command::new(BIN)
-        .arg("--data-dir")
-        .arg(&s.data_dir)
+    let out = s
+        .command()
         .args(["serve", "--insecure-http", "--listen", "0.0.0.0:0"])
         .output()
         .unwrap();
