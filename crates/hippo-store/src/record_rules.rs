@@ -131,6 +131,15 @@ pub fn check_delete(
     Ok(head.version)
 }
 
+/// A read of a record's current state: a tombstone means the record is deleted.
+pub fn live(current: Record) -> Result<Record, StoreError> {
+    if current.deleted {
+        Err(StoreError::RecordDeleted(current.id))
+    } else {
+        Ok(current)
+    }
+}
+
 /// A new version keeps the record's type.
 pub fn check_same_type(prior: &StoredVersion, input: &RecordInput) -> Result<(), StoreError> {
     if prior.record_type == input.record_type {
@@ -231,6 +240,14 @@ pub fn describe_record(a: &mut AuditDraft, r: &Record) {
     a.resource_id = Some(r.id.to_string());
     a.subject_id = r.subject.clone();
     a.detail("version", r.version);
+}
+
+/// What the audit event of a history read says: whose record it is and how many versions.
+// `&Vec`, not a slice: this is the describe callback of a call whose result is a `Vec<Record>`.
+#[allow(clippy::ptr_arg)]
+pub fn describe_history(a: &mut AuditDraft, versions: &Vec<Record>) {
+    a.subject_id = versions.last().and_then(|r| r.subject.clone());
+    a.detail("versions", versions.len());
 }
 
 /// What the audit event of a list says: how many records were returned, and which failed

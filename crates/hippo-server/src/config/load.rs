@@ -11,6 +11,7 @@ const NON_CONFIG_ENV: &[&str] = &[
     "data_dir",
     "database_url",
     "test_database_url",
+    "test_store",
     "bin",
     "log",
     "keyring",

@@ -29,7 +29,7 @@ use hippo_core::{
     AuditDraft, AuditEvent, LogId, Outcome, Page, Principal, Record, RecordFilter, RecordId,
     RecordInput, TenantId,
 };
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::{Arc, RwLock};
@@ -52,6 +52,10 @@ pub struct PgStore {
 }
 
 type Tx = Transaction<'static, Postgres>;
+
+/// The future of one operation on a connection (boxed: the operation borrows the connection,
+/// which a plain generic future type cannot name).
+type OpFuture<'c, T> = std::pin::Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'c>>;
 
 /// First key of hippo's job locks in PostgreSQL's two-key advisory lock space ("hj").
 const JOB_LOCK_SPACE: i32 = 0x686a;
@@ -226,6 +230,28 @@ impl PgStore {
         result
     }
 
+    /// One audited call in `tenant`'s scope, the shape of every record operation: checks the
+    /// tenant, runs `op` in a transaction bound to it, lets `describe` say in the event what a
+    /// successful result was, and commits result and event together ([`Self::finish`]).
+    async fn in_tenant<T: Send>(
+        &self,
+        tenant: &TenantId,
+        mut audit: AuditDraft,
+        op: impl for<'c> FnOnce(&'c mut PgConnection) -> OpFuture<'c, T> + Send,
+        describe: impl FnOnce(&mut AuditDraft, &T) + Send,
+    ) -> Result<T, StoreError> {
+        self.timed(async {
+            self.require_tenant(tenant).await?;
+            let mut tx = self.begin(tenant.as_str()).await?;
+            let result = op(&mut tx).await;
+            if let Ok(v) = &result {
+                describe(&mut audit, v);
+            }
+            self.finish(tx, tenant.as_str(), audit, result).await
+        })
+        .await
+    }
+
     /// Writes one audit event on its own.
     async fn write_audit(&self, log: &str, draft: AuditDraft) -> Result<i64, StoreError> {
         let mut tx = self.begin(log).await?;
@@ -368,16 +394,14 @@ impl Store for PgStore {
         actor: &str,
         mut audit: AuditDraft,
     ) -> Result<Record, StoreError> {
-        self.timed(async {
-            self.require_tenant(tenant).await?;
-            let mut tx = self.begin(tenant.as_str()).await?;
-            audit.subject_id = input.subject.clone();
-            let result = records::create(&mut tx, tenant, &input, actor).await;
-            if let Ok(r) = &result {
-                describe_record(&mut audit, r);
-            }
-            self.finish(tx, tenant.as_str(), audit, result).await
-        })
+        audit.subject_id = input.subject.clone();
+        let (t, actor) = (tenant.clone(), actor.to_owned());
+        self.in_tenant(
+            tenant,
+            audit,
+            move |c| Box::pin(async move { records::create(c, &t, &input, &actor).await }),
+            describe_record,
+        )
         .await
     }
 
@@ -387,19 +411,14 @@ impl Store for PgStore {
         id: RecordId,
         mut audit: AuditDraft,
     ) -> Result<Record, StoreError> {
-        self.timed(async {
-            self.require_tenant(tenant).await?;
-            let mut tx = self.begin(tenant.as_str()).await?;
-            audit.resource_id = Some(id.to_string());
-            let result = match records::get_current(&mut tx, tenant, id).await {
-                Ok(r) if r.deleted => Err(StoreError::RecordDeleted(id)),
-                other => other,
-            };
-            if let Ok(r) = &result {
-                describe_record(&mut audit, r);
-            }
-            self.finish(tx, tenant.as_str(), audit, result).await
-        })
+        audit.resource_id = Some(id.to_string());
+        let t = tenant.clone();
+        self.in_tenant(
+            tenant,
+            audit,
+            move |c| Box::pin(async move { rules::live(records::get_current(c, &t, id).await?) }),
+            describe_record,
+        )
         .await
     }
 
@@ -410,16 +429,14 @@ impl Store for PgStore {
         version: i64,
         mut audit: AuditDraft,
     ) -> Result<Record, StoreError> {
-        self.timed(async {
-            self.require_tenant(tenant).await?;
-            let mut tx = self.begin(tenant.as_str()).await?;
-            audit.resource_id = Some(id.to_string());
-            let result = records::get_version(&mut tx, tenant, id, version).await;
-            if let Ok(r) = &result {
-                describe_record(&mut audit, r);
-            }
-            self.finish(tx, tenant.as_str(), audit, result).await
-        })
+        audit.resource_id = Some(id.to_string());
+        let t = tenant.clone();
+        self.in_tenant(
+            tenant,
+            audit,
+            move |c| Box::pin(async move { records::get_version(c, &t, id, version).await }),
+            describe_record,
+        )
         .await
     }
 
@@ -432,18 +449,19 @@ impl Store for PgStore {
         actor: &str,
         mut audit: AuditDraft,
     ) -> Result<Record, StoreError> {
-        self.timed(async {
-            self.require_tenant(tenant).await?;
-            let mut tx = self.begin(tenant.as_str()).await?;
-            audit.resource_id = Some(id.to_string());
-            audit.subject_id = input.subject.clone();
-            let result =
-                records::update(&mut tx, tenant, id, expected_version, &input, actor).await;
-            if let Ok(r) = &result {
-                describe_record(&mut audit, r);
-            }
-            self.finish(tx, tenant.as_str(), audit, result).await
-        })
+        audit.resource_id = Some(id.to_string());
+        audit.subject_id = input.subject.clone();
+        let (t, actor) = (tenant.clone(), actor.to_owned());
+        self.in_tenant(
+            tenant,
+            audit,
+            move |c| {
+                Box::pin(async move {
+                    records::update(c, &t, id, expected_version, &input, &actor).await
+                })
+            },
+            describe_record,
+        )
         .await
     }
 
@@ -455,16 +473,16 @@ impl Store for PgStore {
         actor: &str,
         mut audit: AuditDraft,
     ) -> Result<Record, StoreError> {
-        self.timed(async {
-            self.require_tenant(tenant).await?;
-            let mut tx = self.begin(tenant.as_str()).await?;
-            audit.resource_id = Some(id.to_string());
-            let result = records::delete(&mut tx, tenant, id, expected_version, actor).await;
-            if let Ok(r) = &result {
-                describe_record(&mut audit, r);
-            }
-            self.finish(tx, tenant.as_str(), audit, result).await
-        })
+        audit.resource_id = Some(id.to_string());
+        let (t, actor) = (tenant.clone(), actor.to_owned());
+        self.in_tenant(
+            tenant,
+            audit,
+            move |c| {
+                Box::pin(async move { records::delete(c, &t, id, expected_version, &actor).await })
+            },
+            describe_record,
+        )
         .await
     }
 
@@ -474,17 +492,14 @@ impl Store for PgStore {
         id: RecordId,
         mut audit: AuditDraft,
     ) -> Result<Vec<Record>, StoreError> {
-        self.timed(async {
-            self.require_tenant(tenant).await?;
-            let mut tx = self.begin(tenant.as_str()).await?;
-            audit.resource_id = Some(id.to_string());
-            let result = records::history(&mut tx, tenant, id).await;
-            if let Ok(versions) = &result {
-                audit.subject_id = versions.last().and_then(|r| r.subject.clone());
-                audit.detail("versions", versions.len());
-            }
-            self.finish(tx, tenant.as_str(), audit, result).await
-        })
+        audit.resource_id = Some(id.to_string());
+        let t = tenant.clone();
+        self.in_tenant(
+            tenant,
+            audit,
+            move |c| Box::pin(async move { records::history(c, &t, id).await }),
+            rules::describe_history,
+        )
         .await
     }
 
@@ -496,16 +511,14 @@ impl Store for PgStore {
         limit: usize,
         mut audit: AuditDraft,
     ) -> Result<RecordPage, StoreError> {
-        self.timed(async {
-            self.require_tenant(tenant).await?;
-            let mut tx = self.begin(tenant.as_str()).await?;
-            audit.subject_id = filter.subject.clone();
-            let result = records::list(&mut tx, tenant, &filter, after, limit).await;
-            if let Ok(page) = &result {
-                rules::describe_page(&mut audit, page);
-            }
-            self.finish(tx, tenant.as_str(), audit, result).await
-        })
+        audit.subject_id = filter.subject.clone();
+        let t = tenant.clone();
+        self.in_tenant(
+            tenant,
+            audit,
+            move |c| Box::pin(async move { records::list(c, &t, &filter, after, limit).await }),
+            rules::describe_page,
+        )
         .await
     }
 
@@ -514,17 +527,15 @@ impl Store for PgStore {
         tenant: &TenantId,
         after: Option<RecordId>,
         limit: usize,
-        mut audit: AuditDraft,
+        audit: AuditDraft,
     ) -> Result<IntegrityScan, StoreError> {
-        self.timed(async {
-            self.require_tenant(tenant).await?;
-            let mut tx = self.begin(tenant.as_str()).await?;
-            let result = records::verify_all(&mut tx, tenant, after, limit).await;
-            if let Ok(scan) = &result {
-                rules::describe_scan(&mut audit, scan);
-            }
-            self.finish(tx, tenant.as_str(), audit, result).await
-        })
+        let t = tenant.clone();
+        self.in_tenant(
+            tenant,
+            audit,
+            move |c| Box::pin(async move { records::verify_all(c, &t, after, limit).await }),
+            rules::describe_scan,
+        )
         .await
     }
 

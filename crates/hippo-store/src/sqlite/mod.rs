@@ -379,13 +379,7 @@ impl Store for SqliteStore {
         let db = self.tenant_db(tenant).await?;
         let mut audit = audit;
         audit.resource_id = Some(id.to_string());
-        let read = move |c: &rusqlite::Connection| {
-            let r = records::get_current(c, id)?;
-            if r.deleted {
-                return Err(StoreError::RecordDeleted(id));
-            }
-            Ok(r)
-        };
+        let read = move |c: &rusqlite::Connection| rules::live(records::get_current(c, id)?);
         Self::read_audited(&db, audit, read, describe_record).await
     }
 
@@ -467,10 +461,7 @@ impl Store for SqliteStore {
             &db,
             audit,
             move |c| records::history(c, id),
-            |a, versions: &Vec<Record>| {
-                a.subject_id = versions.last().and_then(|r| r.subject.clone());
-                a.detail("versions", versions.len());
-            },
+            rules::describe_history,
         )
         .await
     }

@@ -19,6 +19,15 @@ fn sh_block_after(text: &str, heading: &str) -> String {
     rest[start..start + len].to_owned()
 }
 
+/// A new user's shell: none of the harness's `HIPPO_*` settings.
+fn clean_env(cmd: &mut Command) {
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("HIPPO_") {
+            cmd.env_remove(k);
+        }
+    }
+}
+
 #[test]
 fn readme_commands_run_as_written_on_a_fresh_data_directory() {
     if std::net::TcpListener::bind("127.0.0.1:8443").is_err() {
@@ -39,13 +48,12 @@ fn readme_commands_run_as_written_on_a_fresh_data_directory() {
     std::fs::create_dir(&work).unwrap();
 
     // The first `hippo serve`: initialises ./hippo-data and prints the admin key.
-    let mut server = Command::new(BIN)
+    let mut server = Command::new(BIN);
+    clean_env(&mut server);
+    let mut server = server
         .arg("serve")
         .current_dir(&work)
         .env("PATH", &path)
-        .env_remove("HIPPO_DATA_DIR")
-        .env_remove("HIPPO_DATABASE_URL")
-        .env_remove("HIPPO_STORE")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -75,13 +83,12 @@ fn readme_commands_run_as_written_on_a_fresh_data_directory() {
 
     let admin_key_id = admin_key.split('_').nth(1).unwrap().to_owned();
     let script = sh_block_after(README, "## Using it").replace("<key-id>", &admin_key_id);
-    let out = Command::new("bash")
+    let mut bash = Command::new("bash");
+    clean_env(&mut bash);
+    let out = bash
         .args(["-euo", "pipefail", "-c", &script])
         .current_dir(&work)
         .env("PATH", &path)
-        .env_remove("HIPPO_DATA_DIR")
-        .env_remove("HIPPO_DATABASE_URL")
-        .env_remove("HIPPO_STORE")
         .output()
         .unwrap();
     let _ = Command::new("kill")

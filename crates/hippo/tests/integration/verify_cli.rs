@@ -96,11 +96,12 @@ async fn an_altered_system_log_event_is_pinpointed() {
     let rows = s.audit_rows(&LogId::System, &["seq", "action"]).await;
     let seq: i64 = rows
         .iter()
-        .find(|r| r[1].as_deref() == Some("auth.failed"))
+        .find(|r| r[1].as_deref() == Some("apikey.revoke"))
         .and_then(|r| r[0].as_deref())
-        .expect("the failed authentication is in the system log")
+        .expect("the key revocation is in the system log")
         .parse()
         .unwrap();
+    // The revocation succeeded; storage now says it was denied.
     s.tamper(&LogId::System, Tamper::AlterOutcome(seq)).await;
     let (ok, report) = run(&s, &["verify"]);
     assert!(!ok, "{report}");
