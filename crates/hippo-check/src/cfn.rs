@@ -47,6 +47,10 @@ pub const TYPE_MAP: &[(&str, &str)] = &[
     ),
     ("AWS::Backup::BackupVault", "aws_backup_vault"),
     ("AWS::Backup::BackupPlan", "aws_backup_plan"),
+    ("AWS::Neptune::DBCluster", "aws_neptune_cluster"),
+    ("AWS::Lambda::Function", "aws_lambda_function"),
+    ("AWS::OpenSearchService::Domain", "aws_opensearch_domain"),
+    ("AWS::Elasticsearch::Domain", "aws_elasticsearch_domain"),
 ];
 
 /// True if a parsed document is a CloudFormation template.

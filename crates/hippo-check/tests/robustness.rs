@@ -59,8 +59,16 @@ fn non_infrastructure_files_are_skipped_not_errors() {
         .iter()
         .map(|p| p.rsplit('/').next().unwrap().to_string())
         .collect();
-    for name in ["tsconfig.json", "settings.json", "fixture-data.json", "mkdocs.yml"] {
-        assert!(skipped.contains(&name.to_string()), "{name} not listed in {skipped:?}");
+    for name in [
+        "tsconfig.json",
+        "settings.json",
+        "fixture-data.json",
+        "mkdocs.yml",
+    ] {
+        assert!(
+            skipped.contains(&name.to_string()),
+            "{name} not listed in {skipped:?}"
+        );
     }
     // README and PNG are text/secret-scan inputs: never parsed, never listed, never errors.
     assert!(!skipped.iter().any(|s| s == "README.md" || s == "logo.png"));

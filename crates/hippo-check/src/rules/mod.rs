@@ -15,6 +15,7 @@ pub mod k8s;
 pub mod kms;
 pub mod logs;
 pub mod meta;
+pub mod neptune;
 pub mod network;
 pub mod rds;
 pub mod s3;
@@ -118,6 +119,7 @@ pub fn registry() -> &'static [Rule] {
         v.extend(eks::rules());
         v.extend(backup::rules());
         v.extend(datastores::rules());
+        v.extend(neptune::rules());
         v.extend(analytics::rules());
         v.extend(compute::rules());
         v.extend(identity::rules());
