@@ -47,6 +47,7 @@ pub const TYPE_MAP: &[(&str, &str)] = &[
     ),
     ("AWS::Backup::BackupVault", "aws_backup_vault"),
     ("AWS::Backup::BackupPlan", "aws_backup_plan"),
+    ("AWS::ElasticLoadBalancing::LoadBalancer", "aws_elb"),
     ("AWS::Neptune::DBCluster", "aws_neptune_cluster"),
     ("AWS::Lambda::Function", "aws_lambda_function"),
     ("AWS::OpenSearchService::Domain", "aws_opensearch_domain"),
