@@ -17,6 +17,7 @@ pub mod logs;
 pub mod meta;
 pub mod neptune;
 pub mod network;
+pub mod rbac;
 pub mod rds;
 pub mod s3;
 
@@ -124,6 +125,7 @@ pub fn registry() -> &'static [Rule] {
         v.extend(compute::rules());
         v.extend(identity::rules());
         v.extend(k8s::rules());
+        v.extend(rbac::rules());
         v.extend(docker::rules());
         v.extend(meta::rules());
         v.sort_by_key(|r| r.id);
