@@ -93,3 +93,60 @@ fn broken_infrastructure_files_still_exit_2() {
     // Broken infrastructure next to noise: the noise does not hide the error.
     assert_eq!(exit_code(vec![corpus("noise"), corpus("broken-cfn")]), 2);
 }
+
+#[test]
+fn cloudformation_with_byte_order_mark_parses_in_yaml_and_json() {
+    let o = scan_paths(&[corpus("bom")]);
+    assert!(o.errors.is_empty(), "{:?}", o.errors);
+    let mut at: Vec<(String, u32)> = open(&o)
+        .into_iter()
+        .filter(|f| f.rule_id == "HIPPO-AWS-RDS-001")
+        .map(|f| (f.file.rsplit('/').next().unwrap().to_string(), f.line))
+        .collect();
+    at.sort();
+    assert_eq!(
+        at,
+        vec![("stack.json".to_string(), 7), ("stack.yaml".to_string(), 6)]
+    );
+}
+
+fn scratch(case: u64) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("hippo-check-noise-{}-{case}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// The markers that make a file infrastructure code (and a parse failure an error).
+const MARKERS: &[&str] = &[
+    "AWSTemplateFormatVersion",
+    "AWS::",
+    "format_version",
+    "terraform_version",
+    "resource_changes",
+    "planned_values",
+    "containerDefinitions",
+    "apiVersion",
+];
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Arbitrary bytes under data-file names never abort the gate: whatever does not parse
+    /// and carries no infrastructure marker is skipped, never a parse error.
+    #[test]
+    fn arbitrary_non_infrastructure_bytes_never_are_errors(
+        bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256),
+        case in proptest::prelude::any::<u64>(),
+    ) {
+        let text = String::from_utf8_lossy(&bytes);
+        proptest::prop_assume!(!MARKERS.iter().any(|m| text.contains(m)));
+        let d = scratch(case);
+        for name in ["data.json", "notes.yaml", "config.yml", "README.md", "blob.bin"] {
+            std::fs::write(d.join(name), &bytes).unwrap();
+        }
+        let o = scan_paths(std::slice::from_ref(&d));
+        let _ = std::fs::remove_dir_all(&d);
+        proptest::prop_assert!(o.errors.is_empty(), "{:?}", o.errors);
+    }
+}
