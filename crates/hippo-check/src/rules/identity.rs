@@ -6,13 +6,6 @@ use super::helpers::*;
 use super::{Hit, Index, Kind, Rule, Severity, TF, TF_CFN};
 use crate::model::{Node, Resource, Tri};
 
-const POLICIES: &[&str] = &[
-    "aws_iam_policy",
-    "aws_iam_role_policy",
-    "aws_iam_user_policy",
-    "aws_iam_group_policy",
-];
-
 /// Resources that hold policy documents, in both formats (CloudFormation `AWS::IAM::Role`,
 /// `User` and `Group` carry inline `Policies`).
 const POLICY_HOLDERS: &[&str] = &[
@@ -35,30 +28,30 @@ const USER_GRANTS: &[&str] = &[
 ];
 
 fn iam_001(r: &Resource, idx: &Index) -> Vec<Hit> {
-    let Some(p) = r.get("policy") else {
-        return vec![];
-    };
-    let Some(stmts) = policy_statements(p, idx) else {
-        return if p.is_unknown() {
-            hit(p.line, unknown_msg("policy", p))
-        } else {
-            vec![]
+    let mut out = Vec::new();
+    for p in policy_documents(r) {
+        let Some(stmts) = policy_statements(p, idx) else {
+            if p.is_unknown() {
+                out.extend(hit(p.line, unknown_msg("policy", p)));
+            }
+            continue;
         };
-    };
-    for s in stmts {
-        let allow = s.get("Effect").and_then(Node::as_str) == Some("Allow");
-        let any_action = strings(s.get("Action")).iter().any(|a| a == "*");
-        let any_res =
-            s.get("Resource").is_none() || strings(s.get("Resource")).iter().any(|a| a == "*");
-        if allow && any_action && any_res {
-            return hit(
+        let admin = stmts.iter().any(|s| {
+            s.get("Effect").and_then(Node::as_str) == Some("Allow")
+                && strings(s.get("Action")).iter().any(|a| a == "*")
+                && (s.get("Resource").is_none()
+                    || strings(s.get("Resource")).iter().any(|a| a == "*"))
+        });
+        if admin {
+            out.extend(hit(
                 p.line,
                 "policy grants \"*\" actions on \"*\" resources (full administrator access)",
-            );
+            ));
         }
     }
-    vec![]
+    out
 }
+
 /// Every policy document a resource carries, with the line to report it at: Terraform's
 /// `policy` and `inline_policy { policy }`, CloudFormation's `PolicyDocument` and
 /// `Policies[].PolicyDocument` (roles, users, groups).
@@ -233,7 +226,7 @@ fn tf_002(r: &Resource, _: &Index) -> Vec<Hit> {
 
 pub fn rules() -> Vec<Rule> {
     vec![
-        rule!("HIPPO-AWS-IAM-001", "IAM policies do not grant full administrator access", High, &["164.308(a)(3)(i)", "164.308(a)(4)(ii)(B)", "164.312(a)(1)"], POLICIES, TF, "No Allow statement with Action \"*\" on Resource \"*\"", "Grant only the actions the role needs, on named resources",
+        rule!("HIPPO-AWS-IAM-001", "IAM policies do not grant full administrator access", High, &["164.308(a)(3)(i)", "164.308(a)(4)(ii)(B)", "164.312(a)(1)"], POLICY_HOLDERS, TF_CFN, "No Allow statement with Action \"*\" on Resource \"*\"", "Grant only the actions the role needs, on named resources",
             &["seed 001: Task roles with least privilege", "seed 003: CI/CD IAM scoped roles", "AWS Config: iam-policy-no-statements-with-admin-access", "Prowler: iam_policy_no_administrative_privileges"], iam_001),
         rule!("HIPPO-AWS-IAM-002", "IAM policies are not attached directly to users", Medium, &["164.308(a)(4)(ii)(B)"], USER_GRANTS, TF_CFN, "Permissions granted through groups or roles", "resource \"aws_iam_group_policy_attachment\" \"ops\" {\n  group      = aws_iam_group.ops.name\n  policy_arn = aws_iam_policy.ops.arn\n}",
             &["AWS Config: iam-user-no-policies-check", "Prowler: iam_policy_attached_only_to_group_or_roles"], iam_002),
