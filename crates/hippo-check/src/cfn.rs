@@ -47,6 +47,18 @@ pub const TYPE_MAP: &[(&str, &str)] = &[
     ),
     ("AWS::Backup::BackupVault", "aws_backup_vault"),
     ("AWS::Backup::BackupPlan", "aws_backup_plan"),
+    ("AWS::ElasticLoadBalancing::LoadBalancer", "aws_elb"),
+    // An `AWS::IAM::Policy` is inline (attached through Roles/Users/Groups) and an
+    // `AWS::IAM::ManagedPolicy` is standalone; both read as a policy document with targets.
+    ("AWS::IAM::ManagedPolicy", "aws_iam_policy"),
+    ("AWS::IAM::Policy", "aws_iam_policy"),
+    ("AWS::IAM::Role", "aws_iam_role"),
+    ("AWS::IAM::User", "aws_iam_user"),
+    ("AWS::IAM::Group", "aws_iam_group"),
+    ("AWS::Neptune::DBCluster", "aws_neptune_cluster"),
+    ("AWS::Lambda::Function", "aws_lambda_function"),
+    ("AWS::OpenSearchService::Domain", "aws_opensearch_domain"),
+    ("AWS::Elasticsearch::Domain", "aws_elasticsearch_domain"),
 ];
 
 /// True if a parsed document is a CloudFormation template.

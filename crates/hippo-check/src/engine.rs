@@ -34,6 +34,9 @@ pub struct Outcome {
     pub paths: Vec<String>,
     /// Unrendered Helm templates found: not parsed as manifests (secrets still scanned).
     pub helm_templates: Vec<String>,
+    /// `.json`/`.yaml` files without any infrastructure marker that did not parse (commented
+    /// JSON, binary data): listed, not errors, so they never change the exit code.
+    pub not_infrastructure: Vec<String>,
 }
 
 /// Scan options.
@@ -57,9 +60,13 @@ pub fn scan(opts: &Options) -> Result<Outcome, CheckError> {
     let mut secret_hits = Vec::new();
     let mut sups = Vec::new();
     let mut helm_templates = Vec::new();
+    let mut not_infrastructure = Vec::new();
     for o in outs {
         if o.helm_template {
             helm_templates.push(o.path.to_string());
+        }
+        if o.not_infrastructure {
+            not_infrastructure.push(o.path.to_string());
         }
         if let Some(e) = o.error {
             errors.push(e);
@@ -167,6 +174,7 @@ pub fn scan(opts: &Options) -> Result<Outcome, CheckError> {
         date: opts.today.clone(),
         paths: opts.paths.iter().map(|p| p.display().to_string()).collect(),
         helm_templates,
+        not_infrastructure,
     })
 }
 

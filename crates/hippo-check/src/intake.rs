@@ -21,6 +21,9 @@ pub struct FileOut {
     pub sups: Vec<Suppression>,
     pub error: Option<ParseError>,
     pub helm_template: bool,
+    /// A `.json`/`.yaml` file that is not infrastructure code and could not be parsed (a
+    /// `tsconfig.json` with comments, a binary with a data extension): noted, never an error.
+    pub not_infrastructure: bool,
 }
 
 fn perr(path: &Arc<str>, line: u32, msg: impl Into<String>) -> Option<ParseError> {
@@ -42,6 +45,7 @@ pub fn process(p: &Path) -> FileOut {
         sups: vec![],
         error: None,
         helm_template: false,
+        not_infrastructure: false,
     };
     let bytes = match std::fs::read(p) {
         Ok(b) => b,
@@ -54,6 +58,12 @@ pub fn process(p: &Path) -> FileOut {
     let text = match String::from_utf8(bytes) {
         Ok(t) => t,
         Err(_) if kind == FileKind::Text => return out,
+        // Terraform, Dockerfiles, CloudFormation and manifests are text: a `.json` or `.yaml`
+        // that is not UTF-8 is some other tool's data, not infrastructure code.
+        Err(_) if matches!(kind, FileKind::Json | FileKind::Yaml) => {
+            out.not_infrastructure = true;
+            return out;
+        }
         Err(_) => {
             out.error = perr(&path, 1, "file is not valid UTF-8");
             return out;
@@ -62,6 +72,12 @@ pub fn process(p: &Path) -> FileOut {
     if kind == FileKind::Text && text.len() > 4 << 20 {
         return out;
     }
+    // Terraform, CloudFormation and Kubernetes all accept a leading UTF-8 byte-order mark;
+    // editors on Windows write one. Removing it keeps every line number unchanged.
+    let text = match text.strip_prefix('\u{feff}') {
+        Some(rest) => rest.to_string(),
+        None => text,
+    };
     out.secrets = secrets::scan(&text);
     out.sups = suppress::scan(&text, &path);
     match kind {
@@ -98,6 +114,7 @@ pub fn process(p: &Path) -> FileOut {
                     }
                 }
             }
+            Err(_) if !looks_like_infrastructure(&text) => out.not_infrastructure = true,
             Err(e) => out.error = perr(&path, e.line, format!("YAML parse error: {}", e.msg)),
         },
         FileKind::Json => match json::parse(&text) {
@@ -110,6 +127,7 @@ pub fn process(p: &Path) -> FileOut {
                     out.resources.push(ecs::resource(td, &path));
                 }
             }
+            Err(_) if !looks_like_infrastructure(&text) => out.not_infrastructure = true,
             Err(e) => out.error = perr(&path, e.line, format!("JSON parse error: {}", e.msg)),
         },
         FileKind::Dockerfile => match docker::parse(&text, &path) {
@@ -119,6 +137,24 @@ pub fn process(p: &Path) -> FileOut {
         FileKind::Text => {}
     }
     out
+}
+
+/// Markers without which a `.json`/`.yaml` file cannot be a CloudFormation template, a
+/// Terraform plan, an ECS task definition or a Kubernetes manifest. A file that fails to
+/// parse is an error (exit 2) only when it carries one of them: the gate must not pass
+/// broken infrastructure code, and must not fail on an editor's commented `tsconfig.json`.
+fn looks_like_infrastructure(text: &str) -> bool {
+    const MARKERS: &[&str] = &[
+        "AWSTemplateFormatVersion",
+        "AWS::",
+        "format_version",
+        "terraform_version",
+        "resource_changes",
+        "planned_values",
+        "containerDefinitions",
+        "apiVersion",
+    ];
+    MARKERS.iter().any(|m| text.contains(m))
 }
 
 /// An unrendered Helm template: under a `templates/` directory and using `{{ }}`. It is not

@@ -1,5 +1,6 @@
 //! The vulnerable-by-design corpus triggers every rule of the pack, through variables,
-//! locals, tfvars and local modules.
+//! locals, tfvars and local modules; and what single findings say (masked secrets, the VPC's
+//! own CIDR resolved as private).
 
 mod common;
 
@@ -68,5 +69,52 @@ fn kms_key_without_rotation_used_by_rds_is_flagged_once_per_key() {
     assert_eq!(
         k[0].resource.as_deref(),
         Some("module.database.aws_kms_key.db")
+    );
+}
+
+#[test]
+fn lambda_environment_secrets_are_reported_per_variable_and_masked() {
+    let o = scan_paths(&[fixtures().join("rules/terraform/phi_services_bad.tf")]);
+    let msgs: Vec<&str> = o
+        .findings
+        .iter()
+        .filter(|f| f.rule_id == "HIPPO-AWS-LAMBDA-002")
+        .map(|f| f.message.as_str())
+        .collect();
+    assert_eq!(msgs.len(), 3, "{msgs:#?}");
+    for var in ["GRAPH_PASSWORD", "API_TOKEN", "REPORTS_DB"] {
+        assert!(msgs.iter().any(|m| m.contains(var)), "{var}: {msgs:#?}");
+    }
+    assert!(!msgs.iter().any(|m| m.contains("LOG_LEVEL")));
+    for secret in ["tok-9f8e7d6c5b4a", "Sup3rS3cretPw"] {
+        assert!(
+            !msgs.iter().any(|m| m.contains(secret)),
+            "a finding message leaks {secret}: {msgs:#?}"
+        );
+    }
+}
+
+#[test]
+fn vpc_own_cidr_is_private_but_other_references_stay_unknown() {
+    let good = scan_paths(&[fixtures().join("rules/terraform/vpc_cidr_good.tf")]);
+    assert!(
+        !good
+            .findings
+            .iter()
+            .any(|f| f.rule_id.starts_with("HIPPO-AWS-NET")),
+        "{:#?}",
+        good.findings
+    );
+    let bad = scan_paths(&[fixtures().join("rules/terraform/vpc_cidr_bad.tf")]);
+    let net: Vec<&str> = bad
+        .findings
+        .iter()
+        .filter(|f| f.rule_id == "HIPPO-AWS-NET-001")
+        .map(|f| f.message.as_str())
+        .collect();
+    assert!(net.iter().any(|m| m.contains("0.0.0.0/0")), "{net:#?}");
+    assert!(
+        net.iter().any(|m| m.contains("cannot be determined")),
+        "{net:#?}"
     );
 }

@@ -64,6 +64,13 @@ pub fn render(o: &Outcome, color: bool, show_suppressed: bool) -> String {
             o.helm_templates.join(", ")
         ));
     }
+    if !o.not_infrastructure.is_empty() {
+        out.push_str(&format!(
+            "\nnote: {} file(s) are not infrastructure code and did not parse; skipped: {}\n",
+            o.not_infrastructure.len(),
+            o.not_infrastructure.join(", ")
+        ));
+    }
     let suppressed = o.findings.iter().filter(|f| f.suppressed.is_some()).count();
     out.push_str(&format!(
         "\n{} files, {} resources scanned: {open} findings, {suppressed} suppressed, {} parse errors\n",

@@ -1,9 +1,9 @@
-//! Analytics data stores: OpenSearch placement and logging, Redshift logging and
-//! snapshots, Kinesis stream encryption.
+//! Analytics data stores: OpenSearch placement, logging and access policy, Redshift logging
+//! and snapshots, Kinesis stream encryption.
 
 use super::datastores::rule;
 use super::helpers::*;
-use super::{Hit, Index, Kind, Rule, Severity, TF};
+use super::{Hit, Index, Kind, Rule, Severity, TF, TF_CFN};
 use crate::model::{Node, Resource};
 
 fn os_003(r: &Resource, _: &Index) -> Vec<Hit> {
@@ -73,14 +73,50 @@ fn kin_001(r: &Resource, _: &Index) -> Vec<Hit> {
     }
 }
 
+/// True if a policy principal is everyone: `"*"`, `{"AWS": "*"}` or a list holding `"*"`.
+fn anyone(principal: Option<&Node>) -> bool {
+    strings(principal).iter().any(|p| p == "*")
+}
+
+fn os_005(r: &Resource, idx: &Index) -> Vec<Hit> {
+    let Some(p) = r.get("access_policies") else {
+        return vec![];
+    };
+    let Some(stmts) = policy_statements(p, idx) else {
+        return if p.is_unknown() {
+            hit(p.line, unknown_msg("access_policies", p))
+        } else {
+            vec![]
+        };
+    };
+    let open = stmts.iter().any(|s| {
+        s.get("Effect").and_then(Node::as_str) == Some("Allow")
+            && anyone(s.get("Principal"))
+            && condition_keys(s).is_empty()
+    });
+    if open {
+        hit(p.line, "the access policy allows any principal (\"*\") without a condition: anyone who reaches the endpoint can read and write the indices")
+    } else {
+        vec![]
+    }
+}
+
 pub fn rules() -> Vec<Rule> {
     let os: &[&str] = &["aws_opensearch_domain", "aws_elasticsearch_domain"];
     let rs: &[&str] = &["aws_redshift_cluster"];
+    let os_policy: &[&str] = &[
+        "aws_opensearch_domain",
+        "aws_elasticsearch_domain",
+        "aws_opensearch_domain_policy",
+        "aws_elasticsearch_domain_policy",
+    ];
     vec![
         rule!("HIPPO-AWS-OS-003", "OpenSearch domains are deployed in a VPC", High, &["164.312(a)(1)", "164.312(e)(1)"], os, TF, "vpc_options { subnet_ids = [...] }", "vpc_options {\n  subnet_ids         = aws_subnet.data[*].id\n  security_group_ids = [aws_security_group.search.id]\n}",
             &["AWS Config: elasticsearch-in-vpc-only, opensearch-in-vpc-only"], os_003),
         rule!("HIPPO-AWS-OS-004", "OpenSearch domains publish logs to CloudWatch", Medium, &["164.312(b)"], os, TF, "log_publishing_options for AUDIT_LOGS or application logs", "log_publishing_options {\n  log_type                 = \"AUDIT_LOGS\"\n  cloudwatch_log_group_arn = aws_cloudwatch_log_group.search.arn\n}",
             &["AWS Config: elasticsearch-logs-to-cloudwatch, opensearch-logs-to-cloudwatch"], os_004),
+        rule!("HIPPO-AWS-OS-005", "OpenSearch domain access policies are not open to everyone", Critical, &["164.312(a)(1)", "164.308(a)(4)(ii)(B)"], os_policy, TF_CFN, "No Allow statement with Principal \"*\" unless a Condition (source IP, VPC, account) constrains it", "access_policies = jsonencode({\n  Statement = [{\n    Effect    = \"Allow\"\n    Principal = { AWS = aws_iam_role.search_app.arn }\n    Action    = \"es:ESHttp*\"\n    Resource  = \"${aws_opensearch_domain.search.arn}/*\"\n  }]\n})",
+            &["issue 16: OpenSearch/Elasticsearch domain policies open to any principal", "Checkov: CKV_AWS_248", "Prowler: opensearch_service_domains_not_publicly_accessible"], os_005),
         rule!("HIPPO-AWS-RS-003", "Redshift audit logging is enabled", Medium, &["164.312(b)"], rs, TF, "logging { enable = true } or an aws_redshift_logging resource", "resource \"aws_redshift_logging\" \"dw\" {\n  cluster_identifier   = aws_redshift_cluster.dw.cluster_identifier\n  log_destination_type = \"cloudwatch\"\n}",
             &["AWS Config: redshift-cluster-configuration-check (loggingEnabled)", "Prowler: redshift_cluster_audit_logging"], rs_003),
         rule!("HIPPO-AWS-RS-004", "Redshift automated snapshots are kept", Medium, &["164.308(a)(7)(ii)(A)"], rs, TF, "automated_snapshot_retention_period >= 1", "automated_snapshot_retention_period = 35",

@@ -1,4 +1,5 @@
-//! Load balancer rules: TLS 1.2+ policies, HTTP to HTTPS redirect, access logs.
+//! Load balancer rules: TLS 1.2+ policies, HTTP to HTTPS redirect, access logs (application,
+//! network and classic load balancers).
 
 use super::helpers::*;
 use super::{Hit, Index, Kind, Rule, Severity, TF, TF_CFN};
@@ -109,6 +110,22 @@ fn elb_005(r: &Resource, _: &Index) -> Vec<Hit> {
     out
 }
 
+fn elb_007(r: &Resource, _: &Index) -> Vec<Hit> {
+    // Terraform: `access_logs { bucket, enabled }` (enabled defaults to true once the block
+    // names a bucket); CloudFormation: `AccessLoggingPolicy { Enabled, S3BucketName }`.
+    let Some(a) = r.get_any(&["access_logs", "AccessLoggingPolicy"]) else {
+        return hit(
+            r.line,
+            "classic load balancer access logs are not enabled (no access_logs block)",
+        );
+    };
+    match a.get("enabled") {
+        Some(_) => require_true_in(a, a.line, &["enabled"], false),
+        None if a.get_any(&["bucket", "S3BucketName"]).is_some() => vec![],
+        None => hit(a.line, "access logs name no S3 bucket"),
+    }
+}
+
 fn elb_006(r: &Resource, _: &Index) -> Vec<Hit> {
     require_true(r, &["enable_deletion_protection"], false)
 }
@@ -160,5 +177,8 @@ pub fn rules() -> Vec<Rule> {
         Rule { id: "HIPPO-AWS-ELB-006", title: "Load balancer deletion protection is enabled", severity: Severity::Low, hipaa: &["164.308(a)(7)(ii)(C)"], types: LB, formats: TF,
             expected: "enable_deletion_protection = true", remediation: "enable_deletion_protection = true",
             sources: &["AWS Config: elb-deletion-protection-enabled", "Prowler: elbv2_deletion_protection"], kind: Kind::Resource(elb_006) },
+        Rule { id: "HIPPO-AWS-ELB-007", title: "Classic load balancer access logs are enabled", severity: Severity::Medium, hipaa: &["164.312(b)"], types: &["aws_elb"], formats: TF_CFN,
+            expected: "access_logs { bucket, enabled = true } (AccessLoggingPolicy with Enabled: true)", remediation: "access_logs {\n  bucket   = aws_s3_bucket.lb_logs.id\n  interval = 5\n  enabled  = true\n}",
+            sources: &["issue 16: classic ELB access logs", "AWS Config: elb-logging-enabled", "Prowler: elb_logging_enabled", "Checkov: CKV_AWS_92"], kind: Kind::Resource(elb_007) },
     ]
 }

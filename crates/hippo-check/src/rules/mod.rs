@@ -15,7 +15,9 @@ pub mod k8s;
 pub mod kms;
 pub mod logs;
 pub mod meta;
+pub mod neptune;
 pub mod network;
+pub mod rbac;
 pub mod rds;
 pub mod s3;
 
@@ -118,10 +120,12 @@ pub fn registry() -> &'static [Rule] {
         v.extend(eks::rules());
         v.extend(backup::rules());
         v.extend(datastores::rules());
+        v.extend(neptune::rules());
         v.extend(analytics::rules());
         v.extend(compute::rules());
         v.extend(identity::rules());
         v.extend(k8s::rules());
+        v.extend(rbac::rules());
         v.extend(docker::rules());
         v.extend(meta::rules());
         v.sort_by_key(|r| r.id);

@@ -33,7 +33,21 @@ impl Ingress {
     }
 }
 
-fn one(n: &Node, fallback_line: u32) -> Ingress {
+/// Resource types whose address range, used as a CIDR source, is the VPC's own: a reference
+/// to one (`aws_vpc.main.cidr_block`, `!GetAtt Vpc.CidrBlock`) is a private source that
+/// is known statically, not an undeterminable one.
+const OWN_NETWORK: &[&str] = &["aws_vpc", "aws_subnet", "data.aws_vpc", "data.aws_subnet"];
+
+fn own_network(n: &Node, idx: &Index) -> bool {
+    match &n.val {
+        Val::Ref(a) => idx
+            .get(a)
+            .is_some_and(|t| OWN_NETWORK.contains(&t.rtype.as_str())),
+        _ => false,
+    }
+}
+
+fn one(n: &Node, fallback_line: u32, idx: &Index) -> Ingress {
     let cidrs: Vec<&Node> = [
         "cidr_blocks",
         "ipv6_cidr_blocks",
@@ -48,9 +62,8 @@ fn one(n: &Node, fallback_line: u32) -> Ingress {
     let mut world = false;
     let mut unknown_cidr = false;
     for c in &cidrs {
-        if c.is_unknown()
-            || matches!(&c.val, Val::List(items) if items.iter().any(Node::is_unknown))
-        {
+        let unresolved = |x: &Node| x.is_unknown() && !own_network(x, idx);
+        if unresolved(c) || matches!(&c.val, Val::List(items) if items.iter().any(unresolved)) {
             unknown_cidr = true;
         }
         world |= strings(Some(c))
@@ -77,26 +90,26 @@ fn one(n: &Node, fallback_line: u32) -> Ingress {
 }
 
 /// Ingress rules of a security group resource or standalone rule resource.
-pub fn ingress_rules(r: &Resource) -> Vec<Ingress> {
+pub fn ingress_rules(r: &Resource, idx: &Index) -> Vec<Ingress> {
     match r.rtype.as_str() {
         "aws_security_group" => r
             .get_any(&["ingress", "SecurityGroupIngress"])
-            .map(|i| i.items().into_iter().map(|x| one(x, r.line)).collect())
+            .map(|i| i.items().into_iter().map(|x| one(x, r.line, idx)).collect())
             .unwrap_or_default(),
         "aws_security_group_rule" => {
             if r.get("type").and_then(Node::as_str) != Some("ingress") {
                 return vec![];
             }
-            vec![one(&r.body, r.line)]
+            vec![one(&r.body, r.line, idx)]
         }
-        "aws_vpc_security_group_ingress_rule" => vec![one(&r.body, r.line)],
+        "aws_vpc_security_group_ingress_rule" => vec![one(&r.body, r.line, idx)],
         _ => vec![],
     }
 }
 
-fn world_to(r: &Resource, ports: &[u32], what: &str) -> Vec<Hit> {
+fn world_to(r: &Resource, idx: &Index, ports: &[u32], what: &str) -> Vec<Hit> {
     let mut out = Vec::new();
-    for i in ingress_rules(r) {
+    for i in ingress_rules(r, idx) {
         if i.all_protocols {
             continue;
         }
@@ -119,16 +132,16 @@ fn world_to(r: &Resource, ports: &[u32], what: &str) -> Vec<Hit> {
     out
 }
 
-fn net_001(r: &Resource, _: &Index) -> Vec<Hit> {
-    world_to(r, DB_PORTS, "database")
+fn net_001(r: &Resource, idx: &Index) -> Vec<Hit> {
+    world_to(r, idx, DB_PORTS, "database")
 }
 
-fn net_002(r: &Resource, _: &Index) -> Vec<Hit> {
-    world_to(r, &[22, 3389], "remote administration")
+fn net_002(r: &Resource, idx: &Index) -> Vec<Hit> {
+    world_to(r, idx, &[22, 3389], "remote administration")
 }
 
-fn net_003(r: &Resource, _: &Index) -> Vec<Hit> {
-    ingress_rules(r)
+fn net_003(r: &Resource, idx: &Index) -> Vec<Hit> {
+    ingress_rules(r, idx)
         .into_iter()
         .filter(|i| i.world && (i.all_protocols || (i.from == Some(0) && i.to == Some(65535))))
         .flat_map(|i| hit(i.line, "ingress from 0.0.0.0/0 on all ports/protocols"))
@@ -137,7 +150,7 @@ fn net_003(r: &Resource, _: &Index) -> Vec<Hit> {
 
 /// Security groups (and their standalone rules) that open a DB port to the world.
 fn world_open_db_group<'a>(idx: &Index<'a>, sg: &Resource) -> bool {
-    if !world_to(sg, DB_PORTS, "database").is_empty() {
+    if !world_to(sg, idx, DB_PORTS, "database").is_empty() {
         return true;
     }
     [
@@ -154,7 +167,7 @@ fn world_open_db_group<'a>(idx: &Index<'a>, sg: &Resource) -> bool {
             &["id", "name"],
         )
         .iter()
-        .any(|rule| !world_to(rule, DB_PORTS, "database").is_empty())
+        .any(|rule| !world_to(rule, idx, DB_PORTS, "database").is_empty())
     })
 }
 

@@ -259,6 +259,33 @@ fn s3_011(b: &Resource, idx: &Index) -> Vec<Hit> {
     )
 }
 
+/// An object is compliant with its own customer-managed key, or without one when its bucket
+/// (in the same scan) encrypts by default with a customer-managed key: S3 then applies that
+/// key to the upload. (S3-002 alone is silent on a bucket with no encryption configuration,
+/// which S3-001 reports, so both must pass.)
+fn s3_012(r: &Resource, idx: &Index) -> Vec<Hit> {
+    let own = r.get("kms_key_id");
+    if own.is_none() {
+        let buckets = r
+            .get("bucket")
+            .map(|b| idx.resolve(b, "aws_s3_bucket"))
+            .unwrap_or_default();
+        if !buckets.is_empty()
+            && buckets
+                .iter()
+                .all(|b| s3_001(b, idx).is_empty() && s3_002(b, idx).is_empty())
+        {
+            return vec![];
+        }
+    }
+    require_cmk(
+        r,
+        &["kms_key_id"],
+        idx,
+        "the object (and its bucket's default)",
+    )
+}
+
 const E: &str = "164.312(a)(2)(iv)";
 const ACCESS: &str = "164.312(a)(1)";
 const AUDIT: &str = "164.312(b)";
@@ -304,5 +331,8 @@ pub fn rules() -> Vec<Rule> {
         Rule { id: "HIPPO-AWS-S3-011", title: "S3 cross-region replication is configured", severity: Severity::Low, hipaa: &[BACKUP, "164.308(a)(7)(ii)(B)"], types: BUCKET, formats: TF,
             expected: "A replication configuration applies to the bucket", remediation: "resource \"aws_s3_bucket_replication_configuration\" \"phi\" {\n  bucket = aws_s3_bucket.phi.id\n  role   = aws_iam_role.replication.arn\n  rule {\n    status = \"Enabled\"\n    destination { bucket = aws_s3_bucket.dr.arn }\n  }\n}",
             sources: &["seed 002: S3 cross-region replication", "AWS Config: s3-bucket-replication-enabled", "Prowler: s3_bucket_cross_region_replication"], kind: Kind::Resource(s3_011) },
+        Rule { id: "HIPPO-AWS-S3-012", title: "S3 objects are encrypted with a customer-managed KMS key", severity: Severity::Medium, hipaa: &[E], types: &["aws_s3_object", "aws_s3_bucket_object"], formats: TF,
+            expected: "kms_key_id names a customer-managed key, or the object's bucket encrypts by default with one", remediation: "resource \"aws_s3_object\" \"report\" {\n  bucket     = aws_s3_bucket.phi.id\n  key        = \"reports/latest.csv\"\n  source     = \"latest.csv\"\n  kms_key_id = aws_kms_key.s3.arn\n}",
+            sources: &["issue 16: S3 objects without a CMK", "Checkov: CKV_AWS_186"], kind: Kind::Resource(s3_012) },
     ]
 }

@@ -141,8 +141,14 @@ fn parse_errors_are_reported_and_exit_2() {
         "broken.tf",
         "resource \"aws_s3_bucket\" \"b\" {\n  bucket = \n",
     );
-    write(&d, "broken.yaml", "a: [1, 2\n");
-    write(&d, "broken.json", "{\"a\": }");
+    // Only infrastructure code is a parse error; a broken non-infrastructure file is skipped
+    // (tests/robustness.rs in hippo-check).
+    write(
+        &d,
+        "broken.yaml",
+        "AWSTemplateFormatVersion: \"2010-09-09\"\nResources: [1, 2\n",
+    );
+    write(&d, "broken.json", "{\"apiVersion\": }");
     let o = scan_paths(std::slice::from_ref(&d));
     assert_eq!(o.errors.len(), 3, "{:?}", o.errors);
     let (code, _, err) = bin(&[d.to_str().unwrap(), "--no-color"]);
