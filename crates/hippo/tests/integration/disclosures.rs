@@ -19,10 +19,7 @@ async fn sensitive_request_mix(s: &TestServer) {
     let (c, key) = (s.client(), s.admin_key.clone());
     for v in SENSITIVE {
         let doc = json!({"type": "Patient", "subject": v, "body": {"name": v, "telecom": v, "note": format!("seen {v}")}});
-        let id = create(s, &key, doc).await["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let id = create_id(s, &key, doc).await;
         authed(&c, Method::GET, s.url(&format!("/v1/records/{id}")), &key)
             .header("x-hippo-purpose", "treatment")
             .send()
@@ -90,10 +87,7 @@ async fn accounting_of_disclosures_in_json_and_csv() {
     let c = s.client();
     let writer = s.create_key("default", "writer");
     let reader = s.create_key("default", "reader");
-    let id = create(&s, &writer, patient("patient-7")).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = create_id(&s, &writer, patient("patient-7")).await;
     create(&s, &writer, patient("someone-else")).await;
     authed(
         &c,

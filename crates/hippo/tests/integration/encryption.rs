@@ -14,12 +14,7 @@ async fn canary_never_reaches_disk_or_logs() {
     for i in 0..20 {
         let doc = json!({"type": "ClinicalNote", "subject": format!("{CANARY}-{i}"),
                          "body": {"text": format!("{CANARY} note {i}"), "patient": {"name": CANARY}}});
-        ids.push(
-            create(&s, &key, doc).await["id"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-        );
+        ids.push(create_id(&s, &key, doc).await);
     }
     // Reads, searches and failures that carry the canary in paths, queries and bodies.
     for id in &ids {

@@ -240,10 +240,7 @@ async fn requests_over_the_rate_limit_get_429() {
 async fn audit_failure_fails_the_request_closed() {
     let s = server();
     let (c, key) = (s.client(), s.admin_key.clone());
-    let id = create(&s, &key, patient("p-1")).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = create_id(&s, &key, patient("p-1")).await;
     // Inject a fault: the tenant's audit log refuses appends.
     s.break_audit_writes(&default_log()).await;
 

@@ -18,10 +18,7 @@ pub async fn history(s: TestServer) -> (TestServer, String) {
     let key = s.admin_key.clone();
     let c = s.client();
     for i in 0..6 {
-        let id = create(&s, &key, patient(&format!("p-{i}"))).await["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let id = create_id(&s, &key, patient(&format!("p-{i}"))).await;
         authed(&c, Method::GET, s.url(&format!("/v1/records/{id}")), &key)
             .send()
             .await

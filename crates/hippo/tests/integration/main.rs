@@ -49,6 +49,14 @@ pub fn authed(
     c.request(method, url).bearer_auth(key)
 }
 
+/// Creates a record and returns its id.
+pub async fn create_id(s: &TestServer, key: &str, doc: Value) -> String {
+    create(s, key, doc).await["id"]
+        .as_str()
+        .expect("a created record has an id")
+        .to_owned()
+}
+
 pub async fn create(s: &TestServer, key: &str, doc: Value) -> Value {
     let r = authed(
         &s.client(),

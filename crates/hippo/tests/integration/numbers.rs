@@ -153,10 +153,7 @@ async fn a_body_stored_by_the_previous_release_stays_readable() {
     }
     let s = server();
     let (c, key) = (s.client(), s.admin_key.clone());
-    let id = create(&s, &key, json!({"type": "T", "body": {"x": 1}})).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = create_id(&s, &key, json!({"type": "T", "body": {"x": 1}})).await;
     // What the previous release stored for the issue's example: the canonical text of the
     // double it parsed inexactly, and the hash of that text.
     let old_text = r#"{"x":3.1282051591932688e+60}"#;
@@ -226,10 +223,7 @@ async fn numbers_that_cannot_be_stored_exactly_are_refused_naming_the_pointer() 
 async fn duplicate_keys_are_refused_naming_the_key() {
     let s = server();
     let (c, key) = (s.client(), s.admin_key.clone());
-    let id = create(&s, &key, patient("p-1")).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = create_id(&s, &key, patient("p-1")).await;
     let cases = [
         (
             Method::POST,
@@ -279,10 +273,7 @@ async fn duplicate_keys_are_refused_naming_the_key() {
 async fn only_plain_utf8_json_is_accepted() {
     let s = server();
     let (c, key) = (s.client(), s.admin_key.clone());
-    let id = create(&s, &key, patient("p-1")).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = create_id(&s, &key, patient("p-1")).await;
     let doc = patient("p-1").to_string();
     for ct in [
         "application/json; charset=utf-16",

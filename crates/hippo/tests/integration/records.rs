@@ -133,10 +133,7 @@ async fn create_read_update_delete_with_history() {
 async fn update_requires_if_match_and_keeps_type() {
     let s = server();
     let (c, key) = (s.client(), s.admin_key.clone());
-    let id = create(&s, &key, patient("p-2")).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = create_id(&s, &key, patient("p-2")).await;
     let url = s.url(&format!("/v1/records/{id}"));
     let r = authed(&c, Method::PUT, url.clone(), &key)
         .json(&patient("p-2"))
@@ -185,12 +182,7 @@ async fn list_filters_and_paginates_without_gaps_or_repeats() {
         } else {
             json!({"type": "Patient", "subject": format!("p-{i}"), "body": {"i": i}})
         };
-        made.push(
-            create(&s, &key, doc).await["id"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-        );
+        made.push(create_id(&s, &key, doc).await);
     }
     let mut seen = Vec::new();
     let mut cursor = String::new();
@@ -266,10 +258,7 @@ async fn roles_limit_what_keys_can_do() {
     let reader = s.create_key("default", "reader");
     let auditor = s.create_key("default", "auditor");
     let writer = s.create_key("default", "writer");
-    let id = create(&s, &writer, patient("p-9")).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = create_id(&s, &writer, patient("p-9")).await;
     let r = authed(&c, Method::POST, s.url("/v1/records"), &reader)
         .json(&patient("p"))
         .send()

@@ -68,10 +68,7 @@ fn exporting_to(moto: &Moto, options: Options) -> Options {
 async fn add_history(s: &TestServer, n: usize) {
     let c = s.client();
     for i in 0..n {
-        let id = create(s, &s.admin_key, patient(&format!("p-{i}"))).await["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let id = create_id(s, &s.admin_key, patient(&format!("p-{i}"))).await;
         authed(
             &c,
             reqwest::Method::GET,

@@ -34,10 +34,7 @@ async fn two_instances_one_truth() {
     assert_eq!(v["store"], "postgres");
 
     // Written through one, read, updated and listed through the other.
-    let id = create(&one, &key, patient("shared")).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = create_id(&one, &key, patient("shared")).await;
     let path = format!("/v1/records/{id}");
     let r = authed(&c2, Method::GET, two.url(&path), &key)
         .send()
@@ -243,10 +240,7 @@ async fn unreachable_database_gives_503_then_recovers() {
     );
     let s = server_with(Options::default().postgres(&url));
     let (c, key) = (s.client(), s.admin_key.clone());
-    let id = create(&s, &key, patient("p")).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = create_id(&s, &key, patient("p")).await;
 
     relay.cut();
     let started = std::time::Instant::now();
