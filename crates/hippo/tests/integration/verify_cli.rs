@@ -171,3 +171,47 @@ async fn system_log_heads_signed_by_the_previous_release_still_verify() {
     assert!(ok && head.contains("\".system\""), "{head}");
     assert!(run(&s, &["verify"]).0);
 }
+
+/// The operator's command finds a record whose stored body was altered behind the server's back,
+/// names it by id and version only, and exits 1; the other records are reported as checked.
+#[tokio::test]
+async fn records_verify_finds_an_altered_record() {
+    if !runs_on(
+        StoreKind::Sqlite,
+        "rewrites SQLite files; PostgreSQL is covered by hippo-store/tests/integrity.rs",
+    ) {
+        return;
+    }
+    let mut s = server();
+    let key = s.admin_key.clone();
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        ids.push(create_id(&s, &key, json!({"type": "Patient", "body": {"n": i}})).await);
+    }
+    s.stop();
+    let clean = s.cli(&["records", "verify"]);
+    assert!(clean.status.success(), "{clean:?}");
+    let db = s.raw_db(Some("default"));
+    db.execute_batch("DROP TRIGGER record_versions_no_update")
+        .unwrap();
+    let forged = format!(r#"{{"n":"{}"}}"#, hippo_testkit::CANARY);
+    db.execute(
+        "UPDATE record_versions SET body = ?1 WHERE record_id = ?2",
+        [forged.as_str(), ids[1].as_str()],
+    )
+    .unwrap();
+    drop(db);
+    let out = s.cli(&["records", "verify"]);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains(&format!("FAILED record {} version 1", ids[1])),
+        "{text}"
+    );
+    assert!(text.contains("3 record(s)"), "{text}");
+    assert!(!text.contains(hippo_testkit::CANARY), "{text}");
+}
