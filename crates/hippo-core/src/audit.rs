@@ -37,10 +37,44 @@ pub enum Action {
     /// An operator's integrity scan of a tenant's records (`hippo records verify`).
     #[serde(rename = "record.verify")]
     RecordVerify,
+    /// A person's account created (or a membership added).
+    #[serde(rename = "user.create")]
+    UserCreate,
+    #[serde(rename = "user.list")]
+    UserList,
+    /// An account disabled: its sessions end at once.
+    #[serde(rename = "user.disable")]
+    UserDisable,
+    /// Every second factor of an account removed; the user enrols again at next sign-in.
+    #[serde(rename = "user.reset_mfa")]
+    UserResetMfa,
+    /// A sign-in step (password, second factor) succeeded; a session is issued after the second.
+    #[serde(rename = "auth.login")]
+    AuthLogin,
+    /// A second factor (TOTP, passkey, recovery codes) enrolled.
+    #[serde(rename = "auth.mfa_enrol")]
+    MfaEnrol,
+    #[serde(rename = "auth.logout")]
+    AuthLogout,
+    /// An admin ended another user's sessions.
+    #[serde(rename = "session.revoke")]
+    SessionRevoke,
+    /// An emergency (break-glass) elevation opened, with its reason.
+    #[serde(rename = "breakglass.open")]
+    BreakGlassOpen,
+    /// An auditor reviewed an emergency elevation.
+    #[serde(rename = "breakglass.review")]
+    BreakGlassReview,
+    /// An access decision explained without touching PHI.
+    #[serde(rename = "policy.explain")]
+    PolicyExplain,
+    /// A key replaced by a new one, the old one kept for an overlap window.
+    #[serde(rename = "apikey.rotate")]
+    ApiKeyRotate,
 }
 
 impl Action {
-    pub const ALL: [Action; 14] = [
+    pub const ALL: [Action; 26] = [
         Action::RecordCreate,
         Action::RecordRead,
         Action::RecordUpdate,
@@ -55,6 +89,18 @@ impl Action {
         Action::AuditRetentionOverride,
         Action::AuthFailed,
         Action::RecordVerify,
+        Action::UserCreate,
+        Action::UserList,
+        Action::UserDisable,
+        Action::UserResetMfa,
+        Action::AuthLogin,
+        Action::MfaEnrol,
+        Action::AuthLogout,
+        Action::SessionRevoke,
+        Action::BreakGlassOpen,
+        Action::BreakGlassReview,
+        Action::PolicyExplain,
+        Action::ApiKeyRotate,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -73,6 +119,18 @@ impl Action {
             Action::AuditRetentionOverride => "audit.retention_override",
             Action::AuthFailed => "auth.failed",
             Action::RecordVerify => "record.verify",
+            Action::UserCreate => "user.create",
+            Action::UserList => "user.list",
+            Action::UserDisable => "user.disable",
+            Action::UserResetMfa => "user.reset_mfa",
+            Action::AuthLogin => "auth.login",
+            Action::MfaEnrol => "auth.mfa_enrol",
+            Action::AuthLogout => "auth.logout",
+            Action::SessionRevoke => "session.revoke",
+            Action::BreakGlassOpen => "breakglass.open",
+            Action::BreakGlassReview => "breakglass.review",
+            Action::PolicyExplain => "policy.explain",
+            Action::ApiKeyRotate => "apikey.rotate",
         }
     }
 
@@ -95,6 +153,14 @@ impl Action {
             Action::TenantCreate => "tenant",
             Action::AuditRetentionOverride => "configuration",
             Action::AuthFailed => "credential",
+            Action::UserCreate | Action::UserList | Action::UserDisable | Action::UserResetMfa => {
+                "user"
+            }
+            Action::AuthLogin | Action::MfaEnrol => "credential",
+            Action::AuthLogout | Action::SessionRevoke | Action::BreakGlassOpen => "session",
+            Action::BreakGlassReview => "session",
+            Action::PolicyExplain => "policy",
+            Action::ApiKeyRotate => "apikey",
         }
     }
 }

@@ -64,6 +64,15 @@ pub fn allows(role: Role, action: Action) -> bool {
         AuditRead => matches!(role, Role::Auditor | Role::Admin),
         // Tenants are created by the operator on the host, never through a tenant's API.
         // So is an integrity scan of every record: an operator's job on the host.
+        UserCreate | UserList | UserDisable | UserResetMfa | SessionRevoke | ApiKeyRotate => {
+            role == Role::Admin
+        }
+        // Reviewing access is the auditor's (and privacy officer's) job; so is asking what a
+        // principal could see.
+        BreakGlassReview | PolicyExplain => matches!(role, Role::Auditor | Role::Admin),
+        // Every signed-in person may sign out, enrol a factor, and open an emergency
+        // elevation (what it widens is decided per request, see hippo-policy).
+        AuthLogin | AuthLogout | MfaEnrol | BreakGlassOpen => true,
         TenantCreate | AuditRetentionOverride | AuthFailed | RecordVerify => false,
     }
 }
