@@ -20,6 +20,12 @@ pub enum StoreError {
     TenantExists(String),
     #[error("API key {0} not found")]
     ApiKeyNotFound(String),
+    #[error("user {0} not found")]
+    UserNotFound(String),
+    #[error("a user with that name already exists; choose another name")]
+    UserExists,
+    #[error("the second factor is not in the state this step needs: {0}")]
+    FactorState(&'static str),
     #[error("the audit event could not be written: {0}")]
     AuditFailed(String),
     #[error("storage is unavailable: {0}")]
@@ -53,6 +59,9 @@ impl StoreError {
             StoreError::TenantNotFound(_) => "tenant_not_found",
             StoreError::TenantExists(_) => "tenant_exists",
             StoreError::ApiKeyNotFound(_) => "apikey_not_found",
+            StoreError::UserNotFound(_) => "user_not_found",
+            StoreError::UserExists => "user_exists",
+            StoreError::FactorState(_) => "factor_state",
             StoreError::AuditFailed(_) => "audit_failed",
             StoreError::Unavailable(_) => "unavailable",
             StoreError::Crypto(_) => "crypto",

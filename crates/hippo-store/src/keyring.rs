@@ -51,6 +51,65 @@ impl LedgerKeys {
         mac.update(b"hippo redaction root check");
         hex::encode(mac.finalize().into_bytes())
     }
+
+    /// The key that seals people's second-factor secrets in either store (derived, never
+    /// stored): a stolen database, or a backup of it, holds no usable TOTP secret.
+    pub fn credential_seal(&self) -> CredentialSeal {
+        CredentialSeal::derive(&self.redaction_root)
+    }
+}
+
+/// AES-256-GCM sealing of small credential secrets, each bound by associated data to what it
+/// belongs to (e.g. `totp:<user id>`), so a sealed secret copied to another user does not open.
+#[derive(Clone)]
+pub struct CredentialSeal(DataKey);
+
+impl CredentialSeal {
+    fn derive(redaction_root: &DataKey) -> Self {
+        use hmac::{Hmac, Mac};
+        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(redaction_root.as_slice())
+            .expect("any key length");
+        mac.update(b"hippo credential seal v1");
+        CredentialSeal(Zeroizing::new(mac.finalize().into_bytes().into()))
+    }
+
+    pub fn seal(&self, label: &str, secret: &[u8]) -> Result<Vec<u8>, StoreError> {
+        let nonce: [u8; NONCE_LEN] = random::bytes()?;
+        let ct = Aes256Gcm::new_from_slice(self.0.as_slice())
+            .expect("32-byte key")
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: secret,
+                    aad: label.as_bytes(),
+                },
+            )
+            .map_err(|_| StoreError::Crypto("sealing a credential failed".into()))?;
+        Ok([nonce.as_slice(), &ct].concat())
+    }
+
+    pub fn open(&self, label: &str, sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, StoreError> {
+        let fail = || {
+            StoreError::Crypto(
+                "a stored second-factor secret does not open with this keyring: wrong keyring or tampered row".into(),
+            )
+        };
+        if sealed.len() <= NONCE_LEN {
+            return Err(fail());
+        }
+        let (nonce, ct) = sealed.split_at(NONCE_LEN);
+        Aes256Gcm::new_from_slice(self.0.as_slice())
+            .expect("32-byte key")
+            .decrypt(
+                Nonce::from_slice(nonce),
+                Payload {
+                    msg: ct,
+                    aad: label.as_bytes(),
+                },
+            )
+            .map(Zeroizing::new)
+            .map_err(|_| fail())
+    }
 }
 
 pub struct Keyring {
@@ -200,14 +259,24 @@ impl Keyring {
     /// The audit ledger's keys: the tree-head signing key, and the root from which each log's
     /// redaction key is derived (HMAC of the KEK, so it is never stored on its own).
     pub fn ledger_keys(&self) -> Result<LedgerKeys, StoreError> {
+        Ok(LedgerKeys {
+            signing: AuditSigningKey::from_seed(&*self.audit_signing_seed()?),
+            redaction_root: self.redaction_root(),
+        })
+    }
+
+    fn redaction_root(&self) -> DataKey {
         use hmac::{Hmac, Mac};
         let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(self.kek.as_slice())
             .expect("any key length");
         mac.update(b"hippo audit redaction root v1");
-        Ok(LedgerKeys {
-            signing: AuditSigningKey::from_seed(&*self.audit_signing_seed()?),
-            redaction_root: Zeroizing::new(mac.finalize().into_bytes().into()),
-        })
+        Zeroizing::new(mac.finalize().into_bytes().into())
+    }
+
+    /// The credential seal, derived as [`LedgerKeys::credential_seal`] derives it (the same
+    /// key on both stores for the same keyring).
+    pub fn credential_seal(&self) -> CredentialSeal {
+        CredentialSeal::derive(&self.redaction_root())
     }
 
     /// The seed of the Ed25519 key that signs audit tree heads.

@@ -7,6 +7,7 @@
 pub mod audit_log;
 pub mod error;
 pub mod export;
+pub mod identity;
 pub mod keyring;
 pub mod kind;
 pub mod ledger;
@@ -25,5 +26,6 @@ pub use postgres::{PgSettings, PgStore};
 pub use record_rules::{IntegrityFailure, RecordPage};
 pub use sqlite::SqliteStore;
 pub use store::{
-    ApiKeyInfo, AuditQuery, ExclusiveGuard, IntegrityScan, LogLeaf, NewApiKey, Store, TenantInfo,
+    api_key_usable, ApiKeyInfo, AuditQuery, ExclusiveGuard, IntegrityScan, KeyRotation, LogLeaf,
+    NewApiKey, Store, TenantInfo,
 };

@@ -26,6 +26,8 @@ pub struct NewApiKey {
     pub minted: MintedKey,
     /// Who created it (principal id, or `operator` for the command line).
     pub created_by: String,
+    /// When it stops working (`--expires-in`); `None` never expires.
+    pub expires_at_ms: Option<i64>,
 }
 
 impl NewApiKey {
@@ -40,6 +42,9 @@ impl NewApiKey {
             created_at_ms: now,
             created_by: self.created_by.clone(),
             revoked_at_ms: None,
+            expires_at_ms: self.expires_at_ms,
+            last_used_at_ms: None,
+            replaced_by: None,
         }
     }
 }
@@ -55,6 +60,32 @@ pub struct ApiKeyInfo {
     pub created_at_ms: i64,
     pub created_by: String,
     pub revoked_at_ms: Option<i64>,
+    pub expires_at_ms: Option<i64>,
+    /// When it last authenticated a request, to the minute (see [`Store::note_api_key_use`]).
+    pub last_used_at_ms: Option<i64>,
+    /// The key that replaced it in a rotation.
+    pub replaced_by: Option<String>,
+}
+
+/// Whether a stored key may authenticate at `now_ms` (both stores decide alike).
+pub fn api_key_usable(
+    revoked_at_ms: Option<i64>,
+    principal_disabled: bool,
+    expires_at_ms: Option<i64>,
+    now_ms: i64,
+) -> bool {
+    revoked_at_ms.is_none() && !principal_disabled && expires_at_ms.is_none_or(|e| now_ms < e)
+}
+
+/// A key rotation: a new key for the same service account; the old one keeps working for
+/// `overlap_ms` (so deployments can roll over) and then expires.
+#[derive(Debug, Clone)]
+pub struct KeyRotation {
+    pub minted: MintedKey,
+    pub overlap_ms: i64,
+    pub expires_at_ms: Option<i64>,
+    pub now_ms: i64,
+    pub created_by: String,
 }
 
 /// Filters for reading the audit trail.
@@ -123,7 +154,7 @@ impl std::fmt::Debug for ExclusiveGuard {
 /// be written the method fails with [`StoreError::AuditFailed`] or [`StoreError::Unavailable`]
 /// and returns no data.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: crate::identity::IdentityStore + Send + Sync + 'static {
     // --- tenants and credentials -------------------------------------------------------------
     async fn create_tenant(
         &self,
@@ -147,12 +178,24 @@ pub trait Store: Send + Sync + 'static {
         key_id: &str,
         audit: AuditDraft,
     ) -> Result<ApiKeyInfo, StoreError>;
-    /// Resolves a presented key (id and secret hash) to its principal; `None` if unknown, revoked or wrong.
+    /// Resolves a presented key (id and secret hash) to its principal at `now_ms`; `None` if
+    /// unknown, wrong, revoked, expired, or its service account is disabled.
     async fn authenticate(
         &self,
         key_id: &str,
         secret_hash: &[u8; 32],
+        now_ms: i64,
     ) -> Result<Option<Principal>, StoreError>;
+    /// Records that a key was used (callers write this at most once a minute per key).
+    async fn note_api_key_use(&self, key_id: &str, now_ms: i64) -> Result<(), StoreError>;
+    /// Rotates a key of `tenant` (any tenant when `None`): returns the new key's description.
+    async fn rotate_api_key(
+        &self,
+        tenant: Option<&TenantId>,
+        key_id: &str,
+        rotation: KeyRotation,
+        audit: AuditDraft,
+    ) -> Result<ApiKeyInfo, StoreError>;
 
     // --- records -----------------------------------------------------------------------------
     async fn create_record(

@@ -1,7 +1,7 @@
 //! The catalog in PostgreSQL: tenants, principals and API keys. Runs in the catalog scope.
 
 use super::errors;
-use crate::store::{ApiKeyInfo, NewApiKey, TenantInfo};
+use crate::store::{api_key_usable, ApiKeyInfo, KeyRotation, NewApiKey, TenantInfo};
 use crate::StoreError;
 use hippo_core::principal::ActorKind;
 use hippo_core::{Principal, Role, TenantId};
@@ -79,8 +79,8 @@ pub async fn insert_api_key(
     .await
     .map_err(errors::db)?;
     sqlx::query(
-        "INSERT INTO hippo.api_keys (key_id, tenant_id, principal_id, secret_hash, created_at_ms, created_by)
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO hippo.api_keys (key_id, tenant_id, principal_id, secret_hash, created_at_ms, created_by, expires_at_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(&key.minted.key_id)
     .bind(key.tenant.as_str())
@@ -88,13 +88,15 @@ pub async fn insert_api_key(
     .bind(key.minted.secret_hash.as_slice())
     .bind(now)
     .bind(&key.created_by)
+    .bind(key.expires_at_ms)
     .execute(&mut *c)
     .await
     .map_err(errors::db)?;
     Ok(key.info(principal_id, now))
 }
 
-const SELECT_KEY: &str = "SELECT k.key_id, k.principal_id, p.tenant_id, p.role, p.name, k.created_at_ms, k.created_by, k.revoked_at_ms
+const SELECT_KEY: &str = "SELECT k.key_id, k.principal_id, p.tenant_id, p.role, p.name, k.created_at_ms, k.created_by, k.revoked_at_ms,
+        k.expires_at_ms, k.last_used_at_ms, k.replaced_by
      FROM hippo.api_keys k JOIN hippo.principals p ON p.id = k.principal_id";
 
 pub async fn list_api_keys(
@@ -147,9 +149,10 @@ pub async fn authenticate(
     c: &mut PgConnection,
     key_id: &str,
     secret_hash: &[u8; 32],
+    now_ms: i64,
 ) -> Result<Option<Principal>, StoreError> {
     let row = sqlx::query(
-        "SELECT k.secret_hash, k.revoked_at_ms, p.id, p.tenant_id, p.role, p.disabled_at_ms
+        "SELECT k.secret_hash, k.revoked_at_ms, p.id, p.tenant_id, p.role, p.disabled_at_ms, k.expires_at_ms
          FROM hippo.api_keys k JOIN hippo.principals p ON p.id = k.principal_id WHERE k.key_id = $1",
     )
     .bind(key_id)
@@ -162,8 +165,9 @@ pub async fn authenticate(
     let stored: Vec<u8> = row.try_get(0).map_err(errors::db)?;
     let revoked: Option<i64> = row.try_get(1).map_err(errors::db)?;
     let disabled: Option<i64> = row.try_get(5).map_err(errors::db)?;
+    let expires: Option<i64> = row.try_get(6).map_err(errors::db)?;
     let matches: bool = stored.as_slice().ct_eq(secret_hash.as_slice()).into();
-    if !matches || revoked.is_some() || disabled.is_some() {
+    if !matches || !api_key_usable(revoked, disabled.is_some(), expires, now_ms) {
         return Ok(None);
     }
     let corrupt = || StoreError::Corrupt("a stored principal is malformed".into());
@@ -176,6 +180,75 @@ pub async fn authenticate(
         role: role.parse().map_err(|_| corrupt())?,
         credential_id: Some(key_id.to_owned()),
     }))
+}
+
+/// Rotates a key: a new key for the same principal, and the old one expiring after the overlap.
+pub async fn rotate_api_key(
+    c: &mut PgConnection,
+    tenant: Option<&TenantId>,
+    key_id: &str,
+    r: &KeyRotation,
+) -> Result<ApiKeyInfo, StoreError> {
+    let sql = format!(
+        "{SELECT_KEY} WHERE k.key_id = $1 AND ($2::text IS NULL OR p.tenant_id = $2) FOR UPDATE OF k"
+    );
+    let old = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(key_id)
+        .bind(tenant.map(|t| t.as_str()))
+        .fetch_optional(&mut *c)
+        .await
+        .map_err(errors::db)?
+        .map(|row| row_to_key(&row))
+        .transpose()?
+        .filter(|k| k.revoked_at_ms.is_none() && k.replaced_by.is_none())
+        .ok_or_else(|| StoreError::ApiKeyNotFound(key_id.to_owned()))?;
+    sqlx::query(
+        "INSERT INTO hippo.api_keys (key_id, tenant_id, principal_id, secret_hash, created_at_ms, created_by, expires_at_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&r.minted.key_id)
+    .bind(old.tenant.as_str())
+    .bind(&old.principal_id)
+    .bind(r.minted.secret_hash.as_slice())
+    .bind(r.now_ms)
+    .bind(&r.created_by)
+    .bind(r.expires_at_ms)
+    .execute(&mut *c)
+    .await
+    .map_err(errors::db)?;
+    sqlx::query(
+        "UPDATE hippo.api_keys SET replaced_by = $2, expires_at_ms = least(coalesce(expires_at_ms, $3), $3) WHERE key_id = $1",
+    )
+    .bind(key_id)
+    .bind(&r.minted.key_id)
+    .bind(r.now_ms.saturating_add(r.overlap_ms))
+    .execute(&mut *c)
+    .await
+    .map_err(errors::db)?;
+    let sql = format!("{SELECT_KEY} WHERE k.key_id = $1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(&r.minted.key_id)
+        .fetch_one(&mut *c)
+        .await
+        .map_err(errors::db)?;
+    row_to_key(&row)
+}
+
+/// Writes a key's last use.
+pub async fn note_api_key_use(
+    c: &mut PgConnection,
+    key_id: &str,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE hippo.api_keys SET last_used_at_ms = greatest(coalesce(last_used_at_ms, 0), $2) WHERE key_id = $1",
+    )
+    .bind(key_id)
+    .bind(now_ms)
+    .execute(c)
+    .await
+    .map_err(errors::db)?;
+    Ok(())
 }
 
 fn row_to_key(r: &PgRow) -> Result<ApiKeyInfo, StoreError> {
@@ -191,5 +264,8 @@ fn row_to_key(r: &PgRow) -> Result<ApiKeyInfo, StoreError> {
         created_at_ms: r.try_get(5).map_err(errors::db)?,
         created_by: r.try_get(6).map_err(errors::db)?,
         revoked_at_ms: r.try_get(7).map_err(errors::db)?,
+        expires_at_ms: r.try_get(8).map_err(errors::db)?,
+        last_used_at_ms: r.try_get(9).map_err(errors::db)?,
+        replaced_by: r.try_get(10).map_err(errors::db)?,
     })
 }

@@ -10,6 +10,7 @@ mod audit;
 mod catalog;
 mod connect;
 mod errors;
+mod identity;
 mod migrate;
 mod records;
 
@@ -20,7 +21,8 @@ use crate::audit_log::LogCtx;
 use crate::keyring::LedgerKeys;
 use crate::record_rules::{self as rules, describe_record, RecordPage};
 use crate::store::{
-    ApiKeyInfo, AuditQuery, ExclusiveGuard, IntegrityScan, LogLeaf, NewApiKey, Store, TenantInfo,
+    ApiKeyInfo, AuditQuery, ExclusiveGuard, IntegrityScan, KeyRotation, LogLeaf, NewApiKey, Store,
+    TenantInfo,
 };
 use crate::StoreError;
 use async_trait::async_trait;
@@ -49,6 +51,8 @@ pub struct PgStore {
     keys: LedgerKeys,
     /// Each log's redaction context, derived once.
     logs: RwLock<HashMap<String, Arc<LogCtx>>>,
+    /// Seals second-factor secrets: the database never holds a usable one.
+    seal: crate::keyring::CredentialSeal,
 }
 
 type Tx = Transaction<'static, Postgres>;
@@ -104,6 +108,7 @@ impl PgStore {
             settings,
             target,
             known: RwLock::new(HashSet::new()),
+            seal: keys.credential_seal(),
             keys,
             logs: RwLock::new(HashMap::new()),
         };
@@ -379,10 +384,38 @@ impl Store for PgStore {
         &self,
         key_id: &str,
         secret_hash: &[u8; 32],
+        now_ms: i64,
     ) -> Result<Option<Principal>, StoreError> {
         self.timed(async {
             let mut tx = self.begin(audit::SYSTEM).await?;
-            catalog::authenticate(&mut tx, key_id, secret_hash).await
+            catalog::authenticate(&mut tx, key_id, secret_hash, now_ms).await
+        })
+        .await
+    }
+
+    async fn note_api_key_use(&self, key_id: &str, now_ms: i64) -> Result<(), StoreError> {
+        self.timed(async {
+            let mut tx = self.begin(audit::SYSTEM).await?;
+            catalog::note_api_key_use(&mut tx, key_id, now_ms).await?;
+            commit(tx).await
+        })
+        .await
+    }
+
+    async fn rotate_api_key(
+        &self,
+        tenant: Option<&TenantId>,
+        key_id: &str,
+        rotation: KeyRotation,
+        mut audit: AuditDraft,
+    ) -> Result<ApiKeyInfo, StoreError> {
+        audit.resource_id = Some(key_id.to_owned());
+        audit.detail("new_key", rotation.minted.key_id.clone());
+        audit.detail("overlap_s", rotation.overlap_ms / 1000);
+        self.timed(async {
+            let mut tx = self.begin(audit::SYSTEM).await?;
+            let result = catalog::rotate_api_key(&mut tx, tenant, key_id, &rotation).await;
+            self.finish(tx, audit::SYSTEM, audit, result).await
         })
         .await
     }

@@ -1,6 +1,6 @@
 //! The catalog database: tenants (with their wrapped data keys), principals and API keys.
 
-use crate::store::{ApiKeyInfo, NewApiKey, TenantInfo};
+use crate::store::{api_key_usable, ApiKeyInfo, KeyRotation, NewApiKey, TenantInfo};
 use crate::StoreError;
 use hippo_core::principal::ActorKind;
 use hippo_core::{Principal, Role, TenantId};
@@ -56,13 +56,14 @@ pub fn insert_api_key(conn: &Connection, key: &NewApiKey) -> Result<ApiKeyInfo, 
         params![principal_id, key.tenant.as_str(), key.name, key.role.as_str(), now],
     )?;
     conn.execute(
-        "INSERT INTO api_keys (key_id, principal_id, secret_hash, created_at_ms, created_by) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![key.minted.key_id, principal_id, key.minted.secret_hash.as_slice(), now, key.created_by],
+        "INSERT INTO api_keys (key_id, principal_id, secret_hash, created_at_ms, created_by, expires_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![key.minted.key_id, principal_id, key.minted.secret_hash.as_slice(), now, key.created_by, key.expires_at_ms],
     )?;
     Ok(key.info(principal_id, now))
 }
 
-const SELECT_KEY: &str = "SELECT k.key_id, k.principal_id, p.tenant_id, p.role, p.name, k.created_at_ms, k.created_by, k.revoked_at_ms
+const SELECT_KEY: &str = "SELECT k.key_id, k.principal_id, p.tenant_id, p.role, p.name, k.created_at_ms, k.created_by, k.revoked_at_ms,
+        k.expires_at_ms, k.last_used_at_ms, k.replaced_by
      FROM api_keys k JOIN principals p ON p.id = k.principal_id";
 
 pub fn list_api_keys(
@@ -108,10 +109,11 @@ pub fn authenticate(
     conn: &Connection,
     key_id: &str,
     secret_hash: &[u8; 32],
+    now_ms: i64,
 ) -> Result<Option<Principal>, StoreError> {
     let row = conn
         .prepare_cached(
-            "SELECT k.secret_hash, k.revoked_at_ms, p.id, p.tenant_id, p.role, p.disabled_at_ms
+            "SELECT k.secret_hash, k.revoked_at_ms, p.id, p.tenant_id, p.role, p.disabled_at_ms, k.expires_at_ms
              FROM api_keys k JOIN principals p ON p.id = k.principal_id WHERE k.key_id = ?1",
         )?
         .query_row([key_id], |r| {
@@ -122,14 +124,15 @@ pub fn authenticate(
                 r.get::<_, String>(3)?,
                 r.get::<_, String>(4)?,
                 r.get::<_, Option<i64>>(5)?,
+                r.get::<_, Option<i64>>(6)?,
             ))
         })
         .optional()?;
-    let Some((stored, revoked, principal_id, tenant, role, disabled)) = row else {
+    let Some((stored, revoked, principal_id, tenant, role, disabled, expires)) = row else {
         return Ok(None);
     };
     let matches: bool = stored.as_slice().ct_eq(secret_hash.as_slice()).into();
-    if !matches || revoked.is_some() || disabled.is_some() {
+    if !matches || !api_key_usable(revoked, disabled.is_some(), expires, now_ms) {
         return Ok(None);
     }
     let corrupt = || StoreError::Corrupt("a stored principal is malformed".into());
@@ -140,6 +143,41 @@ pub fn authenticate(
         role: role.parse().map_err(|_| corrupt())?,
         credential_id: Some(key_id.to_owned()),
     }))
+}
+
+/// Rotates a key: a new key for the same principal, and the old one expiring after the overlap.
+pub fn rotate_api_key(
+    conn: &Connection,
+    tenant: Option<&TenantId>,
+    key_id: &str,
+    r: &KeyRotation,
+) -> Result<ApiKeyInfo, StoreError> {
+    let sql = format!("{SELECT_KEY} WHERE k.key_id = ?1 AND (?2 IS NULL OR p.tenant_id = ?2)");
+    let old = conn
+        .query_row(&sql, params![key_id, tenant.map(|t| t.as_str())], row_to_key)
+        .optional()?
+        .filter(|k| k.revoked_at_ms.is_none() && k.replaced_by.is_none())
+        .ok_or_else(|| StoreError::ApiKeyNotFound(key_id.to_owned()))?;
+    conn.execute(
+        "INSERT INTO api_keys (key_id, principal_id, secret_hash, created_at_ms, created_by, expires_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![r.minted.key_id, old.principal_id, r.minted.secret_hash.as_slice(), r.now_ms, r.created_by, r.expires_at_ms],
+    )?;
+    let old_until = r.now_ms.saturating_add(r.overlap_ms);
+    conn.execute(
+        "UPDATE api_keys SET replaced_by = ?2, expires_at_ms = min(coalesce(expires_at_ms, ?3), ?3) WHERE key_id = ?1",
+        params![key_id, r.minted.key_id, old_until],
+    )?;
+    let sql = format!("{SELECT_KEY} WHERE k.key_id = ?1");
+    Ok(conn.query_row(&sql, [&r.minted.key_id], row_to_key)?)
+}
+
+/// Writes a key's last use.
+pub fn note_api_key_use(conn: &Connection, key_id: &str, now_ms: i64) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE api_keys SET last_used_at_ms = max(coalesce(last_used_at_ms, 0), ?2) WHERE key_id = ?1",
+        params![key_id, now_ms],
+    )?;
+    Ok(())
 }
 
 fn row_to_key(r: &Row<'_>) -> rusqlite::Result<ApiKeyInfo> {
@@ -161,5 +199,8 @@ fn row_to_key(r: &Row<'_>) -> rusqlite::Result<ApiKeyInfo> {
         created_at_ms: r.get(5)?,
         created_by: r.get(6)?,
         revoked_at_ms: r.get(7)?,
+        expires_at_ms: r.get(8)?,
+        last_used_at_ms: r.get(9)?,
+        replaced_by: r.get(10)?,
     })
 }

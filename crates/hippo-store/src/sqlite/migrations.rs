@@ -6,6 +6,7 @@ use rusqlite::Connection;
 pub const CATALOG: &[&str] = &[
     include_str!("migrations/catalog_001_init.sql"),
     include_str!("migrations/catalog_002_chunks.sql"),
+    include_str!("migrations/catalog_003_people.sql"),
 ];
 pub const TENANT: &[&str] = &[
     include_str!("migrations/tenant_001_init.sql"),

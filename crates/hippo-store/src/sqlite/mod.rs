@@ -8,6 +8,7 @@ mod audit;
 mod catalog;
 mod conn;
 mod db;
+mod identity;
 mod migrations;
 mod records;
 mod writer;
@@ -15,7 +16,8 @@ mod writer;
 use crate::keyring::{self, Keyring};
 use crate::record_rules::{self as rules, describe_record, RecordPage};
 use crate::store::{
-    ApiKeyInfo, AuditQuery, ExclusiveGuard, IntegrityScan, LogLeaf, NewApiKey, Store, TenantInfo,
+    ApiKeyInfo, AuditQuery, ExclusiveGuard, IntegrityScan, KeyRotation, LogLeaf, NewApiKey, Store,
+    TenantInfo,
 };
 use crate::StoreError;
 use async_trait::async_trait;
@@ -72,6 +74,8 @@ pub struct SqliteStore {
     catalog: Arc<Db>,
     tenants: RwLock<HashMap<TenantId, Arc<Db>>>,
     opening: tokio::sync::Mutex<()>,
+    /// Seals second-factor secrets on top of the catalog's own encryption.
+    seal: keyring::CredentialSeal,
 }
 
 impl SqliteStore {
@@ -112,12 +116,14 @@ impl SqliteStore {
             migrations::CATALOG,
             &LogId::System,
         )?;
+        let seal = keyring.credential_seal();
         Ok(Self {
             data_dir: data_dir.to_owned(),
             keyring,
             catalog: Arc::new(catalog),
             tenants: RwLock::new(HashMap::new()),
             opening: tokio::sync::Mutex::new(()),
+            seal,
         })
     }
 
@@ -344,9 +350,38 @@ impl Store for SqliteStore {
         &self,
         key_id: &str,
         secret_hash: &[u8; 32],
+        now_ms: i64,
     ) -> Result<Option<Principal>, StoreError> {
         self.catalog
-            .read_now(|c| catalog::authenticate(c, key_id, secret_hash))
+            .read_now(|c| catalog::authenticate(c, key_id, secret_hash, now_ms))
+    }
+
+    async fn note_api_key_use(&self, key_id: &str, now_ms: i64) -> Result<(), StoreError> {
+        let k = key_id.to_owned();
+        self.catalog
+            .write(move |c| Ok(catalog::note_api_key_use(c, &k, now_ms)))
+            .await
+    }
+
+    async fn rotate_api_key(
+        &self,
+        tenant: Option<&TenantId>,
+        key_id: &str,
+        rotation: KeyRotation,
+        audit: AuditDraft,
+    ) -> Result<ApiKeyInfo, StoreError> {
+        let (t, k) = (tenant.cloned(), key_id.to_owned());
+        let log = self.catalog.log();
+        self.catalog
+            .write(move |c| {
+                audit::audited(c, &log, audit, |c, a| {
+                    a.resource_id = Some(k.clone());
+                    a.detail("new_key", rotation.minted.key_id.clone());
+                    a.detail("overlap_s", rotation.overlap_ms / 1000);
+                    catalog::rotate_api_key(c, t.as_ref(), &k, &rotation)
+                })
+            })
+            .await
     }
 
     async fn create_record(

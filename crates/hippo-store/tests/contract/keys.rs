@@ -55,6 +55,7 @@ async fn unknown_tenants_are_refused_before_anything_is_written(store: Arc<dyn S
         name: "x".into(),
         minted: hippo_core::apikey::mint(&[1u8; hippo_core::apikey::RANDOM_BYTES]),
         created_by: "operator".into(),
+        expires_at_ms: None,
     };
     let r = store
         .create_api_key(key, draft(Some(&ghost), Action::ApiKeyCreate))
@@ -72,13 +73,14 @@ async fn api_keys_authenticate_and_revoke(store: Arc<dyn Store>) {
         name: "etl".into(),
         minted: minted.clone(),
         created_by: "operator".into(),
+        expires_at_ms: None,
     };
     let info = store
         .create_api_key(key, draft(Some(&a), Action::ApiKeyCreate))
         .await
         .unwrap();
     let p = store
-        .authenticate(&minted.key_id, &minted.secret_hash)
+        .authenticate(&minted.key_id, &minted.secret_hash, now())
         .await
         .unwrap()
         .expect("the key authenticates");
@@ -89,12 +91,12 @@ async fn api_keys_authenticate_and_revoke(store: Arc<dyn Store>) {
     let mut wrong = minted.secret_hash;
     wrong[0] ^= 1;
     assert!(store
-        .authenticate(&minted.key_id, &wrong)
+        .authenticate(&minted.key_id, &wrong, now())
         .await
         .unwrap()
         .is_none());
     assert!(store
-        .authenticate("0000000000000000", &minted.secret_hash)
+        .authenticate("0000000000000000", &minted.secret_hash, now())
         .await
         .unwrap()
         .is_none());
@@ -123,7 +125,7 @@ async fn api_keys_authenticate_and_revoke(store: Arc<dyn Store>) {
         .unwrap();
     assert!(revoked.revoked_at_ms.is_some());
     assert!(store
-        .authenticate(&minted.key_id, &minted.secret_hash)
+        .authenticate(&minted.key_id, &minted.secret_hash, now())
         .await
         .unwrap()
         .is_none());

@@ -74,9 +74,14 @@ macro_rules! contract {
 }
 
 mod audit;
+mod identity;
 mod keys;
 mod ledger;
 mod records;
+
+fn now() -> i64 {
+    hippo_core::time_fmt::now_millis()
+}
 
 fn tenant(s: &str) -> TenantId {
     s.parse().unwrap()
