@@ -1,0 +1,304 @@
+//! One tenant's Rego rules: parsed and checked once at load, evaluated per decision on a clone.
+
+use crate::decision::{parse_pointer, Obligations};
+use crate::error::{split_regorus_error, PolicyError};
+use crate::facts::{ContextFacts, EmergencyFacts, PolicyInput, PrincipalFacts, ResourceFacts};
+use hippo_core::policy::Role;
+use hippo_core::{Action, ActorKind, TenantId};
+use std::collections::BTreeMap;
+use std::num::NonZeroU32;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The package every tenant file must declare (as regorus reports it).
+const PACKAGE: &str = "data.hippo.tenant";
+const DENY: &str = "data.hippo.tenant.deny";
+const REMOVE_FIELDS: &str = "data.hippo.tenant.remove_fields";
+
+/// A runaway rule must not hold a request (or the start) forever; past this it fails closed.
+const EVAL_LIMIT: Duration = Duration::from_millis(250);
+
+/// Deny names longer than this, or with other characters, are reported as `unnamed-rule`:
+/// the name goes into audit events and responses, so it must look like a rule name, not data.
+const MAX_DENY_NAME: usize = 96;
+const UNNAMED: &str = "unnamed-rule";
+
+/// What a tenant's rules say about one request.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Narrowing {
+    /// Denied; the first deny entry in sorted order, made safe to show.
+    Deny(String),
+    Allow(Obligations),
+}
+
+/// Why evaluation failed. The detail may quote input values, so it is shown only at load,
+/// where the input is synthetic.
+#[derive(Debug)]
+pub(crate) enum EvalFailure {
+    Engine(String),
+    Shape(String),
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct TenantRules {
+    file: PathBuf,
+    /// Parsed and prepared once; each evaluation works on a clone so no state is shared
+    /// between requests and nothing is parsed again.
+    engine: regorus::Engine,
+    has_deny: bool,
+    has_remove_fields: bool,
+}
+
+impl TenantRules {
+    /// Reads, parses and checks `path`, the rules of `tenant`.
+    pub(crate) fn load(path: &Path, tenant: &TenantId) -> Result<Self, PolicyError> {
+        let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let label = path.display().to_string();
+        let mut engine = regorus::Engine::new();
+        engine.set_execution_timer_config(regorus::utils::limits::ExecutionTimerConfig {
+            limit: EVAL_LIMIT,
+            check_interval: NonZeroU32::new(64).unwrap_or(NonZeroU32::MIN),
+        });
+        let package = engine.add_policy(label.clone(), text).map_err(|e| {
+            let (line, detail) = split_regorus_error(&e.to_string());
+            PolicyError::Parse {
+                path: path.to_owned(),
+                line,
+                detail,
+            }
+        })?;
+        if package != PACKAGE {
+            return Err(PolicyError::WrongPackage {
+                path: path.to_owned(),
+                found: package.strip_prefix("data.").unwrap_or(&package).to_owned(),
+            });
+        }
+        let declared = |engine: &regorus::Engine, rule: &str| {
+            engine
+                .has_declared_rule_rooted_at(&label, rule)
+                .map_err(|e| PolicyError::Parse {
+                    path: path.to_owned(),
+                    line: None,
+                    detail: e.to_string(),
+                })
+        };
+        let has_deny = declared(&engine, "deny")?;
+        let has_remove_fields = declared(&engine, "remove_fields")?;
+        if !has_deny && !has_remove_fields {
+            return Err(PolicyError::NoRules {
+                path: path.to_owned(),
+            });
+        }
+        let mut rules = Self {
+            file: path.to_owned(),
+            engine,
+            has_deny,
+            has_remove_fields,
+        };
+        rules.check_samples(tenant)?;
+        Ok(rules)
+    }
+
+    pub(crate) fn file(&self) -> &Path {
+        &self.file
+    }
+
+    /// Evaluates every sample request, which also prepares the engine (analysis, scheduling)
+    /// once so per-decision clones start ready.
+    fn check_samples(&mut self, tenant: &TenantId) -> Result<(), PolicyError> {
+        for (sample, input) in samples(tenant) {
+            let value = to_rego(&input).map_err(|detail| PolicyError::BadResult {
+                path: self.file.clone(),
+                sample: sample.clone(),
+                detail,
+            })?;
+            match evaluate_on(&mut self.engine, self.has_deny, self.has_remove_fields, value, &input)
+            {
+                Ok(_) => {}
+                Err(EvalFailure::Engine(e)) => {
+                    let (line, detail) = split_regorus_error(&e);
+                    return Err(PolicyError::Eval {
+                        path: self.file.clone(),
+                        line,
+                        sample,
+                        detail,
+                    });
+                }
+                Err(EvalFailure::Shape(detail)) => {
+                    return Err(PolicyError::BadResult {
+                        path: self.file.clone(),
+                        sample,
+                        detail,
+                    })
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// What the rules say about `input`. Pure: works on a clone of the prepared engine.
+    pub(crate) fn evaluate(&self, input: &PolicyInput) -> Result<Narrowing, EvalFailure> {
+        let value = to_rego(input).map_err(EvalFailure::Shape)?;
+        let mut engine = self.engine.clone();
+        evaluate_on(
+            &mut engine,
+            self.has_deny,
+            self.has_remove_fields,
+            value,
+            input,
+        )
+    }
+}
+
+fn to_rego(input: &PolicyInput) -> Result<regorus::Value, String> {
+    let json = serde_json::to_value(input).map_err(|e| format!("input not serialisable: {e}"))?;
+    serde_json::from_value(json).map_err(|e| format!("input not convertible: {e}"))
+}
+
+fn evaluate_on(
+    engine: &mut regorus::Engine,
+    has_deny: bool,
+    has_remove_fields: bool,
+    value: regorus::Value,
+    input: &PolicyInput,
+) -> Result<Narrowing, EvalFailure> {
+    engine.set_input(value);
+    let mut eval = |rule: &str| {
+        engine
+            .eval_rule(rule.to_owned())
+            .map_err(|e| EvalFailure::Engine(e.to_string()))
+    };
+    let deny = if has_deny {
+        members(&eval(DENY)?, "deny")?
+    } else {
+        Vec::new()
+    };
+    let remove = if has_remove_fields {
+        members(&eval(REMOVE_FIELDS)?, "remove_fields")?
+    } else {
+        Vec::new()
+    };
+    // Checked even when a deny wins, so a malformed remove_fields is caught at load.
+    let mut pointers = Vec::with_capacity(remove.len());
+    for v in &remove {
+        match v {
+            regorus::Value::String(s)
+                if parse_pointer(s).is_some_and(|tokens| !tokens.is_empty()) =>
+            {
+                pointers.push(s.to_string())
+            }
+            _ => {
+                return Err(EvalFailure::Shape(
+                    "data.hippo.tenant.remove_fields holds an entry that is not a JSON pointer to a field (a string like \"/ssn\"); fix the rule".into(),
+                ))
+            }
+        }
+    }
+    if let Some(first) = deny.first() {
+        return Ok(Narrowing::Deny(deny_name(first, input)));
+    }
+    pointers.sort();
+    pointers.dedup();
+    Ok(Narrowing::Allow(Obligations {
+        remove_fields: pointers,
+    }))
+}
+
+/// The entries of a rule's set (arrays accepted too), sorted; undefined means none.
+fn members(v: &regorus::Value, rule: &str) -> Result<Vec<regorus::Value>, EvalFailure> {
+    match v {
+        regorus::Value::Undefined => Ok(Vec::new()),
+        regorus::Value::Set(s) => Ok(s.iter_sorted().cloned().collect()),
+        regorus::Value::Array(a) => {
+            let mut items: Vec<_> = a.iter().cloned().collect();
+            items.sort();
+            Ok(items)
+        }
+        _ => Err(EvalFailure::Shape(format!(
+            "data.hippo.tenant.{rule} must be a set of strings (write `{rule} contains \"...\" if {{ ... }}`)"
+        ))),
+    }
+}
+
+/// A deny entry as a rule name safe for audit and responses: short, plain, and never
+/// containing the request's subject id (a rule could interpolate it by mistake).
+fn deny_name(v: &regorus::Value, input: &PolicyInput) -> String {
+    let regorus::Value::String(s) = v else {
+        return UNNAMED.to_owned();
+    };
+    let plain = !s.is_empty()
+        && s.len() <= MAX_DENY_NAME
+        && s
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, ' ' | '-' | '_' | '.' | ':' | '/'));
+    let names_subject = input
+        .resource
+        .subject
+        .as_deref()
+        .is_some_and(|subj| !subj.is_empty() && s.contains(subj));
+    if plain && !names_subject {
+        s.to_string()
+    } else {
+        UNNAMED.to_owned()
+    }
+}
+
+/// Synthetic requests every tenant file must evaluate without error: every action and role,
+/// once with every optional fact present and once with each absent (null), since list
+/// requests and service accounts really do arrive without them.
+fn samples(tenant: &TenantId) -> Vec<(String, PolicyInput)> {
+    let mut out = Vec::with_capacity(Action::ALL.len() * Role::ALL.len() * 2);
+    for action in Action::ALL {
+        for role in Role::ALL {
+            for full in [true, false] {
+                let input = PolicyInput {
+                    principal: PrincipalFacts {
+                        id: "sample-principal".into(),
+                        kind: if full {
+                            ActorKind::User
+                        } else {
+                            ActorKind::ServiceAccount
+                        },
+                        tenant: tenant.clone(),
+                        role,
+                        attributes: if full {
+                            BTreeMap::from([("department".into(), "sample".into())])
+                        } else {
+                            BTreeMap::new()
+                        },
+                    },
+                    action,
+                    resource: ResourceFacts {
+                        tenant: tenant.clone(),
+                        record_type: full.then(|| "Patient".into()),
+                        subject: full.then(|| "sample-subject".into()),
+                        labels: if full {
+                            vec!["restricted".into(), "sample".into()]
+                        } else {
+                            Vec::new()
+                        },
+                    },
+                    context: ContextFacts {
+                        purpose: full.then(|| "treatment".into()),
+                        emergency: full.then(|| EmergencyFacts {
+                            session_id: "sample-session".into(),
+                            reason_len: 20,
+                            expires_at_ms: 1_700_000_600_000,
+                        }),
+                        now_ms: 1_700_000_000_000,
+                        source_addr: full.then(|| "192.0.2.1".into()),
+                    },
+                };
+                let sample = format!(
+                    "action {action}, role {role}, optional facts {}",
+                    if full { "present" } else { "null" }
+                );
+                out.push((sample, input));
+            }
+        }
+    }
+    out
+}
