@@ -154,7 +154,14 @@ mod tests {
     #[test]
     fn apply_removes_existing_fields_and_ignores_missing_ones() {
         let mut body = json!({"name": "x", "ssn": "123", "contact": {"phone": "1", "email": "e"}});
-        ob(&["/ssn", "/contact/phone", "/nope", "/contact/phone/deeper", "/name/x"]).apply(&mut body);
+        ob(&[
+            "/ssn",
+            "/contact/phone",
+            "/nope",
+            "/contact/phone/deeper",
+            "/name/x",
+        ])
+        .apply(&mut body);
         assert_eq!(body, json!({"name": "x", "contact": {"email": "e"}}));
         assert!(!ob(&["/ssn"]).is_empty());
         assert!(Obligations::default().is_empty());
@@ -163,15 +170,20 @@ mod tests {
     #[test]
     fn apply_handles_escapes_and_array_indexes_highest_first() {
         let mut body = json!({"a/b": 1, "m~n": 2, "list": [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]});
-        ob(&["/a~1b", "/m~0n", "/list/1", "/list/10", "/list/2", "/list/01", "/list/99"])
-            .apply(&mut body);
+        ob(&[
+            "/a~1b", "/m~0n", "/list/1", "/list/10", "/list/2", "/list/01", "/list/99",
+        ])
+        .apply(&mut body);
         assert_eq!(body, json!({"list": [0, 3, 4, 5, 6, 7, 8, 9, 11]}));
     }
 
     #[test]
     fn pointer_parsing_follows_rfc_6901() {
         assert_eq!(parse_pointer(""), Some(vec![]));
-        assert_eq!(parse_pointer("/a~1b/~0"), Some(vec!["a/b".into(), "~".into()]));
+        assert_eq!(
+            parse_pointer("/a~1b/~0"),
+            Some(vec!["a/b".into(), "~".into()])
+        );
         assert_eq!(parse_pointer("/"), Some(vec!["".into()]));
         assert_eq!(parse_pointer("ssn"), None);
         assert_eq!(parse_pointer("/a~2"), None);

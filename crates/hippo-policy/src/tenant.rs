@@ -115,8 +115,13 @@ impl TenantRules {
                 sample: sample.clone(),
                 detail,
             })?;
-            match evaluate_on(&mut self.engine, self.has_deny, self.has_remove_fields, value, &input)
-            {
+            match evaluate_on(
+                &mut self.engine,
+                self.has_deny,
+                self.has_remove_fields,
+                value,
+                &input,
+            ) {
                 Ok(_) => {}
                 Err(EvalFailure::Engine(e)) => {
                     let (line, detail) = split_regorus_error(&e);
@@ -231,8 +236,7 @@ fn deny_name(v: &regorus::Value, input: &PolicyInput) -> String {
     };
     let plain = !s.is_empty()
         && s.len() <= MAX_DENY_NAME
-        && s
-            .chars()
+        && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, ' ' | '-' | '_' | '.' | ':' | '/'));
     let names_subject = input
         .resource
@@ -301,4 +305,274 @@ fn samples(tenant: &TenantId) -> Vec<(String, PolicyInput)> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::facts::sample_input;
+    use crate::{PolicyConfig, PolicyEngine, PolicyError};
+    use hippo_core::policy::Role;
+    use hippo_core::Action;
+    use serde_json::json;
+    use std::path::Path;
+
+    fn dir_with(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in files {
+            std::fs::write(dir.path().join(name), text).unwrap();
+        }
+        dir
+    }
+
+    fn load(dir: &Path) -> Result<PolicyEngine, PolicyError> {
+        PolicyEngine::load(&PolicyConfig {
+            dir: Some(dir.to_owned()),
+        })
+    }
+
+    const PSYCH: &str = r#"package hippo.tenant
+
+deny contains "psych-notes-need-writer" if {
+    input.principal.role == "reader"
+    input.resource.type == "PsychNote"
+}
+"#;
+
+    #[test]
+    fn a_tenant_rule_denies_readers_psych_notes_and_only_in_its_tenant() {
+        let dir = dir_with(&[("acme.rego", PSYCH)]);
+        let engine = load(dir.path()).unwrap();
+        assert_eq!(engine.tenants_with_rules(), vec!["acme".parse().unwrap()]);
+        assert_eq!(
+            engine.rules_file(&"acme".parse().unwrap()),
+            Some(dir.path().join("acme.rego").as_path())
+        );
+
+        let mut input = sample_input("acme", Role::Reader, Action::RecordRead);
+        input.resource.record_type = Some("PsychNote".into());
+        let d = engine.decide(&input);
+        assert!(!d.allowed);
+        assert_eq!(d.rule, "tenant:psych-notes-need-writer");
+        assert!(d.obligations.is_empty());
+
+        input.principal.role = Role::Writer;
+        assert_eq!(engine.decide(&input).rule, "rbac");
+        assert!(engine.decide(&input).allowed);
+
+        input.principal.role = Role::Reader;
+        input.resource.record_type = Some("Patient".into());
+        assert!(engine.decide(&input).allowed);
+
+        // Another tenant has no file, so the same request is decided by role alone.
+        let mut other = sample_input("other", Role::Reader, Action::RecordRead);
+        other.resource.record_type = Some("PsychNote".into());
+        assert!(engine.decide(&other).allowed);
+    }
+
+    #[test]
+    fn the_first_deny_in_sorted_order_names_the_rule() {
+        let dir = dir_with(&[(
+            "acme.rego",
+            "package hippo.tenant\ndeny contains \"zeta\" if true\ndeny contains \"alpha\" if true\n",
+        )]);
+        let d = load(dir.path()).unwrap().decide(&sample_input(
+            "acme",
+            Role::Admin,
+            Action::RecordRead,
+        ));
+        assert_eq!(d.rule, "tenant:alpha");
+        assert!(d.reason.contains("alpha"));
+    }
+
+    #[test]
+    fn a_deny_entry_quoting_the_subject_is_not_echoed() {
+        let dir = dir_with(&[(
+            "acme.rego",
+            "package hippo.tenant\ndeny contains sprintf(\"blocked %s\", [input.resource.subject]) if input.resource.subject != null\n",
+        )]);
+        let d = load(dir.path()).unwrap().decide(&sample_input(
+            "acme",
+            Role::Reader,
+            Action::RecordRead,
+        ));
+        assert!(!d.allowed);
+        assert_eq!(d.rule, "tenant:unnamed-rule");
+        assert!(!d.reason.contains("p-1"));
+    }
+
+    #[test]
+    fn remove_fields_becomes_an_obligation_that_apply_honours() {
+        let dir = dir_with(&[(
+            "acme.rego",
+            "package hippo.tenant\nremove_fields contains \"/ssn\" if input.principal.role == \"reader\"\n",
+        )]);
+        let engine = load(dir.path()).unwrap();
+        let d = engine.decide(&sample_input("acme", Role::Reader, Action::RecordRead));
+        assert!(d.allowed);
+        assert_eq!(d.obligations.remove_fields, vec!["/ssn".to_owned()]);
+        let mut body = json!({"name": "Test Person", "ssn": "000-00-0000"});
+        d.obligations.apply(&mut body);
+        assert_eq!(body, json!({"name": "Test Person"}));
+
+        let d = engine.decide(&sample_input("acme", Role::Writer, Action::RecordRead));
+        assert!(d.obligations.is_empty());
+    }
+
+    #[test]
+    fn obligations_survive_a_break_glass_widening() {
+        let dir = dir_with(&[(
+            "acme.rego",
+            "package hippo.tenant\nremove_fields contains \"/ssn\"\n",
+        )]);
+        let engine = load(dir.path()).unwrap();
+        let mut input = sample_input("acme", Role::Reader, Action::RecordRead);
+        input.resource.labels = vec!["restricted".into()];
+        input.context.emergency = Some(crate::EmergencyFacts {
+            session_id: "s".into(),
+            reason_len: 10,
+            expires_at_ms: input.context.now_ms + 10,
+        });
+        let d = engine.decide(&input);
+        assert_eq!(
+            (d.allowed, d.rule.as_str(), d.widened_by_emergency),
+            (true, "break-glass", true)
+        );
+        assert_eq!(d.obligations.remove_fields, vec!["/ssn".to_owned()]);
+    }
+
+    #[test]
+    fn a_syntax_error_is_refused_with_file_and_line() {
+        let dir = dir_with(&[(
+            "acme.rego",
+            "package hippo.tenant\n\ndeny contains \"x\" if {\n    input.action ==\n}\n",
+        )]);
+        let err = load(dir.path()).unwrap_err();
+        assert!(
+            matches!(err, PolicyError::Parse { line: Some(5), .. }),
+            "{err:?}"
+        );
+        let msg = err.to_string();
+        assert!(
+            msg.contains(&format!("{}:5", dir.path().join("acme.rego").display())),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn a_policy_that_parses_but_cannot_evaluate_is_refused() {
+        for (text, needle) in [
+            ("package hippo.tenant\ndeny contains \"x\" if no_such_fn(input.action)\n", "no_such_fn"),
+            ("package hippo.tenant\ndeny contains \"x\" if { n := input.principal.id / 2; n > 1 }\n", "div"),
+            // Null-unsafe: list requests carry no record type.
+            ("package hippo.tenant\ndeny contains \"x\" if startswith(input.resource.type, \"Psych\")\n", "startswith"),
+        ] {
+            let dir = dir_with(&[("acme.rego", text)]);
+            let err = load(dir.path()).unwrap_err();
+            assert!(matches!(err, PolicyError::Eval { line: Some(2), .. }), "{err:?}");
+            let msg = err.to_string();
+            assert!(msg.contains("acme.rego:2") && msg.contains(needle), "{msg}");
+        }
+    }
+
+    #[test]
+    fn results_of_the_wrong_shape_are_refused() {
+        for text in [
+            "package hippo.tenant\ndeny := true\n",
+            "package hippo.tenant\nremove_fields contains \"ssn\"\n",
+            "package hippo.tenant\nremove_fields contains \"\"\n",
+            "package hippo.tenant\nremove_fields contains 3\n",
+        ] {
+            let dir = dir_with(&[("acme.rego", text)]);
+            let err = load(dir.path()).unwrap_err();
+            assert!(
+                matches!(err, PolicyError::BadResult { .. }),
+                "{text}: {err:?}"
+            );
+            assert!(err.to_string().contains("acme.rego"));
+        }
+    }
+
+    #[test]
+    fn directory_contents_are_checked() {
+        let ok = "package hippo.tenant\nremove_fields contains \"/ssn\"\n";
+        let cases: [(&str, &str, fn(&PolicyError) -> bool); 6] = [
+            ("Acme.rego", ok, |e| matches!(e, PolicyError::BadTenantName { .. })),
+            ("1acme.rego", ok, |e| matches!(e, PolicyError::BadTenantName { .. })),
+            ("notes.txt", ok, |e| matches!(e, PolicyError::NotRego { .. })),
+            ("acme.rego", "package other.pkg\ndeny contains \"x\" if true\n", |e| {
+                matches!(e, PolicyError::WrongPackage { found, .. } if found == "other.pkg")
+            }),
+            ("acme.rego", "package hippo.tenant\nallow := true\n", |e| matches!(e, PolicyError::NoRules { .. })),
+            ("acme.rego", "package hippo.tenant\ndeny contains \"x\" if true\nremove_fields contains \"/a\"\n", |_| false),
+        ];
+        for (name, text, expected) in cases {
+            let dir = dir_with(&[(name, text)]);
+            match load(dir.path()) {
+                Ok(engine) => assert_eq!(
+                    name,
+                    "acme.rego",
+                    "{name} accepted; {:?}",
+                    engine.tenants_with_rules()
+                ),
+                Err(e) => {
+                    assert!(expected(&e), "{name}: {e:?}");
+                    assert!(e.to_string().contains(name), "{e}");
+                }
+            }
+        }
+        let dir = dir_with(&[]);
+        std::fs::create_dir(dir.path().join("acme")).unwrap();
+        let err = load(dir.path()).unwrap_err();
+        assert!(matches!(err, PolicyError::Subdirectory { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn a_missing_dir_names_the_config_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nope");
+        let err = load(&missing).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("policy.dir") && msg.contains(&missing.display().to_string()),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn an_evaluation_error_at_decide_time_fails_closed_without_phi() {
+        // Samples carry no `badge` attribute, so this loads; a non-numeric badge then errors.
+        let dir = dir_with(&[(
+            "acme.rego",
+            "package hippo.tenant\ndeny contains \"badge\" if to_number(input.principal.attributes.badge) > 5\n",
+        )]);
+        let engine = load(dir.path()).unwrap();
+        let mut input = sample_input("acme", Role::Reader, Action::RecordRead);
+        input
+            .principal
+            .attributes
+            .insert("badge".into(), "3".into());
+        assert!(engine.decide(&input).allowed);
+        input
+            .principal
+            .attributes
+            .insert("badge".into(), "9".into());
+        assert_eq!(engine.decide(&input).rule, "tenant:badge");
+        input
+            .principal
+            .attributes
+            .insert("badge".into(), "secret-value".into());
+        let d = engine.decide(&input);
+        assert_eq!((d.allowed, d.rule.as_str()), (false, "policy-error"));
+        assert!(
+            !d.reason.contains("secret-value") && !d.reason.contains("p-1"),
+            "{}",
+            d.reason
+        );
+        // The failure leaves nothing behind: the next request is decided afresh.
+        input
+            .principal
+            .attributes
+            .insert("badge".into(), "3".into());
+        assert!(engine.decide(&input).allowed);
+    }
 }
