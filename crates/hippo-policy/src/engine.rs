@@ -6,12 +6,12 @@ use crate::facts::PolicyInput;
 use crate::tenant::{Narrowing, TenantRules};
 use hippo_core::policy::allows;
 use hippo_core::{Action, TenantId};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// The `[policy]` section of the server's configuration.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyConfig {
     /// A directory of `<tenant>.rego` files; `None` runs the built-in policy only.

@@ -77,6 +77,35 @@ pub struct PolicyInput {
     pub context: ContextFacts,
 }
 
+/// A request by a `role` principal of `tenant` for `action` on a plain resource of the same
+/// tenant; tests adjust the fields they are about.
+#[cfg(test)]
+pub(crate) fn sample_input(tenant: &str, role: Role, action: Action) -> PolicyInput {
+    let tenant: TenantId = tenant.parse().expect("test tenant id");
+    PolicyInput {
+        principal: PrincipalFacts {
+            id: "u-1".into(),
+            kind: ActorKind::User,
+            tenant: tenant.clone(),
+            role,
+            attributes: BTreeMap::new(),
+        },
+        action,
+        resource: ResourceFacts {
+            tenant,
+            record_type: Some("Patient".into()),
+            subject: Some("p-1".into()),
+            labels: Vec::new(),
+        },
+        context: ContextFacts {
+            purpose: None,
+            emergency: None,
+            now_ms: 1_000_000,
+            source_addr: None,
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,34 +154,5 @@ mod tests {
         let back: PolicyInput = serde_json::from_value(v).unwrap();
         assert_eq!(back, input);
         assert!(input.resource.is_restricted());
-    }
-}
-
-/// A request by a `role` principal of `tenant` for `action` on a plain resource of the same
-/// tenant; tests adjust the fields they are about.
-#[cfg(test)]
-pub(crate) fn sample_input(tenant: &str, role: Role, action: Action) -> PolicyInput {
-    let tenant: TenantId = tenant.parse().expect("test tenant id");
-    PolicyInput {
-        principal: PrincipalFacts {
-            id: "u-1".into(),
-            kind: ActorKind::User,
-            tenant: tenant.clone(),
-            role,
-            attributes: BTreeMap::new(),
-        },
-        action,
-        resource: ResourceFacts {
-            tenant,
-            record_type: Some("Patient".into()),
-            subject: Some("p-1".into()),
-            labels: Vec::new(),
-        },
-        context: ContextFacts {
-            purpose: None,
-            emergency: None,
-            now_ms: 1_000_000,
-            source_addr: None,
-        },
     }
 }

@@ -2,10 +2,9 @@
 
 use crate::decision::{parse_pointer, Obligations};
 use crate::error::{split_regorus_error, PolicyError};
-use crate::facts::{ContextFacts, EmergencyFacts, PolicyInput, PrincipalFacts, ResourceFacts};
-use hippo_core::policy::Role;
-use hippo_core::{Action, ActorKind, TenantId};
-use std::collections::BTreeMap;
+use crate::facts::PolicyInput;
+use crate::samples::samples;
+use hippo_core::TenantId;
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -250,63 +249,6 @@ fn deny_name(v: &regorus::Value, input: &PolicyInput) -> String {
     }
 }
 
-/// Synthetic requests every tenant file must evaluate without error: every action and role,
-/// once with every optional fact present and once with each absent (null), since list
-/// requests and service accounts really do arrive without them.
-fn samples(tenant: &TenantId) -> Vec<(String, PolicyInput)> {
-    let mut out = Vec::with_capacity(Action::ALL.len() * Role::ALL.len() * 2);
-    for action in Action::ALL {
-        for role in Role::ALL {
-            for full in [true, false] {
-                let input = PolicyInput {
-                    principal: PrincipalFacts {
-                        id: "sample-principal".into(),
-                        kind: if full {
-                            ActorKind::User
-                        } else {
-                            ActorKind::ServiceAccount
-                        },
-                        tenant: tenant.clone(),
-                        role,
-                        attributes: if full {
-                            BTreeMap::from([("department".into(), "sample".into())])
-                        } else {
-                            BTreeMap::new()
-                        },
-                    },
-                    action,
-                    resource: ResourceFacts {
-                        tenant: tenant.clone(),
-                        record_type: full.then(|| "Patient".into()),
-                        subject: full.then(|| "sample-subject".into()),
-                        labels: if full {
-                            vec!["restricted".into(), "sample".into()]
-                        } else {
-                            Vec::new()
-                        },
-                    },
-                    context: ContextFacts {
-                        purpose: full.then(|| "treatment".into()),
-                        emergency: full.then(|| EmergencyFacts {
-                            session_id: "sample-session".into(),
-                            reason_len: 20,
-                            expires_at_ms: 1_700_000_600_000,
-                        }),
-                        now_ms: 1_700_000_000_000,
-                        source_addr: full.then(|| "192.0.2.1".into()),
-                    },
-                };
-                let sample = format!(
-                    "action {action}, role {role}, optional facts {}",
-                    if full { "present" } else { "null" }
-                );
-                out.push((sample, input));
-            }
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use crate::facts::sample_input;
@@ -495,7 +437,8 @@ deny contains "psych-notes-need-writer" if {
     #[test]
     fn directory_contents_are_checked() {
         let ok = "package hippo.tenant\nremove_fields contains \"/ssn\"\n";
-        let cases: [(&str, &str, fn(&PolicyError) -> bool); 6] = [
+        type Expect = fn(&PolicyError) -> bool;
+        let cases: [(&str, &str, Expect); 6] = [
             ("Acme.rego", ok, |e| matches!(e, PolicyError::BadTenantName { .. })),
             ("1acme.rego", ok, |e| matches!(e, PolicyError::BadTenantName { .. })),
             ("notes.txt", ok, |e| matches!(e, PolicyError::NotRego { .. })),
@@ -574,5 +517,33 @@ deny contains "psych-notes-need-writer" if {
             .attributes
             .insert("badge".into(), "3".into());
         assert!(engine.decide(&input).allowed);
+    }
+
+    #[test]
+    fn a_runaway_rule_is_cut_off_and_denies() {
+        // Fast on the samples (n = 1); 25 million steps once a request sets n = 5000.
+        let dir = dir_with(&[(
+            "acme.rego",
+            r#"package hippo.tenant
+deny contains "never" if {
+    n := to_number(object.get(input.principal.attributes, "n", "1"))
+    some i in numbers.range(1, n)
+    some j in numbers.range(1, n)
+    i * j == -1
+}
+"#,
+        )]);
+        let engine = load(dir.path()).unwrap();
+        let mut input = sample_input("acme", Role::Reader, Action::RecordRead);
+        assert!(engine.decide(&input).allowed);
+        input.principal.attributes.insert("n".into(), "5000".into());
+        let started = std::time::Instant::now();
+        let d = engine.decide(&input);
+        assert_eq!((d.allowed, d.rule.as_str()), (false, "policy-error"));
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
     }
 }
