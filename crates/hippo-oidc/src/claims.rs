@@ -34,12 +34,14 @@ fn date_ms(claims: &Claims, name: &'static str) -> Result<Option<f64>, OidcError
         Some(v) => v
             .as_f64()
             .map(|s| Some(s * 1000.0))
-            .ok_or(OidcError::MalformedToken("a time claim (exp, nbf, iat) is not a number")),
+            .ok_or(OidcError::MalformedToken(
+                "a time claim (exp, nbf, iat) is not a number",
+            )),
     }
 }
 
 /// A claim holding one string or an array of strings.
-fn strings<'a>(v: &'a Value) -> Vec<&'a str> {
+fn strings(v: &Value) -> Vec<&str> {
     match v {
         Value::String(s) => vec![s.as_str()],
         Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
@@ -72,7 +74,11 @@ pub fn check(cfg: &OidcConfig, claims: &Claims, now_ms: i64) -> Result<VerifiedT
     let c = &cfg.claims;
     let user = match lookup(claims, &c.user).and_then(Value::as_str) {
         Some(u) if !u.is_empty() && u.len() <= MAX_USER_LEN => u.to_owned(),
-        _ => return Err(OidcError::NoUser { claim: c.user.clone() }),
+        _ => {
+            return Err(OidcError::NoUser {
+                claim: c.user.clone(),
+            })
+        }
     };
 
     let tenant = match &c.tenant {
@@ -84,8 +90,9 @@ pub fn check(cfg: &OidcConfig, claims: &Claims, now_ms: i64) -> Result<VerifiedT
             };
             let v = lookup(claims, name).ok_or_else(|| no("is missing"))?;
             let s = v.as_str().ok_or_else(|| no("is not a string"))?;
-            s.parse::<TenantId>()
-                .map_err(|_| no("is not a valid tenant id (lowercase letters, digits and dashes)"))?
+            s.parse::<TenantId>().map_err(|_| {
+                no("is not a valid tenant id (lowercase letters, digits and dashes)")
+            })?
         }
     };
 
@@ -98,8 +105,16 @@ pub fn check(cfg: &OidcConfig, claims: &Claims, now_ms: i64) -> Result<VerifiedT
     // Several distinct roles have no safe precedence (auditor vs writer), so refuse rather than guess.
     let role = match mapped.len() {
         1 => *mapped.iter().next().expect("one element"),
-        0 => return Err(OidcError::NoRole { claim: c.role.clone() }),
-        _ => return Err(OidcError::AmbiguousRole { claim: c.role.clone() }),
+        0 => {
+            return Err(OidcError::NoRole {
+                claim: c.role.clone(),
+            })
+        }
+        _ => {
+            return Err(OidcError::AmbiguousRole {
+                claim: c.role.clone(),
+            })
+        }
     };
 
     let amr_mfa = claims
@@ -172,14 +187,31 @@ mod tests {
 
     #[test]
     fn roles_map_from_strings_arrays_and_nested_paths() {
-        let t = check(&cfg(), &claims(json!({"hippo_role": ["unmapped", "staff", "also-staff"]})), NOW).unwrap();
-        assert_eq!(t.role, Role::Writer, "two values mapping to one role are fine");
-        assert_eq!(slug(json!({"hippo_role": ["staff", "audit"]})), "ambiguous-role");
+        let t = check(
+            &cfg(),
+            &claims(json!({"hippo_role": ["unmapped", "staff", "also-staff"]})),
+            NOW,
+        )
+        .unwrap();
+        assert_eq!(
+            t.role,
+            Role::Writer,
+            "two values mapping to one role are fine"
+        );
+        assert_eq!(
+            slug(json!({"hippo_role": ["staff", "audit"]})),
+            "ambiguous-role"
+        );
         assert_eq!(slug(json!({"hippo_role": 7})), "no-role");
 
         let mut c = cfg();
         c.claims.role = "realm_access.roles".into();
-        let t = check(&c, &claims(json!({"realm_access": {"roles": ["audit"]}})), NOW).unwrap();
+        let t = check(
+            &c,
+            &claims(json!({"realm_access": {"roles": ["audit"]}})),
+            NOW,
+        )
+        .unwrap();
         assert_eq!(t.role, Role::Auditor);
     }
 
@@ -189,9 +221,18 @@ mod tests {
         c.claims.acr_values = vec!["urn:mfa".into()];
         let t = check(&c, &claims(json!({"amr": ["pwd"], "acr": "urn:mfa"})), NOW).unwrap();
         assert!(t.mfa);
-        assert_eq!(check(&c, &claims(json!({"amr": ["pwd"], "acr": "urn:pwd"})), NOW).unwrap_err().slug(), "mfa-required");
+        assert_eq!(
+            check(&c, &claims(json!({"amr": ["pwd"], "acr": "urn:pwd"})), NOW)
+                .unwrap_err()
+                .slug(),
+            "mfa-required"
+        );
         c.claims.require_mfa = false;
-        assert!(!check(&c, &claims(json!({"amr": ["pwd"]})), NOW).unwrap().mfa);
+        assert!(
+            !check(&c, &claims(json!({"amr": ["pwd"]})), NOW)
+                .unwrap()
+                .mfa
+        );
     }
 
     #[test]

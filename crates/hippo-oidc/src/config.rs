@@ -270,7 +270,12 @@ mod tests {
 
     #[test]
     fn issuer_that_is_not_a_url_or_has_a_query_is_refused() {
-        for bad in ["idp.example.com", "https://", "https://idp.example.com/?x=1", "https://u:p@idp.example.com"] {
+        for bad in [
+            "idp.example.com",
+            "https://",
+            "https://idp.example.com/?x=1",
+            "https://u:p@idp.example.com",
+        ] {
             let mut c = valid();
             c.issuer = bad.into();
             assert_eq!(key_of(&c), "oidc.issuer", "{bad}");
@@ -340,7 +345,8 @@ mod tests {
             let r = serde_json::from_value::<Vec<Alg>>(serde_json::json!([alg]));
             assert!(r.is_err(), "{alg} parsed");
         }
-        let ok: Vec<Alg> = serde_json::from_value(serde_json::json!(["RS256", "ES256", "EdDSA"])).unwrap();
+        let ok: Vec<Alg> =
+            serde_json::from_value(serde_json::json!(["RS256", "ES256", "EdDSA"])).unwrap();
         assert_eq!(ok, Alg::ALL.to_vec());
     }
 }

@@ -52,7 +52,10 @@ pub enum OidcError {
     AmbiguousRole { claim: String },
 
     #[error("the token's tenant claim ({claim}) {problem}")]
-    NoTenant { claim: String, problem: &'static str },
+    NoTenant {
+        claim: String,
+        problem: &'static str,
+    },
 
     #[error("the token's user claim ({claim}) is missing, empty, too long or not a string")]
     NoUser { claim: String },
@@ -117,7 +120,9 @@ mod tests {
                 claim: "t".into(),
                 problem: "is missing",
             },
-            OidcError::NoUser { claim: "sub".into() },
+            OidcError::NoUser {
+                claim: "sub".into(),
+            },
         ];
         let mut slugs: Vec<_> = all.iter().map(OidcError::slug).collect();
         for s in &slugs {

@@ -13,15 +13,22 @@ const MAX_BODY_BYTES: usize = 256 * 1024;
 /// The issuer as a URL, refusing anything but a plain https URL.
 pub fn issuer_url(issuer: &str) -> Result<Url, OidcError> {
     let bad = |m: &str| OidcError::config("oidc.issuer", m.to_owned());
-    let url = Url::parse(issuer)
-        .map_err(|_| bad("is not a URL; give the issuer URL, e.g. https://idp.example.com/realms/hippo"))?;
+    let url = Url::parse(issuer).map_err(|_| {
+        bad("is not a URL; give the issuer URL, e.g. https://idp.example.com/realms/hippo")
+    })?;
     if url.scheme() != "https" {
-        return Err(bad("must use https (tokens are verified with keys fetched from it)"));
+        return Err(bad(
+            "must use https (tokens are verified with keys fetched from it)",
+        ));
     }
     if url.host_str().is_none_or(str::is_empty) {
         return Err(bad("has no host"));
     }
-    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() || url.password().is_some() {
+    if url.query().is_some()
+        || url.fragment().is_some()
+        || !url.username().is_empty()
+        || url.password().is_some()
+    {
         return Err(bad("must not carry a query, fragment or credentials"));
     }
     Ok(url)
@@ -36,10 +43,16 @@ pub fn client(cfg: &OidcConfig) -> Result<reqwest::Client, OidcError> {
         .redirect(reqwest::redirect::Policy::limited(3));
     if let Some(path) = &cfg.ca_file {
         let pem = std::fs::read(path).map_err(|e| {
-            OidcError::config("oidc.ca_file", format!("cannot read {}: {e}", path.display()))
+            OidcError::config(
+                "oidc.ca_file",
+                format!("cannot read {}: {e}", path.display()),
+            )
         })?;
         let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|_| {
-            OidcError::config("oidc.ca_file", format!("{} is not a PEM certificate bundle", path.display()))
+            OidcError::config(
+                "oidc.ca_file",
+                format!("{} is not a PEM certificate bundle", path.display()),
+            )
         })?;
         if certs.is_empty() {
             return Err(OidcError::config(
@@ -56,7 +69,11 @@ pub fn client(cfg: &OidcConfig) -> Result<reqwest::Client, OidcError> {
 }
 
 /// GETs `url` and returns its body, refusing non-200 answers and oversized bodies.
-pub async fn get(client: &reqwest::Client, url: &Url, what: &'static str) -> Result<Vec<u8>, OidcError> {
+pub async fn get(
+    client: &reqwest::Client,
+    url: &Url,
+    what: &'static str,
+) -> Result<Vec<u8>, OidcError> {
     let fail = |reason: String| OidcError::IssuerUnreachable { what, reason };
     let mut resp = client
         .get(url.clone())
@@ -109,10 +126,11 @@ pub async fn discover(client: &reqwest::Client, issuer: &str) -> Result<Url, Oid
     ))
     .map_err(|_| OidcError::config("oidc.issuer", "does not make a discovery URL"))?;
     let body = get(client, &url, "the discovery document").await?;
-    let doc: Discovery = serde_json::from_slice(&body).map_err(|_| OidcError::IssuerUnreachable {
-        what: "the discovery document",
-        reason: format!("{url} is not JSON with issuer and jwks_uri"),
-    })?;
+    let doc: Discovery =
+        serde_json::from_slice(&body).map_err(|_| OidcError::IssuerUnreachable {
+            what: "the discovery document",
+            reason: format!("{url} is not JSON with issuer and jwks_uri"),
+        })?;
     if doc.issuer != issuer {
         return Err(OidcError::config(
             "oidc.issuer",

@@ -16,7 +16,10 @@ use serde::Deserialize;
 /// One key's material, already checked for shape.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Material {
-    Rsa { n: Vec<u8>, e: Vec<u8> },
+    Rsa {
+        n: Vec<u8>,
+        e: Vec<u8>,
+    },
     /// Uncompressed SEC1 point: 0x04 || x || y.
     P256(Vec<u8>),
     Ed25519(Vec<u8>),
@@ -123,9 +126,11 @@ impl Key {
             Material::Rsa { n, e } => RsaPublicKeyComponents { n, e }
                 .verify(&signature::RSA_PKCS1_2048_8192_SHA256, message, signature)
                 .is_ok(),
-            Material::P256(point) => UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point)
-                .verify(message, signature)
-                .is_ok(),
+            Material::P256(point) => {
+                UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point)
+                    .verify(message, signature)
+                    .is_ok()
+            }
             Material::Ed25519(x) => UnparsedPublicKey::new(&signature::ED25519, x)
                 .verify(message, signature)
                 .is_ok(),
@@ -140,8 +145,8 @@ pub fn parse_jwks(body: &[u8]) -> Result<Vec<Key>, OidcError> {
         what: "the JWKS",
         reason: reason.into(),
     };
-    let raw: RawJwks =
-        serde_json::from_slice(body).map_err(|_| unreachable("it is not a JSON object with a keys array"))?;
+    let raw: RawJwks = serde_json::from_slice(body)
+        .map_err(|_| unreachable("it is not a JSON object with a keys array"))?;
     let keys: Vec<Key> = raw.keys.into_iter().filter_map(Key::from_jwk).collect();
     if keys.is_empty() {
         return Err(unreachable(
@@ -182,17 +187,31 @@ mod tests {
         assert!(keys[0].fits(Alg::Es256));
         assert!(!keys[0].fits(Alg::Rs256));
         assert!(!keys[0].fits(Alg::EdDsa));
-        assert!(!keys[1].fits(Alg::Es256), "a JWK pinned to another alg is not used");
+        assert!(
+            !keys[1].fits(Alg::Es256),
+            "a JWK pinned to another alg is not used"
+        );
         assert_eq!(
             keys[0].verify(Alg::Rs256, b"m", b"s").unwrap_err().slug(),
             "algorithm-not-allowed"
         );
-        assert_eq!(keys[0].verify(Alg::Es256, b"m", &[0; 64]).unwrap_err().slug(), "bad-signature");
+        assert_eq!(
+            keys[0]
+                .verify(Alg::Es256, b"m", &[0; 64])
+                .unwrap_err()
+                .slug(),
+            "bad-signature"
+        );
     }
 
     #[test]
     fn a_jwks_without_usable_keys_is_refused() {
-        for body in [&b"{}"[..], b"{\"keys\": []}", b"[1]", b"{\"keys\": [{\"kty\": \"oct\", \"kid\": \"x\"}]}"] {
+        for body in [
+            &b"{}"[..],
+            b"{\"keys\": []}",
+            b"[1]",
+            b"{\"keys\": [{\"kty\": \"oct\", \"kid\": \"x\"}]}",
+        ] {
             assert_eq!(parse_jwks(body).unwrap_err().slug(), "issuer-unreachable");
         }
     }

@@ -47,7 +47,8 @@ pub fn parse<'a>(token: &'a str, allowed: &[Alg]) -> Result<Parsed<'a>, OidcErro
         });
     }
     let mut parts = token.split('.');
-    let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(h), Some(p), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(OidcError::MalformedToken(
             "expected three dot-separated parts (a signed JWT, not an encrypted one)",
@@ -72,7 +73,9 @@ pub fn parse<'a>(token: &'a str, allowed: &[Alg]) -> Result<Parsed<'a>, OidcErro
             ))
         }
         None if header.alg.eq_ignore_ascii_case("none") => {
-            return Err(OidcError::AlgorithmNotAllowed("unsigned tokens (alg none) are refused"))
+            return Err(OidcError::AlgorithmNotAllowed(
+                "unsigned tokens (alg none) are refused",
+            ))
         }
         None if header.alg.starts_with("HS") => {
             return Err(OidcError::AlgorithmNotAllowed(
@@ -92,7 +95,7 @@ pub fn parse<'a>(token: &'a str, allowed: &[Alg]) -> Result<Parsed<'a>, OidcErro
     Ok(Parsed {
         alg,
         kid,
-        signing_input: token[..h.len() + 1 + p.len()].as_bytes(),
+        signing_input: &token.as_bytes()[..h.len() + 1 + p.len()],
         payload_b64: p,
         signature,
     })
@@ -115,7 +118,11 @@ mod tests {
     }
 
     fn token(header: serde_json::Value) -> String {
-        format!("{}.{}.c2ln", enc(&header), enc(&serde_json::json!({"sub": "u"})))
+        format!(
+            "{}.{}.c2ln",
+            enc(&header),
+            enc(&serde_json::json!({"sub": "u"}))
+        )
     }
 
     #[test]
@@ -131,21 +138,48 @@ mod tests {
 
     #[test]
     fn algorithm_refusals() {
-        for (alg, allowed) in [("none", &Alg::ALL[..]), ("None", &Alg::ALL[..]), ("HS256", &Alg::ALL[..]), ("PS256", &Alg::ALL[..]), ("RS256", &[Alg::Es256][..])] {
+        for (alg, allowed) in [
+            ("none", &Alg::ALL[..]),
+            ("None", &Alg::ALL[..]),
+            ("HS256", &Alg::ALL[..]),
+            ("PS256", &Alg::ALL[..]),
+            ("RS256", &[Alg::Es256][..]),
+        ] {
             let t = token(serde_json::json!({"alg": alg, "kid": "k"}));
-            assert_eq!(parse(&t, allowed).unwrap_err().slug(), "algorithm-not-allowed", "{alg}");
+            assert_eq!(
+                parse(&t, allowed).unwrap_err().slug(),
+                "algorithm-not-allowed",
+                "{alg}"
+            );
         }
     }
 
     #[test]
     fn structural_refusals() {
         let long = "a".repeat(MAX_TOKEN_BYTES + 1);
-        assert_eq!(parse(&long, &Alg::ALL).unwrap_err().slug(), "token-too-large");
-        for bad in ["", "a.b", "a.b.c.d.e", "!!.e30.c2ln", "e30.e30.c2ln", "bnVsbA.e30.c2ln"] {
-            assert_eq!(parse(bad, &Alg::ALL).unwrap_err().slug(), "malformed-token", "{bad}");
+        assert_eq!(
+            parse(&long, &Alg::ALL).unwrap_err().slug(),
+            "token-too-large"
+        );
+        for bad in [
+            "",
+            "a.b",
+            "a.b.c.d.e",
+            "!!.e30.c2ln",
+            "e30.e30.c2ln",
+            "bnVsbA.e30.c2ln",
+        ] {
+            assert_eq!(
+                parse(bad, &Alg::ALL).unwrap_err().slug(),
+                "malformed-token",
+                "{bad}"
+            );
         }
         let crit = token(serde_json::json!({"alg": "ES256", "kid": "k", "crit": ["exp"]}));
-        assert_eq!(parse(&crit, &Alg::ALL).unwrap_err().slug(), "malformed-token");
+        assert_eq!(
+            parse(&crit, &Alg::ALL).unwrap_err().slug(),
+            "malformed-token"
+        );
         let no_kid = token(serde_json::json!({"alg": "ES256"}));
         assert_eq!(parse(&no_kid, &Alg::ALL).unwrap_err().slug(), "unknown-key");
     }

@@ -123,8 +123,10 @@ impl OidcVerifier {
         let (_, fetched, _) = self.snapshot();
         if now_ms.saturating_sub(fetched) >= self.cache_ms() {
             // Stale keys may include revoked ones: fail closed if they cannot be refreshed.
-            self.refresh(now_ms, |fetched, _| now_ms.saturating_sub(fetched) >= self.cache_ms())
-                .await?;
+            self.refresh(now_ms, |fetched, _| {
+                now_ms.saturating_sub(fetched) >= self.cache_ms()
+            })
+            .await?;
         }
         if let Some(k) = pick(&self.snapshot().0, kid, alg)? {
             return Ok(k);
@@ -142,7 +144,11 @@ impl OidcVerifier {
     /// Fetches the JWKS if `needed(fetched_at, attempted_at)` still holds once this task holds
     /// the fetch lock (another task may just have fetched), and the last attempt was not within
     /// [`REFETCH_INTERVAL_MS`]. Errors if the keys are stale and cannot be refreshed.
-    async fn refresh(&self, now_ms: i64, needed: impl Fn(i64, i64) -> bool) -> Result<(), OidcError> {
+    async fn refresh(
+        &self,
+        now_ms: i64,
+        needed: impl Fn(i64, i64) -> bool,
+    ) -> Result<(), OidcError> {
         let _guard = self.fetching.lock().await;
         let (_, fetched, attempted) = self.snapshot();
         let stale = || now_ms.saturating_sub(fetched) >= self.cache_ms();
@@ -153,13 +159,18 @@ impl OidcVerifier {
             return if stale() {
                 Err(OidcError::IssuerUnreachable {
                     what: "the JWKS",
-                    reason: "the cached keys expired and the last refresh failed less than 30 s ago".into(),
+                    reason:
+                        "the cached keys expired and the last refresh failed less than 30 s ago"
+                            .into(),
                 })
             } else {
                 Ok(())
             };
         }
-        self.state.lock().unwrap_or_else(|p| p.into_inner()).attempted_at_ms = now_ms;
+        self.state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .attempted_at_ms = now_ms;
         let result = match fetch::get(&self.client, &self.jwks_uri, "the JWKS").await {
             Ok(body) => jwks::parse_jwks(&body),
             Err(e) => Err(e),

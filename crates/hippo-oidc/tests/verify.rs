@@ -21,8 +21,12 @@ fn now_ms() -> i64 {
 fn config(issuer: &TestIssuer) -> OidcConfig {
     let mut c = OidcConfig::new(issuer.url(), vec![AUD.into(), "other-client".into()]);
     c.ca_file = Some(issuer.ca_file().to_owned());
-    c.claims.role_map.insert("hippo-writers".into(), Role::Writer);
-    c.claims.role_map.insert("hippo-auditors".into(), Role::Auditor);
+    c.claims
+        .role_map
+        .insert("hippo-writers".into(), Role::Writer);
+    c.claims
+        .role_map
+        .insert("hippo-auditors".into(), Role::Auditor);
     c
 }
 
@@ -47,7 +51,9 @@ fn without(mut v: Value, key: &str) -> Value {
 
 async fn setup() -> (TestIssuer, OidcVerifier) {
     let issuer = TestIssuer::start().await;
-    let verifier = OidcVerifier::new(config(&issuer)).await.expect("verifier starts");
+    let verifier = OidcVerifier::new(config(&issuer))
+        .await
+        .expect("verifier starts");
     (issuer, verifier)
 }
 
@@ -65,7 +71,10 @@ async fn valid_tokens_of_each_algorithm_verify() {
     assert_eq!(issuer.jwks_fetches(), 1, "one JWKS fetch at start");
     for kid in ["es256-1", "rs256-1", "eddsa-1"] {
         let token = issuer.mint(claims(&issuer, now), MintOptions::key(kid));
-        let t = v.verify(&token, now).await.unwrap_or_else(|e| panic!("{kid}: {e}"));
+        let t = v
+            .verify(&token, now)
+            .await
+            .unwrap_or_else(|e| panic!("{kid}: {e}"));
         assert_eq!(t.user, "user-1");
         assert_eq!(t.tenant.as_str(), "acme");
         assert_eq!(t.role, Role::Writer);
@@ -74,7 +83,11 @@ async fn valid_tokens_of_each_algorithm_verify() {
         assert_eq!(t.issuer, issuer.url());
         assert_eq!(t.token_id.as_deref(), Some("token-1"));
     }
-    assert_eq!(issuer.jwks_fetches(), 1, "known keys are served from the cache");
+    assert_eq!(
+        issuer.jwks_fetches(),
+        1,
+        "known keys are served from the cache"
+    );
 }
 
 #[tokio::test]
@@ -87,7 +100,10 @@ async fn expired_token_is_refused_by_the_injected_clock() {
     v.verify(&token, exp * 1000 + 59_000).await.unwrap();
     assert_eq!(slug(&v, &token, exp * 1000 + 60_000).await, "token-expired");
 
-    let old = issuer.mint(with(claims(&issuer, now), "exp", json!(now / 1000 - 120)), MintOptions::default());
+    let old = issuer.mint(
+        with(claims(&issuer, now), "exp", json!(now / 1000 - 120)),
+        MintOptions::default(),
+    );
     assert_eq!(slug(&v, &old, now).await, "token-expired");
     let no_exp = issuer.mint(without(claims(&issuer, now), "exp"), MintOptions::default());
     assert_eq!(slug(&v, &no_exp, now).await, "malformed-token");
@@ -98,12 +114,21 @@ async fn not_yet_valid_token_is_refused_until_nbf() {
     let (issuer, v) = setup().await;
     let now = now_ms();
     let nbf = now / 1000 + 600;
-    let token = issuer.mint(with(claims(&issuer, now), "nbf", json!(nbf)), MintOptions::default());
+    let token = issuer.mint(
+        with(claims(&issuer, now), "nbf", json!(nbf)),
+        MintOptions::default(),
+    );
     assert_eq!(slug(&v, &token, now).await, "token-not-yet-valid");
-    assert_eq!(slug(&v, &token, (nbf - 61) * 1000).await, "token-not-yet-valid");
+    assert_eq!(
+        slug(&v, &token, (nbf - 61) * 1000).await,
+        "token-not-yet-valid"
+    );
     v.verify(&token, (nbf - 60) * 1000).await.unwrap();
 
-    let future_iat = issuer.mint(with(claims(&issuer, now), "iat", json!(now / 1000 + 600)), MintOptions::default());
+    let future_iat = issuer.mint(
+        with(claims(&issuer, now), "iat", json!(now / 1000 + 600)),
+        MintOptions::default(),
+    );
     assert_eq!(slug(&v, &future_iat, now).await, "token-not-yet-valid");
 }
 
@@ -112,15 +137,62 @@ async fn wrong_audience_and_wrong_issuer_are_refused() {
     let (issuer, v) = setup().await;
     let now = now_ms();
     let mint = |c| issuer.mint(c, MintOptions::default());
-    assert_eq!(slug(&v, &mint(with(claims(&issuer, now), "aud", json!("someone-else"))), now).await, "wrong-audience");
-    assert_eq!(slug(&v, &mint(with(claims(&issuer, now), "aud", json!(["a", "b"]))), now).await, "wrong-audience");
-    assert_eq!(slug(&v, &mint(without(claims(&issuer, now), "aud")), now).await, "wrong-audience");
-    v.verify(&mint(with(claims(&issuer, now), "aud", json!(["a", AUD]))), now).await.unwrap();
+    assert_eq!(
+        slug(
+            &v,
+            &mint(with(claims(&issuer, now), "aud", json!("someone-else"))),
+            now
+        )
+        .await,
+        "wrong-audience"
+    );
+    assert_eq!(
+        slug(
+            &v,
+            &mint(with(claims(&issuer, now), "aud", json!(["a", "b"]))),
+            now
+        )
+        .await,
+        "wrong-audience"
+    );
+    assert_eq!(
+        slug(&v, &mint(without(claims(&issuer, now), "aud")), now).await,
+        "wrong-audience"
+    );
+    v.verify(
+        &mint(with(claims(&issuer, now), "aud", json!(["a", AUD]))),
+        now,
+    )
+    .await
+    .unwrap();
 
-    assert_eq!(slug(&v, &mint(with(claims(&issuer, now), "iss", json!("https://evil.example"))), now).await, "wrong-issuer");
+    assert_eq!(
+        slug(
+            &v,
+            &mint(with(
+                claims(&issuer, now),
+                "iss",
+                json!("https://evil.example")
+            )),
+            now
+        )
+        .await,
+        "wrong-issuer"
+    );
     let slash = format!("{}/", issuer.url());
-    assert_eq!(slug(&v, &mint(with(claims(&issuer, now), "iss", json!(slash))), now).await, "wrong-issuer");
-    assert_eq!(slug(&v, &mint(without(claims(&issuer, now), "iss")), now).await, "wrong-issuer");
+    assert_eq!(
+        slug(
+            &v,
+            &mint(with(claims(&issuer, now), "iss", json!(slash))),
+            now
+        )
+        .await,
+        "wrong-issuer"
+    );
+    assert_eq!(
+        slug(&v, &mint(without(claims(&issuer, now), "iss")), now).await,
+        "wrong-issuer"
+    );
 }
 
 #[tokio::test]
@@ -130,11 +202,17 @@ async fn alg_none_is_refused() {
     let body = b64_json(&claims(&issuer, now));
     for alg in ["none", "None", "NONE"] {
         let header = b64_json(&json!({"alg": alg, "typ": "JWT", "kid": "es256-1"}));
-        assert_eq!(slug(&v, &format!("{header}.{body}."), now).await, "algorithm-not-allowed");
+        assert_eq!(
+            slug(&v, &format!("{header}.{body}."), now).await,
+            "algorithm-not-allowed"
+        );
         // Even with a real signature of the same key attached.
         let real = issuer.mint(claims(&issuer, now), MintOptions::default());
         let sig = real.rsplit('.').next().unwrap();
-        assert_eq!(slug(&v, &format!("{header}.{body}.{sig}"), now).await, "algorithm-not-allowed");
+        assert_eq!(
+            slug(&v, &format!("{header}.{body}.{sig}"), now).await,
+            "algorithm-not-allowed"
+        );
     }
 }
 
@@ -166,7 +244,11 @@ async fn hmac_signed_with_the_public_key_is_refused_before_any_key_is_used() {
         let token = format!("{input}.{}", URL_SAFE_NO_PAD.encode(tag.as_ref()));
         assert_eq!(slug(&v, &token, now).await, "algorithm-not-allowed");
     }
-    assert_eq!(issuer.jwks_fetches(), fetches, "refused before any key lookup");
+    assert_eq!(
+        issuer.jwks_fetches(),
+        fetches,
+        "refused before any key lookup"
+    );
 }
 
 #[tokio::test]
@@ -174,12 +256,21 @@ async fn alg_must_match_the_key_type_and_the_allow_list() {
     let (issuer, v) = setup().await;
     let now = now_ms();
     // Signed by the EC key, but the header claims RS256 and names the EC key.
-    let lying = issuer.mint(claims(&issuer, now), MintOptions { header_alg: Some("RS256".into()), ..MintOptions::default() });
+    let lying = issuer.mint(
+        claims(&issuer, now),
+        MintOptions {
+            header_alg: Some("RS256".into()),
+            ..MintOptions::default()
+        },
+    );
     assert_eq!(slug(&v, &lying, now).await, "algorithm-not-allowed");
     // ES256 header naming the RSA key.
     let mismatched = issuer.mint(
         claims(&issuer, now),
-        MintOptions { header_kid: Some("rs256-1".into()), ..MintOptions::default() },
+        MintOptions {
+            header_kid: Some("rs256-1".into()),
+            ..MintOptions::default()
+        },
     );
     assert_eq!(slug(&v, &mismatched, now).await, "algorithm-not-allowed");
 
@@ -188,7 +279,13 @@ async fn alg_must_match_the_key_type_and_the_allow_list() {
     let es_only = OidcVerifier::new(cfg).await.unwrap();
     let rs = issuer.mint(claims(&issuer, now), MintOptions::key("rs256-1"));
     assert_eq!(slug(&es_only, &rs, now).await, "algorithm-not-allowed");
-    es_only.verify(&issuer.mint(claims(&issuer, now), MintOptions::default()), now).await.unwrap();
+    es_only
+        .verify(
+            &issuer.mint(claims(&issuer, now), MintOptions::default()),
+            now,
+        )
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -197,12 +294,21 @@ async fn tampered_tokens_fail_the_signature_check() {
     let now = now_ms();
     let token = issuer.mint(claims(&issuer, now), MintOptions::default());
     let parts: Vec<&str> = token.split('.').collect();
-    let forged_body = b64_json(&with(claims(&issuer, now), "hippo_role", json!(["hippo-auditors"])));
+    let forged_body = b64_json(&with(
+        claims(&issuer, now),
+        "hippo_role",
+        json!(["hippo-auditors"]),
+    ));
     let forged = format!("{}.{forged_body}.{}", parts[0], parts[2]);
     assert_eq!(slug(&v, &forged, now).await, "bad-signature");
     // Another key's valid signature over the same input.
     let other = issuer.mint(claims(&issuer, now), MintOptions::key("eddsa-1"));
-    let swapped = format!("{}.{}.{}", parts[0], parts[1], other.rsplit('.').next().unwrap());
+    let swapped = format!(
+        "{}.{}.{}",
+        parts[0],
+        parts[1],
+        other.rsplit('.').next().unwrap()
+    );
     assert_eq!(slug(&v, &swapped, now).await, "bad-signature");
 }
 
@@ -214,7 +320,11 @@ async fn unknown_kid_is_refused_after_one_refetch() {
     let token = issuer.mint(claims(&issuer, now), MintOptions::key(&kid));
     let later = now + REFETCH_INTERVAL_MS + 1_000;
     assert_eq!(slug(&v, &token, later).await, "unknown-key");
-    assert_eq!(issuer.jwks_fetches(), 2, "the unknown kid caused one refetch");
+    assert_eq!(
+        issuer.jwks_fetches(),
+        2,
+        "the unknown kid caused one refetch"
+    );
 }
 
 #[tokio::test]
@@ -229,12 +339,27 @@ async fn rotated_key_is_accepted_after_refetch() {
     assert_eq!(slug(&v, &new_token, now).await, "unknown-key");
     assert_eq!(issuer.jwks_fetches(), 1);
     let later = now + REFETCH_INTERVAL_MS;
-    let t = v.verify(&new_token, later).await.expect("new key accepted after refetch");
+    let t = v
+        .verify(&new_token, later)
+        .await
+        .expect("new key accepted after refetch");
     assert_eq!(t.user, "user-1");
     assert_eq!(issuer.jwks_fetches(), 2);
-    assert!(issuer.jwks()["keys"].as_array().unwrap().iter().all(|k| k["kid"] != "es256-1"));
-    assert!(issuer.jwks()["keys"].as_array().unwrap().iter().any(|k| k["kid"] == new_kid));
-    assert_eq!(slug(&v, &old_token, later).await, "unknown-key", "the retired key is gone");
+    assert!(issuer.jwks()["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|k| k["kid"] != "es256-1"));
+    assert!(issuer.jwks()["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|k| k["kid"] == new_kid));
+    assert_eq!(
+        slug(&v, &old_token, later).await,
+        "unknown-key",
+        "the retired key is gone"
+    );
 
     // Rotation keeping the old key: both verify after the next refetch.
     let kept = issuer.current_kid();
@@ -242,7 +367,12 @@ async fn rotated_key_is_accepted_after_refetch() {
     let ed = issuer.mint(claims(&issuer, now), MintOptions::default());
     let later2 = later + REFETCH_INTERVAL_MS;
     v.verify(&ed, later2).await.unwrap();
-    v.verify(&issuer.mint(claims(&issuer, now), MintOptions::key(&kept)), later2).await.unwrap();
+    v.verify(
+        &issuer.mint(claims(&issuer, now), MintOptions::key(&kept)),
+        later2,
+    )
+    .await
+    .unwrap();
 }
 
 #[tokio::test]
@@ -258,7 +388,11 @@ async fn refetches_for_unknown_kids_are_rate_limited() {
     for i in 0..50 {
         assert_eq!(slug(&v, &token, t0 + i * 500).await, "unknown-key");
     }
-    assert_eq!(issuer.jwks_fetches(), 2, "no refetch within 30 s of the last");
+    assert_eq!(
+        issuer.jwks_fetches(),
+        2,
+        "no refetch within 30 s of the last"
+    );
     // Many concurrent requests once the interval has passed: still a single fetch.
     let t1 = t0 + REFETCH_INTERVAL_MS;
     let tasks: Vec<_> = (0..20)
@@ -277,9 +411,15 @@ async fn refetches_for_unknown_kids_are_rate_limited() {
 async fn oversized_and_malformed_tokens_are_refused() {
     let (issuer, v) = setup().await;
     let now = now_ms();
-    let big = issuer.mint(with(claims(&issuer, now), "pad", json!("x".repeat(8 * 1024))), MintOptions::default());
+    let big = issuer.mint(
+        with(claims(&issuer, now), "pad", json!("x".repeat(8 * 1024))),
+        MintOptions::default(),
+    );
     assert_eq!(slug(&v, &big, now).await, "token-too-large");
-    assert_eq!(slug(&v, &"a".repeat(8 * 1024 + 1), now).await, "token-too-large");
+    assert_eq!(
+        slug(&v, &"a".repeat(8 * 1024 + 1), now).await,
+        "token-too-large"
+    );
 
     let good = issuer.mint(claims(&issuer, now), MintOptions::default());
     let parts: Vec<&str> = good.split('.').collect();
@@ -290,7 +430,12 @@ async fn oversized_and_malformed_tokens_are_refused() {
         format!("{good}.extra.parts"),
         format!("{}=.{}.{}", parts[0], parts[1], parts[2]),
         format!("{}.{}.{}*", parts[0], parts[1], parts[2]),
-        format!("{}.{}.{}", URL_SAFE_NO_PAD.encode("{not json"), parts[1], parts[2]),
+        format!(
+            "{}.{}.{}",
+            URL_SAFE_NO_PAD.encode("{not json"),
+            parts[1],
+            parts[2]
+        ),
         format!("{}.{}.", parts[0], parts[1]),
     ] {
         assert_eq!(slug(&v, &bad, now).await, "malformed-token", "{bad}");
@@ -304,17 +449,30 @@ async fn oversized_and_malformed_tokens_are_refused() {
 async fn mfa_is_required_unless_disabled() {
     let (issuer, v) = setup().await;
     let now = now_ms();
-    let pwd_only = issuer.mint(with(claims(&issuer, now), "amr", json!(["pwd"])), MintOptions::default());
+    let pwd_only = issuer.mint(
+        with(claims(&issuer, now), "amr", json!(["pwd"])),
+        MintOptions::default(),
+    );
     assert_eq!(slug(&v, &pwd_only, now).await, "mfa-required");
     let no_amr = issuer.mint(without(claims(&issuer, now), "amr"), MintOptions::default());
     assert_eq!(slug(&v, &no_amr, now).await, "mfa-required");
-    let hwk = issuer.mint(with(claims(&issuer, now), "amr", json!(["hwk", "pin"])), MintOptions::default());
+    let hwk = issuer.mint(
+        with(claims(&issuer, now), "amr", json!(["hwk", "pin"])),
+        MintOptions::default(),
+    );
     assert!(v.verify(&hwk, now).await.unwrap().mfa);
 
     let mut cfg = config(&issuer);
     cfg.claims.acr_values = vec!["urn:hippo:mfa".into()];
     let acr_v = OidcVerifier::new(cfg.clone()).await.unwrap();
-    let acr = issuer.mint(with(with(claims(&issuer, now), "amr", json!(["pwd"])), "acr", json!("urn:hippo:mfa")), MintOptions::default());
+    let acr = issuer.mint(
+        with(
+            with(claims(&issuer, now), "amr", json!(["pwd"])),
+            "acr",
+            json!("urn:hippo:mfa"),
+        ),
+        MintOptions::default(),
+    );
     assert!(acr_v.verify(&acr, now).await.unwrap().mfa);
 
     cfg.claims.require_mfa = false;
@@ -326,30 +484,80 @@ async fn mfa_is_required_unless_disabled() {
 async fn roles_map_from_group_arrays_and_no_role_is_refused() {
     let (issuer, v) = setup().await;
     let now = now_ms();
-    let mint = |groups: Value| issuer.mint(with(claims(&issuer, now), "hippo_role", groups), MintOptions::default());
-    let t = v.verify(&mint(json!(["everyone", "hippo-auditors", "vpn-users"])), now).await.unwrap();
+    let mint = |groups: Value| {
+        issuer.mint(
+            with(claims(&issuer, now), "hippo_role", groups),
+            MintOptions::default(),
+        )
+    };
+    let t = v
+        .verify(
+            &mint(json!(["everyone", "hippo-auditors", "vpn-users"])),
+            now,
+        )
+        .await
+        .unwrap();
     assert_eq!(t.role, Role::Auditor);
-    assert_eq!(v.verify(&mint(json!("hippo-writers")), now).await.unwrap().role, Role::Writer);
-    assert_eq!(slug(&v, &mint(json!(["everyone", "vpn-users"])), now).await, "no-role");
+    assert_eq!(
+        v.verify(&mint(json!("hippo-writers")), now)
+            .await
+            .unwrap()
+            .role,
+        Role::Writer
+    );
+    assert_eq!(
+        slug(&v, &mint(json!(["everyone", "vpn-users"])), now).await,
+        "no-role"
+    );
     assert_eq!(slug(&v, &mint(json!([])), now).await, "no-role");
-    assert_eq!(slug(&v, &issuer.mint(without(claims(&issuer, now), "hippo_role"), MintOptions::default()), now).await, "no-role");
-    assert_eq!(slug(&v, &mint(json!(["hippo-writers", "hippo-auditors"])), now).await, "ambiguous-role");
+    assert_eq!(
+        slug(
+            &v,
+            &issuer.mint(
+                without(claims(&issuer, now), "hippo_role"),
+                MintOptions::default()
+            ),
+            now
+        )
+        .await,
+        "no-role"
+    );
+    assert_eq!(
+        slug(&v, &mint(json!(["hippo-writers", "hippo-auditors"])), now).await,
+        "ambiguous-role"
+    );
 
     // Cognito-style claim name.
     let mut cfg = config(&issuer);
     cfg.claims.role = "cognito:groups".into();
     let cognito = OidcVerifier::new(cfg).await.unwrap();
-    let token = issuer.mint(with(claims(&issuer, now), "cognito:groups", json!(["hippo-writers"])), MintOptions::default());
-    assert_eq!(cognito.verify(&token, now).await.unwrap().role, Role::Writer);
+    let token = issuer.mint(
+        with(
+            claims(&issuer, now),
+            "cognito:groups",
+            json!(["hippo-writers"]),
+        ),
+        MintOptions::default(),
+    );
+    assert_eq!(
+        cognito.verify(&token, now).await.unwrap().role,
+        Role::Writer
+    );
 }
 
 #[tokio::test]
 async fn missing_tenant_claim_is_refused_unless_fixed() {
     let (issuer, v) = setup().await;
     let now = now_ms();
-    let token = issuer.mint(without(claims(&issuer, now), "hippo_tenant"), MintOptions::default());
+    let token = issuer.mint(
+        without(claims(&issuer, now), "hippo_tenant"),
+        MintOptions::default(),
+    );
     assert_eq!(slug(&v, &token, now).await, "no-tenant");
-    let bad = issuer.mint(with(claims(&issuer, now), "hippo_tenant", json!("ACME Corp")), MintOptions::default());
+    let bad = issuer.mint(
+        with(claims(&issuer, now), "hippo_tenant", json!("ACME Corp")),
+        MintOptions::default(),
+    );
     assert_eq!(slug(&v, &bad, now).await, "no-tenant");
     let no_sub = issuer.mint(without(claims(&issuer, now), "sub"), MintOptions::default());
     assert_eq!(slug(&v, &no_sub, now).await, "no-user");
@@ -357,7 +565,10 @@ async fn missing_tenant_claim_is_refused_unless_fixed() {
     let mut cfg = config(&issuer);
     cfg.claims.tenant = TenantClaim::Fixed("clinic".parse().unwrap());
     let fixed = OidcVerifier::new(cfg).await.unwrap();
-    assert_eq!(fixed.verify(&token, now).await.unwrap().tenant.as_str(), "clinic");
+    assert_eq!(
+        fixed.verify(&token, now).await.unwrap().tenant.as_str(),
+        "clinic"
+    );
 }
 
 #[tokio::test]
@@ -372,17 +583,32 @@ async fn start_fails_closed() {
     let mut slash = config(&issuer);
     slash.issuer = format!("{}/", issuer.url());
     let e = OidcVerifier::new(slash).await.unwrap_err();
-    assert!(matches!(e, OidcError::Config { key: "oidc.issuer", .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            OidcError::Config {
+                key: "oidc.issuer",
+                ..
+            }
+        ),
+        "{e}"
+    );
 
     issuer.set_jwks_down(true);
-    assert_eq!(OidcVerifier::new(config(&issuer)).await.unwrap_err().slug(), "issuer-unreachable");
+    assert_eq!(
+        OidcVerifier::new(config(&issuer)).await.unwrap_err().slug(),
+        "issuer-unreachable"
+    );
 
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let closed = format!("https://{}", listener.local_addr().unwrap());
     drop(listener);
     let mut gone = config(&issuer);
     gone.issuer = closed;
-    assert_eq!(OidcVerifier::new(gone).await.unwrap_err().slug(), "issuer-unreachable");
+    assert_eq!(
+        OidcVerifier::new(gone).await.unwrap_err().slug(),
+        "issuer-unreachable"
+    );
 }
 
 #[tokio::test]
@@ -394,7 +620,11 @@ async fn expired_key_cache_fails_closed_when_the_issuer_is_down() {
     issuer.set_jwks_down(true);
     assert_eq!(slug(&v, &token, stale).await, "issuer-unreachable");
     assert_eq!(slug(&v, &token, stale + 1_000).await, "issuer-unreachable");
-    assert_eq!(issuer.jwks_fetches(), 2, "failed refreshes are rate-limited too");
+    assert_eq!(
+        issuer.jwks_fetches(),
+        2,
+        "failed refreshes are rate-limited too"
+    );
     issuer.set_jwks_down(false);
     v.verify(&token, stale + REFETCH_INTERVAL_MS).await.unwrap();
     assert_eq!(issuer.jwks_fetches(), 3);
@@ -414,6 +644,9 @@ async fn errors_carry_neither_the_token_nor_claim_values() {
         let token = issuer.mint(c, MintOptions::default());
         let e = v.verify(&token, now).await.unwrap_err();
         let text = format!("{e} {e:?}");
-        assert!(!text.contains(canary) && !text.contains(&token[..40]), "{text}");
+        assert!(
+            !text.contains(canary) && !text.contains(&token[..40]),
+            "{text}"
+        );
     }
 }

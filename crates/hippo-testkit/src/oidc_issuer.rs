@@ -58,7 +58,9 @@ impl SigningKey {
             KeyAlg::Es256 => {
                 let alg = &signature::ECDSA_P256_SHA256_FIXED_SIGNING;
                 let pkcs8 = EcdsaKeyPair::generate_pkcs8(alg, rng).expect("P-256 key");
-                Signer::Es256(EcdsaKeyPair::from_pkcs8(alg, pkcs8.as_ref(), rng).expect("P-256 key"))
+                Signer::Es256(
+                    EcdsaKeyPair::from_pkcs8(alg, pkcs8.as_ref(), rng).expect("P-256 key"),
+                )
             }
             KeyAlg::EdDsa => {
                 let pkcs8 = Ed25519KeyPair::generate_pkcs8(rng).expect("Ed25519 key");
@@ -167,7 +169,11 @@ impl TestIssuer {
     pub async fn start() -> Self {
         let rng = SystemRandom::new();
         let mut by_kid = BTreeMap::new();
-        for (kid, alg) in [("es256-1", KeyAlg::Es256), ("rs256-1", KeyAlg::Rs256), ("eddsa-1", KeyAlg::EdDsa)] {
+        for (kid, alg) in [
+            ("es256-1", KeyAlg::Es256),
+            ("rs256-1", KeyAlg::Rs256),
+            ("eddsa-1", KeyAlg::EdDsa),
+        ] {
             by_kid.insert(kid.to_owned(), SigningKey::generate(alg, &rng));
         }
 
@@ -246,14 +252,21 @@ impl TestIssuer {
     /// key leaves the JWKS (it can still sign, for unknown-kid tokens). Returns the new kid.
     /// RS256 is not offered: `ring` cannot generate RSA keys (see the module docs).
     pub fn rotate(&self, alg: KeyAlg, keep_old: bool) -> String {
-        assert!(alg != KeyAlg::Rs256, "the test issuer has one fixed RSA key; rotate ES256 or EdDSA");
+        assert!(
+            alg != KeyAlg::Rs256,
+            "the test issuer has one fixed RSA key; rotate ES256 or EdDSA"
+        );
         let mut keys = self.shared.keys.lock().unwrap();
         let kid = format!("{}-{}", alg.jose().to_lowercase(), keys.next_serial);
         keys.next_serial += 1;
-        keys.by_kid.insert(kid.clone(), SigningKey::generate(alg, &self.rng));
+        keys.by_kid
+            .insert(kid.clone(), SigningKey::generate(alg, &self.rng));
         let old = std::mem::replace(&mut keys.current, kid.clone());
         if !keep_old {
-            keys.by_kid.get_mut(&old).expect("current key exists").published = false;
+            keys.by_kid
+                .get_mut(&old)
+                .expect("current key exists")
+                .published = false;
         }
         kid
     }
@@ -273,7 +286,10 @@ impl TestIssuer {
     pub fn mint(&self, claims: Value, opts: MintOptions) -> String {
         let keys = self.shared.keys.lock().unwrap();
         let kid = opts.kid.unwrap_or_else(|| keys.current.clone());
-        let key = keys.by_kid.get(&kid).unwrap_or_else(|| panic!("no key {kid}"));
+        let key = keys
+            .by_kid
+            .get(&kid)
+            .unwrap_or_else(|| panic!("no key {kid}"));
         let header = json!({
             "alg": opts.header_alg.as_deref().unwrap_or(key.alg.jose()),
             "typ": "JWT",
@@ -318,7 +334,9 @@ fn tls_material() -> (String, rustls::ServerConfig) {
     let key = RcKey::generate().expect("leaf key");
     let leaf = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
         .expect("leaf params");
-    let cert = leaf.signed_by(&key, &ca_cert, &ca_key).expect("leaf certificate");
+    let cert = leaf
+        .signed_by(&key, &ca_cert, &ca_key)
+        .expect("leaf certificate");
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -332,7 +350,11 @@ fn tls_material() -> (String, rustls::ServerConfig) {
     (ca_cert.pem(), config)
 }
 
-async fn serve(listener: tokio::net::TcpListener, acceptor: tokio_rustls::TlsAcceptor, shared: Arc<Shared>) {
+async fn serve(
+    listener: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+    shared: Arc<Shared>,
+) {
     loop {
         let Ok((tcp, _)) = listener.accept().await else {
             continue;
@@ -359,7 +381,9 @@ fn respond(shared: &Shared, req: Request<hyper::body::Incoming>) -> Response<Ful
         Response::builder()
             .status(status)
             .header("content-type", "application/json")
-            .body(Full::new(Bytes::from(serde_json::to_vec(&v).expect("JSON"))))
+            .body(Full::new(Bytes::from(
+                serde_json::to_vec(&v).expect("JSON"),
+            )))
             .expect("response")
     };
     match (req.method().as_str(), req.uri().path()) {
