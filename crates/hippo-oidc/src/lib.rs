@@ -21,7 +21,8 @@ use jwks::Key;
 use reqwest::Url;
 use std::sync::{Arc, Mutex};
 
-/// The shortest time between two JWKS fetches caused by unknown `kid`s or failed refreshes.
+/// The shortest time between a JWKS fetch attempt (at start, on expiry, or for an unknown `kid`)
+/// and a refetch for an unknown `kid`; also how long a failed refresh is not retried.
 pub const REFETCH_INTERVAL_MS: i64 = 30_000;
 
 /// A token that verified, as the principal it names.
