@@ -3,6 +3,7 @@
 //! The server runs on the store `HIPPO_TEST_STORE` selects (see [`store`]): a test written
 //! against default [`Options`] runs unchanged on SQLite and on PostgreSQL.
 
+pub mod oidc_issuer;
 pub mod pg;
 pub mod raw;
 pub mod raw_conn;
