@@ -1,5 +1,8 @@
 //! Hippo's wire types: the JSON bodies of the HTTP API, shared by the server, the CLI and tests.
 
+pub mod people;
+pub use people::*;
+
 use hippo_core::time_fmt::rfc3339;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -129,6 +132,9 @@ pub struct ApiKeyCreate {
     #[serde(default)]
     #[schema(max_length = 100, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$")]
     pub name: Option<String>,
+    /// Seconds until the key expires; unset: it never expires.
+    #[serde(default)]
+    pub expires_in_secs: Option<u64>,
 }
 
 /// An API key's public description (never the secret).
@@ -142,6 +148,15 @@ pub struct ApiKeyView {
     pub created_at: String,
     pub created_by: String,
     pub revoked_at: Option<String>,
+    /// When the key stops working, if it expires.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+    /// When it last authenticated a request (to the minute).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_used_at: Option<String>,
+    /// The key that replaced it in a rotation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaced_by: Option<String>,
 }
 
 /// A newly created key: `token` is shown this once and never again.

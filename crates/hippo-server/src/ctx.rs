@@ -1,13 +1,13 @@
 //! The caller of a request: authentication (API keys), rate limiting, and the audit draft every
 //! handler starts from. Failures here are audited before the request is refused.
 
-use crate::middleware::{current_request_id, set_principal};
+use crate::middleware::current_request_id;
 use crate::problem::ApiError;
 use crate::state::AppState;
 use axum::extract::{FromRequestParts, MatchedPath};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
-use hippo_core::{apikey, policy, Action, Actor, AuditDraft, Outcome, Principal};
+use hippo_core::{Action, Actor, AuditDraft, Outcome, Principal};
 use std::net::SocketAddr;
 
 /// The peer address of the connection a request arrived on (set by the server loop).
@@ -76,11 +76,9 @@ impl RequestMeta {
         d.source_addr = self.source_addr.clone();
         d.set_user_agent(self.user_agent.as_deref());
         if let Some(p) = &self.purpose {
+            // A declared purpose is recorded, never trusted: `emergency` here widens nothing
+            // and marks nothing as break-glass; only an emergency elevation of a session does.
             d.detail("purpose", p.clone());
-            if p == "emergency" {
-                // Break-glass access: flagged so auditors can review every use (164.312(a)(2)(ii)).
-                d.detail("emergency", true);
-            }
         }
         d
     }
@@ -101,11 +99,27 @@ pub async fn refuse(
     }
 }
 
+/// How the caller proved who they are.
+#[derive(Debug, Clone)]
+pub enum Credential {
+    ApiKey,
+    /// A person's session: by bearer token, or by cookie (then CSRF-checked).
+    Session {
+        token_hash: [u8; 32],
+        emergency: Option<hippo_store::identity::Emergency>,
+    },
+    /// A bearer JWT from the configured OpenID Connect issuer.
+    Oidc,
+}
+
 /// An authenticated caller.
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub principal: Principal,
     pub meta: RequestMeta,
+    pub credential: Credential,
+    /// When the request was authenticated (Unix ms, from the server's clock).
+    pub now_ms: i64,
 }
 
 impl Caller {
@@ -114,26 +128,107 @@ impl Caller {
         hippo_core::LogId::Tenant(self.principal.tenant.clone())
     }
 
+    /// The open emergency elevation of the caller's session, if any and not yet over.
+    pub fn emergency(&self) -> Option<hippo_store::identity::Emergency> {
+        match &self.credential {
+            Credential::Session {
+                emergency: Some(e), ..
+            } if e.until_ms > self.now_ms => Some(*e),
+            _ => None,
+        }
+    }
+
     pub fn draft(&self, action: Action) -> AuditDraft {
-        self.meta.draft(
+        let mut d = self.meta.draft(
             Some(self.principal.tenant.clone()),
             Actor::from(&self.principal),
             action,
-        )
+        );
+        if let Some(id) = &self.principal.credential_id {
+            if matches!(self.credential, Credential::Session { .. }) {
+                d.detail("session", id.clone());
+            }
+        }
+        if self.emergency().is_some() {
+            // Everything done under a break-glass elevation is marked, so the accounting of
+            // disclosures and the break-glass review list it (164.312(a)(2)(ii)).
+            d.detail("emergency", true);
+        }
+        d
     }
 
-    /// The audit draft for `action` if the caller's role allows it; otherwise the refusal is
-    /// audited as `denied` and 403 returned.
+    /// What the policy engine is told about this caller and request.
+    pub fn policy_input(
+        &self,
+        action: Action,
+        resource: hippo_policy::ResourceFacts,
+    ) -> hippo_policy::PolicyInput {
+        hippo_policy::PolicyInput {
+            principal: hippo_policy::PrincipalFacts {
+                id: self.principal.id.clone(),
+                kind: self.principal.kind,
+                tenant: self.principal.tenant.clone(),
+                role: self.principal.role,
+                attributes: Default::default(),
+            },
+            action,
+            resource,
+            context: hippo_policy::ContextFacts {
+                purpose: self.meta.purpose.clone(),
+                emergency: self.emergency().map(|e| hippo_policy::EmergencyFacts {
+                    session_id: self.principal.credential_id.clone().unwrap_or_default(),
+                    reason_len: e.reason_len as usize,
+                    expires_at_ms: e.until_ms,
+                }),
+                now_ms: self.now_ms,
+                source_addr: self.meta.source_addr.clone(),
+            },
+        }
+    }
+
+    /// Facts about a resource of the caller's own tenant, before it is read.
+    pub fn own_tenant(&self) -> hippo_policy::ResourceFacts {
+        hippo_policy::ResourceFacts {
+            tenant: self.principal.tenant.clone(),
+            record_type: None,
+            subject: None,
+            labels: Vec::new(),
+        }
+    }
+
+    /// The audit draft for `action` if policy allows it on the caller's own tenant; otherwise
+    /// the refusal is audited as `denied` and 403 returned, naming the rule.
     pub async fn authorize(
         &self,
         state: &AppState,
         action: Action,
     ) -> Result<AuditDraft, ApiError> {
-        let draft = self.draft(action);
-        if policy::allows(self.principal.role, action) {
-            Ok(draft)
+        self.decide(state, action, self.own_tenant())
+            .await
+            .map(|(draft, _)| draft)
+    }
+
+    /// One policy decision about `resource`; a denial is audited and returned as 403.
+    pub async fn decide(
+        &self,
+        state: &AppState,
+        action: Action,
+        resource: hippo_policy::ResourceFacts,
+    ) -> Result<(AuditDraft, hippo_policy::Decision), ApiError> {
+        let mut draft = self.draft(action);
+        let decision = state.policy.decide(&self.policy_input(action, resource));
+        if decision.widened_by_emergency {
+            draft.detail("widened_by", decision.rule.clone());
+        }
+        if decision.allowed {
+            Ok((draft, decision))
         } else {
-            Err(refuse(state, draft, Outcome::Denied, ApiError::Forbidden).await)
+            draft.detail("rule", decision.rule.clone());
+            let err = ApiError::Denied {
+                rule: decision.rule,
+                reason: decision.reason,
+            };
+            Err(refuse(state, draft, Outcome::Denied, err).await)
         }
     }
 
@@ -144,18 +239,18 @@ impl Caller {
 }
 
 /// The bearer token, or why there is none.
-fn bearer(headers: &HeaderMap) -> Result<&str, &'static str> {
+pub(crate) fn bearer(headers: &HeaderMap) -> Result<&str, &'static str> {
     let value = headers
         .get(header::AUTHORIZATION)
-        .ok_or("send an API key as 'Authorization: Bearer <key>'")?;
+        .ok_or("send an API key, session token or identity-provider token as 'Authorization: Bearer <token>'")?;
     let value = value
         .to_str()
         .map_err(|_| "the Authorization header is not valid text")?;
     let (scheme, token) = value
         .split_once(' ')
-        .ok_or("the Authorization header must be 'Bearer <key>'")?;
+        .ok_or("the Authorization header must be 'Bearer <token>'")?;
     if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err("only the Bearer scheme is supported: 'Authorization: Bearer <key>'");
+        return Err("only the Bearer scheme is supported: 'Authorization: Bearer <token>'");
     }
     Ok(token.trim())
 }
@@ -164,48 +259,6 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let meta = RequestMeta::from_parts(parts);
-        let token = bearer(&parts.headers);
-        let parsed = token.ok().and_then(apikey::parse);
-        let mut draft = meta.draft(None, Actor::anonymous(), Action::AuthFailed);
-        draft.detail("route", meta.route.clone());
-        if let Some((key_id, _)) = &parsed {
-            draft.detail("key_id", key_id.clone());
-        }
-        let limit_key = match &parsed {
-            Some((key_id, _)) => format!("key:{key_id}"),
-            None => format!("addr:{}", meta.source_addr.as_deref().unwrap_or("-")),
-        };
-        if let Err(retry_after_secs) = state.limiter.check(&limit_key) {
-            return Err(refuse(
-                state,
-                draft,
-                Outcome::Denied,
-                ApiError::RateLimited { retry_after_secs },
-            )
-            .await);
-        }
-        let (key_id, hash) = match (token, parsed) {
-            (Err(why), _) => {
-                return Err(refuse(
-                    state,
-                    draft,
-                    Outcome::Denied,
-                    ApiError::MissingCredentials(why),
-                )
-                .await)
-            }
-            (Ok(_), None) => {
-                return Err(refuse(state, draft, Outcome::Denied, ApiError::BadCredentials).await)
-            }
-            (Ok(_), Some(p)) => p,
-        };
-        match state.store.authenticate(&key_id, &hash).await? {
-            Some(principal) => {
-                set_principal(&principal.id);
-                Ok(Caller { principal, meta })
-            }
-            None => Err(refuse(state, draft, Outcome::Denied, ApiError::BadCredentials).await),
-        }
+        crate::auth::caller::authenticate(parts, state).await
     }
 }

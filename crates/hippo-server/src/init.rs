@@ -80,7 +80,7 @@ pub async fn ensure(data_dir: &Path, flags: &FlagOverrides) -> Result<Initialize
     let tenant: TenantId = DEFAULT_TENANT.parse().expect("valid tenant id");
     let draft = AuditDraft::new(None, Actor::operator(), Action::TenantCreate, "init");
     store.create_tenant(&tenant, draft).await?;
-    let token = create_key(store.as_ref(), &tenant, Role::Admin, "initial admin").await?;
+    let token = create_key(store.as_ref(), &tenant, Role::Admin, "initial admin", None).await?;
     record_retention_override(store.as_ref(), &config).await?;
     Ok(Initialized {
         store,
@@ -121,7 +121,7 @@ async fn ensure_postgres(
         match store.create_tenant(&tenant, draft).await {
             Ok(_) => {
                 admin_token =
-                    Some(create_key(store.as_ref(), &tenant, Role::Admin, "initial admin").await?)
+                    Some(create_key(store.as_ref(), &tenant, Role::Admin, "initial admin", None).await?)
             }
             Err(StoreError::TenantExists(_)) => {}
             Err(e) => return Err(e.into()),
@@ -150,6 +150,7 @@ pub async fn create_key(
     tenant: &TenantId,
     role: Role,
     name: &str,
+    expires_at_ms: Option<i64>,
 ) -> Result<String, StoreError> {
     let minted = apikey::mint(&hippo_store::random::bytes::<{ apikey::RANDOM_BYTES }>()?);
     let token = minted.token.clone();
@@ -165,6 +166,7 @@ pub async fn create_key(
         name: name.to_owned(),
         minted,
         created_by: "operator".into(),
+        expires_at_ms,
     };
     store.create_api_key(key, draft).await?;
     Ok(token)

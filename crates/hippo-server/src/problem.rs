@@ -46,8 +46,22 @@ pub enum ApiError {
     MissingCredentials(&'static str),
     #[error("the credentials are invalid, expired or revoked")]
     BadCredentials,
-    #[error("your role does not allow this action")]
-    Forbidden,
+    #[error("denied by rule '{rule}': {reason}")]
+    Denied { rule: String, reason: String },
+    #[error("the username, password or code is wrong, or the account cannot sign in")]
+    SignInFailed,
+    #[error("too many failed sign-ins; retry after {retry_after_secs} second(s)")]
+    SignInLocked { retry_after_secs: u64 },
+    #[error("the session has ended ({0}); sign in again")]
+    SessionEnded(&'static str),
+    #[error("{0}")]
+    SignInStep(&'static str),
+    #[error("state-changing requests made with the session cookie must carry the X-CSRF-Token header returned at sign-in")]
+    CsrfFailed,
+    #[error("{0}")]
+    WeakPassword(String),
+    #[error("{message}")]
+    BadToken { slug: &'static str, message: String },
     #[error("no such {0}")]
     NotFound(&'static str),
     #[error("the record has been deleted; its history is still available")]
@@ -93,8 +107,15 @@ impl ApiError {
             HeadersTooLarge { .. } | TooManyHeaders { .. } => {
                 StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
             }
-            MissingCredentials(_) | BadCredentials => StatusCode::UNAUTHORIZED,
-            Forbidden => StatusCode::FORBIDDEN,
+            MissingCredentials(_)
+            | BadCredentials
+            | SignInFailed
+            | SessionEnded(_)
+            | SignInStep(_)
+            | BadToken { .. } => StatusCode::UNAUTHORIZED,
+            Denied { .. } | CsrfFailed => StatusCode::FORBIDDEN,
+            SignInLocked { .. } => StatusCode::TOO_MANY_REQUESTS,
+            WeakPassword(_) => StatusCode::BAD_REQUEST,
             NotFound(_) => StatusCode::NOT_FOUND,
             Gone => StatusCode::GONE,
             StaleVersion { .. } => StatusCode::PRECONDITION_FAILED,
@@ -122,7 +143,14 @@ impl ApiError {
             MalformedId(_) => "malformed-id",
             MissingCredentials(_) => "missing-credentials",
             BadCredentials => "bad-credentials",
-            Forbidden => "forbidden",
+            Denied { .. } => "forbidden",
+            SignInFailed => "sign-in-failed",
+            SignInLocked { .. } => "sign-in-locked",
+            SessionEnded(_) => "session-ended",
+            SignInStep(_) => "sign-in-step",
+            CsrfFailed => "csrf-failed",
+            WeakPassword(_) => "weak-password",
+            BadToken { slug, .. } => slug,
             NotFound(_) => "not-found",
             Gone => "deleted",
             StaleVersion { .. } => "stale-version",
@@ -151,7 +179,14 @@ impl ApiError {
             MalformedId(_) => "Malformed id",
             MissingCredentials(_) => "Missing credentials",
             BadCredentials => "Bad credentials",
-            Forbidden => "Forbidden",
+            Denied { .. } => "Forbidden",
+            SignInFailed => "Sign-in failed",
+            SignInLocked { .. } => "Sign-in locked",
+            SessionEnded(_) => "Session ended",
+            SignInStep(_) => "Sign-in step out of order",
+            CsrfFailed => "CSRF token missing or wrong",
+            WeakPassword(_) => "Password refused",
+            BadToken { .. } => "Bearer token refused",
             NotFound(_) => "Not found",
             Gone => "Record deleted",
             StaleVersion { .. } => "Stale version",
@@ -212,13 +247,17 @@ impl IntoResponse for ApiError {
         let headers = resp.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
         match &self {
-            ApiError::MissingCredentials(_) | ApiError::BadCredentials => {
+            ApiError::MissingCredentials(_)
+            | ApiError::BadCredentials
+            | ApiError::SessionEnded(_)
+            | ApiError::BadToken { .. } => {
                 headers.insert(
                     header::WWW_AUTHENTICATE,
                     HeaderValue::from_static("Bearer realm=\"hippo\""),
                 );
             }
-            ApiError::RateLimited { retry_after_secs } => {
+            ApiError::RateLimited { retry_after_secs }
+            | ApiError::SignInLocked { retry_after_secs } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
             }
             _ => {}
@@ -258,6 +297,11 @@ impl From<StoreError> for ApiError {
                 ApiError::NotFound("record")
             }
             StoreError::ApiKeyNotFound(_) => ApiError::NotFound("API key"),
+            StoreError::UserNotFound(_) => ApiError::NotFound("user"),
+            StoreError::UserExists => {
+                ApiError::Conflict("a user with that name already exists; choose another name")
+            }
+            StoreError::FactorState(why) => ApiError::Conflict(why),
             StoreError::TenantNotFound(_) => ApiError::NotFound("tenant"),
             StoreError::RecordDeleted(_) => ApiError::Gone,
             StoreError::VersionConflict { current } => ApiError::StaleVersion { current },

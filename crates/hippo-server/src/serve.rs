@@ -36,6 +36,10 @@ pub enum ServeError {
     },
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
+    #[error("the authorization policy cannot be loaded, so the server does not start: {0}")]
+    Policy(#[from] hippo_policy::PolicyError),
+    #[error("the OpenID Connect issuer cannot be used, so the server does not start: {0}")]
+    Oidc(#[from] hippo_oidc::OidcError),
 }
 
 /// Serves until `shutdown` resolves, then drains connections and closes the store.
@@ -45,6 +49,15 @@ pub async fn run(
     store: Arc<dyn Store>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
+    // Policy and identity provider first: a broken policy file or an unreachable issuer stops
+    // the start (fail closed) before anything listens.
+    let policy = hippo_policy::PolicyEngine::load(&hippo_policy::PolicyConfig {
+        dir: config.policy.dir.clone(),
+    })?;
+    let oidc = match &config.oidc {
+        Some(c) => Some(hippo_oidc::OidcVerifier::new(c.clone()).await?),
+        None => None,
+    };
     let listener = TcpListener::bind(&config.listen)
         .await
         .map_err(|source| ServeError::Bind {
@@ -65,7 +78,7 @@ pub async fn run(
     };
     let scheme = if acceptor.is_some() { "https" } else { "http" };
     let grace = Duration::from_secs(config.shutdown_grace_secs);
-    let state = AppState::new(store.clone(), config);
+    let state = AppState::new(store.clone(), config, policy, oidc);
     let app = routes::router(state.clone(), acceptor.is_some());
     warn_if_file_limit_is_low(&state.config.connections);
     tracing::info!(addr = %local, url = %format!("{scheme}://{local}"), "listening");

@@ -29,9 +29,16 @@ pub enum Command {
     Serve(ServeArgs),
     /// Initialise the data directory without serving: config, keyring, TLS, databases, admin key.
     Init,
-    /// Create, list and revoke service-account API keys.
+    /// Create, list, rotate and revoke service-account API keys.
     #[command(subcommand)]
-    Apikey(ApiKeyCommand),
+    Apikey(crate::people_cmd::ApiKeyCommand),
+    /// Create, list, disable and reset people's accounts (they sign in with a password and a
+    /// second factor).
+    #[command(subcommand)]
+    User(crate::people_cmd::UserCommand),
+    /// Ask the authorization policy questions ("what can a reader of tenant X see?").
+    #[command(subcommand)]
+    Policy(crate::people_cmd::PolicyCommand),
     /// Create and list tenants (each gets its own encrypted database).
     #[command(subcommand)]
     Tenant(TenantCommand),
@@ -64,32 +71,6 @@ pub struct ServeArgs {
     /// Storage backend [default: sqlite].
     #[arg(long, env = "HIPPO_STORE", value_name = "sqlite|postgres")]
     pub store: Option<hippo_store::StoreKind>,
-}
-
-#[derive(Subcommand)]
-pub enum ApiKeyCommand {
-    /// Create a key; prints the key alone on stdout (capture it with KEY=$(hippo apikey create ...)).
-    Create {
-        /// Tenant the key belongs to.
-        #[arg(long)]
-        tenant: String,
-        /// admin, writer, reader or auditor.
-        #[arg(long)]
-        role: String,
-        /// What the key is for.
-        #[arg(long)]
-        name: Option<String>,
-    },
-    /// List keys (all tenants, or one).
-    List {
-        #[arg(long)]
-        tenant: Option<String>,
-        /// Print JSON instead of a table.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Revoke a key by its id (the part after `hpk_`, before the second `_`).
-    Revoke { key_id: String },
 }
 
 #[derive(Subcommand)]

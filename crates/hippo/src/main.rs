@@ -4,12 +4,13 @@ mod audit_cmd;
 mod bench;
 mod cli;
 mod logging;
+mod people_cmd;
 mod records_cmd;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use cli::{ApiKeyCommand, Cli, Command, TenantCommand};
-use hippo_core::{Action, Actor, AuditDraft, Role, TenantId};
+use cli::{Cli, Command, TenantCommand};
+use hippo_core::{Action, Actor, AuditDraft, TenantId};
 use hippo_server::config::FlagOverrides;
 use hippo_server::init;
 use hippo_store::{SqliteStore, Store};
@@ -53,7 +54,9 @@ async fn run(cli: Cli) -> Result<()> {
             done.store.shutdown().await;
             Ok(())
         }
-        Command::Apikey(cmd) => apikey(&data_dir, cmd).await,
+        Command::Apikey(cmd) => people_cmd::apikey(&data_dir, cmd).await,
+        Command::User(cmd) => people_cmd::user(&data_dir, cmd).await,
+        Command::Policy(cmd) => people_cmd::policy(&data_dir, cmd).await,
         Command::Tenant(cmd) => tenant(&data_dir, cmd).await,
         Command::Bench(args) => bench::run(args).await,
         Command::Audit(cmd) => {
@@ -158,73 +161,6 @@ fn operator_draft(tenant: Option<TenantId>, action: Action) -> AuditDraft {
 
 fn uuid_like() -> String {
     hippo_core::RecordId::new().to_string()
-}
-
-async fn apikey(data_dir: &Path, cmd: ApiKeyCommand) -> Result<()> {
-    let store = open_store(data_dir).await?;
-    let result = async {
-        match cmd {
-            ApiKeyCommand::Create { tenant, role, name } => {
-                let tenant: TenantId = tenant.parse().context("--tenant")?;
-                let role: Role = role.parse().context("--role")?;
-                let token =
-                    init::create_key(store.as_ref(), &tenant, role, name.as_deref().unwrap_or(""))
-                        .await?;
-                // Alone on its line on stdout, so scripts can capture it: KEY=$(hippo apikey create ...)
-                println!("{token}");
-                eprintln!("Created a {role} key for tenant '{tenant}'. It is shown only now.");
-            }
-            ApiKeyCommand::List { tenant, json } => {
-                let tenant = tenant
-                    .map(|t| t.parse::<TenantId>())
-                    .transpose()
-                    .context("--tenant")?;
-                let keys = store
-                    .list_api_keys(
-                        tenant.as_ref(),
-                        operator_draft(tenant.clone(), Action::ApiKeyList),
-                    )
-                    .await?;
-                if json {
-                    let views: Vec<_> = keys
-                        .into_iter()
-                        .map(hippo_server::routes::admin::view)
-                        .collect();
-                    println!("{}", serde_json::to_string_pretty(&views)?);
-                } else {
-                    println!(
-                        "{:<18} {:<12} {:<8} {:<25} NAME",
-                        "KEY ID", "TENANT", "ROLE", "STATUS"
-                    );
-                    for k in keys {
-                        let status = match k.revoked_at_ms {
-                            Some(t) => {
-                                format!("revoked {}", &hippo_core::time_fmt::rfc3339(t)[..10])
-                            }
-                            None => "active".into(),
-                        };
-                        println!(
-                            "{:<18} {:<12} {:<8} {:<25} {}",
-                            k.key_id, k.tenant, k.role, status, k.name
-                        );
-                    }
-                }
-            }
-            ApiKeyCommand::Revoke { key_id } => {
-                let info = store
-                    .revoke_api_key(None, &key_id, operator_draft(None, Action::ApiKeyRevoke))
-                    .await?;
-                eprintln!(
-                    "Revoked key {} of tenant '{}'; it stops working immediately.",
-                    info.key_id, info.tenant
-                );
-            }
-        }
-        Ok(())
-    }
-    .await;
-    store.shutdown().await;
-    result
 }
 
 async fn tenant(data_dir: &Path, cmd: TenantCommand) -> Result<()> {

@@ -3,11 +3,13 @@
 //! Loading lives in `load`, the checks in `validate`, and the secrets (database URL, keyring)
 //! in `secrets`; this module holds the types and their defaults.
 
+mod auth;
 mod load;
 mod secrets;
 mod validate;
 
 pub use hippo_store::StoreKind;
+pub use auth::AuthConfig;
 pub use secrets::KEYRING_ENV;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
@@ -43,6 +45,23 @@ pub struct Config {
     pub audit: AuditConfig,
     /// Connection limits and timeouts (see `limits.rs` for the defaults' reasons).
     pub connections: crate::limits::ConnectionLimits,
+    /// People: passwords, second factors, sessions, lockout, break-glass.
+    pub auth: AuthConfig,
+    /// Tenants' own authorization rules (Rego), one `<tenant>.rego` per tenant in `dir`.
+    pub policy: PolicyConfig,
+    /// An external OpenID Connect identity provider whose bearer JWTs are accepted
+    /// (production: Cognito, Okta, Keycloak, Entra ID). Unset: none are.
+    #[serde(skip_serializing)]
+    pub oidc: Option<hippo_oidc::OidcConfig>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// Directory of `<tenant>.rego` files that narrow the built-in role policy for their tenant
+    /// (deny rules, fields to remove). Every file is parsed and evaluated at start: a broken
+    /// one stops the start. Unset: the built-in policy only.
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -182,6 +201,9 @@ impl Default for Config {
             log: LogConfig::default(),
             audit: AuditConfig::default(),
             connections: crate::limits::ConnectionLimits::default(),
+            auth: AuthConfig::default(),
+            policy: PolicyConfig::default(),
+            oidc: None,
         }
     }
 }

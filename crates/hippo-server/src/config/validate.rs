@@ -133,6 +133,11 @@ impl Config {
             }
         }
         self.connections.validate()?;
+        self.auth.validate()?;
+        if let Some(oidc) = &self.oidc {
+            oidc.validate()
+                .map_err(|e| ConfigError::new("oidc", e.to_string(), "fix the [oidc] section"))?;
+        }
         Ok(())
     }
 }

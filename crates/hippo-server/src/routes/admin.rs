@@ -25,12 +25,25 @@ pub fn view(k: ApiKeyInfo) -> ApiKeyView {
         created_at: rfc3339(k.created_at_ms),
         created_by: k.created_by,
         revoked_at: k.revoked_at_ms.map(rfc3339),
+        expires_at: k.expires_at_ms.map(rfc3339),
+        last_used_at: k.last_used_at_ms.map(rfc3339),
+        replaced_by: k.replaced_by,
     }
 }
 
-fn parse_create(value: serde_json::Value) -> Result<(Role, String), ApiError> {
+/// Longest key lifetime accepted: ten years.
+pub const MAX_KEY_LIFETIME_SECS: u64 = 10 * 365 * 24 * 3600;
+
+fn parse_create(value: serde_json::Value) -> Result<(Role, String, Option<u64>), ApiError> {
     let req: ApiKeyCreate = serde_json::from_value(value)
-        .map_err(|_| ApiError::BadParameter("expected {\"role\": \"admin|writer|reader|auditor\", \"name\": \"optional label\"} and no other fields".into()))?;
+        .map_err(|_| ApiError::BadParameter("expected {\"role\": \"admin|writer|reader|auditor\", \"name\": \"optional label\", \"expires_in_secs\": optional seconds} and no other fields".into()))?;
+    if let Some(secs) = req.expires_in_secs {
+        if !(60..=MAX_KEY_LIFETIME_SECS).contains(&secs) {
+            return Err(ApiError::BadParameter(format!(
+                "expires_in_secs must be from 60 to {MAX_KEY_LIFETIME_SECS} (ten years)"
+            )));
+        }
+    }
     let role = req
         .role
         .parse::<Role>()
@@ -41,7 +54,7 @@ fn parse_create(value: serde_json::Value) -> Result<(Role, String), ApiError> {
             "name must be at most {MAX_NAME} bytes without control characters"
         )));
     }
-    Ok((role, name))
+    Ok((role, name, req.expires_in_secs))
 }
 
 #[utoipa::path(post, path = "/v1/admin/apikeys", tag = "admin", request_body = ApiKeyCreate,
@@ -58,7 +71,7 @@ pub async fn create_key(
         Ok(v) => parse_create(v),
         Err(e) => Err(e),
     };
-    let (role, name) = match parsed {
+    let (role, name, expires_in) = match parsed {
         Ok(p) => p,
         Err(e) => return Err(caller.reject(&s, draft, e).await),
     };
@@ -71,6 +84,7 @@ pub async fn create_key(
         name,
         minted,
         created_by: caller.principal.id.clone(),
+        expires_at_ms: expires_in.map(|secs| caller.now_ms + secs as i64 * 1000),
     };
     let info = s.store.create_api_key(key, draft).await?;
     Ok((

@@ -44,6 +44,59 @@ async fn checked<T>(
     }
 }
 
+/// What the policy engine is told about a stored record.
+fn facts(caller: &Caller, r: &Record) -> hippo_policy::ResourceFacts {
+    hippo_policy::ResourceFacts {
+        tenant: caller.principal.tenant.clone(),
+        record_type: Some(r.record_type.clone()),
+        subject: r.subject.clone(),
+        labels: r.labels.clone(),
+    }
+}
+
+/// Removes the fields a decision's obligations name (minimum necessary, 164.502(b)).
+fn apply(obligations: &hippo_policy::Obligations, r: &mut Record) {
+    if obligations.is_empty() {
+        return;
+    }
+    let mut body = serde_json::Value::Object(std::mem::take(&mut r.body));
+    obligations.apply(&mut body);
+    if let serde_json::Value::Object(map) = body {
+        r.body = map;
+    }
+}
+
+/// The per-record decision after a read (type and labels are known only then): a record the
+/// policy withholds is refused with 403 and a `denied` event under the same request id as the
+/// read's; fields it removes are removed.
+async fn disclose(
+    s: &AppState,
+    caller: &Caller,
+    action: Action,
+    mut record: Record,
+) -> Result<Record, ApiError> {
+    let (_, decision) = caller.decide(s, action, facts(caller, &record)).await?;
+    apply(&decision.obligations, &mut record);
+    Ok(record)
+}
+
+/// Keeps only the records the policy lets the caller see, with their obligations applied;
+/// withheld ones are neither returned nor counted.
+fn visible(s: &AppState, caller: &Caller, action: Action, records: Vec<Record>) -> Vec<Record> {
+    records
+        .into_iter()
+        .filter_map(|mut r| {
+            let d = s
+                .policy
+                .decide(&caller.policy_input(action, facts(caller, &r)));
+            d.allowed.then(|| {
+                apply(&d.obligations, &mut r);
+                r
+            })
+        })
+        .collect()
+}
+
 fn parse_id(raw: &str) -> Result<RecordId, ApiError> {
     raw.parse().map_err(|_| ApiError::MalformedId("id"))
 }
@@ -113,6 +166,7 @@ pub async fn get(
         .store
         .get_record(&caller.principal.tenant, id, draft)
         .await?;
+    let record = disclose(&s, &caller, Action::RecordRead, record).await?;
     Ok(record_response(StatusCode::OK, record))
 }
 
@@ -182,6 +236,11 @@ pub async fn history(
         .store
         .record_history(&caller.principal.tenant, id, draft)
         .await?;
+    // The newest version decides whether the record may be seen at all.
+    if let Some(newest) = versions.last() {
+        disclose(&s, &caller, Action::RecordHistory, newest.clone()).await?;
+    }
+    let versions = visible(&s, &caller, Action::RecordHistory, versions);
     Ok(Json(RecordHistory {
         id: id.to_string(),
         versions: versions.into_iter().map(RecordView::from).collect(),
@@ -214,6 +273,7 @@ pub async fn version(
         .store
         .get_record_version(&caller.principal.tenant, id, version, draft)
         .await?;
+    let record = disclose(&s, &caller, Action::RecordRead, record).await?;
     Ok(record_response(StatusCode::OK, record))
 }
 
@@ -275,7 +335,10 @@ pub async fn list(
         .list_records(&caller.principal.tenant, filter, after, limit, draft)
         .await?;
     Ok(Json(RecordPage {
-        items: page.items.into_iter().map(RecordView::from).collect(),
+        items: visible(&s, &caller, Action::RecordList, page.items)
+            .into_iter()
+            .map(RecordView::from)
+            .collect(),
         unreadable: page
             .unreadable
             .into_iter()

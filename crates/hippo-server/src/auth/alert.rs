@@ -1,0 +1,19 @@
+//! Security alerts: a break-glass elevation opening is announced at once, as a `warn` event
+//! on the `security` log target that log shippers route to the on-call channel. Ids and times
+//! only: never the stated reason (it is in the audit trail, redacted).
+
+use crate::state::AppState;
+use hippo_core::time_fmt::rfc3339;
+use hippo_store::identity::{Emergency, SessionRow};
+
+pub fn break_glass_opened(_state: &AppState, row: &SessionRow, e: Emergency) {
+    tracing::warn!(
+        target: "security",
+        alert = "break_glass_opened",
+        tenant = %row.tenant,
+        user_id = %row.user_id,
+        session = %row.session_id,
+        until = %rfc3339(e.until_ms),
+        "an emergency (break-glass) elevation was opened; review it with GET /v1/audit?action=breakglass.open"
+    );
+}
