@@ -61,6 +61,13 @@ pub fn provision(secret: &[u8], issuer: &str, account: &str) -> Result<Provision
     })
 }
 
+/// The secret of a provisioning's `secret_base32`, as an authenticator app reads it.
+pub fn decode_base32(secret: &str) -> Option<Vec<u8>> {
+    totp_rs::Secret::try_from_base32(secret.trim())
+        .ok()
+        .map(|s| s.as_bytes().to_vec())
+}
+
 /// The code for time step `step` (for tests and for the software authenticator in examples).
 pub fn code_at_step(secret: &[u8], step: u64) -> Result<String, TotpError> {
     Ok(totp(secret, "hippo", "x")?

@@ -14,6 +14,6 @@ pub fn break_glass_opened(_state: &AppState, row: &SessionRow, e: Emergency) {
         user_id = %row.user_id,
         session = %row.session_id,
         until = %rfc3339(e.until_ms),
-        "an emergency (break-glass) elevation was opened; review it with GET /v1/audit?action=breakglass.open"
+        "an emergency (break-glass) elevation was opened; review it with GET /v1/audit?log=access&action=breakglass.open"
     );
 }

@@ -17,6 +17,7 @@ mod ledger;
 mod moto;
 mod numbers;
 mod ops;
+mod people;
 mod readme;
 mod records;
 mod s3_export;
