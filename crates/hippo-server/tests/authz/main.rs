@@ -6,6 +6,7 @@
 
 mod clock;
 mod matrix;
+mod oidc;
 mod rego;
 
 use axum::body::Body;
@@ -32,10 +33,25 @@ pub struct World {
 
 /// Both stores: SQLite always; PostgreSQL when the test database server is reachable.
 pub async fn worlds(test: &str, policy: impl Fn() -> hippo_policy::PolicyEngine) -> Vec<World> {
+    worlds_with(test, policy, None).await
+}
+
+/// Both stores, accepting bearer JWTs of the issuer `oidc` configures.
+pub async fn worlds_with(
+    test: &str,
+    policy: impl Fn() -> hippo_policy::PolicyEngine,
+    oidc: Option<hippo_oidc::OidcConfig>,
+) -> Vec<World> {
+    let verifier = || async {
+        match &oidc {
+            Some(c) => Some(hippo_oidc::OidcVerifier::new(c.clone()).await.unwrap()),
+            None => None,
+        }
+    };
     let mut out = Vec::new();
     let dir = tempfile::tempdir().unwrap();
     let sqlite: Arc<dyn Store> = Arc::new(SqliteStore::create(&dir.path().join("data")).unwrap());
-    out.push(World::new(sqlite, policy(), Some(dir), None));
+    out.push(World::new(sqlite, policy(), verifier().await, Some(dir), None));
     if let Some(db) = TestDatabase::create(test).await {
         let keys = hippo_store::keyring::LedgerKeys {
             signing: hippo_audit::tree_head::AuditSigningKey::from_seed(&[7; 32]),
@@ -44,7 +60,7 @@ pub async fn worlds(test: &str, policy: impl Fn() -> hippo_policy::PolicyEngine)
         let pg = PgStore::connect(&db.url, PgSettings::default(), keys)
             .await
             .unwrap();
-        out.push(World::new(Arc::new(pg), policy(), None, Some(db)));
+        out.push(World::new(Arc::new(pg), policy(), verifier().await, None, Some(db)));
     } else {
         // CI always has PostgreSQL: there, a missing one is a failure, never a silent skip.
         assert!(std::env::var_os("CI").is_none(), "PostgreSQL is required under CI");
@@ -56,6 +72,7 @@ impl World {
     fn new(
         store: Arc<dyn Store>,
         policy: hippo_policy::PolicyEngine,
+        oidc: Option<hippo_oidc::OidcVerifier>,
         dir: Option<tempfile::TempDir>,
         db: Option<TestDatabase>,
     ) -> Self {
@@ -65,7 +82,7 @@ impl World {
         config.auth.argon2.memory_kib = 8 * 1024;
         config.auth.argon2.iterations = 1;
         let c = clock.clone();
-        let state = AppState::new(store.clone(), config.clone(), policy, None)
+        let state = AppState::new(store.clone(), config.clone(), policy, oidc)
             .with_clock(Arc::new(move || c.load(Ordering::SeqCst)));
         Self {
             app: hippo_server::routes::router(state, false),
