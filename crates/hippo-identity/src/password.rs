@@ -62,7 +62,11 @@ pub const MAX_LENGTH: usize = 256;
 
 /// Checks a new password against the policy. `context` holds words that must not carry the
 /// password (the username), as zxcvbn penalises them.
-pub fn check_policy(password: &str, min_length: usize, context: &[&str]) -> Result<(), PasswordError> {
+pub fn check_policy(
+    password: &str,
+    min_length: usize,
+    context: &[&str],
+) -> Result<(), PasswordError> {
     let chars = password.chars().count();
     if chars < min_length {
         return Err(PasswordError::TooShort { min: min_length });
@@ -138,9 +142,18 @@ mod tests {
             check_policy("short", 12, &[]),
             Err(PasswordError::TooShort { min: 12 })
         );
-        assert_eq!(check_policy("password1234", 12, &[]), Err(PasswordError::TooWeak));
-        assert_eq!(check_policy("Hospital2024!", 12, &[]), Err(PasswordError::TooWeak));
-        assert_eq!(check_policy("qwertyuiop123", 12, &[]), Err(PasswordError::TooWeak));
+        assert_eq!(
+            check_policy("password1234", 12, &[]),
+            Err(PasswordError::TooWeak)
+        );
+        assert_eq!(
+            check_policy("Hospital2024!", 12, &[]),
+            Err(PasswordError::TooWeak)
+        );
+        assert_eq!(
+            check_policy("qwertyuiop123", 12, &[]),
+            Err(PasswordError::TooWeak)
+        );
         assert_eq!(
             check_policy(&"a".repeat(300), 12, &[]),
             Err(PasswordError::TooLong { max: MAX_LENGTH })

@@ -40,8 +40,14 @@ pub fn hash(code: &str) -> [u8; 32] {
 /// True if `code` has the shape of a recovery code (16 symbols), so a TOTP code or garbage is
 /// told apart before any lookup.
 pub fn looks_like_code(code: &str) -> bool {
-    let symbols = code.chars().filter(|c| !c.is_whitespace() && *c != '-').count();
-    symbols == 16 && code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == ' ')
+    let symbols = code
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .count();
+    symbols == 16
+        && code
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == ' ')
 }
 
 #[cfg(test)]

@@ -127,24 +127,40 @@ mod tests {
     #[test]
     fn idle_timeout_ends_a_quiet_session() {
         let t0 = 1_000_000;
-        assert!(matches!(evaluate(t0, t0, false, t0 + 14 * 60_000, T), SessionState::Active { .. }));
-        assert_eq!(evaluate(t0, t0, false, t0 + 15 * 60_000, T), SessionState::IdleExpired);
+        assert!(matches!(
+            evaluate(t0, t0, false, t0 + 14 * 60_000, T),
+            SessionState::Active { .. }
+        ));
+        assert_eq!(
+            evaluate(t0, t0, false, t0 + 15 * 60_000, T),
+            SessionState::IdleExpired
+        );
     }
 
     #[test]
     fn absolute_timeout_ends_even_a_busy_session() {
         let t0 = 1_000_000;
         let now = t0 + 12 * 3_600_000;
-        assert_eq!(evaluate(t0, now - 1, false, now, T), SessionState::AbsoluteExpired);
-        assert!(matches!(evaluate(t0, now - 2, false, now - 1, T), SessionState::Active { .. }));
+        assert_eq!(
+            evaluate(t0, now - 1, false, now, T),
+            SessionState::AbsoluteExpired
+        );
+        assert!(matches!(
+            evaluate(t0, now - 2, false, now - 1, T),
+            SessionState::Active { .. }
+        ));
     }
 
     #[test]
     fn revoked_wins_and_touch_is_rate_limited() {
         assert_eq!(evaluate(0, 0, true, 1, T), SessionState::Revoked);
-        let SessionState::Active { touch, .. } = evaluate(0, 0, false, 59_999, T) else { panic!() };
+        let SessionState::Active { touch, .. } = evaluate(0, 0, false, 59_999, T) else {
+            panic!()
+        };
         assert!(!touch);
-        let SessionState::Active { touch, .. } = evaluate(0, 0, false, 60_000, T) else { panic!() };
+        let SessionState::Active { touch, .. } = evaluate(0, 0, false, 60_000, T) else {
+            panic!()
+        };
         assert!(touch);
     }
 

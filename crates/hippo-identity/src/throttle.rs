@@ -60,7 +60,9 @@ mod tests {
     #[test]
     fn back_off_doubles_to_a_ceiling() {
         let p = ThrottlePolicy::default();
-        let locks: Vec<i64> = (1..=16).map(|n| p.lock_ms(ThrottleScope::Account, n)).collect();
+        let locks: Vec<i64> = (1..=16)
+            .map(|n| p.lock_ms(ThrottleScope::Account, n))
+            .collect();
         assert_eq!(&locks[..5], &[0, 0, 0, 0, 0]);
         assert_eq!(&locks[5..10], &[2_000, 4_000, 8_000, 16_000, 32_000]);
         assert_eq!(locks[15], 900_000);

@@ -139,7 +139,11 @@ mod tests {
     #[test]
     fn provisioning_uri_carries_the_parameters_and_a_qr_code() {
         let p = provision(&[7u8; SECRET_BYTES], "Hippo", "nurse1").unwrap();
-        assert!(p.uri.starts_with("otpauth://totp/Hippo:nurse1?"), "{}", p.uri);
+        assert!(
+            p.uri.starts_with("otpauth://totp/Hippo:nurse1?"),
+            "{}",
+            p.uri
+        );
         assert!(p.uri.contains("secret=") && p.uri.contains("issuer=Hippo"));
         assert!(p.qr_svg.starts_with("<?xml") && p.qr_svg.contains("<svg"));
         assert_eq!(p.secret_base32.len(), 32);

@@ -45,7 +45,10 @@ fn setup() -> Setup {
     let (app, path, api_key, session, jwt, issuer) = rt.block_on(async {
         let store: Arc<dyn Store> = Arc::new(SqliteStore::create(&dir.path().join("d")).unwrap());
         let t: TenantId = "default".parse().unwrap();
-        store.create_tenant(&t, op(&t, Action::TenantCreate)).await.unwrap();
+        store
+            .create_tenant(&t, op(&t, Action::TenantCreate))
+            .await
+            .unwrap();
         let input = RecordInput {
             record_type: "Observation".into(),
             subject: Some("p-1".into()),
@@ -85,7 +88,10 @@ fn setup() -> Setup {
                 NewUser {
                     username: "bench.user".into(),
                     password_hash: hash,
-                    memberships: vec![Membership { tenant: t.clone(), role: Role::Reader }],
+                    memberships: vec![Membership {
+                        tenant: t.clone(),
+                        role: Role::Reader,
+                    }],
                     created_by: "bench".into(),
                 },
                 op(&t, Action::UserCreate),
@@ -110,7 +116,9 @@ fn setup() -> Setup {
         let issuer = TestIssuer::start().await;
         let mut oidc = hippo_oidc::OidcConfig::new(issuer.url(), vec!["hippo-api".into()]);
         oidc.ca_file = Some(issuer.ca_file().to_owned());
-        oidc.claims.role_map.insert("clinicians".into(), Role::Reader);
+        oidc.claims
+            .role_map
+            .insert("clinicians".into(), Role::Reader);
         let now = hippo_core::time_fmt::now_millis() / 1000;
         let jwt = issuer.mint(
             json!({"iss": issuer.url(), "aud": "hippo-api", "sub": "idp-user", "iat": now,
@@ -120,13 +128,37 @@ fn setup() -> Setup {
         );
         // The mfa-optional rule lets the login benchmark measure the password step alone
         // (the Argon2id cost), which is what the configured cost governs.
-        config.auth.mfa_optional.insert("default".into(), vec![Role::Reader]);
+        config
+            .auth
+            .mfa_optional
+            .insert("default".into(), vec![Role::Reader]);
         let verifier = hippo_oidc::OidcVerifier::new(oidc).await.unwrap();
-        let state = AppState::new(store, config, hippo_policy::PolicyEngine::builtin(), Some(verifier));
+        let state = AppState::new(
+            store,
+            config,
+            hippo_policy::PolicyEngine::builtin(),
+            Some(verifier),
+        );
         let app = hippo_server::routes::router(state, false);
-        (app, format!("/v1/records/{id}"), minted.token, s.token, jwt, issuer)
+        (
+            app,
+            format!("/v1/records/{id}"),
+            minted.token,
+            s.token,
+            jwt,
+            issuer,
+        )
     });
-    Setup { rt, app, path, api_key, session, jwt, _issuer: issuer, _dir: dir }
+    Setup {
+        rt,
+        app,
+        path,
+        api_key,
+        session,
+        jwt,
+        _issuer: issuer,
+        _dir: dir,
+    }
 }
 
 const PASSWORD: &str = "violet tractor harbour 1987 quietly";
@@ -139,7 +171,9 @@ async fn read(app: &axum::Router, path: &str, token: &str) {
         .unwrap();
     let resp = app.clone().oneshot(req).await.unwrap();
     assert_eq!(resp.status(), 200);
-    let _ = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+    let _ = axum::body::to_bytes(resp.into_body(), 1 << 20)
+        .await
+        .unwrap();
 }
 
 async fn login(app: &axum::Router) {
@@ -158,8 +192,14 @@ fn reads(c: &mut Criterion) {
     let s = setup();
     let mut g = c.benchmark_group("audited_read");
     g.measurement_time(Duration::from_secs(8));
-    for (name, token) in [("api_key", &s.api_key), ("session", &s.session), ("oidc_jwt", &s.jwt)] {
-        g.bench_function(name, |b| b.to_async(&s.rt).iter(|| read(&s.app, &s.path, token)));
+    for (name, token) in [
+        ("api_key", &s.api_key),
+        ("session", &s.session),
+        ("oidc_jwt", &s.jwt),
+    ] {
+        g.bench_function(name, |b| {
+            b.to_async(&s.rt).iter(|| read(&s.app, &s.path, token))
+        });
     }
     g.finish();
     // Login latency distribution at the default cost (Argon2id 19 MiB, 2 passes).

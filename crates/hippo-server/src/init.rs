@@ -120,8 +120,9 @@ async fn ensure_postgres(
         let draft = AuditDraft::new(None, Actor::operator(), Action::TenantCreate, "init");
         match store.create_tenant(&tenant, draft).await {
             Ok(_) => {
-                admin_token =
-                    Some(create_key(store.as_ref(), &tenant, Role::Admin, "initial admin", None).await?)
+                admin_token = Some(
+                    create_key(store.as_ref(), &tenant, Role::Admin, "initial admin", None).await?,
+                )
             }
             Err(StoreError::TenantExists(_)) => {}
             Err(e) => return Err(e.into()),

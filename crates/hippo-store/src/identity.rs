@@ -108,7 +108,9 @@ impl SessionStage {
             "mfa" => Ok(SessionStage::Mfa),
             "enrol" => Ok(SessionStage::Enrol),
             "active" => Ok(SessionStage::Active),
-            _ => Err(StoreError::Corrupt("a stored session stage is unknown".into())),
+            _ => Err(StoreError::Corrupt(
+                "a stored session stage is unknown".into(),
+            )),
         }
     }
 }
@@ -259,7 +261,10 @@ mod tests {
 
     #[test]
     fn usernames_normalise_and_refuse_odd_characters() {
-        assert_eq!(normalize_username("  Nurse.Joy@Clinic ").unwrap(), "nurse.joy@clinic");
+        assert_eq!(
+            normalize_username("  Nurse.Joy@Clinic ").unwrap(),
+            "nurse.joy@clinic"
+        );
         assert!(normalize_username("").is_err());
         assert!(normalize_username("a b").is_err());
         assert!(normalize_username("x'; drop").is_err());

@@ -125,7 +125,8 @@ pub fn parse_duration_secs(s: &str) -> Result<u64, String> {
         "d" => 86_400,
         _ => return Err(format!("unknown unit in '{s}'; use s, m, h or d")),
     };
-    n.checked_mul(mult).ok_or_else(|| format!("'{s}' is too long"))
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("'{s}' is too long"))
 }
 
 fn now_ms() -> i64 {
@@ -374,7 +375,13 @@ async fn change(
     action: Action,
 ) -> Result<()> {
     store
-        .change_user(None, user_id, change, now_ms(), operator_draft(None, action))
+        .change_user(
+            None,
+            user_id,
+            change,
+            now_ms(),
+            operator_draft(None, action),
+        )
         .await?;
     Ok(())
 }

@@ -87,9 +87,7 @@ pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, Api
             let token = token.unwrap_or_default();
             by_session(state, parts, token, &hash, cookie, now_ms, &mut draft).await
         }
-        (Presented::Bearer(t), None, None) if looks_like_jwt(t) => {
-            by_oidc(state, t, now_ms).await
-        }
+        (Presented::Bearer(t), None, None) if looks_like_jwt(t) => by_oidc(state, t, now_ms).await,
         _ => Err(ApiError::BadCredentials),
     };
     match result {
@@ -161,7 +159,9 @@ async fn by_session(
         SessionState::Revoked => return Err(ApiError::SessionEnded("signed out or revoked")),
         SessionState::IdleExpired => return Err(ApiError::SessionEnded("idle timeout")),
         SessionState::AbsoluteExpired => {
-            return Err(ApiError::SessionEnded("the session's maximum lifetime was reached"))
+            return Err(ApiError::SessionEnded(
+                "the session's maximum lifetime was reached",
+            ))
         }
         SessionState::Active { touch, .. } => {
             if touch {

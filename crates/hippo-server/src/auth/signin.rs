@@ -39,8 +39,16 @@ fn parse<T: serde::de::DeserializeOwned>(v: serde_json::Value, shape: &str) -> R
 }
 
 /// A sign-in failure: counted by the throttle, audited without the name typed, answered 401.
-async fn failed(state: &AppState, mut draft: AuditDraft, account: &str, meta: &RequestMeta, why: &str) -> ApiError {
-    state.throttle.failure(account, &source(meta), state.now_ms());
+async fn failed(
+    state: &AppState,
+    mut draft: AuditDraft,
+    account: &str,
+    meta: &RequestMeta,
+    why: &str,
+) -> ApiError {
+    state
+        .throttle
+        .failure(account, &source(meta), state.now_ms());
     draft.detail("reason", why.to_owned());
     refuse(state, draft, Outcome::Denied, ApiError::SignInFailed).await
 }
@@ -61,7 +69,12 @@ fn with_cookie(view: SignInView, token: &str, max_age_secs: u64) -> Response {
     resp
 }
 
-fn active_view(state: &AppState, token: &str, now_ms: i64, recovery_codes: Vec<String>) -> SignInView {
+fn active_view(
+    state: &AppState,
+    token: &str,
+    now_ms: i64,
+    recovery_codes: Vec<String>,
+) -> SignInView {
     let t = state.config.auth.timeouts();
     SignInView {
         stage: SessionStage::Active.as_str().into(),
@@ -93,9 +106,19 @@ pub async fn login(
     let name = normalize_username(&req.username).unwrap_or_default();
     if let Err(retry_after_secs) = s.throttle.check(&name, &source(&meta), now) {
         draft.detail("reason", "locked");
-        return Err(refuse(&s, draft, Outcome::Denied, ApiError::SignInLocked { retry_after_secs }).await);
+        return Err(refuse(
+            &s,
+            draft,
+            Outcome::Denied,
+            ApiError::SignInLocked { retry_after_secs },
+        )
+        .await);
     }
-    let record = if name.is_empty() { None } else { s.store.user_for_login(&name).await? };
+    let record = if name.is_empty() {
+        None
+    } else {
+        s.store.user_for_login(&name).await?
+    };
     let stored = record
         .as_ref()
         .map(|r| r.password_hash.clone())
@@ -109,7 +132,10 @@ pub async fn login(
         return Err(failed(&s, draft, &name, &meta, "bad_password_or_unknown_user").await);
     };
     let user = &record.user;
-    draft.actor = Actor { id: user.id.clone(), kind: ActorKind::User };
+    draft.actor = Actor {
+        id: user.id.clone(),
+        kind: ActorKind::User,
+    };
     if user.disabled_at_ms.is_some() {
         return Err(failed(&s, draft, &name, &meta, "disabled").await);
     }
@@ -117,7 +143,9 @@ pub async fn login(
         Some(t) => user.memberships.iter().find(|m| m.tenant.as_str() == t),
         None if user.memberships.len() == 1 => user.memberships.first(),
         None => {
-            let e = ApiError::BadParameter("you belong to several tenants: say which one with \"tenant\"".into());
+            let e = ApiError::BadParameter(
+                "you belong to several tenants: say which one with \"tenant\"".into(),
+            );
             return Err(refuse(&s, draft, Outcome::Error, e).await);
         }
     };
@@ -133,7 +161,11 @@ pub async fn login(
         SessionStage::Enrol
     };
     let minted = session::mint(&hippo_store::random::bytes::<{ session::RANDOM_BYTES }>()?);
-    let mut ok = meta.draft(Some(m.tenant.clone()), draft.actor.clone(), Action::AuthLogin);
+    let mut ok = meta.draft(
+        Some(m.tenant.clone()),
+        draft.actor.clone(),
+        Action::AuthLogin,
+    );
     ok.detail("stage", stage.as_str());
     ok.detail("factor", "password");
     s.store
@@ -151,7 +183,11 @@ pub async fn login(
         .await?;
     if stage == SessionStage::Active {
         let max_age = s.config.auth.session_absolute_secs;
-        return Ok(with_cookie(active_view(&s, &minted.token, now, Vec::new()), &minted.token, max_age));
+        return Ok(with_cookie(
+            active_view(&s, &minted.token, now, Vec::new()),
+            &minted.token,
+            max_age,
+        ));
     }
     Ok(Json(SignInView {
         stage: stage.as_str().into(),
@@ -174,8 +210,13 @@ pub struct PendingSignIn {
 
 impl PendingSignIn {
     fn draft(&self, action: Action) -> AuditDraft {
-        let actor = Actor { id: self.row.user_id.clone(), kind: ActorKind::User };
-        let mut d = self.meta.draft(Some(self.row.tenant.clone()), actor, action);
+        let actor = Actor {
+            id: self.row.user_id.clone(),
+            kind: ActorKind::User,
+        };
+        let mut d = self
+            .meta
+            .draft(Some(self.row.tenant.clone()), actor, action);
         d.detail("session", self.row.session_id.clone());
         d
     }
@@ -191,7 +232,9 @@ impl FromRequestParts<AppState> for PendingSignIn {
         draft.detail("route", meta.route.clone());
         let token = crate::ctx::bearer(&parts.headers).ok().map(str::to_owned);
         let Some((token, hash)) = token.and_then(|t| session::parse(&t).map(|h| (t, h))) else {
-            let e = ApiError::MissingCredentials("send the token from POST /v1/auth/login as 'Authorization: Bearer <token>'");
+            let e = ApiError::MissingCredentials(
+                "send the token from POST /v1/auth/login as 'Authorization: Bearer <token>'",
+            );
             return Err(refuse(s, draft, Outcome::Denied, e).await);
         };
         draft.detail("session", session_id(&hash));
@@ -204,9 +247,17 @@ impl FromRequestParts<AppState> for PendingSignIn {
                 && now_ms < r.created_at_ms + window
         });
         match usable {
-            Some(row) => Ok(PendingSignIn { row, token, hash, meta, now_ms }),
+            Some(row) => Ok(PendingSignIn {
+                row,
+                token,
+                hash,
+                meta,
+                now_ms,
+            }),
             None => {
-                let e = ApiError::SessionEnded("this sign-in is not pending any more; start again at POST /v1/auth/login");
+                let e = ApiError::SessionEnded(
+                    "this sign-in is not pending any more; start again at POST /v1/auth/login",
+                );
                 Err(refuse(s, draft, Outcome::Denied, e).await)
             }
         }
@@ -226,24 +277,42 @@ pub async fn mfa(
         let e = ApiError::SignInStep("enrol an authenticator first: POST /v1/auth/mfa/totp");
         return Err(refuse(&s, draft, Outcome::Denied, e).await);
     }
-    let req: MfaRequest = match read_json(&headers, body, 4096).await.and_then(|v| parse(v, "{\"code\"}")) {
+    let req: MfaRequest = match read_json(&headers, body, 4096)
+        .await
+        .and_then(|v| parse(v, "{\"code\"}"))
+    {
         Ok(r) => r,
         Err(e) => return Err(refuse(&s, draft, Outcome::Error, e).await),
     };
     let account = pending.row.username.clone();
-    if let Err(retry_after_secs) = s.throttle.check(&account, &source(&pending.meta), pending.now_ms) {
-        return Err(refuse(&s, draft, Outcome::Denied, ApiError::SignInLocked { retry_after_secs }).await);
+    if let Err(retry_after_secs) =
+        s.throttle
+            .check(&account, &source(&pending.meta), pending.now_ms)
+    {
+        return Err(refuse(
+            &s,
+            draft,
+            Outcome::Denied,
+            ApiError::SignInLocked { retry_after_secs },
+        )
+        .await);
     }
     let user_id = pending.row.user_id.clone();
     let code = req.code.trim();
     let (factor, outcome) = if recovery::looks_like_code(code) {
-        let used = s.store.use_recovery_code(&user_id, &recovery::hash(code), pending.now_ms).await?;
+        let used = s
+            .store
+            .use_recovery_code(&user_id, &recovery::hash(code), pending.now_ms)
+            .await?;
         ("recovery_code", used)
     } else {
         let record = s.store.user_for_login(&account).await?;
         let secret = record.and_then(|r| r.totp_secret.filter(|_| r.totp_confirmed));
-        let step = secret
-            .and_then(|sec| totp::matching_step(&sec, code, (pending.now_ms / 1000) as u64).ok().flatten());
+        let step = secret.and_then(|sec| {
+            totp::matching_step(&sec, code, (pending.now_ms / 1000) as u64)
+                .ok()
+                .flatten()
+        });
         match step {
             Some(step) => ("totp", s.store.use_totp_step(&user_id, step).await?),
             None => {
@@ -252,7 +321,11 @@ pub async fn mfa(
         }
     };
     if outcome == FactorUse::Replayed {
-        let why = if factor == "totp" { "totp_replayed" } else { "recovery_code_unknown_or_used" };
+        let why = if factor == "totp" {
+            "totp_replayed"
+        } else {
+            "recovery_code_unknown_or_used"
+        };
         return Err(failed(&s, draft, &account, &pending.meta, why).await);
     }
     s.throttle.success(&account);
@@ -276,10 +349,18 @@ pub async fn mfa(
         )
         .await?;
     s.store
-        .revoke_session(&pending.hash, pending.now_ms, pending.draft(Action::AuthLogout))
+        .revoke_session(
+            &pending.hash,
+            pending.now_ms,
+            pending.draft(Action::AuthLogout),
+        )
         .await?;
     let max_age = s.config.auth.session_absolute_secs;
-    Ok(with_cookie(active_view(&s, &minted.token, pending.now_ms, Vec::new()), &minted.token, max_age))
+    Ok(with_cookie(
+        active_view(&s, &minted.token, pending.now_ms, Vec::new()),
+        &minted.token,
+        max_age,
+    ))
 }
 
 #[utoipa::path(post, path = "/v1/auth/mfa/totp", tag = "auth",
@@ -289,20 +370,25 @@ pub async fn enrol_totp(
     pending: PendingSignIn,
 ) -> Result<Response, ApiError> {
     if pending.row.stage != SessionStage::Enrol {
-        let e = ApiError::SignInStep("an authenticator is already enrolled: send its code to POST /v1/auth/mfa");
+        let e = ApiError::SignInStep(
+            "an authenticator is already enrolled: send its code to POST /v1/auth/mfa",
+        );
         return Err(refuse(&s, pending.draft(Action::AuthFailed), Outcome::Denied, e).await);
     }
     let secret = zeroize::Zeroizing::new(hippo_store::random::bytes::<{ totp::SECRET_BYTES }>()?);
     let p = totp::provision(secret.as_slice(), TOTP_ISSUER, &pending.row.username)
         .map_err(|_| ApiError::Internal)?;
-    s.store.begin_totp(&pending.row.user_id, secret.as_slice()).await?;
+    s.store
+        .begin_totp(&pending.row.user_id, secret.as_slice())
+        .await?;
     let mut resp = Json(TotpEnrolment {
         otpauth_uri: p.uri,
         qr_svg: p.qr_svg,
         secret_base32: p.secret_base32,
     })
     .into_response();
-    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(resp)
 }
 
@@ -315,7 +401,10 @@ pub async fn confirm_totp(
     body: Body,
 ) -> Result<Response, ApiError> {
     let draft = pending.draft(Action::AuthFailed);
-    let req: MfaRequest = match read_json(&headers, body, 4096).await.and_then(|v| parse(v, "{\"code\"}")) {
+    let req: MfaRequest = match read_json(&headers, body, 4096)
+        .await
+        .and_then(|v| parse(v, "{\"code\"}"))
+    {
         Ok(r) => r,
         Err(e) => return Err(refuse(&s, draft, Outcome::Error, e).await),
     };
@@ -323,7 +412,8 @@ pub async fn confirm_totp(
     let record = s.store.user_for_login(&account).await?;
     let secret = record.and_then(|r| r.totp_secret.filter(|_| !r.totp_confirmed));
     let Some(secret) = secret else {
-        let e = ApiError::SignInStep("no enrolment is pending: start one with POST /v1/auth/mfa/totp");
+        let e =
+            ApiError::SignInStep("no enrolment is pending: start one with POST /v1/auth/mfa/totp");
         return Err(refuse(&s, draft, Outcome::Denied, e).await);
     };
     let step = totp::matching_step(&secret, req.code.trim(), (pending.now_ms / 1000) as u64)
@@ -334,22 +424,37 @@ pub async fn confirm_totp(
     };
     let mut codes = Vec::with_capacity(recovery::COUNT);
     for _ in 0..recovery::COUNT {
-        codes.push(recovery::format_code(&hippo_store::random::bytes::<{ recovery::RANDOM_BYTES_EACH }>()?));
+        codes.push(recovery::format_code(&hippo_store::random::bytes::<
+            { recovery::RANDOM_BYTES_EACH },
+        >()?));
     }
     let hashes = codes.iter().map(|c| recovery::hash(c)).collect();
     let mut ok = pending.draft(Action::MfaEnrol);
     ok.detail("factor", "totp");
     s.store
-        .confirm_totp(&pending.row.user_id, step, hashes, &pending.hash, pending.now_ms, ok)
+        .confirm_totp(
+            &pending.row.user_id,
+            step,
+            hashes,
+            &pending.hash,
+            pending.now_ms,
+            ok,
+        )
         .await?;
     let max_age = s.config.auth.session_absolute_secs;
-    Ok(with_cookie(active_view(&s, &pending.token, pending.now_ms, codes), &pending.token, max_age))
+    Ok(with_cookie(
+        active_view(&s, &pending.token, pending.now_ms, codes),
+        &pending.token,
+        max_age,
+    ))
 }
 
 fn session_hash(caller: &Caller) -> Result<[u8; 32], ApiError> {
     match &caller.credential {
         Credential::Session { token_hash, .. } => Ok(*token_hash),
-        _ => Err(ApiError::SignInStep("this needs a person's session, not an API key or identity-provider token")),
+        _ => Err(ApiError::SignInStep(
+            "this needs a person's session, not an API key or identity-provider token",
+        )),
     }
 }
 
@@ -360,15 +465,23 @@ pub async fn logout(State(s): State<AppState>, caller: Caller) -> Result<Respons
     let draft = caller.authorize(&s, Action::AuthLogout).await?;
     s.store.revoke_session(&hash, caller.now_ms, draft).await?;
     let mut resp = StatusCode::NO_CONTENT.into_response();
-    resp.headers_mut().insert(header::SET_COOKIE, session_cookie("", 0));
+    resp.headers_mut()
+        .insert(header::SET_COOKIE, session_cookie("", 0));
     Ok(resp)
 }
 
 #[utoipa::path(get, path = "/v1/auth/session", tag = "auth",
     responses((status = 200, body = SessionView)), security(("bearer" = [])))]
-pub async fn current(State(s): State<AppState>, caller: Caller) -> Result<Json<SessionView>, ApiError> {
+pub async fn current(
+    State(s): State<AppState>,
+    caller: Caller,
+) -> Result<Json<SessionView>, ApiError> {
     let hash = session_hash(&caller)?;
-    let row = s.store.session(&hash).await?.ok_or(ApiError::BadCredentials)?;
+    let row = s
+        .store
+        .session(&hash)
+        .await?
+        .ok_or(ApiError::BadCredentials)?;
     let t = s.config.auth.timeouts();
     let absolute = row.created_at_ms + t.absolute_ms;
     Ok(Json(SessionView {
@@ -404,7 +517,9 @@ pub async fn break_glass(
     let problem = if !(10..=500).contains(&reason.chars().count()) {
         Some("reason must be 10 to 500 characters: say why emergency access is needed".to_owned())
     } else if !(1..=max).contains(&req.minutes) {
-        Some(format!("minutes must be from 1 to {max} (auth.break_glass_max_minutes)"))
+        Some(format!(
+            "minutes must be from 1 to {max} (auth.break_glass_max_minutes)"
+        ))
     } else {
         None
     };

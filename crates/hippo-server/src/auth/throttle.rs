@@ -116,11 +116,20 @@ mod tests {
             assert!(t.check("alice", "10.0.0.1", now + i).is_ok());
             t.failure("alice", "10.0.0.1", now + i);
         }
-        assert!(t.check("alice", "10.0.0.2", now + 5).is_ok(), "5 free failures");
+        assert!(
+            t.check("alice", "10.0.0.2", now + 5).is_ok(),
+            "5 free failures"
+        );
         t.failure("alice", "10.0.0.2", now + 5);
         assert_eq!(t.check("alice", "10.0.0.3", now + 6), Err(2));
-        assert!(t.check("bob", "10.0.0.3", now + 6).is_ok(), "other accounts unaffected");
-        assert!(t.check("alice", "10.0.0.3", now + 2_006).is_ok(), "lock is temporary");
+        assert!(
+            t.check("bob", "10.0.0.3", now + 6).is_ok(),
+            "other accounts unaffected"
+        );
+        assert!(
+            t.check("alice", "10.0.0.3", now + 2_006).is_ok(),
+            "lock is temporary"
+        );
         t.failure("alice", "10.0.0.3", now + 2_006);
         assert_eq!(t.check("alice", "10.0.0.3", now + 2_007), Err(4), "doubles");
         t.success("alice");

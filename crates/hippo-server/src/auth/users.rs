@@ -13,9 +13,7 @@ use axum::Json;
 use hippo_core::time_fmt::rfc3339;
 use hippo_core::{apikey, Action, Role, TenantId};
 use hippo_identity::password;
-use hippo_proto::{
-    ApiKeyRotate, PolicyAnswer, PolicyQuestion, UserCreate, UserList, UserView,
-};
+use hippo_proto::{ApiKeyRotate, PolicyAnswer, PolicyQuestion, UserCreate, UserList, UserView};
 use hippo_store::identity::{normalize_username, Membership, NewUser, UserChange, UserInfo};
 use hippo_store::KeyRotation;
 
@@ -78,9 +76,13 @@ pub async fn create_user(
             .parse()
             .map_err(|e: hippo_core::policy::UnknownRole| ApiError::BadParameter(e.to_string()))?;
         let auth = &s.config.auth;
-        let hash =
-            hash_new_password(auth.argon2, auth.password_min_length, &username, req.password)
-                .await?;
+        let hash = hash_new_password(
+            auth.argon2,
+            auth.password_min_length,
+            &username,
+            req.password,
+        )
+        .await?;
         Ok::<_, ApiError>((username, role, hash))
     }
     .await;
@@ -176,7 +178,14 @@ pub async fn revoke_sessions(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<UserView>, ApiError> {
-    change(s, caller, id, UserChange::RevokeSessions, Action::SessionRevoke).await
+    change(
+        s,
+        caller,
+        id,
+        UserChange::RevokeSessions,
+        Action::SessionRevoke,
+    )
+    .await
 }
 
 #[utoipa::path(post, path = "/v1/admin/apikeys/{key_id}/rotate", tag = "admin", params(("key_id" = String, Path)),

@@ -123,7 +123,10 @@ impl AuthConfig {
                     "use tenant ids as keys, e.g. [auth.mfa_optional] clinic-a = [\"reader\"]",
                 ));
             }
-            if roles.iter().any(|r| matches!(r, Role::Admin | Role::Auditor)) {
+            if roles
+                .iter()
+                .any(|r| matches!(r, Role::Admin | Role::Auditor))
+            {
                 return Err(ConfigError::new(
                     "auth.mfa_optional",
                     "lists admin or auditor: a second factor is mandatory for those roles",

@@ -8,8 +8,8 @@ mod load;
 mod secrets;
 mod validate;
 
-pub use hippo_store::StoreKind;
 pub use auth::AuthConfig;
+pub use hippo_store::StoreKind;
 pub use secrets::KEYRING_ENV;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;

@@ -41,7 +41,10 @@ pub fn router(state: AppState, hsts: bool) -> Router {
         .route("/v1/auth/login", post(auth::signin::login))
         .route("/v1/auth/mfa", post(auth::signin::mfa))
         .route("/v1/auth/mfa/totp", post(auth::signin::enrol_totp))
-        .route("/v1/auth/mfa/totp/confirm", post(auth::signin::confirm_totp))
+        .route(
+            "/v1/auth/mfa/totp/confirm",
+            post(auth::signin::confirm_totp),
+        )
         .route("/v1/auth/logout", post(auth::signin::logout))
         .route("/v1/auth/session", get(auth::signin::current))
         .route("/v1/auth/break-glass", post(auth::signin::break_glass))
@@ -49,9 +52,18 @@ pub fn router(state: AppState, hsts: bool) -> Router {
             "/v1/admin/users",
             post(auth::users::create_user).get(auth::users::list_users),
         )
-        .route("/v1/admin/users/{id}/disable", post(auth::users::disable_user))
-        .route("/v1/admin/users/{id}/enable", post(auth::users::enable_user))
-        .route("/v1/admin/users/{id}/reset-mfa", post(auth::users::reset_mfa))
+        .route(
+            "/v1/admin/users/{id}/disable",
+            post(auth::users::disable_user),
+        )
+        .route(
+            "/v1/admin/users/{id}/enable",
+            post(auth::users::enable_user),
+        )
+        .route(
+            "/v1/admin/users/{id}/reset-mfa",
+            post(auth::users::reset_mfa),
+        )
         .route(
             "/v1/admin/users/{id}/revoke-sessions",
             post(auth::users::revoke_sessions),

@@ -19,7 +19,11 @@ async fn sessions_end_when_idle_or_too_old_and_keys_when_they_expire() {
         w.advance(idle - 1_000);
         assert_eq!(w.call(Method::GET, me, &token, None).await.0, 200, "{kind}");
         w.advance(idle - 1_000);
-        assert_eq!(w.call(Method::GET, me, &token, None).await.0, 200, "{kind}: touched");
+        assert_eq!(
+            w.call(Method::GET, me, &token, None).await.0,
+            200,
+            "{kind}: touched"
+        );
         w.advance(idle + 1);
         let (status, p) = w.call(Method::GET, me, &token, None).await;
         assert_eq!(status, 401, "{kind}");
@@ -33,16 +37,28 @@ async fn sessions_end_when_idle_or_too_old_and_keys_when_they_expire() {
         while elapsed + step < absolute {
             w.advance(step);
             elapsed += step;
-            assert_eq!(w.call(Method::GET, me, &token, None).await.0, 200, "{kind} at {elapsed}");
+            assert_eq!(
+                w.call(Method::GET, me, &token, None).await.0,
+                200,
+                "{kind} at {elapsed}"
+            );
         }
         w.advance(absolute - elapsed);
         let (status, p) = w.call(Method::GET, me, &token, None).await;
         assert_eq!(status, 401, "{kind}");
-        assert!(p["detail"].as_str().unwrap().contains("maximum lifetime"), "{p}");
+        assert!(
+            p["detail"].as_str().unwrap().contains("maximum lifetime"),
+            "{p}"
+        );
 
         // Logout ends the session at once.
         let token = w.session(&user, &a, Role::Reader).await;
-        assert_eq!(w.call(Method::POST, "/v1/auth/logout", &token, None).await.0, 204);
+        assert_eq!(
+            w.call(Method::POST, "/v1/auth/logout", &token, None)
+                .await
+                .0,
+            204
+        );
         assert_eq!(w.call(Method::GET, me, &token, None).await.0, 401);
 
         // An API key created with an expiry stops at it.
@@ -55,9 +71,16 @@ async fn sessions_end_when_idle_or_too_old_and_keys_when_they_expire() {
             created_by: "operator".into(),
             expires_at_ms: Some(w.now() + 3_600_000),
         };
-        w.store.create_api_key(key, op(Some(&a), Action::ApiKeyCreate)).await.unwrap();
+        w.store
+            .create_api_key(key, op(Some(&a), Action::ApiKeyCreate))
+            .await
+            .unwrap();
         let list = "/v1/records?limit=1";
-        assert_eq!(w.call(Method::GET, list, &minted.token, None).await.0, 200, "{kind}");
+        assert_eq!(
+            w.call(Method::GET, list, &minted.token, None).await.0,
+            200,
+            "{kind}"
+        );
         w.advance(3_600_000);
         let (status, p) = w.call(Method::GET, list, &minted.token, None).await;
         assert_eq!(status, 401, "{kind}: expired key");

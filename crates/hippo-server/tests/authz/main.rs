@@ -51,7 +51,13 @@ pub async fn worlds_with(
     let mut out = Vec::new();
     let dir = tempfile::tempdir().unwrap();
     let sqlite: Arc<dyn Store> = Arc::new(SqliteStore::create(&dir.path().join("data")).unwrap());
-    out.push(World::new(sqlite, policy(), verifier().await, Some(dir), None));
+    out.push(World::new(
+        sqlite,
+        policy(),
+        verifier().await,
+        Some(dir),
+        None,
+    ));
     if let Some(db) = TestDatabase::create(test).await {
         let keys = hippo_store::keyring::LedgerKeys {
             signing: hippo_audit::tree_head::AuditSigningKey::from_seed(&[7; 32]),
@@ -60,10 +66,19 @@ pub async fn worlds_with(
         let pg = PgStore::connect(&db.url, PgSettings::default(), keys)
             .await
             .unwrap();
-        out.push(World::new(Arc::new(pg), policy(), verifier().await, None, Some(db)));
+        out.push(World::new(
+            Arc::new(pg),
+            policy(),
+            verifier().await,
+            None,
+            Some(db),
+        ));
     } else {
         // CI always has PostgreSQL: there, a missing one is a failure, never a silent skip.
-        assert!(std::env::var_os("CI").is_none(), "PostgreSQL is required under CI");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "PostgreSQL is required under CI"
+        );
     }
     out
 }
@@ -159,7 +174,13 @@ impl World {
         minted.token
     }
 
-    pub async fn record(&self, tenant: &TenantId, kind: &str, labels: &[&str], body: serde_json::Value) -> String {
+    pub async fn record(
+        &self,
+        tenant: &TenantId,
+        kind: &str,
+        labels: &[&str],
+        body: serde_json::Value,
+    ) -> String {
         let input = RecordInput {
             record_type: kind.into(),
             subject: Some("subject-1".into()),
@@ -167,7 +188,12 @@ impl World {
             body: body.as_object().unwrap().clone(),
         };
         self.store
-            .create_record(tenant, input, "operator", op(Some(tenant), Action::RecordCreate))
+            .create_record(
+                tenant,
+                input,
+                "operator",
+                op(Some(tenant), Action::RecordCreate),
+            )
             .await
             .unwrap()
             .id
@@ -196,9 +222,16 @@ impl World {
         if path.starts_with("/v1/records/") && method_needs_version(&req) {
             req = req.header(header::IF_MATCH, "\"1\"");
         }
-        let resp = self.app.clone().oneshot(req.body(body).unwrap()).await.unwrap();
+        let resp = self
+            .app
+            .clone()
+            .oneshot(req.body(body).unwrap())
+            .await
+            .unwrap();
         let status = resp.status().as_u16();
-        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .unwrap();
         let value = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
         (status, value)
     }

@@ -49,20 +49,118 @@ fn endpoints() -> Vec<Endpoint> {
         json!({"role": "reader", "action": "record.read"})
     }
     vec![
-        ep(Method::GET, "/v1/records/{id}", Action::RecordRead, None, true, 200),
-        ep(Method::GET, "/v1/records/{id}/history", Action::RecordHistory, None, true, 200),
-        ep(Method::GET, "/v1/records/{id}/versions/1", Action::RecordRead, None, true, 200),
-        ep(Method::PUT, "/v1/records/{id}", Action::RecordUpdate, Some(patient), true, 200),
-        ep(Method::DELETE, "/v1/records/{id}", Action::RecordDelete, None, true, 200),
-        ep(Method::GET, "/v1/records?type=Patient", Action::RecordList, None, false, 200),
-        ep(Method::POST, "/v1/records", Action::RecordCreate, Some(patient), false, 201),
-        ep(Method::GET, "/v1/audit?limit=5", Action::AuditRead, None, false, 200),
-        ep(Method::GET, "/v1/admin/apikeys", Action::ApiKeyList, None, false, 200),
-        ep(Method::POST, "/v1/admin/apikeys", Action::ApiKeyCreate, Some(key), false, 201),
-        ep(Method::GET, "/v1/admin/users", Action::UserList, None, false, 200),
-        ep(Method::POST, "/v1/admin/users", Action::UserCreate, Some(user), false, 201),
-        ep(Method::POST, "/v1/admin/policy/explain", Action::PolicyExplain, Some(question), false, 200),
-        ep(Method::GET, "/v1/auth/session", Action::AuthLogin, None, false, 200),
+        ep(
+            Method::GET,
+            "/v1/records/{id}",
+            Action::RecordRead,
+            None,
+            true,
+            200,
+        ),
+        ep(
+            Method::GET,
+            "/v1/records/{id}/history",
+            Action::RecordHistory,
+            None,
+            true,
+            200,
+        ),
+        ep(
+            Method::GET,
+            "/v1/records/{id}/versions/1",
+            Action::RecordRead,
+            None,
+            true,
+            200,
+        ),
+        ep(
+            Method::PUT,
+            "/v1/records/{id}",
+            Action::RecordUpdate,
+            Some(patient),
+            true,
+            200,
+        ),
+        ep(
+            Method::DELETE,
+            "/v1/records/{id}",
+            Action::RecordDelete,
+            None,
+            true,
+            200,
+        ),
+        ep(
+            Method::GET,
+            "/v1/records?type=Patient",
+            Action::RecordList,
+            None,
+            false,
+            200,
+        ),
+        ep(
+            Method::POST,
+            "/v1/records",
+            Action::RecordCreate,
+            Some(patient),
+            false,
+            201,
+        ),
+        ep(
+            Method::GET,
+            "/v1/audit?limit=5",
+            Action::AuditRead,
+            None,
+            false,
+            200,
+        ),
+        ep(
+            Method::GET,
+            "/v1/admin/apikeys",
+            Action::ApiKeyList,
+            None,
+            false,
+            200,
+        ),
+        ep(
+            Method::POST,
+            "/v1/admin/apikeys",
+            Action::ApiKeyCreate,
+            Some(key),
+            false,
+            201,
+        ),
+        ep(
+            Method::GET,
+            "/v1/admin/users",
+            Action::UserList,
+            None,
+            false,
+            200,
+        ),
+        ep(
+            Method::POST,
+            "/v1/admin/users",
+            Action::UserCreate,
+            Some(user),
+            false,
+            201,
+        ),
+        ep(
+            Method::POST,
+            "/v1/admin/policy/explain",
+            Action::PolicyExplain,
+            Some(question),
+            false,
+            200,
+        ),
+        ep(
+            Method::GET,
+            "/v1/auth/session",
+            Action::AuthLogin,
+            None,
+            false,
+            200,
+        ),
     ]
 }
 
@@ -168,13 +266,23 @@ async fn every_endpoint_role_and_situation_gets_its_expected_answer() {
                         ));
                     }
                     if s == Situation::OtherTenant && resp.to_string().contains(canary) {
-                        failures.push(format!("{} cross-tenant read via {} {}", w.kind(), e.method, e.path));
+                        failures.push(format!(
+                            "{} cross-tenant read via {} {}",
+                            w.kind(),
+                            e.method,
+                            e.path
+                        ));
                     }
                 }
             }
         }
         assert_eq!(cases, 5 * 4 * endpoints().len());
-        assert!(failures.is_empty(), "{} of {cases} cases wrong:\n{}", failures.len(), failures.join("\n"));
+        assert!(
+            failures.is_empty(),
+            "{} of {cases} cases wrong:\n{}",
+            failures.len(),
+            failures.join("\n")
+        );
     }
 }
 
@@ -183,12 +291,24 @@ async fn an_emergency_session_reads_restricted_records_and_a_declared_purpose_do
     for w in worlds("authz_restricted", hippo_policy::PolicyEngine::builtin).await {
         let a = w.tenant("clinic-a").await;
         let user = w.user("er.doc", &a, Role::Reader).await;
-        let id = w.record(&a, "ClinicalNote", &["restricted"], json!({"text": "sealed"})).await;
+        let id = w
+            .record(
+                &a,
+                "ClinicalNote",
+                &["restricted"],
+                json!({"text": "sealed"}),
+            )
+            .await;
         let plain = w.session(&user, &a, Role::Reader).await;
-        let (status, p) = w.call(Method::GET, &format!("/v1/records/{id}"), &plain, None).await;
+        let (status, p) = w
+            .call(Method::GET, &format!("/v1/records/{id}"), &plain, None)
+            .await;
         assert_eq!(status, 403, "{}: {p}", w.kind());
         assert_eq!(p["type"], "urn:hippo:problem:forbidden");
-        assert!(p["detail"].as_str().unwrap().contains("restricted-label"), "{p}");
+        assert!(
+            p["detail"].as_str().unwrap().contains("restricted-label"),
+            "{p}"
+        );
         // The request header alone widens nothing.
         let req = Request::builder()
             .uri(format!("/v1/records/{id}"))
@@ -205,18 +325,32 @@ async fn an_emergency_session_reads_restricted_records_and_a_declared_purpose_do
             until_ms: w.now() + 60_000,
             reason_len: 30,
         };
-        w.store.open_emergency(&hash, em, op(Some(&a), Action::BreakGlassOpen)).await.unwrap();
-        let (status, body) = w.call(Method::GET, &format!("/v1/records/{id}"), &elevated, None).await;
+        w.store
+            .open_emergency(&hash, em, op(Some(&a), Action::BreakGlassOpen))
+            .await
+            .unwrap();
+        let (status, body) = w
+            .call(Method::GET, &format!("/v1/records/{id}"), &elevated, None)
+            .await;
         assert_eq!(status, 200, "{}: {body}", w.kind());
         w.advance(60_001);
-        let (status, _) = w.call(Method::GET, &format!("/v1/records/{id}"), &elevated, None).await;
+        let (status, _) = w
+            .call(Method::GET, &format!("/v1/records/{id}"), &elevated, None)
+            .await;
         assert_eq!(status, 403, "the elevation has ended");
         w.advance(-60_001);
         // The read under the elevation is marked in the audit trail.
-        let q = hippo_store::AuditQuery { limit: 1000, ..Default::default() };
+        let q = hippo_store::AuditQuery {
+            limit: 1000,
+            ..Default::default()
+        };
         let events = w
             .store
-            .list_audit(&hippo_core::LogId::Tenant(a.clone()), q, op(None, Action::AuditRead))
+            .list_audit(
+                &hippo_core::LogId::Tenant(a.clone()),
+                q,
+                op(None, Action::AuditRead),
+            )
             .await
             .unwrap()
             .items;
@@ -229,6 +363,9 @@ async fn an_emergency_session_reads_restricted_records_and_a_declared_purpose_do
             .iter()
             .filter(|e| e.details["purpose"] == "emergency" && e.details["emergency"] == true)
             .count();
-        assert_eq!(header_only, 0, "a declared purpose is never marked as break-glass");
+        assert_eq!(
+            header_only, 0,
+            "a declared purpose is never marked as break-glass"
+        );
     }
 }

@@ -11,14 +11,26 @@ async fn identity_provider_tokens_pass_through_the_same_policy() {
     let issuer = TestIssuer::start().await;
     let mut cfg = hippo_oidc::OidcConfig::new(issuer.url(), vec!["hippo-api".into()]);
     cfg.ca_file = Some(issuer.ca_file().to_owned());
-    cfg.claims.role_map.insert("clinicians".into(), Role::Reader);
-    cfg.claims.role_map.insert("records-team".into(), Role::Writer);
-    for w in worlds_with("authz_oidc", hippo_policy::PolicyEngine::builtin, Some(cfg.clone())).await {
+    cfg.claims
+        .role_map
+        .insert("clinicians".into(), Role::Reader);
+    cfg.claims
+        .role_map
+        .insert("records-team".into(), Role::Writer);
+    for w in worlds_with(
+        "authz_oidc",
+        hippo_policy::PolicyEngine::builtin,
+        Some(cfg.clone()),
+    )
+    .await
+    {
         let kind = w.kind();
         let a = w.tenant("clinic-a").await;
         let b = w.tenant("clinic-b").await;
         let mine = w.record(&a, "Patient", &[], json!({"mrn": "1"})).await;
-        let theirs = w.record(&b, "Patient", &[], json!({"mrn": hippo_testkit::CANARY})).await;
+        let theirs = w
+            .record(&b, "Patient", &[], json!({"mrn": hippo_testkit::CANARY}))
+            .await;
         let now_s = w.now() / 1000;
         let token = |groups: &[&str], amr: &[&str], exp: i64| {
             issuer.mint(
@@ -29,35 +41,73 @@ async fn identity_provider_tokens_pass_through_the_same_policy() {
             )
         };
         let reader = token(&["clinicians"], &["pwd", "mfa"], now_s + 600);
-        let (status, body) = w.call(Method::GET, &format!("/v1/records/{mine}"), &reader, None).await;
+        let (status, body) = w
+            .call(Method::GET, &format!("/v1/records/{mine}"), &reader, None)
+            .await;
         assert_eq!(status, 200, "{kind}: {body}");
-        let (status, body) = w.call(Method::GET, &format!("/v1/records/{theirs}"), &reader, None).await;
+        let (status, body) = w
+            .call(Method::GET, &format!("/v1/records/{theirs}"), &reader, None)
+            .await;
         assert_eq!(status, 404, "{kind}: another tenant's record is not found");
         assert!(!body.to_string().contains(hippo_testkit::CANARY));
         let (status, _) = w
-            .call(Method::POST, "/v1/records", &reader, Some(json!({"type": "Patient", "body": {}})))
+            .call(
+                Method::POST,
+                "/v1/records",
+                &reader,
+                Some(json!({"type": "Patient", "body": {}})),
+            )
             .await;
         assert_eq!(status, 403, "{kind}: a reader by mapping cannot write");
         let writer = token(&["records-team", "unmapped-group"], &["mfa"], now_s + 600);
         let (status, _) = w
-            .call(Method::POST, "/v1/records", &writer, Some(json!({"type": "Patient", "body": {}})))
+            .call(
+                Method::POST,
+                "/v1/records",
+                &writer,
+                Some(json!({"type": "Patient", "body": {}})),
+            )
             .await;
         assert_eq!(status, 201, "{kind}");
-        let (status, p) = w.call(Method::GET, "/v1/records", &token(&["clinicians"], &["pwd"], now_s + 600), None).await;
-        assert_eq!((status, p["type"].as_str()), (401, Some("urn:hippo:problem:mfa-required")), "{kind}: {p}");
+        let (status, p) = w
+            .call(
+                Method::GET,
+                "/v1/records",
+                &token(&["clinicians"], &["pwd"], now_s + 600),
+                None,
+            )
+            .await;
+        assert_eq!(
+            (status, p["type"].as_str()),
+            (401, Some("urn:hippo:problem:mfa-required")),
+            "{kind}: {p}"
+        );
         w.advance(700_000);
         let (status, p) = w.call(Method::GET, "/v1/records", &reader, None).await;
-        assert_eq!((status, p["type"].as_str()), (401, Some("urn:hippo:problem:token-expired")), "{kind}: {p}");
+        assert_eq!(
+            (status, p["type"].as_str()),
+            (401, Some("urn:hippo:problem:token-expired")),
+            "{kind}: {p}"
+        );
         w.advance(-700_000);
         // The audit trail names the provider's user, never the token.
-        let q = hippo_store::AuditQuery { limit: 1000, ..Default::default() };
+        let q = hippo_store::AuditQuery {
+            limit: 1000,
+            ..Default::default()
+        };
         let events = w
             .store
-            .list_audit(&hippo_core::LogId::Tenant(a.clone()), q, op(None, Action::AuditRead))
+            .list_audit(
+                &hippo_core::LogId::Tenant(a.clone()),
+                q,
+                op(None, Action::AuditRead),
+            )
             .await
             .unwrap()
             .items;
-        assert!(events.iter().any(|e| e.actor_id == "oidc:okta-123" && e.action == Action::RecordRead));
+        assert!(events
+            .iter()
+            .any(|e| e.actor_id == "oidc:okta-123" && e.action == Action::RecordRead));
         assert!(!serde_json::to_string(&events).unwrap().contains(&reader));
     }
 }

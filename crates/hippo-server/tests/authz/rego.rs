@@ -40,31 +40,73 @@ async fn a_tenant_rule_denies_by_name_and_another_removes_a_field() {
         let rb = w.session(&reader_b, &b, Role::Reader).await;
 
         let psych = w.record(&a, "PsychNote", &[], json!({"text": "x"})).await;
-        let (status, p) = w.call(Method::GET, &format!("/v1/records/{psych}"), &r, None).await;
+        let (status, p) = w
+            .call(Method::GET, &format!("/v1/records/{psych}"), &r, None)
+            .await;
         assert_eq!(status, 403, "{kind}: {p}");
-        assert!(p["detail"].as_str().unwrap().contains("tenant:psych-notes-need-writer"), "{p}");
-        assert_eq!(w.call(Method::GET, &format!("/v1/records/{psych}"), &wr, None).await.0, 200);
+        assert!(
+            p["detail"]
+                .as_str()
+                .unwrap()
+                .contains("tenant:psych-notes-need-writer"),
+            "{p}"
+        );
+        assert_eq!(
+            w.call(Method::GET, &format!("/v1/records/{psych}"), &wr, None)
+                .await
+                .0,
+            200
+        );
 
-        let patient = w.record(&a, "Patient", &[], json!({"ssn": "123-45-6789", "mrn": "7"})).await;
-        let (status, body) = w.call(Method::GET, &format!("/v1/records/{patient}"), &wr, None).await;
+        let patient = w
+            .record(
+                &a,
+                "Patient",
+                &[],
+                json!({"ssn": "123-45-6789", "mrn": "7"}),
+            )
+            .await;
+        let (status, body) = w
+            .call(Method::GET, &format!("/v1/records/{patient}"), &wr, None)
+            .await;
         assert_eq!(status, 200, "{kind}");
         assert_eq!(body["body"], json!({"mrn": "7"}), "{kind}: /ssn removed");
-        let (_, page) = w.call(Method::GET, "/v1/records?type=Patient", &wr, None).await;
-        assert_eq!(page["items"][0]["body"], json!({"mrn": "7"}), "{kind}: lists too");
+        let (_, page) = w
+            .call(Method::GET, "/v1/records?type=Patient", &wr, None)
+            .await;
+        assert_eq!(
+            page["items"][0]["body"],
+            json!({"mrn": "7"}),
+            "{kind}: lists too"
+        );
         // Tenant B has no rules: its own records keep every field.
         let other = w.record(&b, "Patient", &[], json!({"ssn": "1"})).await;
-        let (_, body) = w.call(Method::GET, &format!("/v1/records/{other}"), &rb, None).await;
+        let (_, body) = w
+            .call(Method::GET, &format!("/v1/records/{other}"), &rb, None)
+            .await;
         assert_eq!(body["body"], json!({"ssn": "1"}), "{kind}");
 
         // The denial is in the audit trail with its rule.
-        let q = hippo_store::AuditQuery { limit: 1000, ..Default::default() };
+        let q = hippo_store::AuditQuery {
+            limit: 1000,
+            ..Default::default()
+        };
         let events = w
             .store
-            .list_audit(&hippo_core::LogId::Tenant(a.clone()), q, op(None, Action::AuditRead))
+            .list_audit(
+                &hippo_core::LogId::Tenant(a.clone()),
+                q,
+                op(None, Action::AuditRead),
+            )
             .await
             .unwrap()
             .items;
-        assert!(events.iter().any(|e| e.outcome == hippo_core::Outcome::Denied
-            && e.details["rule"] == "tenant:psych-notes-need-writer"), "{kind}");
+        assert!(
+            events
+                .iter()
+                .any(|e| e.outcome == hippo_core::Outcome::Denied
+                    && e.details["rule"] == "tenant:psych-notes-need-writer"),
+            "{kind}"
+        );
     }
 }

@@ -115,17 +115,18 @@ async fn change_user(
         UserChange::Disable => &[
             "UPDATE hippo.users SET disabled_at_ms = coalesce(disabled_at_ms, $2) WHERE id = $1",
         ],
-        UserChange::Enable => &["UPDATE hippo.users SET disabled_at_ms = NULL WHERE id = $1 AND $2 >= 0"],
+        UserChange::Enable => {
+            &["UPDATE hippo.users SET disabled_at_ms = NULL WHERE id = $1 AND $2 >= 0"]
+        }
         UserChange::ResetMfa => &[
             "DELETE FROM hippo.totp_factors WHERE user_id = $1 AND $2 >= 0",
             "DELETE FROM hippo.recovery_codes WHERE user_id = $1 AND $2 >= 0",
         ],
         UserChange::RevokeSessions => &[],
     };
-    for sql in statements
-        .iter()
-        .chain(&["UPDATE hippo.sessions SET revoked_at_ms = $2 WHERE user_id = $1 AND revoked_at_ms IS NULL"])
-    {
+    for sql in statements.iter().chain(&[
+        "UPDATE hippo.sessions SET revoked_at_ms = $2 WHERE user_id = $1 AND revoked_at_ms IS NULL",
+    ]) {
         sqlx::query(*sql)
             .bind(user_id)
             .bind(now)
@@ -136,7 +137,8 @@ async fn change_user(
     user_by_id(c, user_id).await?.ok_or_else(|| corrupt("user"))
 }
 
-const SELECT_SESSION: &str = "SELECT s.session_id, s.user_id, u.username, s.tenant_id, s.role, s.stage,
+const SELECT_SESSION: &str =
+    "SELECT s.session_id, s.user_id, u.username, s.tenant_id, s.role, s.stage,
         s.created_at_ms, s.last_seen_ms, s.revoked_at_ms, u.disabled_at_ms IS NOT NULL,
         s.emergency_opened_at_ms, s.emergency_until_ms, s.emergency_reason_len
      FROM hippo.sessions s JOIN hippo.users u ON u.id = s.user_id WHERE s.token_hash = $1";
@@ -181,7 +183,10 @@ async fn session(c: &mut PgConnection, hash: &[u8; 32]) -> Result<Option<Session
     }))
 }
 
-async fn exec(c: &mut PgConnection, q: sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments>) -> Result<u64, StoreError> {
+async fn exec(
+    c: &mut PgConnection,
+    q: sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments>,
+) -> Result<u64, StoreError> {
     Ok(q.execute(c).await.map_err(errors::db)?.rows_affected())
 }
 
@@ -269,9 +274,11 @@ impl IdentityStore for PgStore {
         draft.resource_id = Some(user_id.to_owned());
         draft.detail("change", change.as_str());
         let (t, id) = (tenant.cloned(), user_id.to_owned());
-        self.in_catalog(draft, |c| {
-            Box::pin(async move { change_user(c, t.as_ref(), &id, change, now_ms).await })
-        }, |_, _| {})
+        self.in_catalog(
+            draft,
+            |c| Box::pin(async move { change_user(c, t.as_ref(), &id, change, now_ms).await }),
+            |_, _| {},
+        )
         .await
     }
 

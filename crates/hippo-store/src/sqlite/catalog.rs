@@ -154,7 +154,11 @@ pub fn rotate_api_key(
 ) -> Result<ApiKeyInfo, StoreError> {
     let sql = format!("{SELECT_KEY} WHERE k.key_id = ?1 AND (?2 IS NULL OR p.tenant_id = ?2)");
     let old = conn
-        .query_row(&sql, params![key_id, tenant.map(|t| t.as_str())], row_to_key)
+        .query_row(
+            &sql,
+            params![key_id, tenant.map(|t| t.as_str())],
+            row_to_key,
+        )
         .optional()?
         .filter(|k| k.revoked_at_ms.is_none() && k.replaced_by.is_none())
         .ok_or_else(|| StoreError::ApiKeyNotFound(key_id.to_owned()))?;

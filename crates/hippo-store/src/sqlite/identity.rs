@@ -23,7 +23,9 @@ fn memberships(c: &Connection, user_id: &str) -> Result<Vec<Membership>, StoreEr
     let mut stmt = c.prepare_cached(
         "SELECT tenant_id, role FROM memberships WHERE user_id = ?1 ORDER BY tenant_id",
     )?;
-    let rows = stmt.query_map([user_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    let rows = stmt.query_map([user_id], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+    })?;
     rows.map(|row| {
         let (t, role) = row?;
         Ok(Membership {
@@ -34,7 +36,8 @@ fn memberships(c: &Connection, user_id: &str) -> Result<Vec<Membership>, StoreEr
     .collect()
 }
 
-const SELECT_USER: &str = "SELECT u.id, u.username, u.created_at_ms, u.created_by, u.disabled_at_ms,
+const SELECT_USER: &str =
+    "SELECT u.id, u.username, u.created_at_ms, u.created_by, u.disabled_at_ms,
         (SELECT confirmed_at_ms IS NOT NULL FROM totp_factors f WHERE f.user_id = u.id),
         (SELECT count(*) FROM recovery_codes rc WHERE rc.user_id = u.id AND rc.used_at_ms IS NULL)
      FROM users u";
@@ -197,7 +200,9 @@ fn confirm_totp(
         params![user_id, now, step as i64],
     )?;
     if updated == 0 {
-        return Err(StoreError::FactorState("no enrolment is pending for this user"));
+        return Err(StoreError::FactorState(
+            "no enrolment is pending for this user",
+        ));
     }
     c.execute("DELETE FROM recovery_codes WHERE user_id = ?1", [user_id])?;
     for h in hashes {
@@ -211,12 +216,15 @@ fn confirm_totp(
         params![session.as_slice(), now],
     )?;
     if activated == 0 {
-        return Err(StoreError::FactorState("the enrolling session is no longer open"));
+        return Err(StoreError::FactorState(
+            "the enrolling session is no longer open",
+        ));
     }
     Ok(())
 }
 
-const SELECT_SESSION: &str = "SELECT s.session_id, s.user_id, u.username, s.tenant_id, s.role, s.stage,
+const SELECT_SESSION: &str =
+    "SELECT s.session_id, s.user_id, u.username, s.tenant_id, s.role, s.stage,
         s.created_at_ms, s.last_seen_ms, s.revoked_at_ms, u.disabled_at_ms IS NOT NULL,
         s.emergency_opened_at_ms, s.emergency_until_ms, s.emergency_reason_len
      FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?1";
@@ -226,9 +234,21 @@ fn session(c: &Connection, hash: &[u8; 32]) -> Result<Option<SessionRow>, StoreE
         .prepare_cached(SELECT_SESSION)?
         .query_row([hash.as_slice()], |r| {
             Ok((
-                (r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?),
-                (r.get::<_, String>(3)?, r.get::<_, String>(4)?, r.get::<_, String>(5)?),
-                (r.get::<_, i64>(6)?, r.get::<_, i64>(7)?, r.get::<_, Option<i64>>(8)?),
+                (
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                ),
+                (
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, String>(5)?,
+                ),
+                (
+                    r.get::<_, i64>(6)?,
+                    r.get::<_, i64>(7)?,
+                    r.get::<_, Option<i64>>(8)?,
+                ),
                 r.get::<_, bool>(9)?,
                 (
                     r.get::<_, Option<i64>>(10)?,
@@ -302,10 +322,7 @@ impl IdentityStore for SqliteStore {
         draft: AuditDraft,
     ) -> Result<Vec<UserInfo>, StoreError> {
         let t = tenant.cloned();
-        let result = self
-            .catalog
-            .read(move |c| list_users(c, t.as_ref()))
-            .await;
+        let result = self.catalog.read(move |c| list_users(c, t.as_ref())).await;
         Self::after_read(&self.catalog, draft, result, |a, users| {
             a.detail("count", users.len())
         })

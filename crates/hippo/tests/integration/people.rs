@@ -35,7 +35,10 @@ async fn add_user(s: &TestServer, name: &str, role: &str) -> String {
     )
     .await;
     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
-    r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned()
+    r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 struct SignedIn {
@@ -49,7 +52,13 @@ struct SignedIn {
 
 /// First sign-in: password, then enrolment of a TOTP authenticator.
 async fn first_sign_in(s: &TestServer, name: &str) -> SignedIn {
-    let r = post(s, "/v1/auth/login", None, json!({"username": name, "password": PASSWORD})).await;
+    let r = post(
+        s,
+        "/v1/auth/login",
+        None,
+        json!({"username": name, "password": PASSWORD}),
+    )
+    .await;
     assert_eq!(r.status(), 200);
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["stage"], "enrol", "{v}");
@@ -57,12 +66,24 @@ async fn first_sign_in(s: &TestServer, name: &str) -> SignedIn {
     let r = post(s, "/v1/auth/mfa/totp", Some(&pending), json!({})).await;
     assert_eq!(r.status(), 200);
     let e: Value = r.json().await.unwrap();
-    assert!(e["otpauth_uri"].as_str().unwrap().starts_with("otpauth://totp/Hippo:"), "{e}");
+    assert!(
+        e["otpauth_uri"]
+            .as_str()
+            .unwrap()
+            .starts_with("otpauth://totp/Hippo:"),
+        "{e}"
+    );
     assert!(e["qr_svg"].as_str().unwrap().contains("<svg"));
     let secret = totp::decode_base32(e["secret_base32"].as_str().unwrap()).unwrap();
     let step = now_step();
     let code = totp::code_at_step(&secret, step).unwrap();
-    let r = post(s, "/v1/auth/mfa/totp/confirm", Some(&pending), json!({"code": code})).await;
+    let r = post(
+        s,
+        "/v1/auth/mfa/totp/confirm",
+        Some(&pending),
+        json!({"code": code}),
+    )
+    .await;
     assert_eq!(r.status(), 200);
     let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
     let v: Value = r.json().await.unwrap();
@@ -100,21 +121,51 @@ async fn a_person_signs_in_with_a_second_factor_and_every_step_is_enforced() {
     let me = first_sign_in(&s, "nurse.joy").await;
     assert_eq!(me.recovery.len(), 10);
     for attr in ["Secure", "HttpOnly", "SameSite=Strict", "Path=/"] {
-        assert!(me.cookie.contains(attr), "cookie lacks {attr}: {}", me.cookie);
+        assert!(
+            me.cookie.contains(attr),
+            "cookie lacks {attr}: {}",
+            me.cookie
+        );
     }
     // The session reads (a reader) and is refused writing, by rule.
-    let r = authed(&c, Method::GET, s.url(&format!("/v1/records/{record}")), &me.token).send().await.unwrap();
+    let r = authed(
+        &c,
+        Method::GET,
+        s.url(&format!("/v1/records/{record}")),
+        &me.token,
+    )
+    .send()
+    .await
+    .unwrap();
     assert_eq!(r.status(), 200);
-    let p = expect_problem(post(&s, "/v1/records", Some(&me.token), patient("p-1")).await, 403, "forbidden").await;
+    let p = expect_problem(
+        post(&s, "/v1/records", Some(&me.token), patient("p-1")).await,
+        403,
+        "forbidden",
+    )
+    .await;
     assert!(p["detail"].as_str().unwrap().contains("rbac"), "{p}");
 
     // The cookie works for reads; state changes with it need the CSRF token.
     let cookie_pair = me.cookie.split(';').next().unwrap().to_owned();
-    let r = c.get(s.url("/v1/auth/session")).header("cookie", &cookie_pair).send().await.unwrap();
+    let r = c
+        .get(s.url("/v1/auth/session"))
+        .header("cookie", &cookie_pair)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let session: Value = r.json().await.unwrap();
-    assert_eq!((session["user_id"].as_str(), session["role"].as_str()), (Some(user_id.as_str()), Some("reader")));
-    let r = c.post(s.url("/v1/auth/logout")).header("cookie", &cookie_pair).send().await.unwrap();
+    assert_eq!(
+        (session["user_id"].as_str(), session["role"].as_str()),
+        (Some(user_id.as_str()), Some("reader"))
+    );
+    let r = c
+        .post(s.url("/v1/auth/logout"))
+        .header("cookie", &cookie_pair)
+        .send()
+        .await
+        .unwrap();
     expect_problem(r, 403, "csrf-failed").await;
     let r = c
         .post(s.url("/v1/auth/logout"))
@@ -124,18 +175,30 @@ async fn a_person_signs_in_with_a_second_factor_and_every_step_is_enforced() {
         .await
         .unwrap();
     assert_eq!(r.status(), 204);
-    let r = authed(&c, Method::GET, s.url("/v1/records"), &me.token).send().await.unwrap();
+    let r = authed(&c, Method::GET, s.url("/v1/records"), &me.token)
+        .send()
+        .await
+        .unwrap();
     expect_problem(r, 401, "session-ended").await;
 
     // Second sign-in: the code already used is a replay; the next step's code is accepted.
     let login = || async {
-        let r = post(&s, "/v1/auth/login", None, json!({"username": "Nurse.Joy", "password": PASSWORD})).await;
+        let r = post(
+            &s,
+            "/v1/auth/login",
+            None,
+            json!({"username": "Nurse.Joy", "password": PASSWORD}),
+        )
+        .await;
         let v: Value = r.json().await.unwrap();
         assert_eq!(v["stage"], "mfa", "{v}");
         v["token"].as_str().unwrap().to_owned()
     };
     let pending = login().await;
-    let r = authed(&c, Method::GET, s.url("/v1/records"), &pending).send().await.unwrap();
+    let r = authed(&c, Method::GET, s.url("/v1/records"), &pending)
+        .send()
+        .await
+        .unwrap();
     expect_problem(r, 401, "sign-in-step").await;
     let replay = totp::code_at_step(&me.secret, me.step).unwrap();
     let r = post(&s, "/v1/auth/mfa", Some(&pending), json!({"code": replay})).await;
@@ -144,21 +207,45 @@ async fn a_person_signs_in_with_a_second_factor_and_every_step_is_enforced() {
     let r = post(&s, "/v1/auth/mfa", Some(&pending), json!({"code": next})).await;
     assert_eq!(r.status(), 200);
     let active: Value = r.json().await.unwrap();
-    assert_ne!(active["token"], pending, "a fresh token, never the pending one");
+    assert_ne!(
+        active["token"], pending,
+        "a fresh token, never the pending one"
+    );
     let session = active["token"].as_str().unwrap().to_owned();
-    let r = authed(&c, Method::GET, s.url("/v1/records"), &pending).send().await.unwrap();
+    let r = authed(&c, Method::GET, s.url("/v1/records"), &pending)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401, "the pending token is spent");
 
     // A recovery code works once.
     let pending = login().await;
-    let r = post(&s, "/v1/auth/mfa", Some(&pending), json!({"code": me.recovery[0]})).await;
+    let r = post(
+        &s,
+        "/v1/auth/mfa",
+        Some(&pending),
+        json!({"code": me.recovery[0]}),
+    )
+    .await;
     assert_eq!(r.status(), 200);
     let pending = login().await;
-    let r = post(&s, "/v1/auth/mfa", Some(&pending), json!({"code": me.recovery[0]})).await;
+    let r = post(
+        &s,
+        "/v1/auth/mfa",
+        Some(&pending),
+        json!({"code": me.recovery[0]}),
+    )
+    .await;
     expect_problem(r, 401, "sign-in-failed").await;
 
     // Break-glass: a reason is required; reads under it are marked and accounted for.
-    let r = post(&s, "/v1/auth/break-glass", Some(&session), json!({"reason": "short", "minutes": 5})).await;
+    let r = post(
+        &s,
+        "/v1/auth/break-glass",
+        Some(&session),
+        json!({"reason": "short", "minutes": 5}),
+    )
+    .await;
     expect_problem(r, 400, "invalid-parameter").await;
     let r = post(
         &s,
@@ -169,17 +256,33 @@ async fn a_person_signs_in_with_a_second_factor_and_every_step_is_enforced() {
     .await;
     assert_eq!(r.status(), 200);
     assert!(r.json::<Value>().await.unwrap()["emergency_until"].is_string());
-    let r = authed(&c, Method::GET, s.url(&format!("/v1/records/{record}")), &session).send().await.unwrap();
+    let r = authed(
+        &c,
+        Method::GET,
+        s.url(&format!("/v1/records/{record}")),
+        &session,
+    )
+    .send()
+    .await
+    .unwrap();
     assert_eq!(r.status(), 200);
-    assert!(s.logs().contains("break_glass_opened"), "a security alert is logged");
+    assert!(
+        s.logs().contains("break_glass_opened"),
+        "a security alert is logged"
+    );
     let auditor = s.create_key("default", "auditor");
-    let d: Value = authed(&c, Method::GET, s.url("/v1/audit/disclosures?subject=p-42"), &auditor)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let d: Value = authed(
+        &c,
+        Method::GET,
+        s.url("/v1/audit/disclosures?subject=p-42"),
+        &auditor,
+    )
+    .send()
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
     let emergency_reads = d["items"]
         .as_array()
         .unwrap()
@@ -189,17 +292,34 @@ async fn a_person_signs_in_with_a_second_factor_and_every_step_is_enforced() {
     assert_eq!(emergency_reads, 1, "{d}");
 
     // Disabling the user ends the session at once.
-    let r = post(&s, &format!("/v1/admin/users/{user_id}/disable"), Some(&s.admin_key), json!({})).await;
+    let r = post(
+        &s,
+        &format!("/v1/admin/users/{user_id}/disable"),
+        Some(&s.admin_key),
+        json!({}),
+    )
+    .await;
     assert_eq!(r.status(), 200);
-    let r = authed(&c, Method::GET, s.url("/v1/records"), &session).send().await.unwrap();
+    let r = authed(&c, Method::GET, s.url("/v1/records"), &session)
+        .send()
+        .await
+        .unwrap();
     expect_problem(r, 401, "session-ended").await;
-    let r = post(&s, "/v1/auth/login", None, json!({"username": "nurse.joy", "password": PASSWORD})).await;
+    let r = post(
+        &s,
+        "/v1/auth/login",
+        None,
+        json!({"username": "nurse.joy", "password": PASSWORD}),
+    )
+    .await;
     expect_problem(r, 401, "sign-in-failed").await;
 
     // Every failure is audited; no secret or password ever is.
     let events = audit_events(&s, &auditor, "&log=access").await;
     assert!(events.iter().any(|e| e["action"] == "auth.mfa_enrol"));
-    assert!(events.iter().any(|e| e["action"] == "breakglass.open" && e["outcome"] == "success"));
+    assert!(events
+        .iter()
+        .any(|e| e["action"] == "breakglass.open" && e["outcome"] == "success"));
     let text = serde_json::to_string(&events).unwrap();
     assert!(!text.contains(PASSWORD));
     assert!(!text.contains(&me.recovery[1]));
@@ -211,11 +331,27 @@ async fn repeated_failures_lock_the_account_and_unknown_names_look_the_same() {
     add_user(&s, "locked.out", "reader").await;
     let attempt = |name: &'static str, pw: &'static str| {
         let s = &s;
-        async move { post(s, "/v1/auth/login", None, json!({"username": name, "password": pw})).await }
+        async move {
+            post(
+                s,
+                "/v1/auth/login",
+                None,
+                json!({"username": name, "password": pw}),
+            )
+            .await
+        }
     };
     let known = expect_problem(attempt("locked.out", CANARY).await, 401, "sign-in-failed").await;
-    let unknown = expect_problem(attempt("no.such.person", CANARY).await, 401, "sign-in-failed").await;
-    assert_eq!(known["detail"], unknown["detail"], "no hint whether the account exists");
+    let unknown = expect_problem(
+        attempt("no.such.person", CANARY).await,
+        401,
+        "sign-in-failed",
+    )
+    .await;
+    assert_eq!(
+        known["detail"], unknown["detail"],
+        "no hint whether the account exists"
+    );
     for _ in 0..5 {
         attempt("locked.out", CANARY).await;
     }
@@ -226,7 +362,12 @@ async fn repeated_failures_lock_the_account_and_unknown_names_look_the_same() {
     for _ in 0..6 {
         attempt("no.such.person", CANARY).await;
     }
-    expect_problem(attempt("no.such.person", CANARY).await, 429, "sign-in-locked").await;
+    expect_problem(
+        attempt("no.such.person", CANARY).await,
+        429,
+        "sign-in-locked",
+    )
+    .await;
     assert!(!s.logs().contains(CANARY), "passwords never reach the logs");
 }
 
@@ -249,7 +390,10 @@ fn a_broken_rego_policy_stops_the_start_naming_file_and_line() {
 
 #[tokio::test]
 async fn logout_on_one_instance_is_seen_by_another_at_once() {
-    if !hippo_testkit::runs_on(StoreKind::Postgres, "instances share sessions through the database") {
+    if !hippo_testkit::runs_on(
+        StoreKind::Postgres,
+        "instances share sessions through the database",
+    ) {
         return;
     }
     let one = server();
@@ -258,7 +402,13 @@ async fn logout_on_one_instance_is_seen_by_another_at_once() {
     let me = first_sign_in(&one, "float.nurse").await;
     let on_two = |t: String| {
         let two = &two;
-        async move { authed(&two.client(), Method::GET, two.url("/v1/auth/session"), &t).send().await.unwrap().status() }
+        async move {
+            authed(&two.client(), Method::GET, two.url("/v1/auth/session"), &t)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
     };
     assert_eq!(on_two(me.token.clone()).await, 200);
     let r = post(&one, "/v1/auth/logout", Some(&me.token), json!({})).await;
