@@ -112,4 +112,7 @@ fn readme_commands_run_as_written_on_a_fresh_data_directory() {
         "the curl line lists records: {stdout}"
     );
     assert!(stderr.contains("Revoked key"), "{stderr}");
+    assert!(stderr.contains("Created user nurse.joy"), "{stderr}");
+    assert!(stdout.contains("nurse.joy") && stdout.contains("clinic-b:reader"), "{stdout}");
+    assert!(stdout.contains("\"allowed\": true"), "policy explain answers: {stdout}");
 }
