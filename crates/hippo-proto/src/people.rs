@@ -100,6 +100,8 @@ pub struct UserView {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disabled_at: Option<String>,
     pub totp_enrolled: bool,
+    /// Passkeys (WebAuthn credentials) registered.
+    pub passkeys: u32,
     pub recovery_codes_left: u32,
 }
 

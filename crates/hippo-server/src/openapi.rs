@@ -5,6 +5,7 @@
 //! or audit log unavailable) and 500, and declares every error as `application/problem+json`,
 //! which is what [`crate::problem`] sends.
 
+use crate::auth::{passkeys, signin, users};
 use crate::routes::{admin, audit, ledger, metrics, ops, records};
 use hippo_proto::PROBLEM_JSON;
 use utoipa::openapi::header::HeaderBuilder;
@@ -18,12 +19,15 @@ use utoipa::{Modify, OpenApi};
     info(title = "Hippo", description = "HIPAA-ready health data platform: encrypted, audited, versioned PHI records."),
     paths(
         records::create, records::get, records::update, records::delete, records::history, records::version, records::list,
-        admin::create_key, admin::list_keys, admin::revoke_key,
+        admin::create_key, admin::list_keys, admin::revoke_key, users::rotate_key,
+        users::create_user, users::list_users, users::disable_user, users::enable_user, users::reset_mfa, users::revoke_sessions, users::explain,
+        signin::login, signin::mfa, signin::enrol_totp, signin::confirm_totp, signin::logout, signin::current, signin::break_glass,
+        passkeys::register_start, passkeys::register_finish, passkeys::login_start, passkeys::login_finish,
         audit::list, ledger::tree_heads, ledger::sign_tree_head, ledger::inclusion, ledger::consistency, ledger::pubkey, ledger::disclosures,
         ops::healthz, ops::readyz, ops::version, metrics::metrics,
     ),
     modifiers(&BearerAuth, &ProblemResponses),
-    tags((name = "records"), (name = "admin"), (name = "audit"), (name = "ops"))
+    tags((name = "records"), (name = "auth"), (name = "admin"), (name = "audit"), (name = "ops"))
 )]
 struct ApiDoc;
 

@@ -62,6 +62,8 @@ pub enum ApiError {
     WeakPassword(String),
     #[error("{message}")]
     BadToken { slug: &'static str, message: String },
+    #[error("{message}")]
+    Passkey { slug: &'static str, message: String },
     #[error("no such {0}")]
     NotFound(&'static str),
     #[error("the record has been deleted; its history is still available")]
@@ -112,7 +114,8 @@ impl ApiError {
             | SignInFailed
             | SessionEnded(_)
             | SignInStep(_)
-            | BadToken { .. } => StatusCode::UNAUTHORIZED,
+            | BadToken { .. }
+            | Passkey { .. } => StatusCode::UNAUTHORIZED,
             Denied { .. } | CsrfFailed => StatusCode::FORBIDDEN,
             SignInLocked { .. } => StatusCode::TOO_MANY_REQUESTS,
             WeakPassword(_) => StatusCode::BAD_REQUEST,
@@ -150,7 +153,7 @@ impl ApiError {
             SignInStep(_) => "sign-in-step",
             CsrfFailed => "csrf-failed",
             WeakPassword(_) => "weak-password",
-            BadToken { slug, .. } => slug,
+            BadToken { slug, .. } | Passkey { slug, .. } => slug,
             NotFound(_) => "not-found",
             Gone => "deleted",
             StaleVersion { .. } => "stale-version",
@@ -187,6 +190,7 @@ impl ApiError {
             CsrfFailed => "CSRF token missing or wrong",
             WeakPassword(_) => "Password refused",
             BadToken { .. } => "Bearer token refused",
+            Passkey { .. } => "Passkey ceremony failed",
             NotFound(_) => "Not found",
             Gone => "Record deleted",
             StaleVersion { .. } => "Stale version",

@@ -22,6 +22,8 @@ pub struct AppState {
     pub throttle: Arc<SignInThrottle>,
     /// Decoy Argon2id hash checked for unknown accounts, so they take as long as known ones.
     pub decoy_hash: Arc<String>,
+    /// The WebAuthn relying party (passkeys), from `[auth]`.
+    pub webauthn: Arc<webauthn_rs::Webauthn>,
     clock: Clock,
     /// When each API key's last use was last written by this instance.
     key_use: Arc<Mutex<HashMap<String, i64>>>,
@@ -39,7 +41,12 @@ impl AppState {
     ) -> Self {
         let decoy = hippo_identity::password::decoy_hash(config.auth.argon2)
             .expect("validated: the Argon2id cost is usable");
+        let webauthn = config
+            .auth
+            .webauthn()
+            .expect("validated: the WebAuthn relying party is usable");
         Self {
+            webauthn: Arc::new(webauthn),
             limiter: Arc::new(Limiter::new(&config.rate_limit)),
             throttle: Arc::new(SignInThrottle::new(config.auth.throttle)),
             decoy_hash: Arc::new(decoy),

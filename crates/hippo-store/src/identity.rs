@@ -40,6 +40,15 @@ pub struct UserInfo {
     pub totp_enrolled: bool,
     /// Unused recovery codes left.
     pub recovery_codes_left: u32,
+    /// Passkeys (WebAuthn credentials) registered.
+    pub passkeys: u32,
+}
+
+impl UserInfo {
+    /// Whether the user has a second factor to present (a confirmed TOTP or a passkey).
+    pub fn has_second_factor(&self) -> bool {
+        self.totp_enrolled || self.passkeys > 0
+    }
 }
 
 impl UserInfo {
@@ -66,7 +75,7 @@ pub struct LoginRecord {
 pub enum UserChange {
     Disable,
     Enable,
-    /// Removes the TOTP factor and recovery codes: the next sign-in enrols anew.
+    /// Removes the TOTP factor, passkeys and recovery codes: the next sign-in enrols anew.
     ResetMfa,
     /// Ends every session and nothing else.
     RevokeSessions,
@@ -157,6 +166,25 @@ pub struct SessionRow {
     pub emergency: Option<Emergency>,
 }
 
+/// A stored passkey: the WebAuthn credential (public key and counter) as the server library
+/// serialises it; the store keeps it opaque.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPasskey {
+    pub credential_id: String,
+    pub name: String,
+    pub passkey: String,
+    pub created_at_ms: i64,
+    pub last_used_at_ms: Option<i64>,
+}
+
+/// Enrolling the first second factor turns the enrolling session active and stores recovery
+/// codes, in the same commit.
+#[derive(Debug, Clone)]
+pub struct Activation {
+    pub session: [u8; 32],
+    pub recovery_hashes: Vec<[u8; 32]>,
+}
+
 /// The outcome of presenting a second factor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FactorUse {
@@ -213,6 +241,37 @@ pub trait IdentityStore: Send + Sync {
         code_hash: &[u8; 32],
         now_ms: i64,
     ) -> Result<FactorUse, StoreError>;
+
+    /// Registers a passkey; with `activation`, also turns the enrolling session active and
+    /// stores recovery codes (one commit, with the audit event).
+    async fn add_passkey(
+        &self,
+        user_id: &str,
+        passkey: StoredPasskey,
+        activation: Option<Activation>,
+        now_ms: i64,
+        audit: AuditDraft,
+    ) -> Result<(), StoreError>;
+    async fn passkeys(&self, user_id: &str) -> Result<Vec<StoredPasskey>, StoreError>;
+    /// Stores a passkey's new state after a sign-in (its signature counter).
+    async fn update_passkey(
+        &self,
+        credential_id: &str,
+        passkey: String,
+        now_ms: i64,
+    ) -> Result<(), StoreError>;
+    /// Keeps the state of a WebAuthn ceremony on a session until `expires_at_ms`.
+    async fn put_ceremony(
+        &self,
+        token_hash: &[u8; 32],
+        state: String,
+        expires_at_ms: i64,
+    ) -> Result<(), StoreError>;
+    /// Takes (and clears) a session's ceremony state: a challenge is answered at most once.
+    async fn take_ceremony(
+        &self,
+        token_hash: &[u8; 32],
+    ) -> Result<Option<(String, i64)>, StoreError>;
 
     // --- sessions -----------------------------------------------------------------------------
     async fn create_session(

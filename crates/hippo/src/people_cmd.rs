@@ -325,19 +325,24 @@ pub async fn user(data_dir: &Path, cmd: UserCommand) -> Result<()> {
                     println!("{}", serde_json::to_string_pretty(&views)?);
                 } else {
                     println!(
-                        "{:<40} {:<24} {:<9} {:<5} MEMBERSHIPS",
+                        "{:<40} {:<24} {:<9} {:<8} MEMBERSHIPS",
                         "USER ID", "USERNAME", "STATUS", "MFA"
                     );
                     for u in users {
                         let status = if u.disabled_at_ms.is_some() { "disabled" } else { "active" };
-                        let mfa = if u.totp_enrolled { "totp" } else { "-" };
+                        let mfa = match (u.totp_enrolled, u.passkeys) {
+                            (true, 0) => "totp".to_owned(),
+                            (false, 0) => "-".to_owned(),
+                            (true, n) => format!("totp+{n}pk"),
+                            (false, n) => format!("{n}pk"),
+                        };
                         let m: Vec<String> = u
                             .memberships
                             .iter()
                             .map(|m| format!("{}:{}", m.tenant, m.role))
                             .collect();
                         println!(
-                            "{:<40} {:<24} {:<9} {:<5} {}",
+                            "{:<40} {:<24} {:<9} {:<8} {}",
                             u.id,
                             u.username,
                             status,

@@ -3,6 +3,7 @@
 
 pub mod alert;
 pub mod caller;
+pub mod passkeys;
 pub mod signin;
 pub mod throttle;
 pub mod users;

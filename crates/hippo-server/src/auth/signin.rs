@@ -29,17 +29,20 @@ use hippo_store::identity::{
 /// The issuer name shown in authenticator apps.
 const TOTP_ISSUER: &str = "Hippo";
 
-fn source(meta: &RequestMeta) -> String {
+pub(super) fn source(meta: &RequestMeta) -> String {
     meta.source_addr.clone().unwrap_or_else(|| "-".into())
 }
 
-fn parse<T: serde::de::DeserializeOwned>(v: serde_json::Value, shape: &str) -> Result<T, ApiError> {
+pub(super) fn parse<T: serde::de::DeserializeOwned>(
+    v: serde_json::Value,
+    shape: &str,
+) -> Result<T, ApiError> {
     serde_json::from_value(v)
         .map_err(|_| ApiError::BadParameter(format!("expected {shape} and no other fields")))
 }
 
 /// A sign-in failure: counted by the throttle, audited without the name typed, answered 401.
-async fn failed(
+pub(super) async fn failed(
     state: &AppState,
     mut draft: AuditDraft,
     account: &str,
@@ -60,7 +63,7 @@ fn session_cookie(token: &str, max_age_secs: u64) -> HeaderValue {
     .expect("token and numbers are header-safe")
 }
 
-fn with_cookie(view: SignInView, token: &str, max_age_secs: u64) -> Response {
+pub(super) fn with_cookie(view: SignInView, token: &str, max_age_secs: u64) -> Response {
     let mut resp = Json(view).into_response();
     resp.headers_mut()
         .insert(header::SET_COOKIE, session_cookie(token, max_age_secs));
@@ -69,7 +72,7 @@ fn with_cookie(view: SignInView, token: &str, max_age_secs: u64) -> Response {
     resp
 }
 
-fn active_view(
+pub(super) fn active_view(
     state: &AppState,
     token: &str,
     now_ms: i64,
@@ -86,7 +89,7 @@ fn active_view(
 }
 
 #[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = LoginRequest,
-    responses((status = 200, body = SignInView), (status = 401, body = hippo_proto::Problem), (status = 429, body = hippo_proto::Problem)))]
+    responses((status = 200, body = SignInView), (status = 401, body = hippo_proto::Problem), (status = 429, body = hippo_proto::Problem), (status = 503, body = hippo_proto::Problem), (status = 400, body = hippo_proto::Problem), (status = 413, body = hippo_proto::Problem), (status = 415, body = hippo_proto::Problem)))]
 pub async fn login(
     State(s): State<AppState>,
     parts: Parts,
@@ -153,7 +156,7 @@ pub async fn login(
         return Err(failed(&s, draft, &name, &meta, "no_membership").await);
     };
     s.throttle.success(&name);
-    let stage = if record.totp_confirmed {
+    let stage = if record.totp_confirmed || user.passkeys > 0 {
         SessionStage::Mfa
     } else if s.config.auth.mfa_optional_for(&m.tenant, m.role) {
         SessionStage::Active
@@ -265,7 +268,7 @@ impl FromRequestParts<AppState> for PendingSignIn {
 }
 
 #[utoipa::path(post, path = "/v1/auth/mfa", tag = "auth", request_body = MfaRequest,
-    responses((status = 200, body = SignInView), (status = 401, body = hippo_proto::Problem)), security(("bearer" = [])))]
+    responses((status = 200, body = SignInView), (status = 400, body = hippo_proto::Problem), (status = 413, body = hippo_proto::Problem), (status = 415, body = hippo_proto::Problem)), security(("bearer" = [])))]
 pub async fn mfa(
     State(s): State<AppState>,
     pending: PendingSignIn,
@@ -329,6 +332,17 @@ pub async fn mfa(
         return Err(failed(&s, draft, &account, &pending.meta, why).await);
     }
     s.throttle.success(&account);
+    complete(&s, &pending, factor).await
+}
+
+/// Ends a sign-in whose second factor was accepted: a fresh token for the signed-in session
+/// (the pending one, which may have been seen before the second factor, never becomes a session:
+/// no session fixation), the pending one revoked, the cookie set.
+pub(super) async fn complete(
+    s: &AppState,
+    pending: &PendingSignIn,
+    factor: &str,
+) -> Result<Response, ApiError> {
     // A fresh token for the signed-in session: the pending one (which may have been seen
     // before the second factor) never becomes a session (no session fixation).
     let minted = session::mint(&hippo_store::random::bytes::<{ session::RANDOM_BYTES }>()?);
@@ -339,7 +353,7 @@ pub async fn mfa(
         .create_session(
             NewSession {
                 token_hash: minted.token_hash,
-                user_id,
+                user_id: pending.row.user_id.clone(),
                 tenant: pending.row.tenant.clone(),
                 role: pending.row.role,
                 stage: SessionStage::Active,
@@ -357,14 +371,14 @@ pub async fn mfa(
         .await?;
     let max_age = s.config.auth.session_absolute_secs;
     Ok(with_cookie(
-        active_view(&s, &minted.token, pending.now_ms, Vec::new()),
+        active_view(s, &minted.token, pending.now_ms, Vec::new()),
         &minted.token,
         max_age,
     ))
 }
 
 #[utoipa::path(post, path = "/v1/auth/mfa/totp", tag = "auth",
-    responses((status = 200, body = TotpEnrolment), (status = 401, body = hippo_proto::Problem)), security(("bearer" = [])))]
+    responses((status = 200, body = TotpEnrolment), (status = 409, body = hippo_proto::Problem)), security(("bearer" = [])))]
 pub async fn enrol_totp(
     State(s): State<AppState>,
     pending: PendingSignIn,
@@ -393,7 +407,7 @@ pub async fn enrol_totp(
 }
 
 #[utoipa::path(post, path = "/v1/auth/mfa/totp/confirm", tag = "auth", request_body = MfaRequest,
-    responses((status = 200, body = SignInView), (status = 401, body = hippo_proto::Problem)), security(("bearer" = [])))]
+    responses((status = 200, body = SignInView), (status = 400, body = hippo_proto::Problem), (status = 413, body = hippo_proto::Problem), (status = 415, body = hippo_proto::Problem)), security(("bearer" = [])))]
 pub async fn confirm_totp(
     State(s): State<AppState>,
     pending: PendingSignIn,
@@ -496,7 +510,7 @@ pub async fn current(
 }
 
 #[utoipa::path(post, path = "/v1/auth/break-glass", tag = "auth", request_body = BreakGlassRequest,
-    responses((status = 200, body = SessionView), (status = 400, body = hippo_proto::Problem)), security(("bearer" = [])))]
+    responses((status = 200, body = SessionView), (status = 400, body = hippo_proto::Problem), (status = 413, body = hippo_proto::Problem), (status = 415, body = hippo_proto::Problem), (status = 409, body = hippo_proto::Problem)), security(("bearer" = [])))]
 pub async fn break_glass(
     State(s): State<AppState>,
     caller: Caller,

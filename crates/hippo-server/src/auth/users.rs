@@ -30,6 +30,7 @@ pub fn user_view(u: UserInfo) -> UserView {
         created_by: u.created_by,
         disabled_at: u.disabled_at_ms.map(rfc3339),
         totp_enrolled: u.totp_enrolled,
+        passkeys: u.passkeys,
         recovery_codes_left: u.recovery_codes_left,
     }
 }
@@ -53,7 +54,7 @@ pub async fn hash_new_password(
 }
 
 #[utoipa::path(post, path = "/v1/admin/users", tag = "admin", request_body = UserCreate,
-    responses((status = 201, body = UserView), (status = 400, body = hippo_proto::Problem), (status = 409, body = hippo_proto::Problem)),
+    responses((status = 201, body = UserView), (status = 400, body = hippo_proto::Problem), (status = 413, body = hippo_proto::Problem), (status = 415, body = hippo_proto::Problem), (status = 409, body = hippo_proto::Problem)),
     security(("bearer" = [])))]
 pub async fn create_user(
     State(s): State<AppState>,
@@ -190,7 +191,7 @@ pub async fn revoke_sessions(
 
 #[utoipa::path(post, path = "/v1/admin/apikeys/{key_id}/rotate", tag = "admin", params(("key_id" = String, Path)),
     request_body = ApiKeyRotate,
-    responses((status = 201, body = hippo_proto::ApiKeyCreated), (status = 404, body = hippo_proto::Problem)), security(("bearer" = [])))]
+    responses((status = 201, body = hippo_proto::ApiKeyCreated), (status = 404, body = hippo_proto::Problem), (status = 400, body = hippo_proto::Problem), (status = 413, body = hippo_proto::Problem), (status = 415, body = hippo_proto::Problem)), security(("bearer" = [])))]
 pub async fn rotate_key(
     State(s): State<AppState>,
     caller: Caller,
@@ -311,7 +312,7 @@ pub fn answer(d: hippo_policy::Decision) -> PolicyAnswer {
 }
 
 #[utoipa::path(post, path = "/v1/admin/policy/explain", tag = "admin", request_body = PolicyQuestion,
-    responses((status = 200, body = PolicyAnswer), (status = 400, body = hippo_proto::Problem)), security(("bearer" = [])))]
+    responses((status = 200, body = PolicyAnswer), (status = 400, body = hippo_proto::Problem), (status = 413, body = hippo_proto::Problem), (status = 415, body = hippo_proto::Problem)), security(("bearer" = [])))]
 pub async fn explain(
     State(s): State<AppState>,
     caller: Caller,

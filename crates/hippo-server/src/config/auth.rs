@@ -29,6 +29,11 @@ pub struct AuthConfig {
     pub break_glass_max_minutes: u32,
     /// Seconds an old API key keeps working after a rotation, unless the request says otherwise.
     pub api_key_rotation_overlap_secs: u64,
+    /// WebAuthn relying party id: the domain people reach the console at (passkeys are bound
+    /// to it).
+    pub webauthn_rp_id: String,
+    /// The exact origin browsers report (scheme, host, port), within `webauthn_rp_id`.
+    pub webauthn_origin: String,
 }
 
 impl Default for AuthConfig {
@@ -43,6 +48,8 @@ impl Default for AuthConfig {
             mfa_optional: BTreeMap::new(),
             break_glass_max_minutes: 60,
             api_key_rotation_overlap_secs: 24 * 3600,
+            webauthn_rp_id: "localhost".into(),
+            webauthn_origin: "https://localhost:8443".into(),
         }
     }
 }
@@ -62,7 +69,28 @@ impl AuthConfig {
             .is_some_and(|roles| roles.contains(&role))
     }
 
+    /// The WebAuthn relying party, or why the settings cannot make one.
+    pub fn webauthn(&self) -> Result<webauthn_rs::Webauthn, ConfigError> {
+        let origin = webauthn_rs::prelude::Url::parse(&self.webauthn_origin).map_err(|_| {
+            ConfigError::new(
+                "auth.webauthn_origin",
+                "is not a URL",
+                "use the console's origin, e.g. https://hippo.example.org",
+            )
+        })?;
+        webauthn_rs::WebauthnBuilder::new(&self.webauthn_rp_id, &origin)
+            .and_then(|b| b.rp_name("Hippo").build())
+            .map_err(|e| {
+                ConfigError::new(
+                    "auth.webauthn_rp_id",
+                    format!("does not fit auth.webauthn_origin: {e}"),
+                    "use the origin's host or a parent domain of it, e.g. example.org for https://hippo.example.org",
+                )
+            })
+    }
+
     pub fn validate(&self) -> Result<(), ConfigError> {
+        self.webauthn()?;
         if !(60..=24 * 3600).contains(&self.session_idle_secs) {
             return Err(ConfigError::new(
                 "auth.session_idle_secs",

@@ -45,6 +45,22 @@ pub fn router(state: AppState, hsts: bool) -> Router {
             "/v1/auth/mfa/totp/confirm",
             post(auth::signin::confirm_totp),
         )
+        .route(
+            "/v1/auth/passkeys/register/start",
+            post(auth::passkeys::register_start),
+        )
+        .route(
+            "/v1/auth/passkeys/register/finish",
+            post(auth::passkeys::register_finish),
+        )
+        .route(
+            "/v1/auth/passkeys/login/start",
+            post(auth::passkeys::login_start),
+        )
+        .route(
+            "/v1/auth/passkeys/login/finish",
+            post(auth::passkeys::login_finish),
+        )
         .route("/v1/auth/logout", post(auth::signin::logout))
         .route("/v1/auth/session", get(auth::signin::current))
         .route("/v1/auth/break-glass", post(auth::signin::break_glass))

@@ -87,3 +87,42 @@ async fn sessions_end_when_idle_or_too_old_and_keys_when_they_expire() {
         assert_eq!(p["type"], "urn:hippo:problem:bad-credentials");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_passkey_challenge_is_refused_and_changes_nothing() {
+    use webauthn_authenticator_rs::prelude::WebauthnAuthenticator;
+    for w in worlds("authz_challenge", hippo_policy::PolicyEngine::builtin).await {
+        let kind = w.kind();
+        let a = w.tenant("clinic-a").await;
+        let user = w.user("slow.clicker", &a, Role::Reader).await;
+        let token = w.session(&user, &a, Role::Reader).await;
+        let (status, challenge) = w
+            .call(
+                Method::POST,
+                "/v1/auth/passkeys/register/start",
+                &token,
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{kind}: {challenge}");
+        let mut key = webauthn_authenticator_rs::softpasskey::SoftPasskey::new(true);
+        let origin = w.config.auth.webauthn_origin.parse().unwrap();
+        let cred = key
+            .do_registration(origin, serde_json::from_value(challenge).unwrap())
+            .unwrap();
+        w.advance(hippo_server::auth::passkeys::CEREMONY_MS + 1);
+        let body = serde_json::json!({"credential": cred});
+        let (status, p) = w
+            .call(
+                Method::POST,
+                "/v1/auth/passkeys/register/finish",
+                &token,
+                Some(body),
+            )
+            .await;
+        assert_eq!(status, 401, "{kind}: {p}");
+        assert_eq!(p["type"], "urn:hippo:problem:challenge-expired");
+        assert!(w.store.passkeys(&user).await.unwrap().is_empty(), "{kind}");
+        w.advance(-(hippo_server::auth::passkeys::CEREMONY_MS + 1));
+    }
+}

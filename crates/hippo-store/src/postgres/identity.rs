@@ -3,8 +3,8 @@
 
 use super::{audit::SYSTEM, commit, errors, PgStore};
 use crate::identity::{
-    session_id, Emergency, FactorUse, IdentityStore, LoginRecord, Membership, NewSession, NewUser,
-    SessionRow, SessionStage, UserChange, UserInfo,
+    session_id, Activation, Emergency, FactorUse, IdentityStore, LoginRecord, Membership,
+    NewSession, NewUser, SessionRow, SessionStage, StoredPasskey, UserChange, UserInfo,
 };
 use crate::StoreError;
 use async_trait::async_trait;
@@ -24,7 +24,8 @@ const SELECT_USER: &str = "SELECT u.id, u.username, u.created_at_ms, u.created_b
         (SELECT confirmed_at_ms IS NOT NULL FROM hippo.totp_factors f WHERE f.user_id = u.id),
         (SELECT count(*) FROM hippo.recovery_codes rc WHERE rc.user_id = u.id AND rc.used_at_ms IS NULL),
         coalesce((SELECT string_agg(m.tenant_id || ':' || m.role, ',' ORDER BY m.tenant_id)
-                  FROM hippo.memberships m WHERE m.user_id = u.id), '')
+                  FROM hippo.memberships m WHERE m.user_id = u.id), ''),
+        (SELECT count(*) FROM hippo.passkeys pk WHERE pk.user_id = u.id)
      FROM hippo.users u";
 
 fn user_row(r: &PgRow) -> Result<UserInfo, StoreError> {
@@ -52,6 +53,7 @@ fn user_row(r: &PgRow) -> Result<UserInfo, StoreError> {
             .map_err(get_err)?
             .unwrap_or(false),
         recovery_codes_left: r.try_get::<i64, _>(6).map_err(get_err)? as u32,
+        passkeys: r.try_get::<i64, _>(8).map_err(get_err)? as u32,
         memberships,
     })
 }
@@ -121,6 +123,7 @@ async fn change_user(
         UserChange::ResetMfa => &[
             "DELETE FROM hippo.totp_factors WHERE user_id = $1 AND $2 >= 0",
             "DELETE FROM hippo.recovery_codes WHERE user_id = $1 AND $2 >= 0",
+            "DELETE FROM hippo.passkeys WHERE user_id = $1 AND $2 >= 0",
         ],
         UserChange::RevokeSessions => &[],
     };
@@ -188,6 +191,45 @@ async fn exec(
     q: sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments>,
 ) -> Result<u64, StoreError> {
     Ok(q.execute(c).await.map_err(errors::db)?.rows_affected())
+}
+
+/// Turns an enrolling session active and replaces the user's recovery codes.
+async fn activate(
+    c: &mut PgConnection,
+    id: &str,
+    recovery_hashes: &[[u8; 32]],
+    s: &[u8; 32],
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    exec(
+        c,
+        sqlx::query("DELETE FROM hippo.recovery_codes WHERE user_id = $1").bind(id),
+    )
+    .await?;
+    for h in recovery_hashes {
+        exec(
+            c,
+            sqlx::query("INSERT INTO hippo.recovery_codes (user_id, code_hash) VALUES ($1, $2)")
+                .bind(id)
+                .bind(h.as_slice()),
+        )
+        .await?;
+    }
+    let n = exec(
+                    c,
+                    sqlx::query(
+                        "UPDATE hippo.sessions SET stage = 'active', last_seen_ms = $2 WHERE token_hash = $1 AND stage = 'enrol' AND revoked_at_ms IS NULL",
+                    )
+                    .bind(s.as_slice())
+                    .bind(now_ms),
+                )
+                .await?;
+    if n == 0 {
+        return Err(StoreError::FactorState(
+            "the enrolling session is no longer open",
+        ));
+    }
+    Ok(())
 }
 
 impl PgStore {
@@ -389,29 +431,7 @@ impl IdentityStore for PgStore {
                 if n == 0 {
                     return Err(StoreError::FactorState("no enrolment is pending for this user"));
                 }
-                exec(c, sqlx::query("DELETE FROM hippo.recovery_codes WHERE user_id = $1").bind(&id)).await?;
-                for h in &recovery_hashes {
-                    exec(
-                        c,
-                        sqlx::query("INSERT INTO hippo.recovery_codes (user_id, code_hash) VALUES ($1, $2)")
-                            .bind(&id)
-                            .bind(h.as_slice()),
-                    )
-                    .await?;
-                }
-                let n = exec(
-                    c,
-                    sqlx::query(
-                        "UPDATE hippo.sessions SET stage = 'active', last_seen_ms = $2 WHERE token_hash = $1 AND stage = 'enrol' AND revoked_at_ms IS NULL",
-                    )
-                    .bind(s.as_slice())
-                    .bind(now_ms),
-                )
-                .await?;
-                if n == 0 {
-                    return Err(StoreError::FactorState("the enrolling session is no longer open"));
-                }
-                Ok(())
+                activate(c, &id, &recovery_hashes, &s, now_ms).await
             })
         }, |_, _| {})
         .await
@@ -456,6 +476,152 @@ impl IdentityStore for PgStore {
                 )
                 .await?;
                 Ok(if n == 1 { FactorUse::Accepted } else { FactorUse::Replayed })
+            })
+        })
+        .await
+    }
+
+    async fn add_passkey(
+        &self,
+        user_id: &str,
+        pk: StoredPasskey,
+        activation: Option<Activation>,
+        now_ms: i64,
+        mut draft: AuditDraft,
+    ) -> Result<(), StoreError> {
+        draft.detail("factor", "passkey");
+        draft.detail("credential", pk.credential_id.clone());
+        let id = user_id.to_owned();
+        self.in_catalog(
+            draft,
+            |c| {
+                Box::pin(async move {
+                    let n = exec(
+                        c,
+                        sqlx::query(
+                            "INSERT INTO hippo.passkeys (credential_id, user_id, name, passkey, created_at_ms)
+                             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (credential_id) DO NOTHING",
+                        )
+                        .bind(&pk.credential_id)
+                        .bind(&id)
+                        .bind(&pk.name)
+                        .bind(&pk.passkey)
+                        .bind(now_ms),
+                    )
+                    .await?;
+                    if n == 0 {
+                        return Err(StoreError::FactorState("this passkey is already registered"));
+                    }
+                    match &activation {
+                        Some(a) => activate(c, &id, &a.recovery_hashes, &a.session, now_ms).await,
+                        None => Ok(()),
+                    }
+                })
+            },
+            |_, _| {},
+        )
+        .await
+    }
+
+    async fn passkeys(&self, user_id: &str) -> Result<Vec<StoredPasskey>, StoreError> {
+        let id = user_id.to_owned();
+        self.catalog_call(|c| {
+            Box::pin(async move {
+                let rows: Vec<(String, String, String, i64, Option<i64>)> = sqlx::query_as(
+                    "SELECT credential_id, name, passkey, created_at_ms, last_used_at_ms FROM hippo.passkeys
+                     WHERE user_id = $1 ORDER BY created_at_ms, credential_id",
+                )
+                .bind(&id)
+                .fetch_all(c)
+                .await
+                .map_err(errors::db)?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(credential_id, name, passkey, created_at_ms, last_used_at_ms)| StoredPasskey {
+                        credential_id,
+                        name,
+                        passkey,
+                        created_at_ms,
+                        last_used_at_ms,
+                    })
+                    .collect())
+            })
+        })
+        .await
+    }
+
+    async fn update_passkey(
+        &self,
+        credential_id: &str,
+        passkey: String,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let id = credential_id.to_owned();
+        self.catalog_call(|c| {
+            Box::pin(async move {
+                exec(
+                    c,
+                    sqlx::query("UPDATE hippo.passkeys SET passkey = $2, last_used_at_ms = $3 WHERE credential_id = $1")
+                        .bind(&id)
+                        .bind(&passkey)
+                        .bind(now_ms),
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn put_ceremony(
+        &self,
+        token_hash: &[u8; 32],
+        state: String,
+        expires_at_ms: i64,
+    ) -> Result<(), StoreError> {
+        let h = *token_hash;
+        self.catalog_call(|c| {
+            Box::pin(async move {
+                exec(
+                    c,
+                    sqlx::query("UPDATE hippo.sessions SET ceremony = $2, ceremony_expires_ms = $3 WHERE token_hash = $1")
+                        .bind(h.as_slice())
+                        .bind(&state)
+                        .bind(expires_at_ms),
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn take_ceremony(
+        &self,
+        token_hash: &[u8; 32],
+    ) -> Result<Option<(String, i64)>, StoreError> {
+        let h = *token_hash;
+        self.catalog_call(|c| {
+            Box::pin(async move {
+                // Locked, read and cleared in one transaction: two instances racing on one
+                // challenge cannot both get it.
+                let found: Option<(Option<String>, Option<i64>)> = sqlx::query_as(
+                    "SELECT ceremony, ceremony_expires_ms FROM hippo.sessions WHERE token_hash = $1 FOR UPDATE",
+                )
+                .bind(h.as_slice())
+                .fetch_optional(&mut *c)
+                .await
+                .map_err(errors::db)?;
+                exec(
+                    c,
+                    sqlx::query("UPDATE hippo.sessions SET ceremony = NULL, ceremony_expires_ms = NULL WHERE token_hash = $1")
+                        .bind(h.as_slice()),
+                )
+                .await?;
+                Ok(match found {
+                    Some((Some(state), Some(exp))) => Some((state, exp)),
+                    _ => None,
+                })
             })
         })
         .await

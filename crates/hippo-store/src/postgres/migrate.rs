@@ -10,6 +10,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/002_ledger.sql"),
     include_str!("migrations/003_chunks.sql"),
     include_str!("migrations/004_people.sql"),
+    include_str!("migrations/005_passkeys.sql"),
 ];
 
 /// Arbitrary, fixed key of the migration lock ("hippo" in ASCII).

@@ -2,8 +2,8 @@
 
 use super::{audit, SqliteStore};
 use crate::identity::{
-    session_id, Emergency, FactorUse, IdentityStore, LoginRecord, Membership, NewSession, NewUser,
-    SessionRow, SessionStage, UserChange, UserInfo,
+    session_id, Activation, Emergency, FactorUse, IdentityStore, LoginRecord, Membership,
+    NewSession, NewUser, SessionRow, SessionStage, StoredPasskey, UserChange, UserInfo,
 };
 use crate::keyring::CredentialSeal;
 use crate::StoreError;
@@ -39,7 +39,8 @@ fn memberships(c: &Connection, user_id: &str) -> Result<Vec<Membership>, StoreEr
 const SELECT_USER: &str =
     "SELECT u.id, u.username, u.created_at_ms, u.created_by, u.disabled_at_ms,
         (SELECT confirmed_at_ms IS NOT NULL FROM totp_factors f WHERE f.user_id = u.id),
-        (SELECT count(*) FROM recovery_codes rc WHERE rc.user_id = u.id AND rc.used_at_ms IS NULL)
+        (SELECT count(*) FROM recovery_codes rc WHERE rc.user_id = u.id AND rc.used_at_ms IS NULL),
+        (SELECT count(*) FROM passkeys pk WHERE pk.user_id = u.id)
      FROM users u";
 
 fn user_row(c: &Connection, r: &rusqlite::Row<'_>) -> Result<UserInfo, StoreError> {
@@ -53,6 +54,7 @@ fn user_row(c: &Connection, r: &rusqlite::Row<'_>) -> Result<UserInfo, StoreErro
         disabled_at_ms: r.get(4)?,
         totp_enrolled: r.get::<_, Option<bool>>(5)?.unwrap_or(false),
         recovery_codes_left: r.get::<_, i64>(6)? as u32,
+        passkeys: r.get::<_, i64>(7)? as u32,
     })
 }
 
@@ -124,6 +126,7 @@ fn change_user(
         UserChange::ResetMfa => {
             c.execute("DELETE FROM totp_factors WHERE user_id = ?1", [user_id])?;
             c.execute("DELETE FROM recovery_codes WHERE user_id = ?1", [user_id])?;
+            c.execute("DELETE FROM passkeys WHERE user_id = ?1", [user_id])?;
         }
         UserChange::RevokeSessions => {}
     }
@@ -204,6 +207,17 @@ fn confirm_totp(
             "no enrolment is pending for this user",
         ));
     }
+    activate(c, user_id, hashes, session, now)
+}
+
+/// Turns an enrolling session active and replaces the user's recovery codes.
+fn activate(
+    c: &Connection,
+    user_id: &str,
+    hashes: &[[u8; 32]],
+    session: &[u8; 32],
+    now: i64,
+) -> Result<(), StoreError> {
     c.execute("DELETE FROM recovery_codes WHERE user_id = ?1", [user_id])?;
     for h in hashes {
         c.execute(
@@ -413,6 +427,117 @@ impl IdentityStore for SqliteStore {
                     params![id, h.as_slice(), now_ms],
                 )?;
                 Ok(Ok(if n == 1 { FactorUse::Accepted } else { FactorUse::Replayed }))
+            })
+            .await
+    }
+
+    async fn add_passkey(
+        &self,
+        user_id: &str,
+        pk: StoredPasskey,
+        activation: Option<Activation>,
+        now_ms: i64,
+        draft: AuditDraft,
+    ) -> Result<(), StoreError> {
+        let id = user_id.to_owned();
+        let log = self.catalog.log();
+        self.catalog
+            .write(move |c| {
+                audit::audited(c, &log, draft, |c, a| {
+                    a.detail("factor", "passkey");
+                    a.detail("credential", pk.credential_id.clone());
+                    let inserted = c.execute(
+                        "INSERT OR IGNORE INTO passkeys (credential_id, user_id, name, passkey, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+                        params![pk.credential_id, id, pk.name, pk.passkey, now_ms],
+                    )?;
+                    if inserted == 0 {
+                        return Err(StoreError::FactorState("this passkey is already registered"));
+                    }
+                    match &activation {
+                        Some(act) => activate(c, &id, &act.recovery_hashes, &act.session, now_ms),
+                        None => Ok(()),
+                    }
+                })
+            })
+            .await
+    }
+
+    async fn passkeys(&self, user_id: &str) -> Result<Vec<StoredPasskey>, StoreError> {
+        let id = user_id.to_owned();
+        self.catalog
+            .read(move |c| {
+                let mut stmt = c.prepare_cached(
+                    "SELECT credential_id, name, passkey, created_at_ms, last_used_at_ms FROM passkeys WHERE user_id = ?1 ORDER BY created_at_ms, credential_id",
+                )?;
+                let rows = stmt.query_map([&id], |r| {
+                    Ok(StoredPasskey {
+                        credential_id: r.get(0)?,
+                        name: r.get(1)?,
+                        passkey: r.get(2)?,
+                        created_at_ms: r.get(3)?,
+                        last_used_at_ms: r.get(4)?,
+                    })
+                })?;
+                Ok(rows.collect::<Result<Vec<_>, _>>()?)
+            })
+            .await
+    }
+
+    async fn update_passkey(
+        &self,
+        credential_id: &str,
+        passkey: String,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let id = credential_id.to_owned();
+        self.catalog
+            .write(move |c| {
+                c.execute(
+                    "UPDATE passkeys SET passkey = ?2, last_used_at_ms = ?3 WHERE credential_id = ?1",
+                    params![id, passkey, now_ms],
+                )?;
+                Ok(Ok(()))
+            })
+            .await
+    }
+
+    async fn put_ceremony(
+        &self,
+        token_hash: &[u8; 32],
+        state: String,
+        expires_at_ms: i64,
+    ) -> Result<(), StoreError> {
+        let h = *token_hash;
+        self.catalog
+            .write(move |c| {
+                c.execute(
+                    "UPDATE sessions SET ceremony = ?2, ceremony_expires_ms = ?3 WHERE token_hash = ?1",
+                    params![h.as_slice(), state, expires_at_ms],
+                )?;
+                Ok(Ok(()))
+            })
+            .await
+    }
+
+    async fn take_ceremony(
+        &self,
+        token_hash: &[u8; 32],
+    ) -> Result<Option<(String, i64)>, StoreError> {
+        let h = *token_hash;
+        self.catalog
+            .write(move |c| {
+                let found = c
+                    .query_row(
+                        "SELECT ceremony, ceremony_expires_ms FROM sessions WHERE token_hash = ?1 AND ceremony IS NOT NULL",
+                        [h.as_slice()],
+                        |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)),
+                    )
+                    .optional()?;
+                c.execute(
+                    "UPDATE sessions SET ceremony = NULL, ceremony_expires_ms = NULL WHERE token_hash = ?1",
+                    [h.as_slice()],
+                )?;
+                Ok(Ok(found))
             })
             .await
     }

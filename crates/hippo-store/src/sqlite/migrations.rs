@@ -7,6 +7,7 @@ pub const CATALOG: &[&str] = &[
     include_str!("migrations/catalog_001_init.sql"),
     include_str!("migrations/catalog_002_chunks.sql"),
     include_str!("migrations/catalog_003_people.sql"),
+    include_str!("migrations/catalog_004_passkeys.sql"),
 ];
 pub const TENANT: &[&str] = &[
     include_str!("migrations/tenant_001_init.sql"),

@@ -3,7 +3,8 @@
 
 use super::*;
 use hippo_store::identity::{
-    session_id, Emergency, FactorUse, Membership, NewSession, NewUser, SessionStage, UserChange,
+    session_id, Activation, Emergency, FactorUse, Membership, NewSession, NewUser, SessionStage,
+    StoredPasskey, UserChange,
 };
 use hippo_store::KeyRotation;
 
@@ -14,6 +15,7 @@ contract!(
     confirming_totp_activates_the_enrolling_session,
     emergency_opens_only_on_active_sessions,
     api_keys_expire_and_rotate_with_an_overlap,
+    passkeys_register_once_and_ceremonies_are_single_use,
 );
 
 fn new_user(name: &str, tenant: &TenantId, role: Role) -> NewUser {
@@ -526,4 +528,106 @@ async fn api_keys_expire_and_rotate_with_an_overlap(store: Arc<dyn Store>) {
     assert_eq!(old.replaced_by.as_deref(), Some(next.key_id.as_str()));
     assert_eq!(old.last_used_at_ms, Some(t + 10));
     assert_eq!(old.expires_at_ms, Some(t + 60_000));
+}
+
+async fn passkeys_register_once_and_ceremonies_are_single_use(store: Arc<dyn Store>) {
+    let a = with_tenant(&store, "clinic-a").await;
+    let u = store
+        .create_user(
+            new_user("pk.user", &a, Role::Reader),
+            draft(Some(&a), Action::UserCreate),
+        )
+        .await
+        .unwrap();
+    let t = now();
+    store
+        .create_session(
+            session(&u.id, &a, SessionStage::Enrol, 51, t),
+            draft(Some(&a), Action::AuthLogin),
+        )
+        .await
+        .unwrap();
+    // A ceremony's state is taken once.
+    store
+        .put_ceremony(&[51; 32], "{\"challenge\":1}".into(), t + 300_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.take_ceremony(&[51; 32]).await.unwrap(),
+        Some(("{\"challenge\":1}".to_owned(), t + 300_000))
+    );
+    assert_eq!(store.take_ceremony(&[51; 32]).await.unwrap(), None);
+    let pk = |id: &str| StoredPasskey {
+        credential_id: id.into(),
+        name: "laptop".into(),
+        passkey: "{\"cred\":\"x\"}".into(),
+        created_at_ms: t,
+        last_used_at_ms: None,
+    };
+    let act = Activation {
+        session: [51; 32],
+        recovery_hashes: vec![[5; 32]],
+    };
+    store
+        .add_passkey(
+            &u.id,
+            pk("cred-1"),
+            Some(act),
+            t,
+            draft(Some(&a), Action::MfaEnrol),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.session(&[51; 32]).await.unwrap().unwrap().stage,
+        SessionStage::Active
+    );
+    store
+        .add_passkey(
+            &u.id,
+            pk("cred-2"),
+            None,
+            t + 1,
+            draft(Some(&a), Action::MfaEnrol),
+        )
+        .await
+        .unwrap();
+    let dup = store
+        .add_passkey(
+            &u.id,
+            pk("cred-2"),
+            None,
+            t + 2,
+            draft(Some(&a), Action::MfaEnrol),
+        )
+        .await;
+    assert!(matches!(dup, Err(StoreError::FactorState(_))), "{dup:?}");
+    store
+        .update_passkey("cred-1", "{\"cred\":\"y\"}".into(), t + 5)
+        .await
+        .unwrap();
+    let keys = store.passkeys(&u.id).await.unwrap();
+    assert_eq!(keys.len(), 2);
+    assert_eq!(
+        (keys[0].passkey.as_str(), keys[0].last_used_at_ms),
+        ("{\"cred\":\"y\"}", Some(t + 5))
+    );
+    let info = store
+        .list_users(Some(&a), draft(Some(&a), Action::UserList))
+        .await
+        .unwrap();
+    assert_eq!((info[0].passkeys, info[0].recovery_codes_left), (2, 1));
+    assert!(info[0].has_second_factor());
+    let reset = store
+        .change_user(
+            None,
+            &u.id,
+            UserChange::ResetMfa,
+            t,
+            draft(None, Action::UserResetMfa),
+        )
+        .await
+        .unwrap();
+    assert_eq!(reset.passkeys, 0);
+    assert!(store.passkeys(&u.id).await.unwrap().is_empty());
 }

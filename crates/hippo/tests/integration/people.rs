@@ -415,3 +415,187 @@ async fn logout_on_one_instance_is_seen_by_another_at_once() {
     assert_eq!(r.status(), 204);
     assert_eq!(on_two(me.token.clone()).await, 401);
 }
+
+/// A software passkey (webauthn-authenticator-rs), acting as the person's browser at the
+/// configured origin.
+struct SoftBrowser(webauthn_authenticator_rs::softpasskey::SoftPasskey);
+
+impl SoftBrowser {
+    fn origin() -> webauthn_authenticator_rs::prelude::Url {
+        // The default `auth.webauthn_origin`.
+        "https://localhost:8443".parse().unwrap()
+    }
+    fn create(&mut self, challenge: Value) -> Value {
+        use webauthn_authenticator_rs::prelude::WebauthnAuthenticator;
+        let options = serde_json::from_value(challenge).unwrap();
+        let cred = self.0.do_registration(Self::origin(), options).unwrap();
+        serde_json::to_value(cred).unwrap()
+    }
+    fn get(&mut self, challenge: Value) -> Value {
+        use webauthn_authenticator_rs::prelude::WebauthnAuthenticator;
+        let options = serde_json::from_value(challenge).unwrap();
+        let cred = self.0.do_authentication(Self::origin(), options).unwrap();
+        serde_json::to_value(cred).unwrap()
+    }
+}
+
+#[tokio::test]
+async fn passkeys_register_and_sign_in_several_per_user() {
+    let s = server();
+    add_user(&s, "dr.passkey", "writer").await;
+    let mut laptop = SoftBrowser(webauthn_authenticator_rs::softpasskey::SoftPasskey::new(
+        true,
+    ));
+    let mut phone = SoftBrowser(webauthn_authenticator_rs::softpasskey::SoftPasskey::new(
+        true,
+    ));
+    let login = || async {
+        let r = post(
+            &s,
+            "/v1/auth/login",
+            None,
+            json!({"username": "dr.passkey", "password": PASSWORD}),
+        )
+        .await;
+        r.json::<Value>().await.unwrap()
+    };
+    // Enrol with a passkey as the first second factor.
+    let v = login().await;
+    assert_eq!(v["stage"], "enrol");
+    let pending = v["token"].as_str().unwrap().to_owned();
+    let r = post(
+        &s,
+        "/v1/auth/passkeys/register/start",
+        Some(&pending),
+        json!({}),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let challenge: Value = r.json().await.unwrap();
+    // A finish without the right credential shape is a precise 400; the challenge survives.
+    let r = post(
+        &s,
+        "/v1/auth/passkeys/register/finish",
+        Some(&pending),
+        json!({"credential": 1}),
+    )
+    .await;
+    expect_problem(r, 400, "invalid-parameter").await;
+    let cred = laptop.create(challenge);
+    let r = post(
+        &s,
+        "/v1/auth/passkeys/register/finish",
+        Some(&pending),
+        json!({"credential": cred, "name": "laptop"}),
+    )
+    .await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["stage"], "active");
+    assert_eq!(v["recovery_codes"].as_array().unwrap().len(), 10);
+    let session = v["token"].as_str().unwrap().to_owned();
+    // A second passkey from the signed-in session.
+    let r = post(
+        &s,
+        "/v1/auth/passkeys/register/start",
+        Some(&session),
+        json!({}),
+    )
+    .await;
+    let cred = phone.create(r.json().await.unwrap());
+    let r = post(
+        &s,
+        "/v1/auth/passkeys/register/finish",
+        Some(&session),
+        json!({"credential": cred, "name": "phone"}),
+    )
+    .await;
+    assert_eq!(r.status(), 201);
+    // The challenge was single use: finishing again finds none.
+    let r = post(
+        &s,
+        "/v1/auth/passkeys/register/finish",
+        Some(&session),
+        json!({"credential": cred}),
+    )
+    .await;
+    expect_problem(r, 401, "no-ceremony").await;
+    let users: Value = authed(
+        &s.client(),
+        Method::GET,
+        s.url("/v1/admin/users"),
+        &s.admin_key,
+    )
+    .send()
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let me = users["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "dr.passkey")
+        .unwrap()
+        .clone();
+    assert_eq!(me["passkeys"], 2);
+
+    // Sign in with either passkey.
+    for browser in [&mut phone, &mut laptop] {
+        let v = login().await;
+        assert_eq!(v["stage"], "mfa");
+        let pending = v["token"].as_str().unwrap().to_owned();
+        let r = post(
+            &s,
+            "/v1/auth/passkeys/login/start",
+            Some(&pending),
+            json!({}),
+        )
+        .await;
+        assert_eq!(r.status(), 200);
+        let cred = browser.get(r.json().await.unwrap());
+        let r = post(
+            &s,
+            "/v1/auth/passkeys/login/finish",
+            Some(&pending),
+            json!({"credential": cred}),
+        )
+        .await;
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+        let v: Value = r.json().await.unwrap();
+        let token = v["token"].as_str().unwrap();
+        let r = authed(&s.client(), Method::GET, s.url("/v1/records"), token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    // An assertion for one challenge does not answer another.
+    let v = login().await;
+    let pending = v["token"].as_str().unwrap().to_owned();
+    let r = post(
+        &s,
+        "/v1/auth/passkeys/login/start",
+        Some(&pending),
+        json!({}),
+    )
+    .await;
+    let stale = laptop.get(r.json().await.unwrap());
+    let r = post(
+        &s,
+        "/v1/auth/passkeys/login/start",
+        Some(&pending),
+        json!({}),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let r = post(
+        &s,
+        "/v1/auth/passkeys/login/finish",
+        Some(&pending),
+        json!({"credential": stale}),
+    )
+    .await;
+    expect_problem(r, 401, "sign-in-failed").await;
+}

@@ -113,6 +113,12 @@ fn readme_commands_run_as_written_on_a_fresh_data_directory() {
     );
     assert!(stderr.contains("Revoked key"), "{stderr}");
     assert!(stderr.contains("Created user nurse.joy"), "{stderr}");
-    assert!(stdout.contains("nurse.joy") && stdout.contains("clinic-b:reader"), "{stdout}");
-    assert!(stdout.contains("\"allowed\": true"), "policy explain answers: {stdout}");
+    assert!(
+        stdout.contains("nurse.joy") && stdout.contains("clinic-b:reader"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("\"allowed\": true"),
+        "policy explain answers: {stdout}"
+    );
 }
