@@ -173,3 +173,29 @@ fn log_settings_are_typed() {
         (LogLevel::Debug, LogFormat::Text)
     );
 }
+
+#[test]
+fn the_oidc_example_in_the_deployment_guide_parses_and_validates() {
+    let guide = include_str!("../../../../docs/deploy.md");
+    let start = guide.find("```toml\n[oidc]").expect("the guide shows an [oidc] example") + 8;
+    let len = guide[start..].find("```").unwrap();
+    let config: Config = toml::from_str(&guide[start..start + len]).expect("the example parses");
+    let oidc = config.oidc.as_ref().expect("an [oidc] section");
+    oidc.validate().expect("the example validates");
+    assert_eq!(
+        oidc.claims.role_map.get("privacy-office"),
+        Some(&hippo_core::Role::Auditor)
+    );
+}
+
+#[test]
+fn mfa_cannot_be_made_optional_for_admins_or_auditors() {
+    for role in ["admin", "auditor"] {
+        let text = format!("[auth.mfa_optional]\ndefault = [\"{role}\"]\n");
+        let config: Config = toml::from_str(&text).unwrap();
+        let e = config.auth.validate().unwrap_err();
+        assert_eq!(e.key, "auth.mfa_optional", "{e}");
+    }
+    let config: Config = toml::from_str("[auth.mfa_optional]\ndefault = [\"reader\"]\n").unwrap();
+    config.auth.validate().unwrap();
+}
