@@ -6,7 +6,7 @@
 //! [`CEREMONY_MS`]. Credentials hold public keys and counters only.
 
 use super::signin::{active_view, complete, failed, parse, with_cookie, PendingSignIn};
-use crate::ctx::{bearer, refuse, RequestMeta};
+use crate::ctx::refuse;
 use crate::problem::ApiError;
 use crate::routes::read_json;
 use crate::state::AppState;
@@ -16,10 +16,9 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use hippo_core::principal::ActorKind;
-use hippo_core::{Action, Actor, AuditDraft, Outcome};
-use hippo_identity::{recovery, session};
-use hippo_store::identity::{Activation, SessionRow, SessionStage, StoredPasskey};
+use hippo_core::{Action, Outcome};
+use hippo_identity::recovery;
+use hippo_store::identity::{Activation, SessionStage, StoredPasskey};
 use serde::{Deserialize, Serialize};
 use webauthn_rs::prelude::{
     Passkey, PasskeyAuthentication, PasskeyRegistration, PublicKeyCredential,
@@ -39,35 +38,12 @@ enum Ceremony {
 
 /// A session that may run a ceremony: an enrolling or second-factor sign-in in its window, or
 /// an active session (adding another passkey). Bearer tokens only.
-pub struct CeremonySession {
-    row: SessionRow,
-    token: String,
-    hash: [u8; 32],
-    meta: RequestMeta,
-    now_ms: i64,
-}
+pub struct CeremonySession(PendingSignIn);
 
-impl CeremonySession {
-    fn draft(&self, action: Action) -> AuditDraft {
-        let actor = Actor {
-            id: self.row.user_id.clone(),
-            kind: ActorKind::User,
-        };
-        let mut d = self
-            .meta
-            .draft(Some(self.row.tenant.clone()), actor, action);
-        d.detail("session", self.row.session_id.clone());
-        d
-    }
-
-    fn pending(&self) -> PendingSignIn {
-        PendingSignIn {
-            row: self.row.clone(),
-            token: self.token.clone(),
-            hash: self.hash,
-            meta: self.meta.clone(),
-            now_ms: self.now_ms,
-        }
+impl std::ops::Deref for CeremonySession {
+    type Target = PendingSignIn;
+    fn deref(&self) -> &PendingSignIn {
+        &self.0
     }
 }
 
@@ -75,51 +51,7 @@ impl FromRequestParts<AppState> for CeremonySession {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, s: &AppState) -> Result<Self, ApiError> {
-        let meta = RequestMeta::from_parts(parts);
-        let now_ms = s.now_ms();
-        let mut draft = meta.draft(None, Actor::anonymous(), Action::AuthFailed);
-        draft.detail("route", meta.route.clone());
-        let token = bearer(&parts.headers).ok().map(str::to_owned);
-        let Some((token, hash)) = token.and_then(|t| session::parse(&t).map(|h| (t, h))) else {
-            let e = ApiError::MissingCredentials(
-                "send the token from POST /v1/auth/login (or your session token) as 'Authorization: Bearer <token>'",
-            );
-            return Err(refuse(s, draft, Outcome::Denied, e).await);
-        };
-        let row = s.store.session(&hash).await?;
-        let window = s.config.auth.sign_in_window_secs as i64 * 1000;
-        let usable = row.filter(|r| {
-            let open = r.revoked_at_ms.is_none() && !r.user_disabled;
-            let live = match r.stage {
-                SessionStage::Active => matches!(
-                    session::evaluate(
-                        r.created_at_ms,
-                        r.last_seen_ms,
-                        false,
-                        now_ms,
-                        s.config.auth.timeouts()
-                    ),
-                    session::SessionState::Active { .. }
-                ),
-                _ => now_ms < r.created_at_ms + window,
-            };
-            open && live
-        });
-        match usable {
-            Some(row) => Ok(Self {
-                row,
-                token,
-                hash,
-                meta,
-                now_ms,
-            }),
-            None => {
-                let e = ApiError::SessionEnded(
-                    "this sign-in or session is not open any more; sign in again",
-                );
-                Err(refuse(s, draft, Outcome::Denied, e).await)
-            }
-        }
+        PendingSignIn::open(parts, s, true).await.map(Self)
     }
 }
 
@@ -385,5 +317,5 @@ pub async fn login_finish(
         }
     }
     s.throttle.success(&c.row.username);
-    complete(&s, &c.pending(), "passkey").await
+    complete(&s, &c, "passkey").await
 }

@@ -212,7 +212,7 @@ pub struct PendingSignIn {
 }
 
 impl PendingSignIn {
-    fn draft(&self, action: Action) -> AuditDraft {
+    pub(super) fn draft(&self, action: Action) -> AuditDraft {
         let actor = Actor {
             id: self.row.user_id.clone(),
             kind: ActorKind::User,
@@ -225,10 +225,16 @@ impl PendingSignIn {
     }
 }
 
-impl FromRequestParts<AppState> for PendingSignIn {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, s: &AppState) -> Result<Self, ApiError> {
+impl PendingSignIn {
+    /// The session a sign-in step presents as its bearer token: one whose password step is
+    /// done and whose second factor is due (within `auth.sign_in_window_secs`) or, with
+    /// `also_active`, a live signed-in session (adding a passkey). Anything else is refused
+    /// and audited.
+    pub(super) async fn open(
+        parts: &Parts,
+        s: &AppState,
+        also_active: bool,
+    ) -> Result<Self, ApiError> {
         let meta = RequestMeta::from_parts(parts);
         let now_ms = s.now_ms();
         let mut draft = meta.draft(None, Actor::anonymous(), Action::AuthFailed);
@@ -244,10 +250,23 @@ impl FromRequestParts<AppState> for PendingSignIn {
         let row = s.store.session(&hash).await?;
         let window = s.config.auth.sign_in_window_secs as i64 * 1000;
         let usable = row.filter(|r| {
-            r.stage != SessionStage::Active
-                && r.revoked_at_ms.is_none()
-                && !r.user_disabled
-                && now_ms < r.created_at_ms + window
+            let live = match r.stage {
+                SessionStage::Active => {
+                    also_active
+                        && matches!(
+                            session::evaluate(
+                                r.created_at_ms,
+                                r.last_seen_ms,
+                                false,
+                                now_ms,
+                                s.config.auth.timeouts()
+                            ),
+                            session::SessionState::Active { .. }
+                        )
+                }
+                _ => now_ms < r.created_at_ms + window,
+            };
+            live && r.revoked_at_ms.is_none() && !r.user_disabled
         });
         match usable {
             Some(row) => Ok(PendingSignIn {
@@ -259,11 +278,19 @@ impl FromRequestParts<AppState> for PendingSignIn {
             }),
             None => {
                 let e = ApiError::SessionEnded(
-                    "this sign-in is not pending any more; start again at POST /v1/auth/login",
+                    "this sign-in is not pending any more (or the session has ended); sign in again at POST /v1/auth/login",
                 );
                 Err(refuse(s, draft, Outcome::Denied, e).await)
             }
         }
+    }
+}
+
+impl FromRequestParts<AppState> for PendingSignIn {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, s: &AppState) -> Result<Self, ApiError> {
+        Self::open(parts, s, false).await
     }
 }
 

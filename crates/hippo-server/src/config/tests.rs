@@ -177,7 +177,10 @@ fn log_settings_are_typed() {
 #[test]
 fn the_oidc_example_in_the_deployment_guide_parses_and_validates() {
     let guide = include_str!("../../../../docs/deploy.md");
-    let start = guide.find("```toml\n[oidc]").expect("the guide shows an [oidc] example") + 8;
+    let start = guide
+        .find("```toml\n[oidc]")
+        .expect("the guide shows an [oidc] example")
+        + 8;
     let len = guide[start..].find("```").unwrap();
     let config: Config = toml::from_str(&guide[start..start + len]).expect("the example parses");
     let oidc = config.oidc.as_ref().expect("an [oidc] section");

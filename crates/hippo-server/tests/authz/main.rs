@@ -200,6 +200,23 @@ impl World {
             .to_string()
     }
 
+    /// Every event of `tenant`'s audit log (read as the operator).
+    pub async fn events(&self, tenant: &TenantId) -> Vec<hippo_core::AuditEvent> {
+        let q = hippo_store::AuditQuery {
+            limit: 10_000,
+            ..Default::default()
+        };
+        self.store
+            .list_audit(
+                &hippo_core::LogId::Tenant(tenant.clone()),
+                q,
+                op(None, Action::AuditRead),
+            )
+            .await
+            .unwrap()
+            .items
+    }
+
     /// Sends one request; returns the status and the parsed body (null if empty).
     pub async fn call(
         &self,

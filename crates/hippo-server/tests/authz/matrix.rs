@@ -340,20 +340,7 @@ async fn an_emergency_session_reads_restricted_records_and_a_declared_purpose_do
         assert_eq!(status, 403, "the elevation has ended");
         w.advance(-60_001);
         // The read under the elevation is marked in the audit trail.
-        let q = hippo_store::AuditQuery {
-            limit: 1000,
-            ..Default::default()
-        };
-        let events = w
-            .store
-            .list_audit(
-                &hippo_core::LogId::Tenant(a.clone()),
-                q,
-                op(None, Action::AuditRead),
-            )
-            .await
-            .unwrap()
-            .items;
+        let events = w.events(&a).await;
         let marked = events
             .iter()
             .filter(|e| e.action == Action::RecordRead && e.details["emergency"] == true)

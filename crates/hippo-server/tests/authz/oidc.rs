@@ -91,20 +91,7 @@ async fn identity_provider_tokens_pass_through_the_same_policy() {
         );
         w.advance(-700_000);
         // The audit trail names the provider's user, never the token.
-        let q = hippo_store::AuditQuery {
-            limit: 1000,
-            ..Default::default()
-        };
-        let events = w
-            .store
-            .list_audit(
-                &hippo_core::LogId::Tenant(a.clone()),
-                q,
-                op(None, Action::AuditRead),
-            )
-            .await
-            .unwrap()
-            .items;
+        let events = w.events(&a).await;
         assert!(events
             .iter()
             .any(|e| e.actor_id == "oidc:okta-123" && e.action == Action::RecordRead));

@@ -87,20 +87,7 @@ async fn a_tenant_rule_denies_by_name_and_another_removes_a_field() {
         assert_eq!(body["body"], json!({"ssn": "1"}), "{kind}");
 
         // The denial is in the audit trail with its rule.
-        let q = hippo_store::AuditQuery {
-            limit: 1000,
-            ..Default::default()
-        };
-        let events = w
-            .store
-            .list_audit(
-                &hippo_core::LogId::Tenant(a.clone()),
-                q,
-                op(None, Action::AuditRead),
-            )
-            .await
-            .unwrap()
-            .items;
+        let events = w.events(&a).await;
         assert!(
             events
                 .iter()
