@@ -20,6 +20,9 @@ pub enum Action {
     RecordList,
     #[serde(rename = "record.history")]
     RecordHistory,
+    /// A full-text search of records: the query is kept redacted, the result ids in clear.
+    #[serde(rename = "record.search")]
+    RecordSearch,
     #[serde(rename = "apikey.create")]
     ApiKeyCreate,
     #[serde(rename = "apikey.list")]
@@ -74,13 +77,14 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 26] = [
+    pub const ALL: [Action; 27] = [
         Action::RecordCreate,
         Action::RecordRead,
         Action::RecordUpdate,
         Action::RecordDelete,
         Action::RecordList,
         Action::RecordHistory,
+        Action::RecordSearch,
         Action::ApiKeyCreate,
         Action::ApiKeyList,
         Action::ApiKeyRevoke,
@@ -110,6 +114,7 @@ impl Action {
             Action::RecordUpdate => "record.update",
             Action::RecordDelete => "record.delete",
             Action::RecordList => "record.list",
+            Action::RecordSearch => "record.search",
             Action::RecordHistory => "record.history",
             Action::ApiKeyCreate => "apikey.create",
             Action::ApiKeyList => "apikey.list",
@@ -147,6 +152,7 @@ impl Action {
             | Action::RecordDelete
             | Action::RecordList
             | Action::RecordHistory
+            | Action::RecordSearch
             | Action::RecordVerify => "record",
             Action::ApiKeyCreate | Action::ApiKeyList | Action::ApiKeyRevoke => "apikey",
             Action::AuditRead => "audit",

@@ -56,7 +56,7 @@ impl FromStr for Role {
 pub fn allows(role: Role, action: Action) -> bool {
     use Action::*;
     match action {
-        RecordRead | RecordList | RecordHistory => {
+        RecordRead | RecordList | RecordHistory | RecordSearch => {
             matches!(role, Role::Admin | Role::Writer | Role::Reader)
         }
         RecordCreate | RecordUpdate | RecordDelete => matches!(role, Role::Admin | Role::Writer),

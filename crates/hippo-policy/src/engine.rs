@@ -29,7 +29,7 @@ pub struct PolicyEngine {
 fn discloses_records(action: Action) -> bool {
     matches!(
         action,
-        Action::RecordRead | Action::RecordList | Action::RecordHistory
+        Action::RecordRead | Action::RecordList | Action::RecordHistory | Action::RecordSearch
     )
 }
 
@@ -245,6 +245,7 @@ mod tests {
             Action::RecordRead,
             Action::RecordList,
             Action::RecordHistory,
+            Action::RecordSearch,
         ] {
             let mut input = sample_input("acme", Role::Reader, action);
             input.resource.labels = vec!["intake".into(), "restricted".into()];

@@ -15,6 +15,7 @@ pub mod postgres;
 pub mod proofs;
 pub mod random;
 pub mod record_rules;
+pub mod search;
 pub mod sql;
 pub mod sqlite;
 pub mod store;

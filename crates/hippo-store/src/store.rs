@@ -249,6 +249,14 @@ pub trait Store: crate::identity::IdentityStore + Send + Sync + 'static {
         limit: usize,
         audit: AuditDraft,
     ) -> Result<RecordPage, StoreError>;
+    /// Full-text search of a tenant's live records, best first; audited as one event that
+    /// names the result ids.
+    async fn search_records(
+        &self,
+        tenant: &TenantId,
+        request: crate::search::SearchRequest,
+        audit: AuditDraft,
+    ) -> Result<crate::search::SearchPage, StoreError>;
     /// Checks the integrity of every stored version of up to `limit` records after `after`,
     /// in id order (an operator's scan: `hippo records verify`); audited as one event.
     async fn verify_records(

@@ -13,6 +13,7 @@ mod errors;
 mod identity;
 mod migrate;
 mod records;
+mod search;
 
 pub use audit::SYSTEM as SYSTEM_LOG;
 pub use connect::{describe, parse as parse_url, PgSettings};
@@ -551,6 +552,22 @@ impl Store for PgStore {
             audit,
             move |c| Box::pin(async move { records::list(c, &t, &filter, after, limit).await }),
             rules::describe_page,
+        )
+        .await
+    }
+
+    async fn search_records(
+        &self,
+        tenant: &TenantId,
+        request: crate::search::SearchRequest,
+        audit: AuditDraft,
+    ) -> Result<crate::search::SearchPage, StoreError> {
+        let t = tenant.clone();
+        self.in_tenant(
+            tenant,
+            audit,
+            move |c| Box::pin(async move { search::search(c, &t, &request).await }),
+            crate::search::describe,
         )
         .await
     }

@@ -160,10 +160,12 @@ async fn insert_version(
     .bind(deleted)
     .bind(now)
     .bind(actor)
-    .execute(c)
+    .execute(&mut *c)
     .await
     .map_err(errors::db)?;
-    Ok(())
+    // The index changes in the same transaction: searchable once acknowledged, gone with the
+    // record.
+    super::search::index(c, t, id, input, deleted).await
 }
 
 /// One stored version, unchecked (update and delete need only its metadata).

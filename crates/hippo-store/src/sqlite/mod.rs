@@ -11,6 +11,7 @@ mod db;
 mod identity;
 mod migrations;
 mod records;
+mod search;
 mod writer;
 
 use crate::keyring::{self, Keyring};
@@ -514,6 +515,17 @@ impl Store for SqliteStore {
         audit.subject_id = filter.subject.clone();
         let read = move |c: &rusqlite::Connection| records::list(c, &filter, after, limit);
         Self::read_audited(&db, audit, read, rules::describe_page).await
+    }
+
+    async fn search_records(
+        &self,
+        tenant: &TenantId,
+        request: crate::search::SearchRequest,
+        audit: AuditDraft,
+    ) -> Result<crate::search::SearchPage, StoreError> {
+        let db = self.tenant_db(tenant).await?;
+        let read = move |c: &rusqlite::Connection| search::search(c, &request);
+        Self::read_audited(&db, audit, read, crate::search::describe).await
     }
 
     async fn verify_records(

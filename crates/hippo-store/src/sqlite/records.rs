@@ -118,7 +118,9 @@ fn insert_version(
         now,
         actor
     ])?;
-    Ok(())
+    // The index changes in the same transaction: searchable as soon as the write is
+    // acknowledged, and gone with the record.
+    super::search::index(conn, id, input, deleted)
 }
 
 /// One stored version, unchecked (update and delete need only its metadata).

@@ -78,6 +78,7 @@ mod identity;
 mod keys;
 mod ledger;
 mod records;
+mod search;
 
 fn now() -> i64 {
     hippo_core::time_fmt::now_millis()

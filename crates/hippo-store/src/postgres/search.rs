@@ -1,0 +1,110 @@
+//! PostgreSQL's search index: a `tsvector` of the folded searchable text with a GIN index,
+//! written in the same transaction as each record version, ranked with `ts_rank`.
+
+use super::errors;
+use super::records;
+use crate::record_rules as rules;
+use crate::search::{comes_after, cursor, SearchPage, SearchRequest};
+use crate::StoreError;
+use hippo_core::{RecordId, RecordInput, TenantId};
+use sqlx::PgConnection;
+
+/// Replaces the record's index entry with its new version's text (none for a tombstone).
+pub async fn index(
+    c: &mut PgConnection,
+    t: &TenantId,
+    id: RecordId,
+    input: &RecordInput,
+    deleted: bool,
+) -> Result<(), StoreError> {
+    if deleted {
+        sqlx::query("DELETE FROM hippo.record_search WHERE tenant_id = $1 AND record_id = $2")
+            .bind(t.as_str())
+            .bind(id.to_string())
+            .execute(c)
+            .await
+            .map_err(errors::db)?;
+        return Ok(());
+    }
+    let text = hippo_search::searchable_text(&input.record_type, &input.body);
+    sqlx::query(
+        "INSERT INTO hippo.record_search (tenant_id, record_id, text) VALUES ($1, $2, $3)
+         ON CONFLICT (tenant_id, record_id) DO UPDATE SET text = excluded.text",
+    )
+    .bind(t.as_str())
+    .bind(id.to_string())
+    .bind(text)
+    .execute(c)
+    .await
+    .map_err(errors::db)?;
+    Ok(())
+}
+
+/// Runs a search in the tenant's scope, best first after the cursor.
+pub async fn search(
+    c: &mut PgConnection,
+    t: &TenantId,
+    req: &SearchRequest,
+) -> Result<SearchPage, StoreError> {
+    let tsq = hippo_search::compile::to_tsquery(&req.query);
+    // The cursor is applied in Rust (`comes_after`), on the exact score this query read, so
+    // both stores page identically.
+    let rows: Vec<(String, f64)> = sqlx::query_as(
+        "SELECT s.record_id, ts_rank(s.tsv, q)::float8 AS score
+         FROM hippo.record_search s
+         CROSS JOIN to_tsquery('simple', $2) q
+         JOIN hippo.records r ON r.tenant_id = s.tenant_id AND r.id = s.record_id
+         WHERE s.tenant_id = $1 AND s.tsv @@ q AND NOT r.deleted
+           AND ($3::text IS NULL OR r.record_type = $3)
+           AND ($4::text IS NULL OR r.subject = $4)
+           AND ($5::bigint IS NULL OR r.updated_at_ms >= $5)
+           AND ($6::bigint IS NULL OR r.updated_at_ms <= $6)
+           AND ($7::text IS NULL OR EXISTS (
+                 SELECT 1 FROM hippo.record_versions v
+                 WHERE v.tenant_id = r.tenant_id AND v.record_id = r.id AND v.version = r.version
+                   AND v.labels::jsonb ? $7))
+         ORDER BY score DESC, s.record_id",
+    )
+    .bind(t.as_str())
+    .bind(&tsq)
+    .bind(&req.record_type)
+    .bind(&req.subject)
+    .bind(req.updated_from_ms)
+    .bind(req.updated_to_ms)
+    .bind(&req.label)
+    .fetch_all(&mut *c)
+    .await
+    .map_err(errors::db)?;
+    let mut hits = Vec::new();
+    for (id, score) in rows {
+        let id: RecordId = id
+            .parse()
+            .map_err(|_| StoreError::Corrupt("a search index entry names no record".into()))?;
+        if req
+            .after
+            .as_ref()
+            .is_none_or(|a| comes_after(score, &id, a))
+        {
+            hits.push((id, score));
+            if hits.len() > req.limit {
+                break;
+            }
+        }
+    }
+    let more = hits.len() > req.limit;
+    hits.truncate(req.limit);
+    let mut page = SearchPage::default();
+    for (id, score) in &hits {
+        match records::get_current(c, t, *id).await.and_then(rules::live) {
+            Ok(r) => page.items.push((r, *score)),
+            Err(StoreError::IntegrityFailed { id, version }) => page
+                .unreadable
+                .push(rules::IntegrityFailure { id, version }),
+            Err(e) => return Err(e),
+        }
+    }
+    if more {
+        page.next_cursor = hits.last().map(|(id, score)| cursor(*score, id));
+    }
+    Ok(page)
+}

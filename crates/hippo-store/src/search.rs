@@ -1,0 +1,75 @@
+//! Full-text search, the part both stores decide alike: the request, the page, the ranking
+//! order (score descending, then id) and its keyset cursor. Each backend keeps its index in the
+//! same commit as the record write (SQLite FTS5 in the tenant's encrypted database; PostgreSQL
+//! `tsvector` with a GIN index) and compiles the query with `hippo_search::compile`.
+
+use crate::record_rules::IntegrityFailure;
+use hippo_core::{AuditDraft, Record, RecordId};
+
+/// One search: a parsed query and the filters that narrow it.
+#[derive(Debug, Clone)]
+pub struct SearchRequest {
+    pub query: hippo_search::Query,
+    pub record_type: Option<String>,
+    pub subject: Option<String>,
+    pub label: Option<String>,
+    pub updated_from_ms: Option<i64>,
+    pub updated_to_ms: Option<i64>,
+    /// Continue after this (score, id) of the previous page.
+    pub after: Option<(f64, RecordId)>,
+    pub limit: usize,
+}
+
+/// One page of results, best first.
+#[derive(Debug, Clone, Default)]
+pub struct SearchPage {
+    pub items: Vec<(Record, f64)>,
+    pub unreadable: Vec<IntegrityFailure>,
+    pub next_cursor: Option<String>,
+}
+
+/// Higher scores rank first; equal scores in id order. `true` if `(score, id)` comes after
+/// `after` in that order (keyset pagination, identical on both stores).
+pub fn comes_after(score: f64, id: &RecordId, after: &(f64, RecordId)) -> bool {
+    score < after.0 || (score == after.0 && id.to_string() > after.1.to_string())
+}
+
+/// The opaque cursor of a result position.
+pub fn cursor(score: f64, id: &RecordId) -> String {
+    hippo_core::cursor::encode(&format!("{:016x}:{id}", score.to_bits()))
+}
+
+/// Reads a cursor this server issued.
+pub fn parse_cursor(c: &str) -> Option<(f64, RecordId)> {
+    let raw = hippo_core::cursor::decode(c).ok()?;
+    let (bits, id) = raw.split_once(':')?;
+    let score = f64::from_bits(u64::from_str_radix(bits, 16).ok()?);
+    (score.is_finite()).then_some(())?;
+    Some((score, id.parse().ok()?))
+}
+
+/// What the audit event of a search says: how many results and which (ids only, so an
+/// accounting of disclosures shows what a search revealed). The query text itself is put in
+/// the draft by the caller under the free-text key `q`, which the store redacts.
+pub fn describe(a: &mut AuditDraft, page: &SearchPage) {
+    a.detail("count", page.items.len());
+    let ids: Vec<String> = page.items.iter().map(|(r, _)| r.id.to_string()).collect();
+    a.detail("result_ids", ids);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_order_is_score_then_id() {
+        let id = RecordId::new();
+        assert_eq!(parse_cursor(&cursor(1.25, &id)), Some((1.25, id)));
+        assert_eq!(parse_cursor("garbage"), None);
+        let a = RecordId::new();
+        let b = RecordId::new();
+        assert!(comes_after(1.0, &a, &(2.0, b)));
+        assert!(!comes_after(3.0, &a, &(2.0, b)));
+        assert!(comes_after(2.0, &b, &(2.0, a)), "ids are v7: b after a");
+    }
+}

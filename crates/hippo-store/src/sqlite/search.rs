@@ -1,0 +1,96 @@
+//! The embedded store's search index: FTS5 in the tenant database, written in the same
+//! transaction as each record version, and queried with BM25 ranking.
+
+use super::records;
+use crate::record_rules::{self as rules};
+use crate::search::{comes_after, cursor, SearchPage, SearchRequest};
+use crate::StoreError;
+use hippo_core::{RecordId, RecordInput};
+use rusqlite::{params, Connection};
+
+/// Replaces the record's index entry with its new version's text (none for a tombstone).
+pub fn index(
+    conn: &Connection,
+    id: RecordId,
+    input: &RecordInput,
+    deleted: bool,
+) -> Result<(), StoreError> {
+    let key = id.to_string();
+    conn.prepare_cached("INSERT OR IGNORE INTO record_search_ids (record_id) VALUES (?1)")?
+        .execute([&key])?;
+    let rowid: i64 = conn
+        .prepare_cached("SELECT rowid FROM record_search_ids WHERE record_id = ?1")?
+        .query_row([&key], |r| r.get(0))?;
+    conn.prepare_cached("DELETE FROM record_search WHERE rowid = ?1")?
+        .execute([rowid])?;
+    if !deleted {
+        let text = hippo_search::searchable_text(&input.record_type, &input.body);
+        conn.prepare_cached("INSERT INTO record_search (rowid, text) VALUES (?1, ?2)")?
+            .execute(params![rowid, text])?;
+    }
+    Ok(())
+}
+
+/// Runs a search: matching live records with their score (BM25, negated so that higher is
+/// better, as on PostgreSQL), filtered, in rank order after the cursor.
+pub fn search(conn: &Connection, req: &SearchRequest) -> Result<SearchPage, StoreError> {
+    let fts = hippo_search::compile::to_fts5(&req.query);
+    // Filters are bound, never inlined; `?n IS NULL OR …` keeps one prepared statement.
+    let sql = "SELECT i.record_id, -bm25(record_search) AS score
+         FROM record_search
+         JOIN record_search_ids i ON i.rowid = record_search.rowid
+         JOIN records r ON r.id = i.record_id
+         WHERE record_search MATCH ?1 AND r.deleted = 0
+           AND (?2 IS NULL OR r.record_type = ?2)
+           AND (?3 IS NULL OR r.subject = ?3)
+           AND (?4 IS NULL OR r.updated_at_ms >= ?4)
+           AND (?5 IS NULL OR r.updated_at_ms <= ?5)
+           AND (?6 IS NULL OR EXISTS (SELECT 1 FROM record_versions v, json_each(v.labels) l
+                 WHERE v.record_id = r.id AND v.version = r.version AND l.value = ?6))
+         ORDER BY score DESC, i.record_id";
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt.query_map(
+        params![
+            fts,
+            req.record_type,
+            req.subject,
+            req.updated_from_ms,
+            req.updated_to_ms,
+            req.label
+        ],
+        |r| Ok((r.get::<_, String>(0)?, r.get::<_, f64>(1)?)),
+    )?;
+    let mut hits = Vec::new();
+    for row in rows {
+        let (id, score) = row?;
+        let id: RecordId = id
+            .parse()
+            .map_err(|_| StoreError::Corrupt("a search index entry names no record".into()))?;
+        if req
+            .after
+            .as_ref()
+            .is_none_or(|a| comes_after(score, &id, a))
+        {
+            hits.push((id, score));
+            if hits.len() > req.limit {
+                break;
+            }
+        }
+    }
+    let more = hits.len() > req.limit;
+    hits.truncate(req.limit);
+    let mut page = SearchPage::default();
+    for (id, score) in &hits {
+        match records::get_current(conn, *id).and_then(rules::live) {
+            Ok(r) => page.items.push((r, *score)),
+            Err(StoreError::IntegrityFailed { id, version }) => page
+                .unreadable
+                .push(crate::record_rules::IntegrityFailure { id, version }),
+            Err(e) => return Err(e),
+        }
+    }
+    if more {
+        page.next_cursor = hits.last().map(|(id, score)| cursor(*score, id));
+    }
+    Ok(page)
+}

@@ -1,0 +1,177 @@
+//! Search on both stores: indexed in the same commit as the write, phrases, prefixes,
+//! booleans, folding, filters, stable pagination, deleted records gone, tenants apart, and an
+//! audit event that names result ids and never holds the query in plaintext.
+
+use super::*;
+use hippo_store::search::{parse_cursor, SearchRequest};
+
+contract!(search_finds_what_was_written_and_nothing_else,);
+
+fn req(q: &str) -> SearchRequest {
+    SearchRequest {
+        query: hippo_search::parse(q, hippo_search::Limits::default()).unwrap(),
+        record_type: None,
+        subject: None,
+        label: None,
+        updated_from_ms: None,
+        updated_to_ms: None,
+        after: None,
+        limit: 100,
+    }
+}
+
+async fn ids(store: &Arc<dyn Store>, t: &TenantId, r: SearchRequest) -> Vec<String> {
+    let mut d = draft(Some(t), Action::RecordSearch);
+    d.detail("q", "the query text");
+    store
+        .search_records(t, r, d)
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|(r, _)| r.id.to_string())
+        .collect()
+}
+
+async fn search_finds_what_was_written_and_nothing_else(store: Arc<dyn Store>) {
+    let a = with_tenant(&store, "clinic-a").await;
+    let b = with_tenant(&store, "clinic-b").await;
+    let mk = |kind: &str, subject: &str, body: serde_json::Value| input(kind, subject, body);
+    let create = |t: TenantId, i: RecordInput| {
+        let store = store.clone();
+        async move {
+            store
+                .create_record(&t, i, "tester", draft(Some(&t), Action::RecordCreate))
+                .await
+                .unwrap()
+                .id
+                .to_string()
+        }
+    };
+    let muller = create(
+        a.clone(),
+        mk("Patient", "p1", json!({"name": "Jürgen Müller"})),
+    )
+    .await;
+    let smith = create(
+        a.clone(),
+        mk("Patient", "p2", json!({"name": "Anna Smithson"})),
+    )
+    .await;
+    let note = create(
+        a.clone(),
+        mk(
+            "ClinicalNote",
+            "p1",
+            json!({"text": "Patient reports chest pain at night"}),
+        ),
+    )
+    .await;
+    let other = create(
+        a.clone(),
+        mk(
+            "ClinicalNote",
+            "p2",
+            json!({"text": "pain in the chest, mild"}),
+        ),
+    )
+    .await;
+    let foreign = create(
+        b.clone(),
+        mk("Patient", "p1", json!({"name": "Jürgen Müller"})),
+    )
+    .await;
+
+    // Folding: case and accents do not matter.
+    assert_eq!(ids(&store, &a, req("MULLER")).await, [muller.clone()]);
+    assert_eq!(
+        ids(&store, &a, req("jurgen müller")).await,
+        [muller.clone()]
+    );
+    // Prefix.
+    assert_eq!(ids(&store, &a, req("smith*")).await, [smith.clone()]);
+    // Phrase: adjacent and in order only.
+    assert_eq!(ids(&store, &a, req("\"chest pain\"")).await, [note.clone()]);
+    let mut both = ids(&store, &a, req("chest pain")).await;
+    both.sort();
+    let mut want = vec![note.clone(), other.clone()];
+    want.sort();
+    assert_eq!(both, want);
+    // Booleans.
+    assert_eq!(
+        ids(&store, &a, req("chest NOT night")).await,
+        [other.clone()]
+    );
+    let mut either = ids(&store, &a, req("smithson OR night")).await;
+    either.sort();
+    let mut want = vec![smith.clone(), note.clone()];
+    want.sort();
+    assert_eq!(either, want);
+    // Filters.
+    let mut r = req("pain OR muller");
+    r.record_type = Some("ClinicalNote".into());
+    r.subject = Some("p1".into());
+    assert_eq!(ids(&store, &a, r).await, [note.clone()]);
+    let mut r = req("chest");
+    r.label = Some("intake".into());
+    assert_eq!(ids(&store, &a, r.clone()).await.len(), 2);
+    r.label = Some("nope".into());
+    assert!(ids(&store, &a, r).await.is_empty());
+    // Tenants apart: tenant B's identical record is never returned or counted in A.
+    assert!(!ids(&store, &a, req("muller")).await.contains(&foreign));
+    assert_eq!(ids(&store, &b, req("muller")).await, [foreign.clone()]);
+
+    // Pagination: pages of one, in a stable order, covering everything once.
+    let mut seen = Vec::new();
+    let mut r = req("chest OR muller OR smithson");
+    r.limit = 1;
+    loop {
+        let page = store
+            .search_records(&a, r.clone(), draft(Some(&a), Action::RecordSearch))
+            .await
+            .unwrap();
+        seen.extend(page.items.iter().map(|(r, _)| r.id.to_string()));
+        match page.next_cursor {
+            Some(c) => r.after = Some(parse_cursor(&c).unwrap()),
+            None => break,
+        }
+    }
+    let mut sorted = seen.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!((seen.len(), sorted.len()), (4, 4), "{seen:?}");
+
+    // An update re-indexes; a delete removes from the index.
+    let id: RecordId = muller.parse().unwrap();
+    store
+        .update_record(
+            &a,
+            id,
+            1,
+            mk("Patient", "p1", json!({"name": "Jürgen Meyer"})),
+            "t",
+            draft(Some(&a), Action::RecordUpdate),
+        )
+        .await
+        .unwrap();
+    assert!(ids(&store, &a, req("muller")).await.is_empty());
+    assert_eq!(ids(&store, &a, req("meyer")).await, [muller.clone()]);
+    store
+        .delete_record(&a, id, None, "t", draft(Some(&a), Action::RecordDelete))
+        .await
+        .unwrap();
+    assert!(ids(&store, &a, req("meyer")).await.is_empty());
+
+    // The audit event names result ids and holds the query only as a keyed hash.
+    let events = log(&store, Some(&a)).await;
+    let searches: Vec<_> = events
+        .iter()
+        .filter(|e| e.action == Action::RecordSearch)
+        .collect();
+    assert!(!searches.is_empty());
+    let text = serde_json::to_string(&searches).unwrap();
+    assert!(!text.contains("the query text"), "{text}");
+    assert!(searches
+        .iter()
+        .any(|e| e.details["result_ids"] == json!([note.clone()])));
+}
