@@ -269,3 +269,20 @@ pub struct VersionInfo {
     pub version: String,
     pub store: String,
 }
+
+/// One search result: the record (after minimum-necessary redaction) and its relevance score
+/// (higher is better; comparable within one result list only).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SearchHit {
+    pub score: f64,
+    pub record: RecordView,
+}
+
+/// A page of search results, best first; pass `next_cursor` as `cursor` for the next page.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SearchResults {
+    pub items: Vec<SearchHit>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unreadable: Vec<UnreadableRecord>,
+    pub next_cursor: Option<String>,
+}

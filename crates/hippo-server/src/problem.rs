@@ -40,6 +40,8 @@ pub enum ApiError {
     Invalid(ValidationErrors),
     #[error("{0}")]
     BadParameter(String),
+    #[error("the search query is malformed: {0}")]
+    InvalidQuery(hippo_search::QueryError),
     #[error("'{0}' is not a valid record id; record ids are UUIDs")]
     MalformedId(&'static str),
     #[error("{0}")]
@@ -102,6 +104,7 @@ impl ApiError {
             | InexactNumber { .. }
             | Invalid(_)
             | BadParameter(_)
+            | InvalidQuery(_)
             | MalformedId(_) => StatusCode::BAD_REQUEST,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -143,6 +146,7 @@ impl ApiError {
             HeadersTooLarge { .. } | TooManyHeaders { .. } => HEADERS_TOO_LARGE_SLUG,
             Invalid(_) => "invalid-envelope",
             BadParameter(_) => "invalid-parameter",
+            InvalidQuery(_) => "invalid-query",
             MalformedId(_) => "malformed-id",
             MissingCredentials(_) => "missing-credentials",
             BadCredentials => "bad-credentials",
@@ -179,6 +183,7 @@ impl ApiError {
             HeadersTooLarge { .. } | TooManyHeaders { .. } => HEADERS_TOO_LARGE_TITLE,
             Invalid(_) => "Invalid record envelope",
             BadParameter(_) => "Invalid parameter",
+            InvalidQuery(_) => "Invalid search query",
             MalformedId(_) => "Malformed id",
             MissingCredentials(_) => "Missing credentials",
             BadCredentials => "Bad credentials",
@@ -227,6 +232,12 @@ impl ApiError {
                 code: "inexact_number".into(),
                 message: "this number has more precision or range than can be stored exactly"
                     .into(),
+            }],
+            // The position and the reason; never the query, which may hold a name.
+            ApiError::InvalidQuery(e) => vec![FieldProblem {
+                field: "q".into(),
+                code: format!("position_{}", e.position),
+                message: e.message.clone(),
             }],
             _ => Vec::new(),
         };

@@ -6,6 +6,7 @@ pub mod ledger;
 pub mod metrics;
 pub mod ops;
 pub mod records;
+pub mod search;
 
 use crate::auth;
 use crate::middleware::{request_scope, HeaderPolicy};
@@ -29,6 +30,7 @@ pub fn router(state: AppState, hsts: bool) -> Router {
                 .delete(records::delete),
         )
         .route("/v1/records/{id}/history", get(records::history))
+        .route("/v1/search", get(search::search))
         .route("/v1/records/{id}/versions/{version}", get(records::version))
         .route(
             "/v1/admin/apikeys",

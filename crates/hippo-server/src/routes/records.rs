@@ -45,7 +45,7 @@ async fn checked<T>(
 }
 
 /// What the policy engine is told about a stored record.
-fn facts(caller: &Caller, r: &Record) -> hippo_policy::ResourceFacts {
+pub(crate) fn facts(caller: &Caller, r: &Record) -> hippo_policy::ResourceFacts {
     hippo_policy::ResourceFacts {
         tenant: caller.principal.tenant.clone(),
         record_type: Some(r.record_type.clone()),
@@ -55,7 +55,7 @@ fn facts(caller: &Caller, r: &Record) -> hippo_policy::ResourceFacts {
 }
 
 /// Removes the fields a decision's obligations name (minimum necessary, 164.502(b)).
-fn apply(obligations: &hippo_policy::Obligations, r: &mut Record) {
+pub(crate) fn apply(obligations: &hippo_policy::Obligations, r: &mut Record) {
     if obligations.is_empty() {
         return;
     }

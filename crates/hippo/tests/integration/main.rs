@@ -21,6 +21,7 @@ mod people;
 mod readme;
 mod records;
 mod s3_export;
+mod search;
 mod shared_database;
 mod tls;
 mod verify_cli;

@@ -1,0 +1,117 @@
+//! `GET /v1/search`: full-text search of the caller's tenant, through the same policy and
+//! minimum-necessary redaction as reads. The query text is never logged; in the audit trail it
+//! is a keyed hash and a length (the redactor's treatment of the key `q`), beside the ids of
+//! the records the search revealed.
+
+use super::records::{apply, facts};
+use super::QueryParams;
+use crate::ctx::Caller;
+use crate::problem::ApiError;
+use crate::state::AppState;
+use axum::extract::{RawQuery, State};
+use axum::Json;
+use hippo_core::Action;
+use hippo_proto::{Problem, RecordView, SearchHit, SearchResults, UnreadableRecord};
+use hippo_store::search::{parse_cursor, SearchRequest};
+
+const DEFAULT_PAGE: usize = 20;
+const MAX_PAGE: usize = 100;
+const PARAMS: &[&str] = &[
+    "q",
+    "type",
+    "subject",
+    "label",
+    "updated_from",
+    "updated_to",
+    "limit",
+    "cursor",
+];
+
+fn request(q: &QueryParams) -> Result<SearchRequest, ApiError> {
+    let text = q.get("q").ok_or_else(|| {
+        ApiError::BadParameter("q is required: terms, \"phrases\", prefix*, AND, OR, NOT".into())
+    })?;
+    let query = hippo_search::parse(text, hippo_search::Limits::default())
+        .map_err(ApiError::InvalidQuery)?;
+    let after = q
+        .get("cursor")
+        .map(|c| {
+            parse_cursor(c).ok_or_else(|| {
+                ApiError::BadParameter(
+                    "cursor is not one this server issued; start again without it".into(),
+                )
+            })
+        })
+        .transpose()?;
+    Ok(SearchRequest {
+        query,
+        record_type: q.get("type").map(str::to_owned),
+        subject: q.get("subject").map(str::to_owned),
+        label: q.get("label").map(str::to_owned),
+        updated_from_ms: q.time("updated_from")?,
+        updated_to_ms: q.time("updated_to")?,
+        after,
+        limit: q.limit(DEFAULT_PAGE, MAX_PAGE)?,
+    })
+}
+
+#[utoipa::path(get, path = "/v1/search", tag = "records",
+    params(("q" = String, Query, description = "terms, \"phrases\", prefix*, AND, OR, NOT, parentheses; case and accents ignored"),
+           ("type" = Option<String>, Query), ("subject" = Option<String>, Query), ("label" = Option<String>, Query),
+           ("updated_from" = Option<String>, Query, description = "RFC 3339"), ("updated_to" = Option<String>, Query, description = "RFC 3339"),
+           ("limit" = Option<usize>, Query, description = "1-100, default 20"), ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),
+    responses((status = 200, body = SearchResults), (status = 400, body = Problem)), security(("bearer" = [])))]
+pub async fn search(
+    State(s): State<AppState>,
+    caller: Caller,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<SearchResults>, ApiError> {
+    let mut draft = caller.authorize(&s, Action::RecordSearch).await?;
+    let parsed = QueryParams::parse(raw.as_deref(), PARAMS).and_then(|q| {
+        let names = q.names();
+        let text = q.get("q").map(str::to_owned);
+        request(&q).map(|r| (r, names, text, q.get("subject").map(str::to_owned)))
+    });
+    let (request, names, text, subject) = match parsed {
+        Ok(p) => p,
+        Err(e) => return Err(caller.reject(&s, draft, e).await),
+    };
+    draft.detail("filters", names);
+    // `q` is a free-text key: the store keeps only its keyed hash and length.
+    draft.detail("q", text.unwrap_or_default());
+    draft.subject_id = subject;
+    let page = s
+        .store
+        .search_records(&caller.principal.tenant, request, draft)
+        .await?;
+    // Results the policy withholds are neither returned nor counted.
+    let items = page
+        .items
+        .into_iter()
+        .filter_map(|(mut r, score)| {
+            let d = s
+                .policy
+                .decide(&caller.policy_input(Action::RecordSearch, facts(&caller, &r)));
+            d.allowed.then(|| {
+                apply(&d.obligations, &mut r);
+                SearchHit {
+                    score,
+                    record: RecordView::from(r),
+                }
+            })
+        })
+        .collect();
+    Ok(Json(SearchResults {
+        items,
+        unreadable: page
+            .unreadable
+            .into_iter()
+            .map(|f| UnreadableRecord {
+                id: f.id.to_string(),
+                version: f.version,
+                problem: "integrity_failed".into(),
+            })
+            .collect(),
+        next_cursor: page.next_cursor,
+    }))
+}
