@@ -286,3 +286,10 @@ pub struct SearchResults {
     pub unreadable: Vec<UnreadableRecord>,
     pub next_cursor: Option<String>,
 }
+
+/// A batch written: every record of it, in the order sent.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct BatchCreated {
+    pub count: usize,
+    pub ids: Vec<String>,
+}

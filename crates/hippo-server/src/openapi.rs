@@ -6,7 +6,7 @@
 //! which is what [`crate::problem`] sends.
 
 use crate::auth::{passkeys, signin, users};
-use crate::routes::{admin, audit, ledger, metrics, ops, records, search};
+use crate::routes::{admin, audit, batch, ledger, metrics, ops, records, search};
 use hippo_proto::PROBLEM_JSON;
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::Operation;
@@ -18,7 +18,7 @@ use utoipa::{Modify, OpenApi};
 #[openapi(
     info(title = "Hippo", description = "HIPAA-ready health data platform: encrypted, audited, versioned PHI records."),
     paths(
-        records::create, records::get, records::update, records::delete, records::history, records::version, records::list, search::search,
+        records::create, records::get, records::update, records::delete, records::history, records::version, records::list, search::search, batch::create_batch,
         admin::create_key, admin::list_keys, admin::revoke_key, users::rotate_key,
         users::create_user, users::list_users, users::disable_user, users::enable_user, users::reset_mfa, users::revoke_sessions, users::explain,
         signin::login, signin::mfa, signin::enrol_totp, signin::confirm_totp, signin::logout, signin::current, signin::break_glass,

@@ -30,6 +30,8 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error("the request body exceeds the limit of {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    #[error("a batch holds at most {limit} records (batch_max_records); split it")]
+    BatchTooLarge { limit: usize },
     #[error("the request target (path and query) exceeds the limit of {limit} bytes")]
     UriTooLong { limit: usize },
     #[error("the request header section exceeds the limit of {limit} bytes (each field counts its name, value and 32)")]
@@ -107,7 +109,7 @@ impl ApiError {
             | InvalidQuery(_)
             | MalformedId(_) => StatusCode::BAD_REQUEST,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            PayloadTooLarge { .. } | BatchTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             UriTooLong { .. } => StatusCode::URI_TOO_LONG,
             HeadersTooLarge { .. } | TooManyHeaders { .. } => {
                 StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
@@ -142,6 +144,7 @@ impl ApiError {
             InexactNumber { .. } => "inexact-number",
             UnsupportedMediaType => "unsupported-media-type",
             PayloadTooLarge { .. } => "payload-too-large",
+            BatchTooLarge { .. } => "batch-too-large",
             UriTooLong { .. } => URI_TOO_LONG_SLUG,
             HeadersTooLarge { .. } | TooManyHeaders { .. } => HEADERS_TOO_LARGE_SLUG,
             Invalid(_) => "invalid-envelope",
@@ -179,6 +182,7 @@ impl ApiError {
             InexactNumber { .. } => "Number cannot be stored exactly",
             UnsupportedMediaType => "Unsupported media type",
             PayloadTooLarge { .. } => "Payload too large",
+            BatchTooLarge { .. } => "Batch too large",
             UriTooLong { .. } => URI_TOO_LONG_TITLE,
             HeadersTooLarge { .. } | TooManyHeaders { .. } => HEADERS_TOO_LARGE_TITLE,
             Invalid(_) => "Invalid record envelope",

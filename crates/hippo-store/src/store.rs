@@ -205,6 +205,16 @@ pub trait Store: crate::identity::IdentityStore + Send + Sync + 'static {
         actor: &str,
         audit: AuditDraft,
     ) -> Result<Record, StoreError>;
+    /// Creates every record of a batch or none, in one commit. Each created record gets its
+    /// own event (a copy of `audit` describing it); the batch itself one more, with its size.
+    /// If any record fails, nothing is written but the batch's failed event.
+    async fn create_records(
+        &self,
+        tenant: &TenantId,
+        inputs: Vec<RecordInput>,
+        actor: &str,
+        audit: AuditDraft,
+    ) -> Result<Vec<Record>, StoreError>;
     async fn get_record(
         &self,
         tenant: &TenantId,

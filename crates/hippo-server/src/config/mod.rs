@@ -37,6 +37,10 @@ pub struct Config {
     pub keyring_file: Option<PathBuf>,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
+    /// Most records in one `POST /v1/records:batch`.
+    pub batch_max_records: usize,
+    /// Largest `POST /v1/records:batch` body, in bytes.
+    pub batch_max_bytes: usize,
     /// Seconds to let in-flight requests finish on SIGTERM/SIGINT.
     pub shutdown_grace_secs: u64,
     pub tls: TlsConfig,
@@ -202,6 +206,8 @@ impl Default for Config {
             audit: AuditConfig::default(),
             connections: crate::limits::ConnectionLimits::default(),
             auth: AuthConfig::default(),
+            batch_max_records: 1000,
+            batch_max_bytes: 16 * 1024 * 1024,
             policy: PolicyConfig::default(),
             oidc: None,
         }

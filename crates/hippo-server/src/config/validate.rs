@@ -134,6 +134,20 @@ impl Config {
         }
         self.connections.validate()?;
         self.auth.validate()?;
+        if !(1..=100_000).contains(&self.batch_max_records) {
+            return Err(ConfigError::new(
+                "batch_max_records",
+                "must be between 1 and 100000",
+                "e.g. 1000 (the default)",
+            ));
+        }
+        if !(1024..=512 * 1024 * 1024).contains(&self.batch_max_bytes) {
+            return Err(ConfigError::new(
+                "batch_max_bytes",
+                "must be between 1024 and 536870912",
+                "e.g. 16777216 (16 MiB, the default)",
+            ));
+        }
         if let Some(oidc) = &self.oidc {
             oidc.validate()
                 .map_err(|e| ConfigError::new("oidc", e.to_string(), "fix the [oidc] section"))?;

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod audit;
+pub mod batch;
 pub mod ledger;
 pub mod metrics;
 pub mod ops;
@@ -31,6 +32,7 @@ pub fn router(state: AppState, hsts: bool) -> Router {
         )
         .route("/v1/records/{id}/history", get(records::history))
         .route("/v1/search", get(search::search))
+        .route("/v1/records:batch", post(batch::create_batch))
         .route("/v1/records/{id}/versions/{version}", get(records::version))
         .route(
             "/v1/admin/apikeys",

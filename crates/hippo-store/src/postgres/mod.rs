@@ -439,6 +439,39 @@ impl Store for PgStore {
         .await
     }
 
+    async fn create_records(
+        &self,
+        tenant: &TenantId,
+        inputs: Vec<RecordInput>,
+        actor: &str,
+        mut audit: AuditDraft,
+    ) -> Result<Vec<Record>, StoreError> {
+        audit.detail("batch", inputs.len());
+        let template = audit.clone();
+        let ctx = self.log_ctx(tenant.as_str())?;
+        let (t, actor) = (tenant.clone(), actor.to_owned());
+        self.in_tenant(
+            tenant,
+            audit,
+            move |c| {
+                Box::pin(async move {
+                    let mut out = Vec::with_capacity(inputs.len());
+                    for input in &inputs {
+                        let r = records::create(c, &t, input, &actor).await?;
+                        let mut each = template.clone();
+                        describe_record(&mut each, &r);
+                        each.details.remove("batch");
+                        audit::insert(c, &ctx, each).await?;
+                        out.push(r);
+                    }
+                    Ok(out)
+                })
+            },
+            |_, _| {},
+        )
+        .await
+    }
+
     async fn get_record(
         &self,
         tenant: &TenantId,

@@ -406,6 +406,34 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn create_records(
+        &self,
+        tenant: &TenantId,
+        inputs: Vec<RecordInput>,
+        actor: &str,
+        audit: AuditDraft,
+    ) -> Result<Vec<Record>, StoreError> {
+        let db = self.tenant_db(tenant).await?;
+        let actor = actor.to_owned();
+        let log = db.log();
+        let template = audit.clone();
+        db.write(move |c| {
+            audit::audited(c, &log, audit, |c, batch| {
+                let mut out = Vec::with_capacity(inputs.len());
+                for input in &inputs {
+                    let r = records::create(c, input, &actor)?;
+                    let mut each = template.clone();
+                    describe_record(&mut each, &r);
+                    audit::insert(c, &log, each)?;
+                    out.push(r);
+                }
+                batch.detail("batch", inputs.len());
+                Ok(out)
+            })
+        })
+        .await
+    }
+
     async fn get_record(
         &self,
         tenant: &TenantId,

@@ -5,6 +5,7 @@
 //! `every_store` runs the whole binary again on PostgreSQL, so `cargo test` covers both.
 
 mod audit;
+mod batch;
 mod connections;
 mod crash;
 mod disclosures;
