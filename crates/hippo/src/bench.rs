@@ -36,10 +36,27 @@ pub struct BenchArgs {
     /// Data directory (for the default CA path).
     #[arg(long, env = "HIPPO_DATA_DIR", default_value = "./hippo-data")]
     pub data_dir: PathBuf,
+    /// Search benchmark instead: ingest --records generated records through
+    /// `POST /v1/records:batch`, then run a fixed query mix at 1 client and at --clients.
+    #[arg(long)]
+    pub search: bool,
+    /// Records of the generated corpus (search benchmark and --gen).
+    #[arg(long, default_value_t = 100_000)]
+    pub records: u64,
+    /// Records per batch request when ingesting.
+    #[arg(long, default_value_t = 500)]
+    pub batch: usize,
+    /// Corpus seed: the same seed gives the same records everywhere.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Write the generated corpus to this file as NDJSON (for `POST /v1/records:batch` or
+    /// other tools) and exit.
+    #[arg(long, value_name = "FILE")]
+    pub gen: Option<PathBuf>,
 }
 
 /// Results of one phase.
-struct Phase {
+pub(crate) struct Phase {
     name: &'static str,
     ops: usize,
     errors: usize,
@@ -48,7 +65,7 @@ struct Phase {
 }
 
 impl Phase {
-    fn print(&mut self) {
+    pub(crate) fn print(&mut self) {
         self.latencies_us.sort_unstable();
         let pct = |p: f64| {
             let l = &self.latencies_us;
@@ -59,11 +76,12 @@ impl Phase {
             }
         };
         println!(
-            "{:<8} {:>9} ops {:>10.0} ops/s  p50 {:>6.2} ms  p99 {:>6.2} ms  p99.9 {:>6.2} ms  max {:>7.2} ms  errors {}",
+            "{:<8} {:>9} ops {:>10.0} ops/s  p50 {:>6.2} ms  p95 {:>6.2} ms  p99 {:>6.2} ms  p99.9 {:>6.2} ms  max {:>7.2} ms  errors {}",
             self.name,
             self.ops,
             self.ops as f64 / self.elapsed.as_secs_f64(),
             pct(0.50),
+            pct(0.95),
             pct(0.99),
             pct(0.999),
             pct(1.0),
@@ -80,7 +98,7 @@ fn body(bytes: usize, n: usize) -> serde_json::Map<String, serde_json::Value> {
 }
 
 /// Runs `op` from `clients` tasks for `secs`, each task calling it in a closed loop.
-async fn drive<S, F, Fut>(
+pub(crate) async fn drive<S, F, Fut>(
     name: &'static str,
     clients: usize,
     secs: u64,
@@ -132,6 +150,12 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     if args.clients == 0 || args.seconds == 0 {
         bail!("--clients and --seconds must be at least 1");
     }
+    if let Some(path) = &args.gen {
+        return crate::search_bench::generate(path, args.records, args.seed);
+    }
+    if args.search {
+        return crate::search_bench::run(&args, http_clients(&args)?).await;
+    }
     println!(
         "hippo bench: {} clients, {} s per phase, {}-byte bodies, target {}",
         args.clients,
@@ -163,26 +187,7 @@ async fn http_bench(args: &BenchArgs) -> Result<()> {
         .key
         .clone()
         .context("--key (or HIPPO_BENCH_KEY) is required: a writer or admin API key")?;
-    let ca_path = args
-        .ca
-        .clone()
-        .unwrap_or_else(|| args.data_dir.join("tls").join("ca.pem"));
-    let ca = std::fs::read(&ca_path)
-        .with_context(|| format!("reading CA certificate {}", ca_path.display()))?;
-    let cert = reqwest::Certificate::from_pem(&ca).context("parsing the CA certificate")?;
-    let mut clients = Vec::new();
-    for _ in 0..args.clients {
-        // One client per simulated user: its own HTTP/1.1 keep-alive connection.
-        clients.push(
-            reqwest::Client::builder()
-                .use_rustls_tls()
-                .tls_built_in_root_certs(false)
-                .add_root_certificate(cert.clone())
-                .http1_only()
-                .pool_max_idle_per_host(1)
-                .build()?,
-        );
-    }
+    let clients = http_clients(args)?;
     let shared = Arc::new(HttpShared {
         clients,
         base: args.url.trim_end_matches('/').to_owned(),
@@ -235,6 +240,29 @@ async fn http_bench(args: &BenchArgs) -> Result<()> {
     .await;
     read.print();
     Ok(())
+}
+
+/// One HTTPS client per simulated user (its own HTTP/1.1 keep-alive connection), trusting the
+/// deployment's CA.
+fn http_clients(args: &BenchArgs) -> Result<Vec<reqwest::Client>> {
+    let ca_path = args
+        .ca
+        .clone()
+        .unwrap_or_else(|| args.data_dir.join("tls").join("ca.pem"));
+    let ca = std::fs::read(&ca_path)
+        .with_context(|| format!("reading CA certificate {}", ca_path.display()))?;
+    let cert = reqwest::Certificate::from_pem(&ca).context("parsing the CA certificate")?;
+    (0..args.clients)
+        .map(|_| {
+            Ok(reqwest::Client::builder()
+                .use_rustls_tls()
+                .tls_built_in_root_certs(false)
+                .add_root_certificate(cert.clone())
+                .http1_only()
+                .pool_max_idle_per_host(1)
+                .build()?)
+        })
+        .collect()
 }
 
 struct StoreShared {

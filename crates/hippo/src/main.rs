@@ -3,9 +3,11 @@
 mod audit_cmd;
 mod bench;
 mod cli;
+mod corpus;
 mod logging;
 mod people_cmd;
 mod records_cmd;
+mod search_bench;
 
 use anyhow::{Context, Result};
 use clap::Parser;
