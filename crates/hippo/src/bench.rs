@@ -49,6 +49,10 @@ pub struct BenchArgs {
     /// Corpus seed: the same seed gives the same records everywhere.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// With --search: skip the ingest and search what the server already holds (a corpus
+    /// ingested by an earlier run).
+    #[arg(long)]
+    pub no_ingest: bool,
     /// Write the generated corpus to this file as NDJSON (for `POST /v1/records:batch` or
     /// other tools) and exit.
     #[arg(long, value_name = "FILE")]

@@ -50,7 +50,36 @@ pub async fn run(args: &BenchArgs, clients: Vec<reqwest::Client>) -> Result<()> 
         "hippo bench --search: {} records (seed {}) in batches of {}, {} clients, target {}",
         args.records, args.seed, args.batch, args.clients, args.url
     );
-    // Ingest: clients take the next batch until the corpus is in.
+    if !args.no_ingest {
+        ingest(args, &shared).await?;
+    }
+    for clients in [1, args.clients] {
+        let name: &'static str = if clients == 1 { "search1" } else { "searchN" };
+        let mut phase = drive(
+            name,
+            clients,
+            args.seconds,
+            shared.clone(),
+            |s: Arc<Shared>, c, i| async move {
+                let q = corpus::QUERY_MIX[(c + i) % corpus::QUERY_MIX.len()];
+                s.clients[c]
+                    .get(format!("{}/v1/search", s.base))
+                    .query(&[("q", q), ("limit", "20")])
+                    .header("authorization", &s.auth)
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status() == 200)
+            },
+        )
+        .await;
+        print!("({clients:>2} clients) ");
+        phase.print();
+    }
+    Ok(())
+}
+
+/// Ingests the corpus: clients take the next batch until it is all in; prints records/s.
+async fn ingest(args: &BenchArgs, shared: &Arc<Shared>) -> Result<()> {
     let batches = args.records.div_ceil(args.batch as u64);
     let next = Arc::new(AtomicU64::new(0));
     let done = Arc::new(AtomicUsize::new(0));
@@ -115,28 +144,6 @@ pub async fn run(args: &BenchArgs, clients: Vec<reqwest::Client>) -> Result<()> 
     );
     if ingested == 0 {
         bail!("nothing was ingested: check the URL, the key (writer or admin) and the CA");
-    }
-    for clients in [1, args.clients] {
-        let name: &'static str = if clients == 1 { "search1" } else { "searchN" };
-        let mut phase = drive(
-            name,
-            clients,
-            args.seconds,
-            shared.clone(),
-            |s: Arc<Shared>, c, i| async move {
-                let q = corpus::QUERY_MIX[(c + i) % corpus::QUERY_MIX.len()];
-                s.clients[c]
-                    .get(format!("{}/v1/search", s.base))
-                    .query(&[("q", q), ("limit", "20")])
-                    .header("authorization", &s.auth)
-                    .send()
-                    .await
-                    .is_ok_and(|r| r.status() == 200)
-            },
-        )
-        .await;
-        print!("({clients:>2} clients) ");
-        phase.print();
     }
     Ok(())
 }

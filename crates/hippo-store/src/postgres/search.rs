@@ -63,7 +63,10 @@ pub async fn search(
                  SELECT 1 FROM hippo.record_versions v
                  WHERE v.tenant_id = r.tenant_id AND v.record_id = r.id AND v.version = r.version
                    AND v.labels::jsonb ? $7))
-         ORDER BY score DESC, s.record_id",
+           AND ($8::float8 IS NULL OR ts_rank(s.tsv, q)::float8 < $8
+                OR (ts_rank(s.tsv, q)::float8 = $8 AND s.record_id > $9))
+         ORDER BY score DESC, s.record_id
+         LIMIT $10",
     )
     .bind(t.as_str())
     .bind(&tsq)
@@ -72,6 +75,9 @@ pub async fn search(
     .bind(req.updated_from_ms)
     .bind(req.updated_to_ms)
     .bind(&req.label)
+    .bind(req.after.as_ref().map(|a| a.0))
+    .bind(req.after.as_ref().map(|a| a.1.to_string()))
+    .bind(req.limit as i64 + 1)
     .fetch_all(&mut *c)
     .await
     .map_err(errors::db)?;

@@ -552,8 +552,10 @@ impl Store for SqliteStore {
         audit: AuditDraft,
     ) -> Result<crate::search::SearchPage, StoreError> {
         let db = self.tenant_db(tenant).await?;
-        let read = move |c: &rusqlite::Connection| search::search(c, &request);
-        Self::read_audited(&db, audit, read, crate::search::describe).await
+        // On a reader connection, not in the group-commit writer: a search scores many rows
+        // and must not hold up writes. Its event is durable before any result is returned.
+        let result = db.read(move |c| search::search(c, &request)).await;
+        Self::after_read(&db, audit, result, crate::search::describe).await
     }
 
     async fn verify_records(

@@ -35,19 +35,24 @@ pub fn index(
 /// better, as on PostgreSQL), filtered, in rank order after the cursor.
 pub fn search(conn: &Connection, req: &SearchRequest) -> Result<SearchPage, StoreError> {
     let fts = hippo_search::compile::to_fts5(&req.query);
-    // Filters are bound, never inlined; `?n IS NULL OR …` keeps one prepared statement.
-    let sql = "SELECT i.record_id, -bm25(record_search) AS score
-         FROM record_search
-         JOIN record_search_ids i ON i.rowid = record_search.rowid
-         JOIN records r ON r.id = i.record_id
-         WHERE record_search MATCH ?1 AND r.deleted = 0
-           AND (?2 IS NULL OR r.record_type = ?2)
-           AND (?3 IS NULL OR r.subject = ?3)
-           AND (?4 IS NULL OR r.updated_at_ms >= ?4)
-           AND (?5 IS NULL OR r.updated_at_ms <= ?5)
-           AND (?6 IS NULL OR EXISTS (SELECT 1 FROM record_versions v, json_each(v.labels) l
-                 WHERE v.record_id = r.id AND v.version = r.version AND l.value = ?6))
-         ORDER BY score DESC, i.record_id";
+    // Filters are bound, never inlined; `?n IS NULL OR …` keeps one prepared statement. The
+    // keyset condition and the limit are applied inside SQLite, so only one page's rows (plus
+    // one, to tell whether another page exists) ever leave the top-N sort.
+    let sql = "SELECT record_id, score FROM (
+           SELECT i.record_id AS record_id, -bm25(record_search) AS score
+           FROM record_search
+           JOIN record_search_ids i ON i.rowid = record_search.rowid
+           JOIN records r ON r.id = i.record_id
+           WHERE record_search MATCH ?1 AND r.deleted = 0
+             AND (?2 IS NULL OR r.record_type = ?2)
+             AND (?3 IS NULL OR r.subject = ?3)
+             AND (?4 IS NULL OR r.updated_at_ms >= ?4)
+             AND (?5 IS NULL OR r.updated_at_ms <= ?5)
+             AND (?6 IS NULL OR EXISTS (SELECT 1 FROM record_versions v, json_each(v.labels) l
+                   WHERE v.record_id = r.id AND v.version = r.version AND l.value = ?6)))
+         WHERE ?7 IS NULL OR score < ?7 OR (score = ?7 AND record_id > ?8)
+         ORDER BY score DESC, record_id
+         LIMIT ?9";
     let mut stmt = conn.prepare_cached(sql)?;
     let rows = stmt.query_map(
         params![
@@ -56,7 +61,10 @@ pub fn search(conn: &Connection, req: &SearchRequest) -> Result<SearchPage, Stor
             req.subject,
             req.updated_from_ms,
             req.updated_to_ms,
-            req.label
+            req.label,
+            req.after.as_ref().map(|a| a.0),
+            req.after.as_ref().map(|a| a.1.to_string()),
+            req.limit as i64 + 1
         ],
         |r| Ok((r.get::<_, String>(0)?, r.get::<_, f64>(1)?)),
     )?;
@@ -66,15 +74,14 @@ pub fn search(conn: &Connection, req: &SearchRequest) -> Result<SearchPage, Stor
         let id: RecordId = id
             .parse()
             .map_err(|_| StoreError::Corrupt("a search index entry names no record".into()))?;
+        // The same order rule both stores share (SQLite already applied it; this keeps the
+        // two implementations provably alike).
         if req
             .after
             .as_ref()
             .is_none_or(|a| comes_after(score, &id, a))
         {
             hits.push((id, score));
-            if hits.len() > req.limit {
-                break;
-            }
         }
     }
     let more = hits.len() > req.limit;

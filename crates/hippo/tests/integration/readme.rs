@@ -115,7 +115,10 @@ fn readme_commands_run_as_written_on_a_fresh_data_directory() {
     assert!(stderr.contains("Created user nurse.joy"), "{stderr}");
     assert!(stderr.contains("wrote 1000 records"), "{stderr}");
     assert_eq!(
-        std::fs::read_to_string(work.join("corpus.ndjson")).unwrap().lines().count(),
+        std::fs::read_to_string(work.join("corpus.ndjson"))
+            .unwrap()
+            .lines()
+            .count(),
         1000
     );
     assert!(
