@@ -25,34 +25,52 @@ pub fn index(
         .execute([rowid])?;
     if !deleted {
         let text = hippo_search::searchable_text(&input.record_type, &input.body);
-        conn.prepare_cached("INSERT INTO record_search (rowid, text) VALUES (?1, ?2)")?
-            .execute(params![rowid, text])?;
+        conn.prepare_cached(
+            "INSERT INTO record_search (rowid, text, record_id) VALUES (?1, ?2, ?3)",
+        )?
+        .execute(params![rowid, text, key])?;
     }
     Ok(())
 }
+
+const UNFILTERED: &str = "SELECT record_id, score FROM (
+       SELECT record_id, -bm25(record_search) AS score FROM record_search
+       WHERE record_search MATCH ?1
+         AND ?2 IS NULL AND ?3 IS NULL AND ?4 IS NULL AND ?5 IS NULL AND ?6 IS NULL)
+     WHERE ?7 IS NULL OR score < ?7 OR (score = ?7 AND record_id > ?8)
+     ORDER BY score DESC, record_id
+     LIMIT ?9";
+
+const FILTERED: &str = "SELECT record_id, score FROM (
+       SELECT s.record_id AS record_id, -bm25(record_search) AS score
+       FROM record_search s
+       JOIN records r ON r.id = s.record_id
+       WHERE record_search MATCH ?1 AND r.deleted = 0
+         AND (?2 IS NULL OR r.record_type = ?2)
+         AND (?3 IS NULL OR r.subject = ?3)
+         AND (?4 IS NULL OR r.updated_at_ms >= ?4)
+         AND (?5 IS NULL OR r.updated_at_ms <= ?5)
+         AND (?6 IS NULL OR EXISTS (SELECT 1 FROM record_versions v, json_each(v.labels) l
+               WHERE v.record_id = r.id AND v.version = r.version AND l.value = ?6)))
+     WHERE ?7 IS NULL OR score < ?7 OR (score = ?7 AND record_id > ?8)
+     ORDER BY score DESC, record_id
+     LIMIT ?9";
 
 /// Runs a search: matching live records with their score (BM25, negated so that higher is
 /// better, as on PostgreSQL), filtered, in rank order after the cursor.
 pub fn search(conn: &Connection, req: &SearchRequest) -> Result<SearchPage, StoreError> {
     let fts = hippo_search::compile::to_fts5(&req.query);
-    // Filters are bound, never inlined; `?n IS NULL OR …` keeps one prepared statement. The
+    // Filters are bound, never inlined; `?n IS NULL OR …` keeps two prepared statements. The
     // keyset condition and the limit are applied inside SQLite, so only one page's rows (plus
     // one, to tell whether another page exists) ever leave the top-N sort.
-    let sql = "SELECT record_id, score FROM (
-           SELECT i.record_id AS record_id, -bm25(record_search) AS score
-           FROM record_search
-           JOIN record_search_ids i ON i.rowid = record_search.rowid
-           JOIN records r ON r.id = i.record_id
-           WHERE record_search MATCH ?1 AND r.deleted = 0
-             AND (?2 IS NULL OR r.record_type = ?2)
-             AND (?3 IS NULL OR r.subject = ?3)
-             AND (?4 IS NULL OR r.updated_at_ms >= ?4)
-             AND (?5 IS NULL OR r.updated_at_ms <= ?5)
-             AND (?6 IS NULL OR EXISTS (SELECT 1 FROM record_versions v, json_each(v.labels) l
-                   WHERE v.record_id = r.id AND v.version = r.version AND l.value = ?6)))
-         WHERE ?7 IS NULL OR score < ?7 OR (score = ?7 AND record_id > ?8)
-         ORDER BY score DESC, record_id
-         LIMIT ?9";
+    // Deleted records have no index entry, so an unfiltered search needs the index alone;
+    // filters join the records table.
+    let filtered = req.record_type.is_some()
+        || req.subject.is_some()
+        || req.updated_from_ms.is_some()
+        || req.updated_to_ms.is_some()
+        || req.label.is_some();
+    let sql = if filtered { FILTERED } else { UNFILTERED };
     let mut stmt = conn.prepare_cached(sql)?;
     let rows = stmt.query_map(
         params![

@@ -6,4 +6,6 @@ CREATE TABLE record_search_ids (
     rowid     INTEGER PRIMARY KEY,
     record_id TEXT NOT NULL UNIQUE
 );
-CREATE VIRTUAL TABLE record_search USING fts5(text, tokenize = 'unicode61 remove_diacritics 2');
+-- `record_id` is stored unindexed in the FTS table itself, so an unfiltered search reads no
+-- other table until its page is chosen.
+CREATE VIRTUAL TABLE record_search USING fts5(text, record_id UNINDEXED, tokenize = 'unicode61 remove_diacritics 2');
