@@ -190,12 +190,13 @@ pub async fn register_finish(
         .finish_passkey_registration(&req.credential, &state)
     {
         Ok(pk) => pk,
-        Err(e) => {
+        Err(_) => {
             let mut d = c.draft(Action::AuthFailed);
             d.detail("reason", "passkey_registration_rejected");
+            // A fixed message: the library's error text is not ours to vouch for.
             let err = ApiError::Passkey {
                 slug: "passkey-rejected",
-                message: format!("the passkey registration was not accepted: {e}"),
+                message: "the passkey registration was not accepted (wrong origin, challenge or signature); start again".into(),
             };
             return Err(refuse(&s, d, Outcome::Denied, err).await);
         }
