@@ -298,6 +298,17 @@ pub trait IdentityStore: Send + Sync {
     ) -> Result<SessionRow, StoreError>;
 }
 
+/// The associated data a user's TOTP secret is sealed under: a sealed secret copied to another
+/// user's row does not open. Both stores seal and open with it.
+pub fn totp_label(user_id: &str) -> String {
+    format!("totp:{user_id}")
+}
+
+/// A stored identity row that cannot be read back (both stores report it alike).
+pub(crate) fn corrupt(what: &str) -> StoreError {
+    StoreError::Corrupt(format!("a stored {what} is malformed"))
+}
+
 /// Normalises a sign-in name: trimmed and lowercased, 1 to 64 characters of `[a-z0-9._@-]`.
 /// Parsed once here so both stores and every caller agree on what names the same user.
 pub fn normalize_username(raw: &str) -> Result<String, &'static str> {

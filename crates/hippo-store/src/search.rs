@@ -4,6 +4,7 @@
 //! `tsvector` with a GIN index) and compiles the query with `hippo_search::compile`.
 
 use crate::record_rules::IntegrityFailure;
+use crate::StoreError;
 use hippo_core::{AuditDraft, Record, RecordId};
 
 /// One search: a parsed query and the filters that narrow it.
@@ -46,6 +47,58 @@ pub fn parse_cursor(c: &str) -> Option<(f64, RecordId)> {
     let score = f64::from_bits(u64::from_str_radix(bits, 16).ok()?);
     (score.is_finite()).then_some(())?;
     Some((score, id.parse().ok()?))
+}
+
+/// The hits of a page from an engine's rows, already in rank order: ids parsed, the keyset
+/// rule applied (both stores alike), cut to the page; `true` if another page follows (the
+/// engines return one row more than the page for this).
+pub(crate) fn hits(
+    rows: Vec<(String, f64)>,
+    req: &SearchRequest,
+) -> Result<(Vec<(RecordId, f64)>, bool), StoreError> {
+    let mut hits = Vec::with_capacity(rows.len());
+    for (id, score) in rows {
+        let id: RecordId = id
+            .parse()
+            .map_err(|_| StoreError::Corrupt("a search index entry names no record".into()))?;
+        if req
+            .after
+            .as_ref()
+            .is_none_or(|a| comes_after(score, &id, a))
+        {
+            hits.push((id, score));
+        }
+    }
+    let more = hits.len() > req.limit;
+    hits.truncate(req.limit);
+    Ok((hits, more))
+}
+
+impl SearchPage {
+    /// Adds one hit as read back: a record failing its integrity check is reported by id and
+    /// version, not returned, and does not fail the page.
+    pub(crate) fn add(
+        &mut self,
+        read: Result<Record, StoreError>,
+        score: f64,
+    ) -> Result<(), StoreError> {
+        match read {
+            Ok(r) => self.items.push((r, score)),
+            Err(StoreError::IntegrityFailed { id, version }) => {
+                self.unreadable.push(IntegrityFailure { id, version })
+            }
+            Err(e) => return Err(e),
+        }
+        Ok(())
+    }
+
+    /// Sets the cursor after the page's last hit when another page follows.
+    pub(crate) fn with_cursor(mut self, hits: &[(RecordId, f64)], more: bool) -> Self {
+        if more {
+            self.next_cursor = hits.last().map(|(id, score)| cursor(*score, id));
+        }
+        self
+    }
 }
 
 /// What the audit event of a search says: how many results and which (ids only, so an

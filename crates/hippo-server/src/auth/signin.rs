@@ -202,6 +202,22 @@ pub async fn login(
     .into_response())
 }
 
+/// The `{"code"}` body of a second-factor step; a bad body is refused and audited on `draft`.
+async fn read_code(
+    s: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+    draft: &AuditDraft,
+) -> Result<MfaRequest, ApiError> {
+    match read_json(headers, body, 4096)
+        .await
+        .and_then(|v| parse(v, "{\"code\"}"))
+    {
+        Ok(r) => Ok(r),
+        Err(e) => Err(refuse(s, draft.clone(), Outcome::Error, e).await),
+    }
+}
+
 /// A sign-in that has passed the password step and waits for its second factor.
 pub struct PendingSignIn {
     pub row: SessionRow,
@@ -307,13 +323,7 @@ pub async fn mfa(
         let e = ApiError::SignInStep("enrol an authenticator first: POST /v1/auth/mfa/totp");
         return Err(refuse(&s, draft, Outcome::Denied, e).await);
     }
-    let req: MfaRequest = match read_json(&headers, body, 4096)
-        .await
-        .and_then(|v| parse(v, "{\"code\"}"))
-    {
-        Ok(r) => r,
-        Err(e) => return Err(refuse(&s, draft, Outcome::Error, e).await),
-    };
+    let req = read_code(&s, &headers, body, &draft).await?;
     let account = pending.row.username.clone();
     if let Err(retry_after_secs) =
         s.throttle
@@ -442,13 +452,7 @@ pub async fn confirm_totp(
     body: Body,
 ) -> Result<Response, ApiError> {
     let draft = pending.draft(Action::AuthFailed);
-    let req: MfaRequest = match read_json(&headers, body, 4096)
-        .await
-        .and_then(|v| parse(v, "{\"code\"}"))
-    {
-        Ok(r) => r,
-        Err(e) => return Err(refuse(&s, draft, Outcome::Error, e).await),
-    };
+    let req = read_code(&s, &headers, body, &draft).await?;
     let account = pending.row.username.clone();
     let record = s.store.user_for_login(&account).await?;
     let secret = record.and_then(|r| r.totp_secret.filter(|_| !r.totp_confirmed));

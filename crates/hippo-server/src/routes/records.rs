@@ -45,7 +45,7 @@ async fn checked<T>(
 }
 
 /// What the policy engine is told about a stored record.
-pub(crate) fn facts(caller: &Caller, r: &Record) -> hippo_policy::ResourceFacts {
+fn facts(caller: &Caller, r: &Record) -> hippo_policy::ResourceFacts {
     hippo_policy::ResourceFacts {
         tenant: caller.principal.tenant.clone(),
         record_type: Some(r.record_type.clone()),
@@ -55,7 +55,7 @@ pub(crate) fn facts(caller: &Caller, r: &Record) -> hippo_policy::ResourceFacts 
 }
 
 /// Removes the fields a decision's obligations name (minimum necessary, 164.502(b)).
-pub(crate) fn apply(obligations: &hippo_policy::Obligations, r: &mut Record) {
+fn apply(obligations: &hippo_policy::Obligations, r: &mut Record) {
     if obligations.is_empty() {
         return;
     }
@@ -80,19 +80,31 @@ async fn disclose(
     Ok(record)
 }
 
-/// Keeps only the records the policy lets the caller see, with their obligations applied;
-/// withheld ones are neither returned nor counted.
-fn visible(s: &AppState, caller: &Caller, action: Action, records: Vec<Record>) -> Vec<Record> {
-    records
+/// The record as the caller may see it (obligations applied), or `None` if the policy
+/// withholds it. Lists and searches use this: a withheld record is neither returned nor counted.
+pub(crate) fn visible(
+    s: &AppState,
+    caller: &Caller,
+    action: Action,
+    mut r: Record,
+) -> Option<Record> {
+    let d = s
+        .policy
+        .decide(&caller.policy_input(action, facts(caller, &r)));
+    d.allowed.then(|| {
+        apply(&d.obligations, &mut r);
+        r
+    })
+}
+
+/// Records of a page that failed their integrity check, by id and version only.
+pub(crate) fn unreadable(failures: Vec<hippo_store::IntegrityFailure>) -> Vec<UnreadableRecord> {
+    failures
         .into_iter()
-        .filter_map(|mut r| {
-            let d = s
-                .policy
-                .decide(&caller.policy_input(action, facts(caller, &r)));
-            d.allowed.then(|| {
-                apply(&d.obligations, &mut r);
-                r
-            })
+        .map(|f| UnreadableRecord {
+            id: f.id.to_string(),
+            version: f.version,
+            problem: "integrity_failed".into(),
         })
         .collect()
 }
@@ -240,7 +252,10 @@ pub async fn history(
     if let Some(newest) = versions.last() {
         disclose(&s, &caller, Action::RecordHistory, newest.clone()).await?;
     }
-    let versions = visible(&s, &caller, Action::RecordHistory, versions);
+    let versions: Vec<Record> = versions
+        .into_iter()
+        .filter_map(|r| visible(&s, &caller, Action::RecordHistory, r))
+        .collect();
     Ok(Json(RecordHistory {
         id: id.to_string(),
         versions: versions.into_iter().map(RecordView::from).collect(),
@@ -335,19 +350,13 @@ pub async fn list(
         .list_records(&caller.principal.tenant, filter, after, limit, draft)
         .await?;
     Ok(Json(RecordPage {
-        items: visible(&s, &caller, Action::RecordList, page.items)
+        items: page
+            .items
             .into_iter()
+            .filter_map(|r| visible(&s, &caller, Action::RecordList, r))
             .map(RecordView::from)
             .collect(),
-        unreadable: page
-            .unreadable
-            .into_iter()
-            .map(|f| UnreadableRecord {
-                id: f.id.to_string(),
-                version: f.version,
-                problem: "integrity_failed".into(),
-            })
-            .collect(),
+        unreadable: unreadable(page.unreadable),
         next_cursor: page.next_cursor,
     }))
 }

@@ -3,7 +3,7 @@
 //! is a keyed hash and a length (the redactor's treatment of the key `q`), beside the ids of
 //! the records the search revealed.
 
-use super::records::{apply, facts};
+use super::records::{unreadable, visible};
 use super::QueryParams;
 use crate::ctx::Caller;
 use crate::problem::ApiError;
@@ -11,7 +11,7 @@ use crate::state::AppState;
 use axum::extract::{RawQuery, State};
 use axum::Json;
 use hippo_core::Action;
-use hippo_proto::{Problem, RecordView, SearchHit, SearchResults, UnreadableRecord};
+use hippo_proto::{Problem, RecordView, SearchHit, SearchResults};
 use hippo_store::search::{parse_cursor, SearchRequest};
 
 const DEFAULT_PAGE: usize = 20;
@@ -84,34 +84,19 @@ pub async fn search(
         .store
         .search_records(&caller.principal.tenant, request, draft)
         .await?;
-    // Results the policy withholds are neither returned nor counted.
     let items = page
         .items
         .into_iter()
-        .filter_map(|(mut r, score)| {
-            let d = s
-                .policy
-                .decide(&caller.policy_input(Action::RecordSearch, facts(&caller, &r)));
-            d.allowed.then(|| {
-                apply(&d.obligations, &mut r);
-                SearchHit {
-                    score,
-                    record: RecordView::from(r),
-                }
+        .filter_map(|(r, score)| {
+            visible(&s, &caller, Action::RecordSearch, r).map(|r| SearchHit {
+                score,
+                record: RecordView::from(r),
             })
         })
         .collect();
     Ok(Json(SearchResults {
         items,
-        unreadable: page
-            .unreadable
-            .into_iter()
-            .map(|f| UnreadableRecord {
-                id: f.id.to_string(),
-                version: f.version,
-                problem: "integrity_failed".into(),
-            })
-            .collect(),
+        unreadable: unreadable(page.unreadable),
         next_cursor: page.next_cursor,
     }))
 }

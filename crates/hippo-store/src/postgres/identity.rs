@@ -3,22 +3,14 @@
 
 use super::{audit::SYSTEM, commit, errors, PgStore};
 use crate::identity::{
-    session_id, Activation, Emergency, FactorUse, IdentityStore, LoginRecord, Membership,
-    NewSession, NewUser, SessionRow, SessionStage, StoredPasskey, UserChange, UserInfo,
+    corrupt, session_id, totp_label, Activation, Emergency, FactorUse, IdentityStore, LoginRecord,
+    Membership, NewSession, NewUser, SessionRow, SessionStage, StoredPasskey, UserChange, UserInfo,
 };
 use crate::StoreError;
 use async_trait::async_trait;
 use hippo_core::{AuditDraft, TenantId};
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
-
-fn corrupt(what: &str) -> StoreError {
-    StoreError::Corrupt(format!("a stored {what} is malformed"))
-}
-
-fn totp_label(user_id: &str) -> String {
-    format!("totp:{user_id}")
-}
 
 const SELECT_USER: &str = "SELECT u.id, u.username, u.created_at_ms, u.created_by, u.disabled_at_ms,
         (SELECT confirmed_at_ms IS NOT NULL FROM hippo.totp_factors f WHERE f.user_id = u.id),

@@ -4,7 +4,7 @@
 use super::errors;
 use super::records;
 use crate::record_rules as rules;
-use crate::search::{comes_after, cursor, SearchPage, SearchRequest};
+use crate::search::{hits, SearchPage, SearchRequest};
 use crate::StoreError;
 use hippo_core::{RecordId, RecordInput, TenantId};
 use sqlx::PgConnection;
@@ -81,36 +81,13 @@ pub async fn search(
     .fetch_all(&mut *c)
     .await
     .map_err(errors::db)?;
-    let mut hits = Vec::new();
-    for (id, score) in rows {
-        let id: RecordId = id
-            .parse()
-            .map_err(|_| StoreError::Corrupt("a search index entry names no record".into()))?;
-        if req
-            .after
-            .as_ref()
-            .is_none_or(|a| comes_after(score, &id, a))
-        {
-            hits.push((id, score));
-            if hits.len() > req.limit {
-                break;
-            }
-        }
-    }
-    let more = hits.len() > req.limit;
-    hits.truncate(req.limit);
+    let (hits, more) = hits(rows, req)?;
     let mut page = SearchPage::default();
     for (id, score) in &hits {
-        match records::get_current(c, t, *id).await.and_then(rules::live) {
-            Ok(r) => page.items.push((r, *score)),
-            Err(StoreError::IntegrityFailed { id, version }) => page
-                .unreadable
-                .push(rules::IntegrityFailure { id, version }),
-            Err(e) => return Err(e),
-        }
+        page.add(
+            records::get_current(c, t, *id).await.and_then(rules::live),
+            *score,
+        )?;
     }
-    if more {
-        page.next_cursor = hits.last().map(|(id, score)| cursor(*score, id));
-    }
-    Ok(page)
+    Ok(page.with_cursor(&hits, more))
 }

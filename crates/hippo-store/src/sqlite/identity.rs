@@ -2,22 +2,14 @@
 
 use super::{audit, SqliteStore};
 use crate::identity::{
-    session_id, Activation, Emergency, FactorUse, IdentityStore, LoginRecord, Membership,
-    NewSession, NewUser, SessionRow, SessionStage, StoredPasskey, UserChange, UserInfo,
+    corrupt, session_id, totp_label, Activation, Emergency, FactorUse, IdentityStore, LoginRecord,
+    Membership, NewSession, NewUser, SessionRow, SessionStage, StoredPasskey, UserChange, UserInfo,
 };
 use crate::keyring::CredentialSeal;
 use crate::StoreError;
 use async_trait::async_trait;
 use hippo_core::{AuditDraft, TenantId};
 use rusqlite::{params, Connection, OptionalExtension};
-
-fn corrupt(what: &str) -> StoreError {
-    StoreError::Corrupt(format!("a stored {what} is malformed"))
-}
-
-fn totp_label(user_id: &str) -> String {
-    format!("totp:{user_id}")
-}
 
 fn memberships(c: &Connection, user_id: &str) -> Result<Vec<Membership>, StoreError> {
     let mut stmt = c.prepare_cached(

@@ -3,7 +3,7 @@
 
 use super::records;
 use crate::record_rules::{self as rules};
-use crate::search::{comes_after, cursor, SearchPage, SearchRequest};
+use crate::search::{hits, SearchPage, SearchRequest};
 use crate::StoreError;
 use hippo_core::{RecordId, RecordInput};
 use rusqlite::{params, Connection};
@@ -86,36 +86,14 @@ pub fn search(conn: &Connection, req: &SearchRequest) -> Result<SearchPage, Stor
         ],
         |r| Ok((r.get::<_, String>(0)?, r.get::<_, f64>(1)?)),
     )?;
-    let mut hits = Vec::new();
-    for row in rows {
-        let (id, score) = row?;
-        let id: RecordId = id
-            .parse()
-            .map_err(|_| StoreError::Corrupt("a search index entry names no record".into()))?;
-        // The same order rule both stores share (SQLite already applied it; this keeps the
-        // two implementations provably alike).
-        if req
-            .after
-            .as_ref()
-            .is_none_or(|a| comes_after(score, &id, a))
-        {
-            hits.push((id, score));
-        }
-    }
-    let more = hits.len() > req.limit;
-    hits.truncate(req.limit);
+    let rows = rows.collect::<Result<Vec<_>, _>>()?;
+    let (hits, more) = hits(rows, req)?;
     let mut page = SearchPage::default();
     for (id, score) in &hits {
-        match records::get_current(conn, *id).and_then(rules::live) {
-            Ok(r) => page.items.push((r, *score)),
-            Err(StoreError::IntegrityFailed { id, version }) => page
-                .unreadable
-                .push(crate::record_rules::IntegrityFailure { id, version }),
-            Err(e) => return Err(e),
-        }
+        page.add(
+            records::get_current(conn, *id).and_then(rules::live),
+            *score,
+        )?;
     }
-    if more {
-        page.next_cursor = hits.last().map(|(id, score)| cursor(*score, id));
-    }
-    Ok(page)
+    Ok(page.with_cursor(&hits, more))
 }
