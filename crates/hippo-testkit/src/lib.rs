@@ -249,6 +249,20 @@ impl TestServer {
         std::fs::read_to_string(&self.log_path).unwrap_or_default()
     }
 
+    /// The logs once `ready` holds for them, or as they are after five seconds. Lines such as
+    /// the access log are written after the response leaves, so a test that has its answer may
+    /// still be ahead of the line it wants to read.
+    pub fn logs_when(&self, ready: impl Fn(&str) -> bool) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let logs = self.logs();
+            if ready(&logs) || std::time::Instant::now() >= deadline {
+                return logs;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
     /// Everything the server printed on stdout.
     pub fn stdout(&self) -> Vec<String> {
         self.stdout.lock().unwrap().clone()

@@ -548,13 +548,18 @@ pub async fn break_glass(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<SessionView>, ApiError> {
-    let hash = session_hash(&caller)?;
     let mut draft = caller.authorize(&s, Action::BreakGlassOpen).await?;
+    // The body is read before the credential is judged, so a refusal never leaves an unread
+    // body on the connection (HTTP/1.1 would have to close it mid-request).
     let req: BreakGlassRequest = match read_json(&headers, body, 4096)
         .await
         .and_then(|v| parse(v, "{\"reason\": \"10 to 500 characters\", \"minutes\": n}"))
     {
         Ok(r) => r,
+        Err(e) => return Err(caller.reject(&s, draft, e).await),
+    };
+    let hash = match session_hash(&caller) {
+        Ok(h) => h,
         Err(e) => return Err(caller.reject(&s, draft, e).await),
     };
     let reason = req.reason.trim();
