@@ -276,6 +276,18 @@ pub struct VersionInfo {
 pub struct SearchHit {
     pub score: f64,
     pub record: RecordView,
+    /// With `snippet=true`: the passage of the record (as the caller may see it) that shows
+    /// the most of the query's words, in pieces, the matched words marked `highlight`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snippet: Option<Vec<SnippetFragment>>,
+}
+
+/// A piece of a search snippet: plain text, or a word the query matched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SnippetFragment {
+    pub text: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub highlight: bool,
 }
 
 /// A page of search results, best first; pass `next_cursor` as `cursor` for the next page.

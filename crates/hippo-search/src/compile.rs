@@ -9,6 +9,8 @@ pub fn to_fts5(q: &Query) -> String {
     match q {
         Query::Term(w) => format!("\"{w}\""),
         Query::Prefix(w) => format!("\"{w}\"*"),
+        // A fuzzy term left unexpanded is its own word, in the key text like its expansions.
+        Query::KeyTerm(w) | Query::Fuzzy(w) => format!("key : \"{w}\""),
         Query::Phrase(ws) => format!("\"{}\"", ws.join(" ")),
         Query::Or(parts) => format!(
             "({})",
@@ -42,6 +44,8 @@ pub fn to_tsquery(q: &Query) -> String {
     match q {
         Query::Term(w) => format!("'{w}'"),
         Query::Prefix(w) => format!("'{w}':*"),
+        // Key text is weight A in the index's tsvector.
+        Query::KeyTerm(w) | Query::Fuzzy(w) => format!("'{w}':A"),
         Query::Phrase(ws) => format!(
             "({})",
             ws.iter()
@@ -86,6 +90,13 @@ mod tests {
                 "(('smith' & !'john') | 'doe')".into()
             )
         );
+    }
+
+    #[test]
+    fn key_terms_match_the_key_text_only() {
+        let q = Query::KeyTerm("smith".into());
+        assert_eq!(to_fts5(&q), "key : \"smith\"");
+        assert_eq!(to_tsquery(&q), "'smith':A");
     }
 
     #[test]

@@ -9,6 +9,12 @@ use crate::text::tokens;
 pub enum Query {
     Term(String),
     Prefix(String),
+    /// A word or others spelled like it (`smyth~`): typo-tolerant, for names. The stores
+    /// expand it into the similar words of their key-text vocabulary (see `fuzzy`).
+    Fuzzy(String),
+    /// A word of the key text only (names, identifiers, titles, codes): what a fuzzy term
+    /// expands into. Not written by users; `fuzzy::expand` makes it.
+    KeyTerm(String),
     /// Words that must appear next to each other, in order.
     Phrase(Vec<String>),
     And(Vec<Query>),
@@ -57,6 +63,7 @@ fn err(position: usize, message: impl Into<String>) -> QueryError {
 enum Tok {
     Word(String),
     Prefix(String),
+    Fuzzy(String),
     Phrase(String),
     And,
     Or,
@@ -95,9 +102,10 @@ fn lex(q: &str) -> Result<Vec<(usize, Tok)>, QueryError> {
                 "AND" => Tok::And,
                 "OR" => Tok::Or,
                 "NOT" => Tok::Not,
-                w => match w.strip_suffix('*') {
-                    Some(p) => Tok::Prefix(p.to_owned()),
-                    None => Tok::Word(w.to_owned()),
+                w => match (w.strip_suffix('*'), w.strip_suffix('~')) {
+                    (Some(p), _) => Tok::Prefix(p.to_owned()),
+                    (_, Some(f)) => Tok::Fuzzy(f.to_owned()),
+                    _ => Tok::Word(w.to_owned()),
                 },
             };
             out.push((start, tok));
@@ -214,6 +222,23 @@ impl Parser {
                     _ => Err(err(pos, "a prefix is one word followed by *")),
                 }
             }
+            Tok::Fuzzy(f) => {
+                self.count(pos)?;
+                let words = tokens(&f);
+                match words.as_slice() {
+                    [w] if w.chars().count() >= crate::fuzzy::MIN_CHARS => {
+                        Ok(Query::Fuzzy(w.clone()))
+                    }
+                    [_] | [] => Err(err(
+                        pos,
+                        format!(
+                            "a fuzzy term needs at least {} letters or digits before ~",
+                            crate::fuzzy::MIN_CHARS
+                        ),
+                    )),
+                    _ => Err(err(pos, "a fuzzy term is one word followed by ~")),
+                }
+            }
             Tok::Phrase(text) => {
                 self.count(pos)?;
                 let words = tokens(&text);
@@ -293,6 +318,7 @@ mod tests {
             Phrase(vec!["chest".into(), "pain".into()])
         );
         assert_eq!(q("smi*"), Prefix("smi".into()));
+        assert_eq!(q("Smyth~"), Fuzzy("smyth".into()));
         assert_eq!(q("a b"), And(vec![Term("a".into()), Term("b".into())]));
         assert_eq!(
             q("a OR b c"),
@@ -328,6 +354,8 @@ mod tests {
         assert_eq!(e("(smith").position, 0);
         assert_eq!(e("smith)").position, 5);
         assert_eq!(e("s*").position, 0);
+        assert_eq!(e("a sm~").position, 2);
+        assert_eq!(e("o'brien~").position, 0);
         assert_eq!(e("   ").position, 0);
         assert_eq!(e(&"x ".repeat(400)).position, 512);
         assert_eq!(e(&"x ".repeat(33)).position, 64);

@@ -19,6 +19,38 @@ pub struct SearchRequest {
     /// Continue after this (score, id) of the previous page.
     pub after: Option<(f64, RecordId)>,
     pub limit: usize,
+    /// Ranking budget: of more matches than this, the newest this many are ranked.
+    pub rank_candidates: usize,
+    /// How much more a match in the key text counts than one in the rest.
+    pub key_weight: f64,
+}
+
+impl SearchRequest {
+    /// A search for `query` with no filters, the first page, and the configured ranking.
+    pub fn new(query: hippo_search::Query, limit: usize) -> Self {
+        let settings = hippo_search::settings();
+        Self {
+            query,
+            record_type: None,
+            subject: None,
+            label: None,
+            updated_from_ms: None,
+            updated_to_ms: None,
+            after: None,
+            limit,
+            rank_candidates: settings.rank_candidates,
+            key_weight: settings.key_weight,
+        }
+    }
+
+    /// True if any filter narrows the search beyond the query.
+    pub fn filtered(&self) -> bool {
+        self.record_type.is_some()
+            || self.subject.is_some()
+            || self.updated_from_ms.is_some()
+            || self.updated_to_ms.is_some()
+            || self.label.is_some()
+    }
 }
 
 /// One page of results, best first.

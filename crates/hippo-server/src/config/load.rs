@@ -34,6 +34,8 @@ impl Config {
         }
         let config: Config = fig.extract().map_err(from_figment)?;
         config.validate()?;
+        // Every store write of this process indexes by these fields (see hippo_search::fields).
+        hippo_search::fields::configure(config.search.clone());
         Ok(config)
     }
 }

@@ -53,6 +53,9 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Tenants' own authorization rules (Rego), one `<tenant>.rego` per tenant in `dir`.
     pub policy: PolicyConfig,
+    /// Search: query bounds, the ranking budget, and per record type the key fields (ranked
+    /// higher) and the fields indexed at all.
+    pub search: hippo_search::SearchSettings,
     /// An external OpenID Connect identity provider whose bearer JWTs are accepted
     /// (production: Cognito, Okta, Keycloak, Entra ID). Unset: none are.
     #[serde(skip_serializing)]
@@ -209,6 +212,7 @@ impl Default for Config {
             batch_max_records: 1000,
             batch_max_bytes: 16 * 1024 * 1024,
             policy: PolicyConfig::default(),
+            search: hippo_search::SearchSettings::default(),
             oidc: None,
         }
     }

@@ -134,6 +134,13 @@ impl Config {
         }
         self.connections.validate()?;
         self.auth.validate()?;
+        if let Some((key, fix)) = self.search.problems().into_iter().next() {
+            return Err(ConfigError::new(
+                &format!("search.{key}"),
+                "is not a value hippo can use",
+                fix,
+            ));
+        }
         if !(1..=100_000).contains(&self.batch_max_records) {
             return Err(ConfigError::new(
                 "batch_max_records",

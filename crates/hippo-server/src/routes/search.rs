@@ -11,7 +11,7 @@ use crate::state::AppState;
 use axum::extract::{RawQuery, State};
 use axum::Json;
 use hippo_core::Action;
-use hippo_proto::{Problem, RecordView, SearchHit, SearchResults};
+use hippo_proto::{Problem, RecordView, SearchHit, SearchResults, SnippetFragment};
 use hippo_store::search::{parse_cursor, SearchRequest};
 
 const DEFAULT_PAGE: usize = 20;
@@ -25,14 +25,18 @@ const PARAMS: &[&str] = &[
     "updated_to",
     "limit",
     "cursor",
+    "snippet",
 ];
+
+/// Words in a snippet: enough to read a match in context, short enough for a result list.
+const SNIPPET_WORDS: usize = 24;
 
 fn request(q: &QueryParams) -> Result<SearchRequest, ApiError> {
     let text = q.get("q").ok_or_else(|| {
         ApiError::BadParameter("q is required: terms, \"phrases\", prefix*, AND, OR, NOT".into())
     })?;
-    let query = hippo_search::parse(text, hippo_search::Limits::default())
-        .map_err(ApiError::InvalidQuery)?;
+    let settings = hippo_search::settings();
+    let query = hippo_search::parse(text, settings.limits()).map_err(ApiError::InvalidQuery)?;
     let after = q
         .get("cursor")
         .map(|c| {
@@ -44,22 +48,33 @@ fn request(q: &QueryParams) -> Result<SearchRequest, ApiError> {
         })
         .transpose()?;
     Ok(SearchRequest {
-        query,
         record_type: q.get("type").map(str::to_owned),
         subject: q.get("subject").map(str::to_owned),
         label: q.get("label").map(str::to_owned),
         updated_from_ms: q.time("updated_from")?,
         updated_to_ms: q.time("updated_to")?,
         after,
-        limit: q.limit(DEFAULT_PAGE, MAX_PAGE)?,
+        ..SearchRequest::new(query, q.limit(DEFAULT_PAGE, MAX_PAGE)?)
     })
+}
+
+/// `snippet=true|false` (default false).
+fn wants_snippet(q: &QueryParams) -> Result<bool, ApiError> {
+    match q.get("snippet") {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(_) => Err(ApiError::BadParameter(
+            "snippet must be true or false".into(),
+        )),
+    }
 }
 
 #[utoipa::path(get, path = "/v1/search", tag = "records",
     params(("q" = String, Query, description = "terms, \"phrases\", prefix*, AND, OR, NOT, parentheses; case and accents ignored"),
            ("type" = Option<String>, Query), ("subject" = Option<String>, Query), ("label" = Option<String>, Query),
            ("updated_from" = Option<String>, Query, description = "RFC 3339"), ("updated_to" = Option<String>, Query, description = "RFC 3339"),
-           ("limit" = Option<usize>, Query, description = "1-100, default 20"), ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),
+           ("limit" = Option<usize>, Query, description = "1-100, default 20"), ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
+           ("snippet" = Option<bool>, Query, description = "true: each hit carries the passage that matched, highlighted, from what the caller may see")),
     responses((status = 200, body = SearchResults), (status = 400, body = Problem)), security(("bearer" = [])))]
 pub async fn search(
     State(s): State<AppState>,
@@ -70,9 +85,10 @@ pub async fn search(
     let parsed = QueryParams::parse(raw.as_deref(), PARAMS).and_then(|q| {
         let names = q.names();
         let text = q.get("q").map(str::to_owned);
-        request(&q).map(|r| (r, names, text, q.get("subject").map(str::to_owned)))
+        let snippet = wants_snippet(&q)?;
+        request(&q).map(|r| (r, names, text, q.get("subject").map(str::to_owned), snippet))
     });
-    let (request, names, text, subject) = match parsed {
+    let (request, names, text, subject, snippet) = match parsed {
         Ok(p) => p,
         Err(e) => return Err(caller.reject(&s, draft, e).await),
     };
@@ -80,6 +96,7 @@ pub async fn search(
     // `q` is a free-text key: the store keeps only its keyed hash and length.
     draft.detail("q", text.unwrap_or_default());
     draft.subject_id = subject;
+    let query = snippet.then(|| request.query.clone());
     let page = s
         .store
         .search_records(&caller.principal.tenant, request, draft)
@@ -90,6 +107,8 @@ pub async fn search(
         .filter_map(|(r, score)| {
             visible(&s, &caller, Action::RecordSearch, r).map(|r| SearchHit {
                 score,
+                // From the record as redacted for this caller: never a removed field's words.
+                snippet: query.as_ref().and_then(|q| snippet_of(q, &r.body)),
                 record: RecordView::from(r),
             })
         })
@@ -99,4 +118,20 @@ pub async fn search(
         unreadable: unreadable(page.unreadable),
         next_cursor: page.next_cursor,
     }))
+}
+
+fn snippet_of(
+    query: &hippo_search::Query,
+    body: &serde_json::Map<String, serde_json::Value>,
+) -> Option<Vec<SnippetFragment>> {
+    let fragments = hippo_search::snippet(query, body, SNIPPET_WORDS)?;
+    Some(
+        fragments
+            .into_iter()
+            .map(|f| SnippetFragment {
+                text: f.text,
+                highlight: f.highlight,
+            })
+            .collect(),
+    )
 }

@@ -26,19 +26,113 @@ pub async fn index(
             .map_err(errors::db)?;
         return Ok(());
     }
-    let text = hippo_search::searchable_text(&input.record_type, &input.body);
+    let st = hippo_search::searchable(hippo_search::settings(), &input.record_type, &input.body);
     sqlx::query(
-        "INSERT INTO hippo.record_search (tenant_id, record_id, text) VALUES ($1, $2, $3)
-         ON CONFLICT (tenant_id, record_id) DO UPDATE SET text = excluded.text",
+        "INSERT INTO hippo.record_search (tenant_id, record_id, key_text, text)
+         VALUES ($1, $2, $3, $4)
+         ON CONFLICT (tenant_id, record_id)
+         DO UPDATE SET key_text = excluded.key_text, text = excluded.text",
     )
     .bind(t.as_str())
     .bind(id.to_string())
-    .bind(text)
+    .bind(&st.key)
+    .bind(st.text)
+    .execute(&mut *c)
+    .await
+    .map_err(errors::db)?;
+    learn_key_words(c, t, &st.key).await
+}
+
+/// Adds the key text's new words to the tenant's vocabulary of fuzzy terms. Sorted, so two
+/// transactions adding the same new words take their row locks in one order.
+async fn learn_key_words(c: &mut PgConnection, t: &TenantId, key: &str) -> Result<(), StoreError> {
+    let mut words: Vec<&str> = key.split(' ').filter(|w| !w.is_empty()).collect();
+    if words.is_empty() {
+        return Ok(());
+    }
+    words.sort_unstable();
+    words.dedup();
+    sqlx::query(
+        "INSERT INTO hippo.search_key_terms (tenant_id, term)
+         SELECT $1, w FROM unnest($2::text[]) AS w ORDER BY w
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(t.as_str())
+    .bind(words)
     .execute(c)
     .await
     .map_err(errors::db)?;
     Ok(())
 }
+
+/// The query with its fuzzy terms expanded over the tenant's key-text vocabulary: `pg_trgm`'s
+/// index finds candidates (at a lower threshold than the rule's, so none is missed), and
+/// `hippo_search` decides which are similar, as on the embedded store.
+async fn expand_fuzzy(
+    c: &mut PgConnection,
+    t: &TenantId,
+    query: &hippo_search::Query,
+) -> Result<hippo_search::Query, StoreError> {
+    let words = hippo_search::fuzzy::fuzzy_words(query);
+    if words.is_empty() {
+        return Ok(query.clone());
+    }
+    sqlx::query("SELECT set_config('pg_trgm.similarity_threshold', '0.2', true)")
+        .execute(&mut *c)
+        .await
+        .map_err(errors::db)?;
+    let mut candidates = std::collections::HashMap::new();
+    for w in words {
+        let found: Vec<String> = sqlx::query_scalar(
+            "SELECT term FROM hippo.search_key_terms WHERE tenant_id = $1 AND term % $2",
+        )
+        .bind(t.as_str())
+        .bind(&w)
+        .fetch_all(&mut *c)
+        .await
+        .map_err(errors::db)?;
+        candidates.insert(w, found);
+    }
+    Ok(hippo_search::fuzzy::expand(query, &candidates))
+}
+
+// The candidates are the newest `$11` matches (by index row sequence, as the embedded store's
+// rowid), ranked with the key text (weight A) `key_weight` times the rest (weight D); the
+// keyset condition is applied on the exact score this query computed, so both stores page
+// alike. Unfiltered searches read the index alone: deleted records have no index row.
+const UNFILTERED: &str = "WITH q AS (SELECT to_tsquery('simple', $2) AS q),
+     c AS (SELECT s.record_id, s.tsv FROM hippo.record_search s, q
+           WHERE s.tenant_id = $1 AND s.tsv @@ q.q
+             AND $3::text IS NULL AND $4::text IS NULL AND $5::bigint IS NULL
+             AND $6::bigint IS NULL AND $7::text IS NULL
+           ORDER BY s.seq DESC LIMIT $11),
+     ranked AS (SELECT c.record_id, ts_rank($12::float4[], c.tsv, q.q)::float8 AS score
+                FROM c, q)
+     SELECT record_id, score FROM ranked
+     WHERE $8::float8 IS NULL OR score < $8 OR (score = $8 AND record_id > $9)
+     ORDER BY score DESC, record_id
+     LIMIT $10";
+
+const FILTERED: &str = "WITH q AS (SELECT to_tsquery('simple', $2) AS q),
+     c AS (SELECT s.record_id, s.tsv FROM hippo.record_search s
+           CROSS JOIN q
+           JOIN hippo.records r ON r.tenant_id = s.tenant_id AND r.id = s.record_id
+           WHERE s.tenant_id = $1 AND s.tsv @@ q.q AND NOT r.deleted
+             AND ($3::text IS NULL OR r.record_type = $3)
+             AND ($4::text IS NULL OR r.subject = $4)
+             AND ($5::bigint IS NULL OR r.updated_at_ms >= $5)
+             AND ($6::bigint IS NULL OR r.updated_at_ms <= $6)
+             AND ($7::text IS NULL OR EXISTS (
+                   SELECT 1 FROM hippo.record_versions v
+                   WHERE v.tenant_id = r.tenant_id AND v.record_id = r.id
+                     AND v.version = r.version AND v.labels::jsonb ? $7))
+           ORDER BY s.seq DESC LIMIT $11),
+     ranked AS (SELECT c.record_id, ts_rank($12::float4[], c.tsv, q.q)::float8 AS score
+                FROM c, q)
+     SELECT record_id, score FROM ranked
+     WHERE $8::float8 IS NULL OR score < $8 OR (score = $8 AND record_id > $9)
+     ORDER BY score DESC, record_id
+     LIMIT $10";
 
 /// Runs a search in the tenant's scope, best first after the cursor.
 pub async fn search(
@@ -46,41 +140,27 @@ pub async fn search(
     t: &TenantId,
     req: &SearchRequest,
 ) -> Result<SearchPage, StoreError> {
-    let tsq = hippo_search::compile::to_tsquery(&req.query);
-    // The cursor is applied in Rust (`comes_after`), on the exact score this query read, so
-    // both stores page identically.
-    let rows: Vec<(String, f64)> = sqlx::query_as(
-        "SELECT s.record_id, ts_rank(s.tsv, q)::float8 AS score
-         FROM hippo.record_search s
-         CROSS JOIN to_tsquery('simple', $2) q
-         JOIN hippo.records r ON r.tenant_id = s.tenant_id AND r.id = s.record_id
-         WHERE s.tenant_id = $1 AND s.tsv @@ q AND NOT r.deleted
-           AND ($3::text IS NULL OR r.record_type = $3)
-           AND ($4::text IS NULL OR r.subject = $4)
-           AND ($5::bigint IS NULL OR r.updated_at_ms >= $5)
-           AND ($6::bigint IS NULL OR r.updated_at_ms <= $6)
-           AND ($7::text IS NULL OR EXISTS (
-                 SELECT 1 FROM hippo.record_versions v
-                 WHERE v.tenant_id = r.tenant_id AND v.record_id = r.id AND v.version = r.version
-                   AND v.labels::jsonb ? $7))
-           AND ($8::float8 IS NULL OR ts_rank(s.tsv, q)::float8 < $8
-                OR (ts_rank(s.tsv, q)::float8 = $8 AND s.record_id > $9))
-         ORDER BY score DESC, s.record_id
-         LIMIT $10",
-    )
-    .bind(t.as_str())
-    .bind(&tsq)
-    .bind(&req.record_type)
-    .bind(&req.subject)
-    .bind(req.updated_from_ms)
-    .bind(req.updated_to_ms)
-    .bind(&req.label)
-    .bind(req.after.as_ref().map(|a| a.0))
-    .bind(req.after.as_ref().map(|a| a.1.to_string()))
-    .bind(req.limit as i64 + 1)
-    .fetch_all(&mut *c)
-    .await
-    .map_err(errors::db)?;
+    let tsq = hippo_search::compile::to_tsquery(&expand_fuzzy(c, t, &req.query).await?);
+    // ts_rank's weights are {D, C, B, A}, each at most 1: the rest gets 1/key_weight.
+    let rest = (1.0 / req.key_weight) as f32;
+    let weights: Vec<f32> = vec![rest, rest, rest, 1.0];
+    let sql = if req.filtered() { FILTERED } else { UNFILTERED };
+    let rows: Vec<(String, f64)> = sqlx::query_as(sql)
+        .bind(t.as_str())
+        .bind(&tsq)
+        .bind(&req.record_type)
+        .bind(&req.subject)
+        .bind(req.updated_from_ms)
+        .bind(req.updated_to_ms)
+        .bind(&req.label)
+        .bind(req.after.as_ref().map(|a| a.0))
+        .bind(req.after.as_ref().map(|a| a.1.to_string()))
+        .bind(req.limit as i64 + 1)
+        .bind(req.rank_candidates as i64)
+        .bind(weights)
+        .fetch_all(&mut *c)
+        .await
+        .map_err(errors::db)?;
     let (hits, more) = hits(rows, req)?;
     let mut page = SearchPage::default();
     for (id, score) in &hits {

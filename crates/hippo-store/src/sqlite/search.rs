@@ -7,6 +7,7 @@ use crate::search::{hits, SearchPage, SearchRequest};
 use crate::StoreError;
 use hippo_core::{RecordId, RecordInput};
 use rusqlite::{params, Connection};
+use std::collections::HashMap;
 
 /// Replaces the record's index entry with its new version's text (none for a tombstone).
 pub fn index(
@@ -24,25 +25,82 @@ pub fn index(
     conn.prepare_cached("DELETE FROM record_search WHERE rowid = ?1")?
         .execute([rowid])?;
     if !deleted {
-        let text = hippo_search::searchable_text(&input.record_type, &input.body);
+        let t = hippo_search::searchable(hippo_search::settings(), &input.record_type, &input.body);
         conn.prepare_cached(
-            "INSERT INTO record_search (rowid, text, record_id) VALUES (?1, ?2, ?3)",
+            "INSERT INTO record_search (rowid, key, text, record_id) VALUES (?1, ?2, ?3, ?4)",
         )?
-        .execute(params![rowid, text, key])?;
+        .execute(params![rowid, t.key, t.text, key])?;
+        learn_key_words(conn, &t.key)?;
     }
     Ok(())
 }
 
+/// Adds the key text's new words, with their trigrams, to the vocabulary of fuzzy terms.
+fn learn_key_words(conn: &Connection, key: &str) -> Result<(), StoreError> {
+    for word in key.split(' ').filter(|w| !w.is_empty()) {
+        let added = conn
+            .prepare_cached("INSERT OR IGNORE INTO search_key_terms (term) VALUES (?1)")?
+            .execute([word])?;
+        if added == 1 {
+            let mut insert = conn.prepare_cached(
+                "INSERT OR IGNORE INTO search_key_trigrams (trigram, term) VALUES (?1, ?2)",
+            )?;
+            for t in hippo_search::fuzzy::trigrams(word) {
+                insert.execute([t.as_str(), word])?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The query with its fuzzy terms expanded over this tenant's key-text vocabulary: candidate
+/// words share enough trigrams to possibly reach the threshold; `hippo_search` decides.
+fn expand_fuzzy(
+    conn: &Connection,
+    query: &hippo_search::Query,
+) -> Result<hippo_search::Query, StoreError> {
+    let words = hippo_search::fuzzy::fuzzy_words(query);
+    if words.is_empty() {
+        return Ok(query.clone());
+    }
+    let mut candidates = HashMap::new();
+    let mut stmt = conn.prepare_cached(
+        "SELECT term FROM search_key_trigrams
+         WHERE trigram IN (SELECT value FROM json_each(?1))
+         GROUP BY term HAVING count(*) >= ?2",
+    )?;
+    for w in words {
+        let grams: Vec<String> = hippo_search::fuzzy::trigrams(&w).into_iter().collect();
+        let grams =
+            serde_json::to_string(&grams).map_err(|e| StoreError::Database(e.to_string()))?;
+        let found = stmt
+            .query_map(
+                params![grams, hippo_search::fuzzy::min_shared(&w) as i64],
+                |r| r.get::<_, String>(0),
+            )?
+            .collect::<Result<Vec<_>, _>>()?;
+        candidates.insert(w, found);
+    }
+    Ok(hippo_search::fuzzy::expand(query, &candidates))
+}
+
+// Both statements rank at most `?10` candidates, the newest matches (highest rowid: FTS5 walks
+// its doclists backwards and stops there), so a word shared by a hundred thousand records
+// costs a bounded scoring pass instead of one per match. `?11` is the key column's weight.
+// Filters are bound, never inlined; `?n IS NULL OR …` keeps two prepared statements. The
+// keyset condition and the limit are applied inside SQLite, so only one page's rows (plus one,
+// to tell whether another page exists) leave the top-N sort.
 const UNFILTERED: &str = "SELECT record_id, score FROM (
-       SELECT record_id, -bm25(record_search) AS score FROM record_search
+       SELECT record_id, -bm25(record_search, ?11, 1.0) AS score FROM record_search
        WHERE record_search MATCH ?1
-         AND ?2 IS NULL AND ?3 IS NULL AND ?4 IS NULL AND ?5 IS NULL AND ?6 IS NULL)
+         AND ?2 IS NULL AND ?3 IS NULL AND ?4 IS NULL AND ?5 IS NULL AND ?6 IS NULL
+       ORDER BY rowid DESC LIMIT ?10)
      WHERE ?7 IS NULL OR score < ?7 OR (score = ?7 AND record_id > ?8)
      ORDER BY score DESC, record_id
      LIMIT ?9";
 
 const FILTERED: &str = "SELECT record_id, score FROM (
-       SELECT s.record_id AS record_id, -bm25(record_search) AS score
+       SELECT s.record_id AS record_id, -bm25(record_search, ?11, 1.0) AS score
        FROM record_search s
        JOIN records r ON r.id = s.record_id
        WHERE record_search MATCH ?1 AND r.deleted = 0
@@ -51,7 +109,8 @@ const FILTERED: &str = "SELECT record_id, score FROM (
          AND (?4 IS NULL OR r.updated_at_ms >= ?4)
          AND (?5 IS NULL OR r.updated_at_ms <= ?5)
          AND (?6 IS NULL OR EXISTS (SELECT 1 FROM record_versions v, json_each(v.labels) l
-               WHERE v.record_id = r.id AND v.version = r.version AND l.value = ?6)))
+               WHERE v.record_id = r.id AND v.version = r.version AND l.value = ?6))
+       ORDER BY s.rowid DESC LIMIT ?10)
      WHERE ?7 IS NULL OR score < ?7 OR (score = ?7 AND record_id > ?8)
      ORDER BY score DESC, record_id
      LIMIT ?9";
@@ -59,18 +118,10 @@ const FILTERED: &str = "SELECT record_id, score FROM (
 /// Runs a search: matching live records with their score (BM25, negated so that higher is
 /// better, as on PostgreSQL), filtered, in rank order after the cursor.
 pub fn search(conn: &Connection, req: &SearchRequest) -> Result<SearchPage, StoreError> {
-    let fts = hippo_search::compile::to_fts5(&req.query);
-    // Filters are bound, never inlined; `?n IS NULL OR …` keeps two prepared statements. The
-    // keyset condition and the limit are applied inside SQLite, so only one page's rows (plus
-    // one, to tell whether another page exists) ever leave the top-N sort.
+    let fts = hippo_search::compile::to_fts5(&expand_fuzzy(conn, &req.query)?);
     // Deleted records have no index entry, so an unfiltered search needs the index alone;
     // filters join the records table.
-    let filtered = req.record_type.is_some()
-        || req.subject.is_some()
-        || req.updated_from_ms.is_some()
-        || req.updated_to_ms.is_some()
-        || req.label.is_some();
-    let sql = if filtered { FILTERED } else { UNFILTERED };
+    let sql = if req.filtered() { FILTERED } else { UNFILTERED };
     let mut stmt = conn.prepare_cached(sql)?;
     let rows = stmt.query_map(
         params![
@@ -82,7 +133,9 @@ pub fn search(conn: &Connection, req: &SearchRequest) -> Result<SearchPage, Stor
             req.label,
             req.after.as_ref().map(|a| a.0),
             req.after.as_ref().map(|a| a.1.to_string()),
-            req.limit as i64 + 1
+            req.limit as i64 + 1,
+            req.rank_candidates as i64,
+            req.key_weight,
         ],
         |r| Ok((r.get::<_, String>(0)?, r.get::<_, f64>(1)?)),
     )?;

@@ -5,19 +5,17 @@
 use super::*;
 use hippo_store::search::{parse_cursor, SearchRequest};
 
-contract!(search_finds_what_was_written_and_nothing_else,);
+contract!(
+    search_finds_what_was_written_and_nothing_else,
+    a_query_matching_more_than_the_ranking_budget_ranks_the_newest_matches,
+    fuzzy_terms_find_names_spelled_alike_within_the_tenant,
+);
 
 fn req(q: &str) -> SearchRequest {
-    SearchRequest {
-        query: hippo_search::parse(q, hippo_search::Limits::default()).unwrap(),
-        record_type: None,
-        subject: None,
-        label: None,
-        updated_from_ms: None,
-        updated_to_ms: None,
-        after: None,
-        limit: 100,
-    }
+    SearchRequest::new(
+        hippo_search::parse(q, hippo_search::Limits::default()).unwrap(),
+        100,
+    )
 }
 
 async fn ids(store: &Arc<dyn Store>, t: &TenantId, r: SearchRequest) -> Vec<String> {
@@ -189,4 +187,90 @@ async fn search_finds_what_was_written_and_nothing_else(store: Arc<dyn Store>) {
     assert!(searches
         .iter()
         .any(|e| e.details["result_ids"] == json!(std::slice::from_ref(&note))));
+}
+
+async fn a_query_matching_more_than_the_ranking_budget_ranks_the_newest_matches(
+    store: Arc<dyn Store>,
+) {
+    let t = with_tenant(&store, "clinic-budget").await;
+    let mut made = Vec::new();
+    for i in 0..6 {
+        // The older records mention the word more often, so by relevance alone they would win.
+        let text = "asthma ".repeat(6 - i);
+        let r = store
+            .create_record(
+                &t,
+                input("ClinicalNote", "p1", json!({ "text": text })),
+                "t",
+                draft(Some(&t), Action::RecordCreate),
+            )
+            .await
+            .unwrap();
+        made.push(r.id.to_string());
+    }
+    let all = ids(&store, &t, req("asthma")).await;
+    assert_eq!(all, made, "ranked by relevance when every match is ranked");
+    for filtered in [false, true] {
+        let mut r = req("asthma");
+        r.rank_candidates = 3;
+        if filtered {
+            r.record_type = Some("ClinicalNote".into());
+        }
+        let mut got = ids(&store, &t, r).await;
+        got.sort();
+        let mut newest = made[3..].to_vec();
+        newest.sort();
+        assert_eq!(got, newest, "filtered: {filtered}");
+    }
+}
+
+async fn fuzzy_terms_find_names_spelled_alike_within_the_tenant(store: Arc<dyn Store>) {
+    let a = with_tenant(&store, "clinic-fuzzy-a").await;
+    let b = with_tenant(&store, "clinic-fuzzy-b").await;
+    let patient = |t: &TenantId, name: &str| {
+        let (store, t, name) = (store.clone(), t.clone(), name.to_string());
+        async move {
+            store
+                .create_record(
+                    &t,
+                    input("Patient", "p", json!({ "name": name })),
+                    "t",
+                    draft(Some(&t), Action::RecordCreate),
+                )
+                .await
+                .unwrap()
+                .id
+                .to_string()
+        }
+    };
+    let smith = patient(&a, "John Smith").await;
+    let smyth = patient(&a, "Jane Smyth").await;
+    let garcia = patient(&a, "Ana García").await;
+    // A word only in another tenant, and one only in a note's free text (not key text).
+    patient(&b, "Smithe Other").await;
+    store
+        .create_record(
+            &a,
+            input("ClinicalNote", "p", json!({ "text": "smithy visited" })),
+            "t",
+            draft(Some(&a), Action::RecordCreate),
+        )
+        .await
+        .unwrap();
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    assert_eq!(
+        ids(&store, &a, req("smith")).await,
+        std::slice::from_ref(&smith)
+    );
+    assert_eq!(
+        sorted(ids(&store, &a, req("smith~")).await),
+        sorted(vec![smith.clone(), smyth.clone()])
+    );
+    assert_eq!(ids(&store, &a, req("garsia~")).await, [garcia]);
+    assert_eq!(ids(&store, &a, req("smyth~ NOT jane")).await, [smith]);
+    assert!(ids(&store, &a, req("zzyzx~")).await.is_empty());
+    assert!(ids(&store, &b, req("garcia~")).await.is_empty());
 }

@@ -48,6 +48,7 @@ async fn search_finds_records_safely() {
         ("OR Zebediah", 0),
         ("Zebediah)", 8),
         ("z*", 0),
+        ("Zebediah ze~", 9),
     ] {
         let p = expect_problem(search(&s, &reader, query).await, 400, "invalid-query").await;
         assert_eq!(
@@ -85,4 +86,114 @@ async fn search_finds_records_safely() {
     assert!(events.iter().any(|e| e["details"]["result_ids"]
         .as_array()
         .is_some_and(|ids| ids.iter().any(|i| i == id.as_str()))));
+}
+
+async fn search_with(s: &TestServer, key: &str, params: &[(&str, &str)]) -> Response {
+    s.client()
+        .get(s.url("/v1/search"))
+        .query(params)
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn key_fields_rank_first_and_snippets_show_only_what_the_caller_may_read() {
+    let policies = tempfile::tempdir().unwrap();
+    std::fs::write(
+        policies.path().join("default.rego"),
+        "package hippo.tenant\nremove_fields contains \"/private\"\n",
+    )
+    .unwrap();
+    let s =
+        server_with(Options::default().env("HIPPO_POLICY__DIR", policies.path().to_str().unwrap()));
+    let key = s.admin_key.clone();
+    // The note says the name three times, the patient once, in its key field: the patient
+    // ranks first all the same.
+    let note = create_id(
+        &s,
+        &key,
+        json!({"type": "ClinicalNote", "subject": "p-1", "body": {
+            "text": "Quimby reports chest pain since Monday. Quimby denies fever; Quimby to return",
+            "private": "quimby family history withheld"}}),
+    )
+    .await;
+    let patient = create_id(
+        &s,
+        &key,
+        json!({"type": "Patient", "subject": "p-1", "body": {"name": "Ada Quimby", "gender": "female"}}),
+    )
+    .await;
+    let reader = s.create_key("default", "reader");
+    // Names spelled alike: a fuzzy term finds the patient (the name is its key text), not the
+    // note that only mentions it.
+    let v: Value = search(&s, &reader, "quinby~").await.json().await.unwrap();
+    assert_eq!(v["items"].as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v["items"][0]["record"]["id"], patient.as_str(), "{v}");
+    let v: Value = search_with(&s, &reader, &[("q", "quimby"), ("snippet", "true")])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let items = v["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{v}");
+    assert_eq!(items[0]["record"]["id"], patient.as_str(), "{v}");
+    assert_eq!(items[1]["record"]["id"], note.as_str(), "{v}");
+    assert_eq!(
+        items[0]["snippet"],
+        json!([{"text": "Ada "}, {"text": "Quimby", "highlight": true}])
+    );
+    let note_snippet = items[1]["snippet"].to_string();
+    assert!(
+        note_snippet.contains(r#"{"highlight":true,"text":"Quimby"}"#),
+        "{note_snippet}"
+    );
+    assert!(note_snippet.contains("chest pain"), "{note_snippet}");
+    // The removed field is in neither the record nor its snippet.
+    assert!(!v.to_string().contains("withheld"), "{v}");
+    // A search that matches only the removed field shows the record without a snippet.
+    let v: Value = search_with(&s, &reader, &[("q", "withheld"), ("snippet", "true")])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i.get("snippet").is_none()),
+        "{v}"
+    );
+    // No snippets unless asked for; a malformed switch is a 400.
+    let v: Value = search(&s, &reader, "quimby").await.json().await.unwrap();
+    assert!(v["items"][0].get("snippet").is_none(), "{v}");
+    let p = expect_problem(
+        search_with(&s, &reader, &[("q", "quimby"), ("snippet", "yes")]).await,
+        400,
+        "invalid-parameter",
+    )
+    .await;
+    assert!(p["detail"].as_str().unwrap().contains("snippet"), "{p}");
+}
+
+#[test]
+fn search_settings_out_of_range_stop_the_start_naming_the_key() {
+    for (var, key) in [
+        ("HIPPO_SEARCH__RANK_CANDIDATES", "search.rank_candidates"),
+        ("HIPPO_SEARCH__MIN_PREFIX", "search.min_prefix"),
+    ] {
+        let (status, log) = TestServer::start_failing(BIN, Options::default().env(var, "0"));
+        assert!(!status.success());
+        assert!(log.contains(key), "{log}");
+    }
+}
+
+#[tokio::test]
+async fn the_configured_minimum_prefix_applies() {
+    let s = server_with(Options::default().env("HIPPO_SEARCH__MIN_PREFIX", "4"));
+    let p = expect_problem(search(&s, &s.admin_key, "qui*").await, 400, "invalid-query").await;
+    assert_eq!(p["errors"][0]["code"], "position_0", "{p}");
+    assert_eq!(search(&s, &s.admin_key, "quim*").await.status(), 200);
 }
