@@ -74,10 +74,13 @@ pub enum Action {
     /// A key replaced by a new one, the old one kept for an overlap window.
     #[serde(rename = "apikey.rotate")]
     ApiKeyRotate,
+    /// An operator rebuilt a tenant's search index from its records (`hippo search reindex`).
+    #[serde(rename = "search.reindex")]
+    SearchReindex,
 }
 
 impl Action {
-    pub const ALL: [Action; 27] = [
+    pub const ALL: [Action; 28] = [
         Action::RecordCreate,
         Action::RecordRead,
         Action::RecordUpdate,
@@ -105,6 +108,7 @@ impl Action {
         Action::BreakGlassReview,
         Action::PolicyExplain,
         Action::ApiKeyRotate,
+        Action::SearchReindex,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -136,6 +140,7 @@ impl Action {
             Action::BreakGlassReview => "breakglass.review",
             Action::PolicyExplain => "policy.explain",
             Action::ApiKeyRotate => "apikey.rotate",
+            Action::SearchReindex => "search.reindex",
         }
     }
 
@@ -153,7 +158,8 @@ impl Action {
             | Action::RecordList
             | Action::RecordHistory
             | Action::RecordSearch
-            | Action::RecordVerify => "record",
+            | Action::RecordVerify
+            | Action::SearchReindex => "record",
             Action::ApiKeyCreate | Action::ApiKeyList | Action::ApiKeyRevoke => "apikey",
             Action::AuditRead => "audit",
             Action::TenantCreate => "tenant",

@@ -133,6 +133,51 @@ impl SearchPage {
     }
 }
 
+/// One page of a search index rebuild (`hippo search reindex`): records re-indexed from their
+/// current version, those whose current version fails its integrity check (their index entry
+/// is left as it was), and where to continue.
+#[derive(Debug, Clone, Default)]
+pub struct ReindexPage {
+    pub records: usize,
+    pub unreadable: Vec<IntegrityFailure>,
+    pub next: Option<RecordId>,
+}
+
+impl ReindexPage {
+    /// Accounts for one record read back for re-indexing: `Some(record)` to index, `None` if it
+    /// failed its integrity check (reported by id and version).
+    pub(crate) fn take(
+        &mut self,
+        read: Result<Record, StoreError>,
+    ) -> Result<Option<Record>, StoreError> {
+        self.records += 1;
+        match read {
+            Ok(r) => Ok(Some(r)),
+            Err(StoreError::IntegrityFailed { id, version }) => {
+                self.unreadable.push(IntegrityFailure { id, version });
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// The input a record's current version was written from, to index it again.
+pub(crate) fn input_of(r: &Record) -> hippo_core::RecordInput {
+    hippo_core::RecordInput {
+        record_type: r.record_type.clone(),
+        subject: r.subject.clone(),
+        labels: r.labels.clone(),
+        body: r.body.clone(),
+    }
+}
+
+/// What the audit event of a reindex page says: how many records, never their content.
+pub fn describe_reindex(a: &mut AuditDraft, page: &ReindexPage) {
+    a.detail("count", page.records);
+    a.detail("unreadable", page.unreadable.len());
+}
+
 /// What the audit event of a search says: how many results and which (ids only, so an
 /// accounting of disclosures shows what a search revealed). The query text itself is put in
 /// the draft by the caller under the free-text key `q`, which the store redacts.

@@ -277,6 +277,17 @@ pub trait Store: crate::identity::IdentityStore + Send + Sync + 'static {
         audit: AuditDraft,
     ) -> Result<IntegrityScan, StoreError>;
 
+    /// Re-indexes up to `limit` records after `after`, in id order, from their current
+    /// versions under this process's search settings (after an upgrade that changed the index,
+    /// or a change of `[search.types]`); audited as one event per page.
+    async fn reindex_search(
+        &self,
+        tenant: &TenantId,
+        after: Option<RecordId>,
+        limit: usize,
+        audit: AuditDraft,
+    ) -> Result<crate::search::ReindexPage, StoreError>;
+
     // --- audit -------------------------------------------------------------------------------
     /// Writes an event for a request that failed before reaching a store operation (bad input,
     /// bad credentials, rate limit). Events without a tenant go to the system log.

@@ -622,6 +622,23 @@ impl Store for PgStore {
         .await
     }
 
+    async fn reindex_search(
+        &self,
+        tenant: &TenantId,
+        after: Option<RecordId>,
+        limit: usize,
+        audit: AuditDraft,
+    ) -> Result<crate::search::ReindexPage, StoreError> {
+        let t = tenant.clone();
+        self.in_tenant(
+            tenant,
+            audit,
+            move |c| Box::pin(async move { search::reindex(c, &t, after, limit).await }),
+            crate::search::describe_reindex,
+        )
+        .await
+    }
+
     async fn append_audit(&self, audit: AuditDraft) -> Result<i64, StoreError> {
         self.timed(async {
             // An event for an unknown tenant belongs in the system log.

@@ -4,7 +4,7 @@
 use super::errors;
 use super::records;
 use crate::record_rules as rules;
-use crate::search::{hits, SearchPage, SearchRequest};
+use crate::search::{hits, input_of, ReindexPage, SearchPage, SearchRequest};
 use crate::StoreError;
 use hippo_core::{RecordId, RecordInput, TenantId};
 use sqlx::PgConnection;
@@ -170,4 +170,34 @@ pub async fn search(
         )?;
     }
     Ok(page.with_cursor(&hits, more))
+}
+
+/// Re-indexes up to `limit` of the tenant's records after `after` from their current versions
+/// (a tombstone removes its entry), in the caller's transaction.
+pub async fn reindex(
+    c: &mut PgConnection,
+    t: &TenantId,
+    after: Option<RecordId>,
+    limit: usize,
+) -> Result<ReindexPage, StoreError> {
+    let ids: Vec<String> = sqlx::query_scalar(
+        "SELECT id FROM hippo.records WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+    )
+    .bind(t.as_str())
+    .bind(after.map(|a| a.to_string()).unwrap_or_default())
+    .bind(limit as i64)
+    .fetch_all(&mut *c)
+    .await
+    .map_err(errors::db)?;
+    let mut page = ReindexPage::default();
+    for id in &ids {
+        let id: RecordId = id
+            .parse()
+            .map_err(|_| StoreError::Corrupt("a stored record id is malformed".into()))?;
+        if let Some(r) = page.take(records::get_current(c, t, id).await)? {
+            index(c, t, id, &input_of(&r), r.deleted).await?;
+        }
+        page.next = (ids.len() == limit).then_some(id);
+    }
+    Ok(page)
 }

@@ -570,6 +570,25 @@ impl Store for SqliteStore {
         Self::read_audited(&db, audit, read, rules::describe_scan).await
     }
 
+    async fn reindex_search(
+        &self,
+        tenant: &TenantId,
+        after: Option<RecordId>,
+        limit: usize,
+        audit: AuditDraft,
+    ) -> Result<crate::search::ReindexPage, StoreError> {
+        let db = self.tenant_db(tenant).await?;
+        let log = db.log();
+        db.write(move |c| {
+            audit::audited(c, &log, audit, |c, a| {
+                let page = search::reindex(c, after, limit)?;
+                crate::search::describe_reindex(a, &page);
+                Ok(page)
+            })
+        })
+        .await
+    }
+
     async fn append_audit(&self, audit: AuditDraft) -> Result<i64, StoreError> {
         // An event for an unknown tenant belongs in the system log, not in a database we cannot open.
         let db = match &audit.tenant {

@@ -3,7 +3,7 @@
 
 use super::records;
 use crate::record_rules::{self as rules};
-use crate::search::{hits, SearchPage, SearchRequest};
+use crate::search::{hits, input_of, ReindexPage, SearchPage, SearchRequest};
 use crate::StoreError;
 use hippo_core::{RecordId, RecordInput};
 use rusqlite::{params, Connection};
@@ -149,4 +149,34 @@ pub fn search(conn: &Connection, req: &SearchRequest) -> Result<SearchPage, Stor
         )?;
     }
     Ok(page.with_cursor(&hits, more))
+}
+
+/// Re-indexes up to `limit` records after `after` from their current versions (a tombstone
+/// removes its entry), in the caller's write transaction.
+pub fn reindex(
+    conn: &Connection,
+    after: Option<RecordId>,
+    limit: usize,
+) -> Result<ReindexPage, StoreError> {
+    let ids: Vec<String> = conn
+        .prepare_cached("SELECT id FROM records WHERE id > ?1 ORDER BY id LIMIT ?2")?
+        .query_map(
+            params![
+                after.map(|a| a.to_string()).unwrap_or_default(),
+                limit as i64
+            ],
+            |r| r.get(0),
+        )?
+        .collect::<Result<_, _>>()?;
+    let mut page = ReindexPage::default();
+    for id in &ids {
+        let id: RecordId = id
+            .parse()
+            .map_err(|_| StoreError::Corrupt("a stored record id is malformed".into()))?;
+        if let Some(r) = page.take(records::get_current(conn, id))? {
+            index(conn, id, &input_of(&r), r.deleted)?;
+        }
+        page.next = (ids.len() == limit).then_some(id);
+    }
+    Ok(page)
 }

@@ -197,3 +197,44 @@ async fn the_configured_minimum_prefix_applies() {
     assert_eq!(p["errors"][0]["code"], "position_0", "{p}");
     assert_eq!(search(&s, &s.admin_key, "quim*").await.status(), 200);
 }
+
+/// An operator changes which fields are key text; `hippo records reindex` applies it to the
+/// records already stored, with a progress line, an audit event per page, and no PHI printed.
+#[tokio::test]
+async fn reindex_applies_changed_search_settings_to_stored_records() {
+    let mut s = server();
+    let key = s.admin_key.clone();
+    let id = create_id(
+        &s,
+        &key,
+        json!({"type": "Allergy", "subject": "p-3", "body": {"substance": format!("Peanut {CANARY}")}}),
+    )
+    .await;
+    // `Allergy` has no key fields by default: a fuzzy (key text) term does not find it.
+    let v: Value = search(&s, &key, "peanutt~").await.json().await.unwrap();
+    assert!(v["items"].as_array().unwrap().is_empty(), "{v}");
+    s.stop();
+    let config = s.data_dir.join("hippo.toml");
+    let mut toml = std::fs::read_to_string(&config).unwrap_or_default();
+    toml.push_str("\n[search.types.Allergy]\nkey = [\"substance\"]\n");
+    std::fs::write(&config, toml).unwrap();
+    let out = s.cli(&["records", "reindex"]);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("tenant default: 1 record(s) re-indexed"),
+        "{text}"
+    );
+    assert!(!text.contains(CANARY), "{text}");
+    s.restart();
+    let v: Value = search(&s, &key, "peanutt~").await.json().await.unwrap();
+    assert_eq!(v["items"][0]["record"]["id"], id.as_str(), "{v}");
+    let auditor = s.create_key("default", "auditor");
+    let events = audit_events(&s, &auditor, "&action=search.reindex").await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["details"]["count"], 1);
+}
