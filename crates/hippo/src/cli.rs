@@ -42,7 +42,7 @@ pub enum Command {
     /// Create and list tenants (each gets its own encrypted database).
     #[command(subcommand)]
     Tenant(TenantCommand),
-    /// Operator checks of stored records (integrity scan).
+    /// Operator work on stored records: integrity scan, search index rebuild.
     #[command(subcommand)]
     Records(crate::records_cmd::RecordsCommand),
     /// Verify the tamper-evident audit trail, print its public key, prove, sign and export.
