@@ -80,6 +80,37 @@ impl LogCtx {
     }
 }
 
+/// Seals `drafts` as events `first_seq`, `first_seq + 1`, … (in order) and integrates each leaf
+/// into `tree`: how both stores number and integrate a run of events under one lock.
+pub fn seal_run(
+    log: &LogCtx,
+    tree: &mut CompactTree,
+    first_seq: i64,
+    drafts: Vec<AuditDraft>,
+    time_ms: i64,
+) -> Result<Vec<(AuditEvent, Hash)>, StoreError> {
+    let mut out = Vec::with_capacity(drafts.len());
+    for (seq, draft) in (first_seq..).zip(drafts) {
+        let (e, leaf) = log.seal(draft, seq, time_ms);
+        integrate(tree, seq, leaf)?;
+        out.push((e, leaf));
+    }
+    Ok(out)
+}
+
+/// Completes an operation's event from its result: `describe` says what a success was; a
+/// failure is recorded with its reason (never its message, which may quote a value).
+pub fn conclude<T>(
+    draft: &mut AuditDraft,
+    result: &Result<T, StoreError>,
+    describe: impl FnOnce(&mut AuditDraft, &T),
+) {
+    match result {
+        Ok(v) => describe(draft, v),
+        Err(e) => draft.failed(hippo_core::Outcome::Error, e.reason()),
+    }
+}
+
 /// Adds the leaf of event `seq` to `tree`, refusing if the tree is not exactly one behind:
 /// an event must never be stored outside the tree, nor the tree skip one.
 pub fn integrate(tree: &mut CompactTree, seq: i64, leaf: Hash) -> Result<(), StoreError> {

@@ -7,6 +7,7 @@
 pub mod audit_log;
 pub mod error;
 pub mod export;
+pub mod group_commit;
 pub mod identity;
 pub mod keyring;
 pub mod kind;

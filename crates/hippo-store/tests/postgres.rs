@@ -439,3 +439,185 @@ async fn concurrent_exporters_on_two_instances_leave_contiguous_batches() {
     one.shutdown().await;
     two.shutdown().await;
 }
+
+fn tagged(t: &TenantId, action: Action, request_id: &str) -> AuditDraft {
+    AuditDraft::new(Some(t.clone()), Actor::operator(), action, request_id)
+}
+
+/// Operations of one log on two instances at once are group-committed (several operations per
+/// transaction) and their events still form one dense, interleaved sequence and one tree that
+/// verifies against its signed head.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_batches_from_two_instances_interleave_into_one_gap_free_tree() {
+    let Some(db) = TestDatabase::create("group_two").await else {
+        return;
+    };
+    let (one, two) = (
+        Arc::new(store(&db.url).await),
+        Arc::new(store(&db.url).await),
+    );
+    let t = tenant(&one, "clinic").await;
+    let mut tasks = Vec::new();
+    for w in 0..8 {
+        let (s, name) = if w % 2 == 0 {
+            (one.clone(), "one")
+        } else {
+            (two.clone(), "two")
+        };
+        let t = t.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..10 {
+                let id = |what: &str| format!("{name}-{w}-{i}-{what}");
+                let batch = (0..5).map(|k| input(&format!("b{w}-{i}-{k}"))).collect();
+                let d = tagged(&t, Action::RecordCreate, &id("batch"));
+                s.create_records(&t, batch, "w", d).await.unwrap();
+                let d = tagged(&t, Action::RecordCreate, &id("create"));
+                let r = s.create_record(&t, input("single"), "w", d).await.unwrap();
+                let d = tagged(&t, Action::RecordRead, &id("read"));
+                s.get_record(&t, r.id, d).await.unwrap();
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    // 8 workers x 10 rounds x (5 record events + the batch's own + create + read).
+    let total = 8 * 10 * 8;
+    let log = LogId::Tenant(t.clone());
+    let leaves = hippo_store::ledger::all_leaves(two.as_ref(), &log)
+        .await
+        .unwrap();
+    assert_eq!(
+        leaves.iter().map(|l| l.seq).collect::<Vec<_>>(),
+        (1..=total).collect::<Vec<i64>>()
+    );
+    assert_eq!(two.tree_state(&log).await.unwrap().0, total as u64);
+    let head = one.sign_tree_head(&log).await.unwrap();
+    assert_eq!(head.head.tree_size, total as u64);
+    head.verify(&one.audit_public_key().unwrap()).unwrap();
+    let report = hippo_store::ledger::verify(two.as_ref(), &log, vec![])
+        .await
+        .unwrap();
+    assert!(report.is_ok(), "{report}");
+
+    let mut c = db.superuser().await;
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT request_id, xmin::text FROM hippo.audit_events WHERE log_id = $1 ORDER BY seq",
+    )
+    .bind(t.as_str())
+    .fetch_all(&mut c)
+    .await
+    .unwrap();
+    let instance: Vec<&str> = rows.iter().map(|(r, _)| &r[..3]).collect();
+    let switches = instance.windows(2).filter(|w| w[0] != w[1]).count();
+    assert!(switches >= 2, "the instances' commits did not interleave");
+    // Group commit: some transaction carries the events of more than one operation.
+    let mut ops_by_tx: std::collections::HashMap<&str, std::collections::HashSet<&str>> =
+        Default::default();
+    for (request, tx) in &rows {
+        ops_by_tx.entry(tx).or_default().insert(request);
+    }
+    assert!(
+        ops_by_tx.values().any(|ops| ops.len() > 1),
+        "every operation committed alone"
+    );
+    one.shutdown().await;
+    two.shutdown().await;
+}
+
+/// A failing operation inside a batch rolls back alone (none of its writes stay), its event is
+/// still recorded in that same transaction, and the other operations of the batch commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_operation_inside_a_batch_rolls_back_alone_and_still_records_its_event() {
+    let Some(db) = TestDatabase::create("group_failure").await else {
+        return;
+    };
+    let s = Arc::new(store(&db.url).await);
+    let t = tenant(&s, "clinic").await;
+    let mut c = db.superuser().await;
+    // A version whose subject is "p-bad" is refused by the database, mid-statement.
+    sqlx::raw_sql(
+        "ALTER TABLE hippo.record_versions ADD CONSTRAINT no_bad_subject
+         CHECK (subject IS DISTINCT FROM 'p-bad') NOT VALID",
+    )
+    .execute(&mut c)
+    .await
+    .unwrap();
+    let (mut shared, mut rounds) = (false, 0);
+    while !shared && rounds < 30 {
+        let round = rounds;
+        rounds += 1;
+        let mut good = Vec::new();
+        for i in 0..12 {
+            let (s, t) = (s.clone(), t.clone());
+            good.push(tokio::spawn(async move {
+                let d = tagged(&t, Action::RecordCreate, &format!("good-{round}-{i}"));
+                s.create_record(&t, input(&format!("good-{round}-{i}")), "w", d)
+                    .await
+            }));
+        }
+        let batch = vec![input(&format!("fine-{round}")), input("p-bad")];
+        let d = tagged(&t, Action::RecordCreate, &format!("bad-{round}"));
+        let e = s.create_records(&t, batch, "w", d).await.unwrap_err();
+        assert!(
+            matches!(&e, StoreError::Database(m) if m.contains("no_bad_subject")),
+            "{e:?}"
+        );
+        assert!(!e.to_string().contains("p-bad"), "no values in errors: {e}");
+        for g in good {
+            g.await.unwrap().unwrap();
+        }
+        let (outcome, reason, mates): (String, String, i64) = sqlx::query_as(
+            "SELECT b.outcome, b.details::jsonb ->> 'reason',
+                 (SELECT count(*) FROM hippo.audit_events o
+                  WHERE o.log_id = b.log_id AND o.xmin = b.xmin AND o.request_id LIKE 'good-%')
+             FROM hippo.audit_events b WHERE b.log_id = $1 AND b.request_id = $2",
+        )
+        .bind(t.as_str())
+        .bind(format!("bad-{round}"))
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+        assert_eq!((outcome.as_str(), reason.as_str()), ("error", "database"));
+        shared = mates > 0;
+    }
+    assert!(
+        shared,
+        "the failing operation never shared a batch in {rounds} rounds"
+    );
+    assert_eq!(
+        count(
+            &mut c,
+            "SELECT count(*) FROM hippo.records WHERE subject LIKE 'fine-%'"
+        )
+        .await,
+        0,
+        "the failed batch kept a record"
+    );
+    assert_eq!(
+        count(
+            &mut c,
+            "SELECT count(*) FROM hippo.records WHERE subject LIKE 'good-%'"
+        )
+        .await,
+        12 * rounds as i64
+    );
+    // Only the failed batch's own event: none for the records it rolled back.
+    assert_eq!(
+        count(
+            &mut c,
+            "SELECT count(*) FROM hippo.audit_events WHERE request_id LIKE 'bad-%'"
+        )
+        .await,
+        rounds as i64
+    );
+    let report = hippo_store::ledger::verify(s.as_ref(), &LogId::Tenant(t.clone()), vec![])
+        .await
+        .unwrap();
+    assert!(report.is_ok(), "{report}");
+    s.shutdown().await;
+}
+
+async fn count(c: &mut sqlx::PgConnection, sql: &'static str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(c).await.unwrap()
+}

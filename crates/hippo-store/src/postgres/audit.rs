@@ -4,7 +4,7 @@
 //! events without a (known) tenant.
 
 use super::errors;
-use crate::audit_log::{integrate, peaks_to_text, tree_from_text, LogCtx};
+use crate::audit_log::{peaks_to_text, seal_run, tree_from_text, LogCtx};
 use crate::sql::{audit_query, overfetched_page, Placeholders, SqlArg};
 use crate::store::{AuditQuery, LogLeaf};
 use crate::StoreError;
@@ -18,59 +18,111 @@ use sqlx::{PgConnection, Row};
 /// (tenant ids cannot contain '.'), so no tenant can ever be bound to it.
 pub const SYSTEM: &str = hippo_core::LogId::SYSTEM;
 
-/// Appends `draft` to `log`, sealed and integrated into the log's Merkle tree, and returns its
-/// sequence number. Bumping the log's counter row locks it until this transaction ends, so
-/// events are numbered and integrated in commit order, one at a time across every instance
-/// (the row lock is the sequencer), and a rolled-back event gives its number back.
-pub async fn insert(
+/// Appends `drafts` to `log` in order, sealed and integrated into the log's Merkle tree, and
+/// returns the sequence number of the first. Taking the log's counter row (bumped by the whole
+/// run at once) locks it until this transaction ends, so events are numbered and integrated in
+/// commit order across every instance (the row lock is the sequencer), and a rolled-back
+/// transaction gives its numbers back. Two statements, however many events.
+pub async fn append(
     c: &mut PgConnection,
     log: &LogCtx,
-    draft: AuditDraft,
+    drafts: Vec<AuditDraft>,
 ) -> Result<i64, StoreError> {
+    let n = drafts.len() as i64;
     let time_ms = hippo_core::time_fmt::now_millis();
-    let (seq, size, peaks): (i64, i64, String) = sqlx::query_as(
-        "INSERT INTO hippo.audit_logs AS l (log_id, last_seq) VALUES ($1, 1)
-         ON CONFLICT (log_id) DO UPDATE SET last_seq = l.last_seq + 1
+    let (last, size, peaks): (i64, i64, String) = sqlx::query_as(
+        "INSERT INTO hippo.audit_logs AS l (log_id, last_seq) VALUES ($1, $2)
+         ON CONFLICT (log_id) DO UPDATE SET last_seq = l.last_seq + $2
          RETURNING last_seq, tree_size, peaks",
     )
     .bind(log.log_id.as_str())
+    .bind(n)
     .fetch_one(&mut *c)
     .await
     .map_err(errors::audit)?;
-    let (e, leaf) = log.seal(draft, seq, time_ms);
+    let first = last - n + 1;
     let mut tree = tree_from_text(size, &peaks)?;
-    integrate(&mut tree, seq, leaf)?;
+    let sealed = seal_run(log, &mut tree, first, drafts, time_ms)?;
+    let mut cols = Columns::default();
+    for (e, leaf) in sealed {
+        cols.push(e, leaf);
+    }
     sqlx::query(
         "WITH tree AS (
-             UPDATE hippo.audit_logs SET tree_size = $17, peaks = $18 WHERE log_id = $1)
+             UPDATE hippo.audit_logs SET tree_size = $2, peaks = $3 WHERE log_id = $1)
          INSERT INTO hippo.audit_events (log_id, seq, time_ms, tenant, actor_id, actor_kind, action,
              resource_type, resource_id, subject_id, outcome, request_id, source_addr, user_agent,
              details, labels, leaf_hash)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $19)",
+         SELECT $1, * FROM UNNEST($4::BIGINT[], $5::BIGINT[], $6::TEXT[], $7::TEXT[], $8::TEXT[],
+             $9::TEXT[], $10::TEXT[], $11::TEXT[], $12::TEXT[], $13::TEXT[], $14::TEXT[],
+             $15::TEXT[], $16::TEXT[], $17::TEXT[], $18::TEXT[], $19::BYTEA[])",
     )
     .bind(log.log_id.as_str())
-    .bind(seq)
-    .bind(e.time_ms)
-    .bind(e.tenant)
-    .bind(e.actor_id)
-    .bind(e.actor_kind.as_str())
-    .bind(e.action.as_str())
-    .bind(e.resource_type)
-    .bind(e.resource_id)
-    .bind(e.subject_id)
-    .bind(e.outcome.as_str())
-    .bind(e.request_id)
-    .bind(e.source_addr)
-    .bind(e.user_agent)
-    .bind(e.details.to_string())
-    .bind(serde_json::to_string(&e.labels).expect("labels serialise"))
     .bind(tree.size() as i64)
     .bind(peaks_to_text(&tree))
-    .bind(leaf.as_slice())
+    .bind(cols.seq)
+    .bind(cols.time_ms)
+    .bind(cols.tenant)
+    .bind(cols.actor_id)
+    .bind(cols.actor_kind)
+    .bind(cols.action)
+    .bind(cols.resource_type)
+    .bind(cols.resource_id)
+    .bind(cols.subject_id)
+    .bind(cols.outcome)
+    .bind(cols.request_id)
+    .bind(cols.source_addr)
+    .bind(cols.user_agent)
+    .bind(cols.details)
+    .bind(cols.labels)
+    .bind(cols.leaf_hash)
     .execute(c)
     .await
     .map_err(errors::audit)?;
-    Ok(seq)
+    Ok(first)
+}
+
+/// Sealed events as one array per column, for a single multi-row insert.
+#[derive(Default)]
+struct Columns {
+    seq: Vec<i64>,
+    time_ms: Vec<i64>,
+    tenant: Vec<Option<String>>,
+    actor_id: Vec<String>,
+    actor_kind: Vec<&'static str>,
+    action: Vec<&'static str>,
+    resource_type: Vec<String>,
+    resource_id: Vec<Option<String>>,
+    subject_id: Vec<Option<String>>,
+    outcome: Vec<&'static str>,
+    request_id: Vec<String>,
+    source_addr: Vec<Option<String>>,
+    user_agent: Vec<Option<String>>,
+    details: Vec<String>,
+    labels: Vec<String>,
+    leaf_hash: Vec<Vec<u8>>,
+}
+
+impl Columns {
+    fn push(&mut self, e: AuditEvent, leaf: Hash) {
+        self.seq.push(e.seq);
+        self.time_ms.push(e.time_ms);
+        self.tenant.push(e.tenant);
+        self.actor_id.push(e.actor_id);
+        self.actor_kind.push(e.actor_kind.as_str());
+        self.action.push(e.action.as_str());
+        self.resource_type.push(e.resource_type);
+        self.resource_id.push(e.resource_id);
+        self.subject_id.push(e.subject_id);
+        self.outcome.push(e.outcome.as_str());
+        self.request_id.push(e.request_id);
+        self.source_addr.push(e.source_addr);
+        self.user_agent.push(e.user_agent);
+        self.details.push(e.details.to_string());
+        self.labels
+            .push(serde_json::to_string(&e.labels).expect("labels serialise"));
+        self.leaf_hash.push(leaf.to_vec());
+    }
 }
 
 /// The log's compact tree as last committed (empty if the log has no event yet).

@@ -1,8 +1,10 @@
 //! The scale-out store: PostgreSQL shared by any number of stateless Hippo instances.
 //!
-//! Same behaviour as the embedded store (the contract tests run against both). Each call is
-//! one transaction, bound by row-level security to one tenant (or to the catalog) and run as
+//! Same behaviour as the embedded store (the contract tests run against both). Each call runs
+//! in a transaction bound by row-level security to one tenant (or to the catalog) and run as
 //! the non-superuser role `hippo_app`; the audit event is written in that same transaction.
+//! Audited calls of one log are group-committed ([`group`]): concurrent calls share one
+//! transaction, each in its own savepoint.
 //! Encryption at rest is the database's (RDS with KMS in production): bodies are stored as
 //! canonical JSON text and checked against their SHA-256 on every read.
 
@@ -10,6 +12,7 @@ mod audit;
 mod catalog;
 mod connect;
 mod errors;
+mod group;
 mod identity;
 mod migrate;
 mod records;
@@ -54,6 +57,8 @@ pub struct PgStore {
     logs: RwLock<HashMap<String, Arc<LogCtx>>>,
     /// Seals second-factor secrets: the database never holds a usable one.
     seal: crate::keyring::CredentialSeal,
+    /// Group commit of audited calls, one queue per log.
+    groups: group::Groups,
 }
 
 type Tx = Transaction<'static, Postgres>;
@@ -61,6 +66,37 @@ type Tx = Transaction<'static, Postgres>;
 /// The future of one operation on a connection (boxed: the operation borrows the connection,
 /// which a plain generic future type cannot name).
 type OpFuture<'c, T> = std::pin::Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'c>>;
+
+/// Group-commit batches of one log in flight at once (each holds a pooled connection): one
+/// runs its operations while another holds the log's counter row to commit. A quarter of the
+/// pool, so that several busy logs (tenants) still leave connections for the rest.
+fn group_workers(s: &PgSettings) -> usize {
+    (s.max_connections as usize / 4).clamp(1, 4)
+}
+
+/// Begins a transaction as `hippo_app`, bound to `scope` (a tenant id or [`SYSTEM_LOG`]),
+/// with a savepoint `savepoint` that a failed operation rolls back to, keeping its audit event.
+async fn begin(pool: &PgPool, scope: &str, savepoint: &str) -> Result<Tx, StoreError> {
+    // One simple-protocol message, so one round trip; the scope is inlined rather than
+    // bound, which is safe because it is a validated tenant id or the constant — and
+    // checked again here, since this string is SQL.
+    let safe = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+    };
+    if !safe(scope) || !safe(savepoint) {
+        return Err(StoreError::Database(
+            "refusing an unsafe tenant scope".into(),
+        ));
+    }
+    let sql = format!(
+        "BEGIN; SET LOCAL ROLE {APP_ROLE}; SELECT set_config('hippo.tenant', '{scope}', true); SAVEPOINT {savepoint}"
+    );
+    pool.begin_with(sqlx::AssertSqlSafe(sql))
+        .await
+        .map_err(errors::db)
+}
 
 /// First key of hippo's job locks in PostgreSQL's two-key advisory lock space ("hj").
 const JOB_LOCK_SPACE: i32 = 0x686a;
@@ -105,6 +141,11 @@ impl PgStore {
             other => other,
         })?;
         let store = Self {
+            groups: group::Groups::new(
+                pool.clone(),
+                settings.call_timeout,
+                group_workers(&settings),
+            ),
             pool,
             settings,
             target,
@@ -191,28 +232,9 @@ impl PgStore {
         }
     }
 
-    /// Begins a transaction as `hippo_app`, bound to `scope` (a tenant id or [`SYSTEM_LOG`]),
-    /// with a savepoint `op` that a failed operation rolls back to, keeping its audit event.
+    /// Begins a transaction bound to `scope` with the savepoint `op` ([`begin`]).
     async fn begin(&self, scope: &str) -> Result<Tx, StoreError> {
-        // One simple-protocol message, so one round trip; the scope is inlined rather than
-        // bound, which is safe because it is a validated tenant id or the constant — and
-        // checked again here, since this string is SQL.
-        let safe = !scope.is_empty()
-            && scope
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
-        if !safe {
-            return Err(StoreError::Database(
-                "refusing an unsafe tenant scope".into(),
-            ));
-        }
-        let sql = format!(
-            "BEGIN; SET LOCAL ROLE {APP_ROLE}; SELECT set_config('hippo.tenant', '{scope}', true); SAVEPOINT op"
-        );
-        self.pool
-            .begin_with(sqlx::AssertSqlSafe(sql))
-            .await
-            .map_err(errors::db)
+        begin(&self.pool, scope, "op").await
     }
 
     /// Ends an operation: rolls a failed one back to its savepoint, appends the audit event to
@@ -231,38 +253,58 @@ impl PgStore {
                 .map_err(errors::audit)?;
             draft.failed(Outcome::Error, e.reason());
         }
-        audit::insert(&mut tx, &*self.log_ctx(log)?, draft).await?;
+        audit::append(&mut tx, &*self.log_ctx(log)?, vec![draft]).await?;
         commit(tx).await?;
         result
     }
 
     /// One audited call in `tenant`'s scope, the shape of every record operation: checks the
-    /// tenant, runs `op` in a transaction bound to it, lets `describe` say in the event what a
-    /// successful result was, and commits result and event together ([`Self::finish`]).
-    async fn in_tenant<T: Send>(
+    /// tenant, runs `op` in the tenant's next group commit, lets `describe` say in the event
+    /// what a successful result was, and returns the result once it and its event committed.
+    async fn in_tenant<T: Send + 'static>(
         &self,
         tenant: &TenantId,
-        mut audit: AuditDraft,
-        op: impl for<'c> FnOnce(&'c mut PgConnection) -> OpFuture<'c, T> + Send,
-        describe: impl FnOnce(&mut AuditDraft, &T) + Send,
+        audit: AuditDraft,
+        op: impl for<'c> FnOnce(&'c mut PgConnection) -> OpFuture<'c, T> + Send + 'static,
+        describe: impl FnOnce(&mut AuditDraft, &T) + Send + 'static,
     ) -> Result<T, StoreError> {
-        self.timed(async {
-            self.require_tenant(tenant).await?;
-            let mut tx = self.begin(tenant.as_str()).await?;
-            let result = op(&mut tx).await;
-            if let Ok(v) = &result {
-                describe(&mut audit, v);
-            }
-            self.finish(tx, tenant.as_str(), audit, result).await
+        self.grouped(tenant, 1, op, move |result| {
+            let mut audit = audit;
+            crate::audit_log::conclude(&mut audit, result, describe);
+            vec![audit]
         })
         .await
     }
 
-    /// Writes one audit event on its own.
+    /// Runs `op` in `tenant`'s next group commit, with the events `events` makes of its result.
+    async fn grouped<T: Send + 'static>(
+        &self,
+        tenant: &TenantId,
+        weight: usize,
+        op: impl for<'c> FnOnce(&'c mut PgConnection) -> OpFuture<'c, T> + Send + 'static,
+        events: impl FnOnce(&Result<T, StoreError>) -> Vec<AuditDraft> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        self.timed(async {
+            self.require_tenant(tenant).await?;
+            let log = tenant.as_str();
+            let (v, _) = self
+                .groups
+                .run(log, self.log_ctx(log)?, weight, op, events)
+                .await?;
+            Ok(v)
+        })
+        .await
+    }
+
+    /// Writes one audit event on its own (in the log's next group commit).
     async fn write_audit(&self, log: &str, draft: AuditDraft) -> Result<i64, StoreError> {
-        let mut tx = self.begin(log).await?;
-        let seq = audit::insert(&mut tx, &*self.log_ctx(log)?, draft).await?;
-        commit(tx).await?;
+        fn no_op(_: &mut PgConnection) -> OpFuture<'_, ()> {
+            Box::pin(async { Ok(()) })
+        }
+        let (_, seq) = self
+            .groups
+            .run(log, self.log_ctx(log)?, 1, no_op, move |_| vec![draft])
+            .await?;
         Ok(seq)
     }
 
@@ -447,27 +489,28 @@ impl Store for PgStore {
         mut audit: AuditDraft,
     ) -> Result<Vec<Record>, StoreError> {
         audit.detail("batch", inputs.len());
-        let template = audit.clone();
-        let ctx = self.log_ctx(tenant.as_str())?;
         let (t, actor) = (tenant.clone(), actor.to_owned());
-        self.in_tenant(
+        self.grouped(
             tenant,
-            audit,
-            move |c| {
-                Box::pin(async move {
-                    let mut out = Vec::with_capacity(inputs.len());
-                    for input in &inputs {
-                        let r = records::create(c, &t, input, &actor).await?;
-                        let mut each = template.clone();
-                        describe_record(&mut each, &r);
+            inputs.len(),
+            move |c| Box::pin(async move { records::create_many(c, &t, &inputs, &actor).await }),
+            // One event per record created, then the batch's own; a failed batch keeps none
+            // of its records and only its own event, which says why.
+            move |result| {
+                let mut out = Vec::new();
+                if let Ok(records) = result {
+                    out.reserve(records.len() + 1);
+                    for r in records {
+                        let mut each = audit.clone();
+                        describe_record(&mut each, r);
                         each.details.remove("batch");
-                        audit::insert(c, &ctx, each).await?;
-                        out.push(r);
+                        out.push(each);
                     }
-                    Ok(out)
-                })
+                }
+                crate::audit_log::conclude(&mut audit, result, |_, _| {});
+                out.push(audit);
+                out
             },
-            |_, _| {},
         )
         .await
     }
@@ -792,6 +835,7 @@ impl Store for PgStore {
     }
 
     async fn shutdown(&self) {
+        self.groups.close();
         self.pool.close().await;
     }
 }

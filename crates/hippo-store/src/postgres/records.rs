@@ -47,23 +47,69 @@ pub async fn create(
     input: &RecordInput,
     actor: &str,
 ) -> Result<Record, StoreError> {
-    let id = RecordId::new();
+    let mut one = create_many(c, t, std::slice::from_ref(input), actor).await?;
+    Ok(one.pop().expect("one record created"))
+}
+
+/// Inserts version 1 of each new record, with its search entry, in one statement (one round
+/// trip however many records: batch ingest pays per batch, not per record).
+pub async fn create_many(
+    c: &mut PgConnection,
+    t: &TenantId,
+    inputs: &[RecordInput],
+    actor: &str,
+) -> Result<Vec<Record>, StoreError> {
     let now = hippo_core::time_fmt::now_millis();
+    let ids: Vec<RecordId> = inputs.iter().map(|_| RecordId::new()).collect();
+    let (mut id_col, mut types, mut subjects, mut labels) = (vec![], vec![], vec![], vec![]);
+    let (mut bodies, mut shas, mut texts) = (vec![], vec![], vec![]);
+    for (id, input) in ids.iter().zip(inputs) {
+        let (body, sha) = rules::stored_body(input);
+        id_col.push(id.to_string());
+        types.push(input.record_type.as_str());
+        subjects.push(input.subject.as_deref());
+        labels.push(rules::stored_labels(input));
+        bodies.push(body);
+        shas.push(sha);
+        texts.push(hippo_search::searchable_text(
+            &input.record_type,
+            &input.body,
+        ));
+    }
+    // The index is written in the same transaction: searchable once acknowledged.
     sqlx::query(
-        "INSERT INTO hippo.records (tenant_id, id, record_type, subject, version, deleted, created_at_ms, created_by, updated_at_ms, updated_by)
-         VALUES ($1, $2, $3, $4, 1, false, $5, $6, $5, $6)",
+        "WITH new AS (
+             SELECT * FROM UNNEST($4::TEXT[], $5::TEXT[], $6::TEXT[], $7::TEXT[], $8::TEXT[],
+                 $9::TEXT[], $10::TEXT[]) AS u(id, record_type, subject, labels, body, sha, text)),
+         heads AS (
+             INSERT INTO hippo.records (tenant_id, id, record_type, subject, version, deleted,
+                 created_at_ms, created_by, updated_at_ms, updated_by)
+             SELECT $1, id, record_type, subject, 1, false, $2, $3, $2, $3 FROM new),
+         versions AS (
+             INSERT INTO hippo.record_versions (tenant_id, record_id, version, record_type,
+                 subject, labels, body, body_sha256, deleted, written_at_ms, written_by)
+             SELECT $1, id, 1, record_type, subject, labels, body, sha, false, $2, $3 FROM new)
+         INSERT INTO hippo.record_search (tenant_id, record_id, text)
+         SELECT $1, id, text FROM new",
     )
     .bind(t.as_str())
-    .bind(id.to_string())
-    .bind(&input.record_type)
-    .bind(&input.subject)
     .bind(now)
     .bind(actor)
+    .bind(id_col)
+    .bind(types)
+    .bind(subjects)
+    .bind(labels)
+    .bind(bodies)
+    .bind(shas)
+    .bind(texts)
     .execute(&mut *c)
     .await
     .map_err(errors::db)?;
-    insert_version(c, t, id, 1, input, false, now, actor).await?;
-    Ok(rules::written(id, 1, input, false, None, now, actor))
+    Ok(ids
+        .into_iter()
+        .zip(inputs)
+        .map(|(id, input)| rules::written(id, 1, input, false, None, now, actor))
+        .collect())
 }
 
 /// Writes version `expected + 1`, failing with a conflict if the record moved on.

@@ -3,7 +3,7 @@
 //! pagination.
 
 pub use crate::audit_log::LogCtx;
-use crate::audit_log::{integrate, peaks_to_text, tree_from_text};
+use crate::audit_log::{peaks_to_text, seal_run, tree_from_text};
 use crate::sql::{audit_query, overfetched_page, Placeholders};
 use crate::store::{AuditQuery, LogLeaf};
 use crate::StoreError;
@@ -28,8 +28,11 @@ pub fn insert(conn: &Connection, log: &LogCtx, draft: AuditDraft) -> Result<i64,
             |r| r.get(0),
         )
         .map_err(audit_failed)?;
-    let (e, leaf) = log.seal(draft, seq, time_ms);
-    advance_tree(conn, seq, leaf)?;
+    let mut tree = load_tree(conn)?;
+    let (e, leaf) = seal_run(log, &mut tree, seq, vec![draft], time_ms)?
+        .pop()
+        .expect("one event sealed");
+    save_tree(conn, &tree)?;
     conn.prepare_cached(
         "INSERT INTO audit_events (seq, time_ms, tenant, actor_id, actor_kind, action, resource_type,
             resource_id, subject_id, outcome, request_id, source_addr, user_agent, details, labels, leaf_hash)
@@ -59,12 +62,10 @@ pub fn insert(conn: &Connection, log: &LogCtx, draft: AuditDraft) -> Result<i64,
     Ok(seq)
 }
 
-/// Integrates leaf `seq` into the stored compact tree; refuses if the tree is out of step.
-fn advance_tree(conn: &Connection, seq: i64, leaf: Hash) -> Result<(), StoreError> {
-    let mut tree = load_tree(conn)?;
-    integrate(&mut tree, seq, leaf)?;
+/// Stores the compact tree the event just advanced.
+fn save_tree(conn: &Connection, tree: &CompactTree) -> Result<(), StoreError> {
     conn.prepare_cached("UPDATE audit_tree SET size = ?1, peaks = ?2 WHERE id = 1")
-        .and_then(|mut s| s.execute(params![tree.size() as i64, peaks_to_text(&tree)]))
+        .and_then(|mut s| s.execute(params![tree.size() as i64, peaks_to_text(tree)]))
         .map_err(audit_failed)?;
     Ok(())
 }

@@ -25,8 +25,8 @@ use async_trait::async_trait;
 use db::Db;
 use hippo_audit::tree_head::{AuditPublicKey, AuditSigningKey, SignedTreeHead};
 use hippo_core::{
-    AuditDraft, AuditEvent, LogId, Outcome, Page, Principal, Record, RecordFilter, RecordId,
-    RecordInput, TenantId,
+    AuditDraft, AuditEvent, LogId, Page, Principal, Record, RecordFilter, RecordId, RecordInput,
+    TenantId,
 };
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -203,10 +203,7 @@ impl SqliteStore {
         result: Result<T, StoreError>,
         describe: impl FnOnce(&mut AuditDraft, &T),
     ) -> Result<T, StoreError> {
-        match &result {
-            Ok(v) => describe(&mut draft, v),
-            Err(e) => draft.failed(Outcome::Error, e.reason()),
-        }
+        crate::audit_log::conclude(&mut draft, &result, describe);
         let log = db.log();
         db.write(move |c| Ok(Ok(audit::insert(c, &log, draft)?)))
             .await?;
@@ -229,10 +226,7 @@ impl SqliteStore {
         let log = db.log();
         db.write(move |c| {
             let result = read(c);
-            match &result {
-                Ok(v) => describe(&mut draft, v),
-                Err(e) => draft.failed(Outcome::Error, e.reason()),
-            }
+            crate::audit_log::conclude(&mut draft, &result, describe);
             audit::insert(c, &log, draft)?;
             Ok(result)
         })

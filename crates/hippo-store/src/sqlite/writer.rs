@@ -5,6 +5,7 @@
 //! not cost throughput under concurrency. Each job runs in its own savepoint: a job that fails
 //! rolls back alone, without touching the others in its batch.
 
+use crate::group_commit::{job_outcome, verdict, BatchFailure};
 use crate::StoreError;
 use rusqlite::Connection;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -16,11 +17,9 @@ use tokio::sync::oneshot;
 /// Most jobs committed together; bounds the latency a large batch adds to its first job.
 const MAX_BATCH: usize = 512;
 
-/// What a job reports: `Err` rolls the job back; `Ok(inner)` commits it, whatever `inner` says
-/// (a rejected request still commits its audit event).
-pub type JobResult<T> = Result<Result<T, StoreError>, StoreError>;
+pub use crate::group_commit::JobResult;
 
-type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
+type Completion = Box<dyn FnOnce(Result<(), BatchFailure>) + Send>;
 /// A job receives the connection inside the batch's transaction, or `None` when the transaction
 /// could not begin (then it does no work and only hands back its completion).
 type Job = Box<dyn FnOnce(Option<&Connection>) -> (bool, Completion) + Send>;
@@ -64,11 +63,7 @@ impl Writer {
             };
             let keep = result.is_ok();
             let done: Completion = Box::new(move |commit| {
-                let outcome = match commit {
-                    Ok(()) => result.and_then(|inner| inner),
-                    Err(e) => Err(StoreError::Unavailable(format!("commit failed: {e}"))),
-                };
-                let _ = tx.send(outcome);
+                let _ = tx.send(job_outcome(result, commit.as_ref().map(|_| ())));
             });
             (keep, done)
         });
@@ -121,10 +116,10 @@ fn run(conn: Connection, rx: mpsc::Receiver<Job>) {
 
 fn commit_batch(conn: &Connection, batch: Vec<Job>) {
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
-        let msg = e.to_string();
+        let failure = BatchFailure::begin(e);
         for job in batch {
             let (_, done) = job(None);
-            done(Err(msg.clone()));
+            done(Err(failure.clone()));
         }
         return;
     }
@@ -138,17 +133,13 @@ fn commit_batch(conn: &Connection, batch: Vec<Job>) {
         } else {
             conn.execute_batch("RELEASE job")
         };
-        completions.push((done, closed.err().map(|e| e.to_string())));
+        completions.push((done, closed.err().map(BatchFailure::commit)));
     }
-    let commit = conn.execute_batch("COMMIT").map_err(|e| e.to_string());
+    let commit = conn.execute_batch("COMMIT").map_err(BatchFailure::commit);
     if commit.is_err() {
         let _ = conn.execute_batch("ROLLBACK");
     }
-    for (done, savepoint_err) in completions {
-        match (&commit, savepoint_err) {
-            (Ok(()), None) => done(Ok(())),
-            (Ok(()), Some(e)) | (Err(_), Some(e)) => done(Err(e)),
-            (Err(e), None) => done(Err(e.clone())),
-        }
+    for (done, savepoint) in completions {
+        done(verdict(savepoint, &commit));
     }
 }
