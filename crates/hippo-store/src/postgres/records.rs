@@ -62,7 +62,7 @@ pub async fn create_many(
     let now = hippo_core::time_fmt::now_millis();
     let ids: Vec<RecordId> = inputs.iter().map(|_| RecordId::new()).collect();
     let (mut id_col, mut types, mut subjects, mut labels) = (vec![], vec![], vec![], vec![]);
-    let (mut bodies, mut shas, mut texts) = (vec![], vec![], vec![]);
+    let (mut bodies, mut shas, mut keys, mut texts) = (vec![], vec![], vec![], vec![]);
     for (id, input) in ids.iter().zip(inputs) {
         let (body, sha) = rules::stored_body(input);
         id_col.push(id.to_string());
@@ -71,16 +71,17 @@ pub async fn create_many(
         labels.push(rules::stored_labels(input));
         bodies.push(body);
         shas.push(sha);
-        texts.push(hippo_search::searchable_text(
-            &input.record_type,
-            &input.body,
-        ));
+        let st =
+            hippo_search::searchable(hippo_search::settings(), &input.record_type, &input.body);
+        keys.push(st.key);
+        texts.push(st.text);
     }
     // The index is written in the same transaction: searchable once acknowledged.
     sqlx::query(
         "WITH new AS (
              SELECT * FROM UNNEST($4::TEXT[], $5::TEXT[], $6::TEXT[], $7::TEXT[], $8::TEXT[],
-                 $9::TEXT[], $10::TEXT[]) AS u(id, record_type, subject, labels, body, sha, text)),
+                 $9::TEXT[], $10::TEXT[], $11::TEXT[])
+                 AS u(id, record_type, subject, labels, body, sha, key_text, text)),
          heads AS (
              INSERT INTO hippo.records (tenant_id, id, record_type, subject, version, deleted,
                  created_at_ms, created_by, updated_at_ms, updated_by)
@@ -89,8 +90,8 @@ pub async fn create_many(
              INSERT INTO hippo.record_versions (tenant_id, record_id, version, record_type,
                  subject, labels, body, body_sha256, deleted, written_at_ms, written_by)
              SELECT $1, id, 1, record_type, subject, labels, body, sha, false, $2, $3 FROM new)
-         INSERT INTO hippo.record_search (tenant_id, record_id, text)
-         SELECT $1, id, text FROM new",
+         INSERT INTO hippo.record_search (tenant_id, record_id, key_text, text)
+         SELECT $1, id, key_text, text FROM new",
     )
     .bind(t.as_str())
     .bind(now)
@@ -101,10 +102,12 @@ pub async fn create_many(
     .bind(labels)
     .bind(bodies)
     .bind(shas)
+    .bind(&keys)
     .bind(texts)
     .execute(&mut *c)
     .await
     .map_err(errors::db)?;
+    super::search::learn_key_words(c, t, keys.iter().map(String::as_str)).await?;
     Ok(ids
         .into_iter()
         .zip(inputs)

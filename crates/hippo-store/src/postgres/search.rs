@@ -40,13 +40,22 @@ pub async fn index(
     .execute(&mut *c)
     .await
     .map_err(errors::db)?;
-    learn_key_words(c, t, &st.key).await
+    learn_key_words(c, t, [st.key.as_str()]).await
 }
 
-/// Adds the key text's new words to the tenant's vocabulary of fuzzy terms. Sorted, so two
-/// transactions adding the same new words take their row locks in one order.
-async fn learn_key_words(c: &mut PgConnection, t: &TenantId, key: &str) -> Result<(), StoreError> {
-    let mut words: Vec<&str> = key.split(' ').filter(|w| !w.is_empty()).collect();
+/// Adds the new words of key texts to the tenant's vocabulary of fuzzy terms, in one
+/// statement. Sorted, so two transactions adding the same new words take their row locks in
+/// one order.
+pub(super) async fn learn_key_words<'k>(
+    c: &mut PgConnection,
+    t: &TenantId,
+    keys: impl IntoIterator<Item = &'k str>,
+) -> Result<(), StoreError> {
+    let mut words: Vec<&str> = keys
+        .into_iter()
+        .flat_map(|k| k.split(' '))
+        .filter(|w| !w.is_empty())
+        .collect();
     if words.is_empty() {
         return Ok(());
     }
