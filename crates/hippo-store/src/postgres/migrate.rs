@@ -12,6 +12,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/004_people.sql"),
     include_str!("migrations/005_passkeys.sql"),
     include_str!("migrations/006_search.sql"),
+    include_str!("migrations/007_idempotency.sql"),
 ];
 
 /// Arbitrary, fixed key of the migration lock ("hippo" in ASCII).

@@ -19,6 +19,7 @@ pub use audit::SYSTEM as SYSTEM_LOG;
 pub use connect::{describe, parse as parse_url, PgSettings};
 
 use crate::audit_log::LogCtx;
+use crate::idempotency::{self, BatchItem, BatchOutcome, Decision, StoredKey};
 use crate::keyring::LedgerKeys;
 use crate::record_rules::{self as rules, describe_record, RecordPage};
 use crate::store::{
@@ -442,11 +443,11 @@ impl Store for PgStore {
     async fn create_records(
         &self,
         tenant: &TenantId,
-        inputs: Vec<RecordInput>,
+        items: Vec<BatchItem>,
         actor: &str,
         mut audit: AuditDraft,
-    ) -> Result<Vec<Record>, StoreError> {
-        audit.detail("batch", inputs.len());
+    ) -> Result<Vec<BatchOutcome>, StoreError> {
+        audit.detail("batch", items.len());
         let template = audit.clone();
         let ctx = self.log_ctx(tenant.as_str())?;
         let (t, actor) = (tenant.clone(), actor.to_owned());
@@ -455,19 +456,42 @@ impl Store for PgStore {
             audit,
             move |c| {
                 Box::pin(async move {
-                    let mut out = Vec::with_capacity(inputs.len());
-                    for input in &inputs {
-                        let r = records::create(c, &t, input, &actor).await?;
+                    if let Some(item) = idempotency::first_repeat(&items) {
+                        return Err(StoreError::IdempotencyKeyReused { item });
+                    }
+                    let mut out = Vec::with_capacity(items.len());
+                    for (i, item) in items.iter().enumerate() {
+                        let key = item
+                            .idempotency_key
+                            .as_deref()
+                            .map(|k| StoredKey::new(&ctx, k, &item.input));
+                        if let Some(key) = &key {
+                            let stored = records::stored_key(c, &t, &key.key_hash).await?;
+                            match idempotency::decide(key, stored) {
+                                Decision::Create => {}
+                                Decision::Replay(id) => {
+                                    out.push(BatchOutcome::Replayed(id));
+                                    continue;
+                                }
+                                Decision::Reused => {
+                                    return Err(StoreError::IdempotencyKeyReused { item: i })
+                                }
+                            }
+                        }
+                        let r = records::create(c, &t, &item.input, &actor).await?;
+                        if let Some(key) = &key {
+                            records::store_key(c, &t, key, r.id).await?;
+                        }
                         let mut each = template.clone();
                         describe_record(&mut each, &r);
                         each.details.remove("batch");
                         audit::insert(c, &ctx, each).await?;
-                        out.push(r);
+                        out.push(BatchOutcome::Created(r));
                     }
                     Ok(out)
                 })
             },
-            |_, _| {},
+            |batch, out| idempotency::describe_batch(batch, out),
         )
         .await
     }

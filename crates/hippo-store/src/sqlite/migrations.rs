@@ -13,6 +13,7 @@ pub const TENANT: &[&str] = &[
     include_str!("migrations/tenant_001_init.sql"),
     include_str!("migrations/tenant_002_chunks.sql"),
     include_str!("migrations/tenant_003_search.sql"),
+    include_str!("migrations/tenant_004_idempotency.sql"),
 ];
 
 /// Applies every migration newer than the database's `user_version`, each in its own
