@@ -165,7 +165,10 @@ mod tests {
             input: input("x"),
             idempotency_key: k.map(str::to_owned),
         };
-        assert_eq!(first_repeat(&[item(Some("a")), item(None), item(None)]), None);
+        assert_eq!(
+            first_repeat(&[item(Some("a")), item(None), item(None)]),
+            None
+        );
         assert_eq!(
             first_repeat(&[item(Some("a")), item(Some("b")), item(Some("a"))]),
             Some(2)

@@ -293,7 +293,9 @@ impl Importer {
                 Answer::TooLarge(limit) if chunk.len() == 1 => {
                     let _ = limit;
                     let line = chunk[0].line;
-                    let problem = "the record is larger than the server accepts in a batch (batch_max_bytes)".into();
+                    let problem =
+                        "the record is larger than the server accepts in a batch (batch_max_bytes)"
+                            .into();
                     self.reject(path, &Rejection { line, problem }, " by the server");
                     self.bar.inc(1);
                 }
@@ -425,7 +427,10 @@ fn item_problems(p: &Problem) -> Vec<(usize, String)> {
             .or_default()
             .push(format!("field {field}: {} ({})", e.code, e.message));
     }
-    by_item.into_iter().map(|(i, v)| (i, v.join("; "))).collect()
+    by_item
+        .into_iter()
+        .map(|(i, v)| (i, v.join("; ")))
+        .collect()
 }
 
 /// The record limit a 413 names ("at most N records"), if it names one.

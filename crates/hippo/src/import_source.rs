@@ -60,7 +60,8 @@ pub struct Keys {
 
 impl Keys {
     pub fn key(&mut self, input: &RecordInput) -> String {
-        let digest: [u8; 32] = Sha256::digest(canonical::to_canonical_bytes(&envelope(input))).into();
+        let digest: [u8; 32] =
+            Sha256::digest(canonical::to_canonical_bytes(&envelope(input))).into();
         let n = self.seen.entry(digest).or_insert(0);
         let occurrence = *n;
         *n += 1;
@@ -209,12 +210,16 @@ impl Mapping {
                 Some((c, "string")) => (c, Cell::String),
                 Some((c, "number")) => (c, Cell::Number),
                 Some((c, "bool")) => (c, Cell::Bool),
-                Some((_, kind)) => bail!("mapping entry `{pair}`: unknown kind `{kind}` (use string, number or bool)"),
+                Some((_, kind)) => bail!(
+                    "mapping entry `{pair}`: unknown kind `{kind}` (use string, number or bool)"
+                ),
                 None => (column.trim(), Cell::String),
             };
             let path: Vec<String> = path.trim().split('.').map(str::to_owned).collect();
             if column.is_empty() || path.iter().any(String::is_empty) {
-                bail!("mapping entry `{pair}`: the field path and the column must both be non-empty");
+                bail!(
+                    "mapping entry `{pair}`: the field path and the column must both be non-empty"
+                );
             }
             for other in &fields {
                 let (short, long) = if other.path.len() <= path.len() {
@@ -223,7 +228,11 @@ impl Mapping {
                     (&path, &other.path)
                 };
                 if long.starts_with(short) {
-                    bail!("mapping fields `{}` and `{}` overlap: one would overwrite the other", other.path.join("."), path.join("."));
+                    bail!(
+                        "mapping fields `{}` and `{}` overlap: one would overwrite the other",
+                        other.path.join("."),
+                        path.join(".")
+                    );
                 }
             }
             fields.push(FieldMap {
@@ -238,7 +247,10 @@ impl Mapping {
         // The type is checked once here rather than failing every row.
         let probe = serde_json::json!({"type": record_type, "labels": labels, "body": {}});
         if let Err(e) = validate::record_input(probe) {
-            let why: Vec<String> = e.0.iter().map(|f| format!("{}: {}", f.field, f.message)).collect();
+            let why: Vec<String> =
+                e.0.iter()
+                    .map(|f| format!("{}: {}", f.field, f.message))
+                    .collect();
             bail!("--type/--label: {}", why.join("; "));
         }
         Ok(Self {
@@ -261,7 +273,12 @@ fn resolve(mapping: &Mapping, header: &csv::StringRecord, file: &Path) -> Result
         header
             .iter()
             .position(|h| h.trim() == column)
-            .with_context(|| format!("{}: the header has no column `{column}` (the mapping names it)", file.display()))
+            .with_context(|| {
+                format!(
+                    "{}: the header has no column `{column}` (the mapping names it)",
+                    file.display()
+                )
+            })
     };
     Ok(Resolved {
         subject: mapping.subject_column.as_deref().map(find).transpose()?,
@@ -279,9 +296,7 @@ pub fn csv<'a>(
     mapping: &'a Mapping,
     file: &Path,
 ) -> Result<impl Iterator<Item = Result<Entry>> + 'a> {
-    let mut rdr = csv::ReaderBuilder::new()
-        .flexible(true)
-        .from_reader(reader);
+    let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(reader);
     let header = rdr
         .headers()
         .with_context(|| format!("{}: reading the CSV header", file.display()))?
@@ -304,7 +319,14 @@ pub fn csv<'a>(
             }
         };
         let line = row.position().map(|p| p.line()).unwrap_or(0);
-        Some(Ok(row_entry(&row, line, header.len(), mapping, &resolved, &mut keys)))
+        Some(Ok(row_entry(
+            &row,
+            line,
+            header.len(),
+            mapping,
+            &resolved,
+            &mut keys,
+        )))
     }))
 }
 
@@ -318,7 +340,10 @@ fn row_entry(
 ) -> Entry {
     let reject = |problem: String| Err(Rejection { line, problem });
     if row.len() != width {
-        return reject(format!("the row has {} fields, the header {width}", row.len()));
+        return reject(format!(
+            "the row has {} fields, the header {width}",
+            row.len()
+        ));
     }
     let mut body = Map::new();
     for (idx, f) in &resolved.fields {
@@ -328,19 +353,31 @@ fn row_entry(
         }
         let value = match f.cell {
             Cell::String => Value::String(cell.to_owned()),
-            Cell::Number => match cell
-                .parse::<i64>()
-                .map(Value::from)
-                .ok()
-                .or_else(|| cell.parse::<f64>().ok().and_then(serde_json::Number::from_f64).map(Value::Number))
-            {
+            Cell::Number => match cell.parse::<i64>().map(Value::from).ok().or_else(|| {
+                cell.parse::<f64>()
+                    .ok()
+                    .and_then(serde_json::Number::from_f64)
+                    .map(Value::Number)
+            }) {
                 Some(v) => v,
-                None => return reject(format!("column `{}` (field {}): not a number", f.column, f.path.join("."))),
+                None => {
+                    return reject(format!(
+                        "column `{}` (field {}): not a number",
+                        f.column,
+                        f.path.join(".")
+                    ))
+                }
             },
             Cell::Bool => match cell.to_ascii_lowercase().as_str() {
                 "true" | "yes" | "1" => Value::Bool(true),
                 "false" | "no" | "0" => Value::Bool(false),
-                _ => return reject(format!("column `{}` (field {}): not true/false", f.column, f.path.join("."))),
+                _ => {
+                    return reject(format!(
+                        "column `{}` (field {}): not true/false",
+                        f.column,
+                        f.path.join(".")
+                    ))
+                }
             },
         };
         insert(&mut body, &f.path, value);

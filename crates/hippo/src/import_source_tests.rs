@@ -26,7 +26,11 @@ fn ndjson_lines_keep_their_numbers_and_bad_ones_are_rejected_without_content() {
     assert!(!bad.problem.contains("SECRET"));
     let unknown = got[2].as_ref().unwrap_err();
     assert_eq!(unknown.line, 4);
-    assert!(unknown.problem.contains("unknown_field"), "{}", unknown.problem);
+    assert!(
+        unknown.problem.contains("unknown_field"),
+        "{}",
+        unknown.problem
+    );
 }
 
 #[test]

@@ -83,11 +83,7 @@ fn items(bytes: &[u8], format: Format) -> Result<Vec<serde_json::Value>, ApiErro
 
 /// Takes an item's optional `idempotency_key` out of its envelope (the rest is the record
 /// input); a malformed key is a field problem of its item.
-fn take_key(
-    v: &mut serde_json::Value,
-    i: usize,
-    problems: &mut Vec<FieldError>,
-) -> Option<String> {
+fn take_key(v: &mut serde_json::Value, i: usize, problems: &mut Vec<FieldError>) -> Option<String> {
     let key = v.as_object_mut()?.remove(IDEMPOTENCY_KEY_FIELD)?;
     match key {
         serde_json::Value::String(k)
@@ -100,13 +96,15 @@ fn take_key(
             problems.push(FieldError {
                 field: format!("/{i}/{IDEMPOTENCY_KEY_FIELD}"),
                 code: "invalid",
-                // IDEMPOTENCY_KEY_MAX, spelled out for a static message.
+                // IDEMPOTENCY_KEY_MAX, spelled out for a static message (checked below).
                 message: "an idempotency key is a string of 1 to 128 visible ASCII characters",
             });
             None
         }
     }
 }
+
+const _: () = assert!(IDEMPOTENCY_KEY_MAX == 128);
 
 /// Validates every item; all problems of all items, each field prefixed with its index.
 fn validate_all(values: Vec<serde_json::Value>) -> Result<Vec<BatchItem>, ApiError> {
@@ -137,7 +135,7 @@ fn reused(item: usize) -> ApiError {
     ApiError::Invalid(ValidationErrors(vec![FieldError {
         field: format!("/{item}/{IDEMPOTENCY_KEY_FIELD}"),
         code: "reused",
-        message: "this idempotency key was already used for a different record (or by an earlier item of this batch); use a new key for a new record".into(),
+        message: "this idempotency key was already used for a different record (or by an earlier item of this batch); use a new key for a new record",
     }]))
 }
 
@@ -170,7 +168,11 @@ pub async fn create_batch(
         Err(e) => return Err(caller.reject(&s, draft, e).await),
     };
     let p = &caller.principal;
-    let outcomes = match s.store.create_records(&p.tenant, inputs, &p.id, draft).await {
+    let outcomes = match s
+        .store
+        .create_records(&p.tenant, inputs, &p.id, draft)
+        .await
+    {
         Ok(o) => o,
         Err(StoreError::IdempotencyKeyReused { item }) => return Err(reused(item)),
         Err(e) => return Err(e.into()),

@@ -41,7 +41,10 @@ pub fn create(conn: &Connection, input: &RecordInput, actor: &str) -> Result<Rec
 }
 
 /// The request hash and record id stored under an idempotency key's hash, if any.
-pub fn stored_key(conn: &Connection, key_hash: &str) -> Result<Option<(String, RecordId)>, StoreError> {
+pub fn stored_key(
+    conn: &Connection,
+    key_hash: &str,
+) -> Result<Option<(String, RecordId)>, StoreError> {
     let row: Option<(String, String)> = conn
         .prepare_cached("SELECT request_hash, record_id FROM idempotency_keys WHERE key_hash = ?1")?
         .query_row([key_hash], |r| Ok((r.get(0)?, r.get(1)?)))

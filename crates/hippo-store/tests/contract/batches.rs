@@ -19,7 +19,13 @@ fn keyed(subject: &str, n: i64, key: Option<&str>) -> BatchItem {
 
 async fn count(store: &Arc<dyn Store>, t: &TenantId) -> usize {
     store
-        .list_records(t, RecordFilter::default(), None, 1000, draft(Some(t), Action::RecordList))
+        .list_records(
+            t,
+            RecordFilter::default(),
+            None,
+            1000,
+            draft(Some(t), Action::RecordList),
+        )
         .await
         .unwrap()
         .items
@@ -34,7 +40,12 @@ async fn keyed_batch_items_replay_and_reused_keys_refuse_the_batch(store: Arc<dy
         keyed("p-3", 3, Some("k-3")),
     ];
     let first = store
-        .create_records(&t, batch.clone(), "w", draft(Some(&t), Action::RecordCreate))
+        .create_records(
+            &t,
+            batch.clone(),
+            "w",
+            draft(Some(&t), Action::RecordCreate),
+        )
         .await
         .unwrap();
     assert!(first.iter().all(|o| matches!(o, BatchOutcome::Created(_))));
@@ -43,7 +54,10 @@ async fn keyed_batch_items_replay_and_reused_keys_refuse_the_batch(store: Arc<dy
         .await
         .unwrap();
     assert_eq!(again[0], BatchOutcome::Replayed(first[0].id()));
-    assert!(matches!(again[1], BatchOutcome::Created(_)), "no key, no replay");
+    assert!(
+        matches!(again[1], BatchOutcome::Created(_)),
+        "no key, no replay"
+    );
     assert_eq!(again[2], BatchOutcome::Replayed(first[2].id()));
     assert_eq!(count(&store, &t).await, 4);
 
@@ -64,8 +78,14 @@ async fn keyed_batch_items_replay_and_reused_keys_refuse_the_batch(store: Arc<dy
 
     // Reused for another input, or twice in one batch: refused by item, nothing written.
     for (bad, item) in [
-        (vec![keyed("p-9", 9, Some("k-9")), keyed("p-1", 99, Some("k-1"))], 1),
-        (vec![keyed("p-8", 8, Some("k-8")), keyed("p-8", 8, Some("k-8"))], 1),
+        (
+            vec![keyed("p-9", 9, Some("k-9")), keyed("p-1", 99, Some("k-1"))],
+            1,
+        ),
+        (
+            vec![keyed("p-8", 8, Some("k-8")), keyed("p-8", 8, Some("k-8"))],
+            1,
+        ),
     ] {
         let e = store
             .create_records(&t, bad, "w", draft(Some(&t), Action::RecordCreate))
@@ -135,7 +155,10 @@ async fn racing_batches_with_one_key_write_one_record(store: Arc<dyn Store>) {
         for task in tasks {
             ids.push(task.await.unwrap());
         }
-        assert!(ids.windows(2).all(|w| w[0] == w[1]), "one record per key: {ids:?}");
+        assert!(
+            ids.windows(2).all(|w| w[0] == w[1]),
+            "one record per key: {ids:?}"
+        );
     }
     assert_eq!(count(&store, &t).await, 5);
 }

@@ -30,7 +30,10 @@ impl Run {
 
     fn assert_no_phi(&self) {
         for text in [&self.stdout, &self.stderr] {
-            assert!(!text.contains(CANARY), "record content in the output: {text}");
+            assert!(
+                !text.contains(CANARY),
+                "record content in the output: {text}"
+            );
         }
     }
 }
@@ -45,7 +48,9 @@ fn import_cmd(s: &TestServer, key: &str, args: &[&str]) -> std::process::Command
 }
 
 fn import(s: &TestServer, key: &str, args: &[&str]) -> Run {
-    let out = import_cmd(s, key, args).output().expect("hippo import runs");
+    let out = import_cmd(s, key, args)
+        .output()
+        .expect("hippo import runs");
     let run = Run {
         ok: out.status.success(),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -154,7 +159,12 @@ async fn batch_items_with_idempotency_keys_replay_instead_of_duplicating() {
         {"type": "Patient", "body": {}, "idempotency_key": long},
         {"type": "Patient", "body": {}, "idempotency_key": "has space"}
     ]);
-    let p = expect_problem(post_batch(&s, &key, &malformed).await, 400, "invalid-envelope").await;
+    let p = expect_problem(
+        post_batch(&s, &key, &malformed).await,
+        400,
+        "invalid-envelope",
+    )
+    .await;
     let fields: Vec<&str> = p["errors"]
         .as_array()
         .unwrap()
@@ -170,7 +180,11 @@ async fn batch_items_with_idempotency_keys_replay_instead_of_duplicating() {
             "/3/idempotency_key"
         ]
     );
-    assert_eq!(all_records(&s, &key).await.len(), 4, "refused batches wrote nothing");
+    assert_eq!(
+        all_records(&s, &key).await.len(),
+        4,
+        "refused batches wrote nothing"
+    );
 
     // Keys belong to their tenant: the same key elsewhere creates that tenant's own record.
     s.create_tenant("other");
@@ -205,10 +219,7 @@ async fn ndjson_imports_once_and_a_rerun_skips_everything() {
     let records = all_records(&s, &key).await;
     assert_eq!(records.len(), 8);
     assert_eq!(
-        records
-            .iter()
-            .filter(|r| r["subject"] == "imp-0")
-            .count(),
+        records.iter().filter(|r| r["subject"] == "imp-0").count(),
         2
     );
 
@@ -219,7 +230,10 @@ async fn ndjson_imports_once_and_a_rerun_skips_everything() {
     assert!(grown.ok, "{}", grown.stderr);
     assert_eq!(grown.counts(), [11, 3, 8, 0]);
     assert_eq!(all_records(&s, &key).await.len(), 11);
-    assert!(!s.logs().contains(CANARY), "record content in the server log");
+    assert!(
+        !s.logs().contains(CANARY),
+        "record content in the server log"
+    );
 }
 
 #[tokio::test]
@@ -257,7 +271,10 @@ async fn an_interrupted_import_resumes_without_duplicates() {
         if !page["items"].as_array().unwrap().is_empty() {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "the import never began");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the import never began"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     assert!(
@@ -267,7 +284,10 @@ async fn an_interrupted_import_resumes_without_duplicates() {
     child.kill().unwrap();
     child.wait().unwrap();
     let partial = all_records(&s, &key).await.len();
-    assert!(partial > 0 && partial < N, "{partial} of {N} imported before the kill");
+    assert!(
+        partial > 0 && partial < N,
+        "{partial} of {N} imported before the kill"
+    );
 
     // Rerun with another batch size: keys do not depend on batching.
     let run = import(&s, &key, &["--batch-size", "400", file.to_str().unwrap()]);
@@ -275,7 +295,10 @@ async fn an_interrupted_import_resumes_without_duplicates() {
     let [read, imported, skipped, rejected] = run.counts();
     assert_eq!((read, rejected), (N as u64, 0));
     // A batch in flight at the kill may have been written after the count above: skipped, too.
-    assert!(skipped as usize >= partial, "{skipped} skipped, {partial} there");
+    assert!(
+        skipped as usize >= partial,
+        "{skipped} skipped, {partial} there"
+    );
     assert_eq!((imported + skipped) as usize, N);
     let records = all_records(&s, &key).await;
     assert_eq!(records.len(), N, "no record lost, none duplicated");
@@ -336,7 +359,8 @@ async fn csv_imports_through_a_mapping() {
         (6, "the row has 3 fields, the header 5"),
     ] {
         assert!(
-            run.stderr.contains(&format!("{name}:{line}: rejected: {why}")),
+            run.stderr
+                .contains(&format!("{name}:{line}: rejected: {why}")),
             "line {line}: {}",
             run.stderr
         );
@@ -362,18 +386,36 @@ async fn csv_imports_through_a_mapping() {
         &s,
         &key,
         &[
-            "--type", "Patient", "--subject-column", "mrn", "--label", "imported", "--map",
-            inline, "--max-errors", "10", csv.to_str().unwrap(),
+            "--type",
+            "Patient",
+            "--subject-column",
+            "mrn",
+            "--label",
+            "imported",
+            "--map",
+            inline,
+            "--max-errors",
+            "10",
+            csv.to_str().unwrap(),
         ],
     );
     assert_eq!(again.counts(), [5, 0, 2, 3]);
-    assert!(!s.logs().contains(CANARY), "record content in the server log");
+    assert!(
+        !s.logs().contains(CANARY),
+        "record content in the server log"
+    );
 
     // A mapping naming a missing column is refused before anything is sent.
     let bad = import(
         &s,
         &key,
-        &["--type", "Patient", "--map", "name=surname", csv.to_str().unwrap()],
+        &[
+            "--type",
+            "Patient",
+            "--map",
+            "name=surname",
+            csv.to_str().unwrap(),
+        ],
     );
     assert!(!bad.ok);
     assert!(bad.stderr.contains("no column `surname`"), "{}", bad.stderr);
@@ -400,7 +442,9 @@ async fn malformed_lines_are_reported_by_number_and_max_errors_decides() {
     let first = import(&s, &key, &[f]);
     assert!(!first.ok);
     assert!(
-        first.stderr.contains(&format!("{name}:2: rejected: not valid JSON")),
+        first
+            .stderr
+            .contains(&format!("{name}:2: rejected: not valid JSON")),
         "{}",
         first.stderr
     );
@@ -416,9 +460,9 @@ async fn malformed_lines_are_reported_by_number_and_max_errors_decides() {
     let second = import(&s, &key, &["--max-errors", "1", f]);
     assert!(!second.ok);
     assert!(
-        second
-            .stderr
-            .contains(&format!("{name}:4: rejected: field nickname: unknown_field")),
+        second.stderr.contains(&format!(
+            "{name}:4: rejected: field nickname: unknown_field"
+        )),
         "{}",
         second.stderr
     );
@@ -434,7 +478,11 @@ async fn malformed_lines_are_reported_by_number_and_max_errors_decides() {
         "{}",
         third.stderr
     );
-    assert!(third.stderr.contains("2 line(s) rejected"), "{}", third.stderr);
+    assert!(
+        third.stderr.contains("2 line(s) rejected"),
+        "{}",
+        third.stderr
+    );
     assert_eq!(all_records(&s, &key).await.len(), 4);
 
     // An item the server refuses (its own key reused for another record) is reported by line
@@ -467,5 +515,8 @@ async fn malformed_lines_are_reported_by_number_and_max_errors_decides() {
         fourth.stderr
     );
     assert_eq!(fourth.counts()[3], 2);
-    assert!(!s.logs().contains(CANARY), "record content in the server log");
+    assert!(
+        !s.logs().contains(CANARY),
+        "record content in the server log"
+    );
 }
