@@ -302,6 +302,25 @@ pub struct SearchResults {
 /// A batch written: every record of it, in the order sent.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct BatchCreated {
+    /// Items in the batch (created and replayed).
     pub count: usize,
+    /// The record of each item, in the order sent; for a replayed item, the record its
+    /// idempotency key first created.
     pub ids: Vec<String>,
+    /// Items written as new records by this request.
+    #[serde(default)]
+    pub created: usize,
+    /// Indexes (from 0) of the items whose `idempotency_key` had already been used for the same
+    /// record: nothing was written for them.
+    #[serde(default)]
+    pub replayed: Vec<usize>,
 }
+
+/// The envelope field of a batch item naming its idempotency key: 1 to
+/// [`IDEMPOTENCY_KEY_MAX`] visible ASCII characters, unique per tenant. Sending an item again
+/// with the same key and the same record is a replay (nothing is written; the first record's id
+/// is returned); with a different record it refuses the batch.
+pub const IDEMPOTENCY_KEY_FIELD: &str = "idempotency_key";
+
+/// Longest idempotency key accepted, in characters.
+pub const IDEMPOTENCY_KEY_MAX: usize = 128;

@@ -58,7 +58,7 @@ impl Default for SearchSettings {
             max_query_chars: limits.max_chars,
             max_terms: limits.max_terms,
             min_prefix: limits.min_prefix,
-            rank_candidates: 2000,
+            rank_candidates: 500,
             key_weight: 4.0,
             types: BTreeMap::from([
                 ("Patient".to_string(), key(&["name", "identifier"])),

@@ -44,6 +44,10 @@ pub enum StoreError {
     },
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// Item `item` of a batch carries an idempotency key already used for a different record
+    /// input, or used by an earlier item of the same batch.
+    #[error("item {item} of the batch reuses an idempotency key for a different record")]
+    IdempotencyKeyReused { item: usize },
     #[error("record {id} version {version} fails its integrity check (its stored body no longer matches its hash); `hippo records verify` lists every such version, and a new version written with PUT replaces it")]
     IntegrityFailed { id: RecordId, version: i64 },
 }
@@ -70,6 +74,7 @@ impl StoreError {
             StoreError::Io { .. } => "io",
             StoreError::Corrupt(_) => "corrupt",
             StoreError::IntegrityFailed { .. } => "integrity_failed",
+            StoreError::IdempotencyKeyReused { .. } => "idempotency_key_reused",
         }
     }
 

@@ -8,6 +8,7 @@ pub mod audit_log;
 pub mod error;
 pub mod export;
 pub mod group_commit;
+pub mod idempotency;
 pub mod identity;
 pub mod keyring;
 pub mod kind;
@@ -22,6 +23,7 @@ pub mod sqlite;
 pub mod store;
 
 pub use error::StoreError;
+pub use idempotency::{BatchItem, BatchOutcome};
 pub use keyring::Keyring;
 pub use kind::StoreKind;
 pub use postgres::{PgSettings, PgStore};

@@ -206,15 +206,20 @@ pub trait Store: crate::identity::IdentityStore + Send + Sync + 'static {
         audit: AuditDraft,
     ) -> Result<Record, StoreError>;
     /// Creates every record of a batch or none, in one commit. Each created record gets its
-    /// own event (a copy of `audit` describing it); the batch itself one more, with its size.
-    /// If any record fails, nothing is written but the batch's failed event.
+    /// own event (a copy of `audit` describing it); the batch itself one more, with its size
+    /// and how many items were replays. An item whose idempotency key was already used for the
+    /// same input is a replay: nothing is written for it and its outcome names the record the
+    /// key first created (keys are kept for good, so a replay works however late). A key used
+    /// before for a different input, or twice in the batch, refuses the whole batch with
+    /// [`StoreError::IdempotencyKeyReused`]. If any item fails, nothing is written but the
+    /// batch's failed event.
     async fn create_records(
         &self,
         tenant: &TenantId,
-        inputs: Vec<RecordInput>,
+        items: Vec<crate::BatchItem>,
         actor: &str,
         audit: AuditDraft,
-    ) -> Result<Vec<Record>, StoreError>;
+    ) -> Result<Vec<crate::BatchOutcome>, StoreError>;
     async fn get_record(
         &self,
         tenant: &TenantId,

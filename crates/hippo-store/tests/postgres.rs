@@ -468,7 +468,9 @@ async fn concurrent_batches_from_two_instances_interleave_into_one_gap_free_tree
         tasks.push(tokio::spawn(async move {
             for i in 0..10 {
                 let id = |what: &str| format!("{name}-{w}-{i}-{what}");
-                let batch = (0..5).map(|k| input(&format!("b{w}-{i}-{k}"))).collect();
+                let batch = (0..5)
+                    .map(|k| input(&format!("b{w}-{i}-{k}")).into())
+                    .collect();
                 let d = tagged(&t, Action::RecordCreate, &id("batch"));
                 s.create_records(&t, batch, "w", d).await.unwrap();
                 let d = tagged(&t, Action::RecordCreate, &id("create"));
@@ -556,7 +558,10 @@ async fn a_failing_operation_inside_a_batch_rolls_back_alone_and_still_records_i
                     .await
             }));
         }
-        let batch = vec![input(&format!("fine-{round}")), input("p-bad")];
+        let batch = vec![
+            input(&format!("fine-{round}")).into(),
+            input("p-bad").into(),
+        ];
         let d = tagged(&t, Action::RecordCreate, &format!("bad-{round}"));
         let e = s.create_records(&t, batch, "w", d).await.unwrap_err();
         assert!(

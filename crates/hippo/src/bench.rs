@@ -249,23 +249,9 @@ async fn http_bench(args: &BenchArgs) -> Result<()> {
 /// One HTTPS client per simulated user (its own HTTP/1.1 keep-alive connection), trusting the
 /// deployment's CA.
 fn http_clients(args: &BenchArgs) -> Result<Vec<reqwest::Client>> {
-    let ca_path = args
-        .ca
-        .clone()
-        .unwrap_or_else(|| args.data_dir.join("tls").join("ca.pem"));
-    let ca = std::fs::read(&ca_path)
-        .with_context(|| format!("reading CA certificate {}", ca_path.display()))?;
-    let cert = reqwest::Certificate::from_pem(&ca).context("parsing the CA certificate")?;
+    let ca = crate::https::ca_path(args.ca.as_deref(), &args.data_dir);
     (0..args.clients)
-        .map(|_| {
-            Ok(reqwest::Client::builder()
-                .use_rustls_tls()
-                .tls_built_in_root_certs(false)
-                .add_root_certificate(cert.clone())
-                .http1_only()
-                .pool_max_idle_per_host(1)
-                .build()?)
-        })
+        .map(|_| crate::https::client(&ca, None))
         .collect()
 }
 

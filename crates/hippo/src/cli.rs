@@ -54,6 +54,9 @@ pub enum Command {
     /// HIPAA compliance gate for infrastructure code: Terraform, CloudFormation, Kubernetes,
     /// Dockerfiles, ECS task definitions (exit 1 on findings, 2 on usage or parse errors).
     Check(hippo_check::CheckArgs),
+    /// Import records into a running server from NDJSON or CSV files (with a column mapping),
+    /// in batches, with a progress bar; resumable without duplicates (see --help).
+    Import(crate::import_cmd::ImportArgs),
     /// Load-test a running server (durable creates and audited reads over TLS) or the bare store.
     Bench(crate::bench::BenchArgs),
     /// Print the version.

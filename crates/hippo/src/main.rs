@@ -4,6 +4,9 @@ mod audit_cmd;
 mod bench;
 mod cli;
 mod corpus;
+mod https;
+mod import_cmd;
+mod import_source;
 mod logging;
 mod people_cmd;
 mod records_cmd;
@@ -61,6 +64,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Policy(cmd) => people_cmd::policy(&data_dir, cmd).await,
         Command::Tenant(cmd) => tenant(&data_dir, cmd).await,
         Command::Bench(args) => bench::run(args).await,
+        Command::Import(args) => import_cmd::run(&data_dir, args).await,
         Command::Audit(cmd) => {
             let store = open_store(&data_dir).await?;
             let audit = hippo_server::Config::load(&data_dir, &FlagOverrides::default())?.audit;

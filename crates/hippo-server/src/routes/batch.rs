@@ -1,7 +1,9 @@
 //! `POST /v1/records:batch`: many records in one all-or-nothing commit (indexed and audited
 //! like single creates). The body is a JSON array of record envelopes, or NDJSON (one envelope
 //! per line, `application/x-ndjson`). Every invalid item is reported by its index (line
-//! number - 1 for NDJSON) with the field problems, and then nothing is written.
+//! number - 1 for NDJSON) with the field problems, and then nothing is written. An item may
+//! carry an `idempotency_key` beside its envelope fields: sent again (a retry whose answer was
+//! lost, an import run twice), it is a replay that writes nothing and returns the first id.
 
 use crate::ctx::Caller;
 use crate::problem::ApiError;
@@ -11,8 +13,9 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
 use hippo_core::validate::{FieldError, ValidationErrors};
-use hippo_core::{validate, Action, RecordInput};
-use hippo_proto::{BatchCreated, Problem};
+use hippo_core::{validate, Action};
+use hippo_proto::{BatchCreated, Problem, IDEMPOTENCY_KEY_FIELD, IDEMPOTENCY_KEY_MAX};
+use hippo_store::{BatchItem, BatchOutcome, StoreError};
 use http_body_util::BodyExt;
 
 enum Format {
@@ -78,13 +81,42 @@ fn items(bytes: &[u8], format: Format) -> Result<Vec<serde_json::Value>, ApiErro
     }
 }
 
+/// Takes an item's optional `idempotency_key` out of its envelope (the rest is the record
+/// input); a malformed key is a field problem of its item.
+fn take_key(v: &mut serde_json::Value, i: usize, problems: &mut Vec<FieldError>) -> Option<String> {
+    let key = v.as_object_mut()?.remove(IDEMPOTENCY_KEY_FIELD)?;
+    match key {
+        serde_json::Value::String(k)
+            if (1..=IDEMPOTENCY_KEY_MAX).contains(&k.len())
+                && k.bytes().all(|b| b.is_ascii_graphic()) =>
+        {
+            Some(k)
+        }
+        _ => {
+            problems.push(FieldError {
+                field: format!("/{i}/{IDEMPOTENCY_KEY_FIELD}"),
+                code: "invalid",
+                // IDEMPOTENCY_KEY_MAX, spelled out for a static message (checked below).
+                message: "an idempotency key is a string of 1 to 128 visible ASCII characters",
+            });
+            None
+        }
+    }
+}
+
+const _: () = assert!(IDEMPOTENCY_KEY_MAX == 128);
+
 /// Validates every item; all problems of all items, each field prefixed with its index.
-fn validate_all(values: Vec<serde_json::Value>) -> Result<Vec<RecordInput>, ApiError> {
-    let mut inputs = Vec::with_capacity(values.len());
+fn validate_all(values: Vec<serde_json::Value>) -> Result<Vec<BatchItem>, ApiError> {
+    let mut items = Vec::with_capacity(values.len());
     let mut problems = Vec::new();
-    for (i, v) in values.into_iter().enumerate() {
+    for (i, mut v) in values.into_iter().enumerate() {
+        let idempotency_key = take_key(&mut v, i, &mut problems);
         match validate::record_input(v) {
-            Ok(input) => inputs.push(input),
+            Ok(input) => items.push(BatchItem {
+                input,
+                idempotency_key,
+            }),
             Err(ValidationErrors(errs)) => problems.extend(errs.into_iter().map(|e| FieldError {
                 field: format!("/{i}/{}", e.field),
                 ..e
@@ -92,10 +124,19 @@ fn validate_all(values: Vec<serde_json::Value>) -> Result<Vec<RecordInput>, ApiE
         }
     }
     if problems.is_empty() {
-        Ok(inputs)
+        Ok(items)
     } else {
         Err(ApiError::Invalid(ValidationErrors(problems)))
     }
+}
+
+/// A reused key is a field problem of the item that reused it (the key itself is not echoed).
+fn reused(item: usize) -> ApiError {
+    ApiError::Invalid(ValidationErrors(vec![FieldError {
+        field: format!("/{item}/{IDEMPOTENCY_KEY_FIELD}"),
+        code: "reused",
+        message: "this idempotency key was already used for a different record (or by an earlier item of this batch); use a new key for a new record",
+    }]))
 }
 
 #[utoipa::path(post, path = "/v1/records:batch", tag = "records", request_body = Vec<hippo_proto::RecordWrite>,
@@ -127,15 +168,28 @@ pub async fn create_batch(
         Err(e) => return Err(caller.reject(&s, draft, e).await),
     };
     let p = &caller.principal;
-    let records = s
+    let outcomes = match s
         .store
         .create_records(&p.tenant, inputs, &p.id, draft)
-        .await?;
+        .await
+    {
+        Ok(o) => o,
+        Err(StoreError::IdempotencyKeyReused { item }) => return Err(reused(item)),
+        Err(e) => return Err(e.into()),
+    };
+    let replayed: Vec<usize> = outcomes
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| matches!(o, BatchOutcome::Replayed(_)))
+        .map(|(i, _)| i)
+        .collect();
     Ok((
         StatusCode::CREATED,
         Json(BatchCreated {
-            count: records.len(),
-            ids: records.iter().map(|r| r.id.to_string()).collect(),
+            count: outcomes.len(),
+            created: outcomes.len() - replayed.len(),
+            ids: outcomes.iter().map(|o| o.id().to_string()).collect(),
+            replayed,
         }),
     ))
 }

@@ -22,6 +22,7 @@ pub use audit::SYSTEM as SYSTEM_LOG;
 pub use connect::{describe, parse as parse_url, PgSettings};
 
 use crate::audit_log::LogCtx;
+use crate::idempotency::{self, BatchItem, BatchOutcome, Decision, StoredKey};
 use crate::keyring::LedgerKeys;
 use crate::record_rules::{self as rules, describe_record, RecordPage};
 use crate::store::{
@@ -484,30 +485,82 @@ impl Store for PgStore {
     async fn create_records(
         &self,
         tenant: &TenantId,
-        inputs: Vec<RecordInput>,
+        items: Vec<BatchItem>,
         actor: &str,
         mut audit: AuditDraft,
-    ) -> Result<Vec<Record>, StoreError> {
-        audit.detail("batch", inputs.len());
+    ) -> Result<Vec<BatchOutcome>, StoreError> {
+        audit.detail("batch", items.len());
+        let ctx = self.log_ctx(tenant.as_str())?;
         let (t, actor) = (tenant.clone(), actor.to_owned());
         self.grouped(
             tenant,
-            inputs.len(),
-            move |c| Box::pin(async move { records::create_many(c, &t, &inputs, &actor).await }),
+            items.len(),
+            move |c| {
+                Box::pin(async move {
+                    if let Some(item) = idempotency::first_repeat(&items) {
+                        return Err(StoreError::IdempotencyKeyReused { item });
+                    }
+                    // Keyed items already written are replays; the rest are created together
+                    // in one statement, then their keys stored.
+                    let (mut replays, mut fresh, mut keys) = (Vec::new(), Vec::new(), Vec::new());
+                    for (i, item) in items.iter().enumerate() {
+                        let key = item
+                            .idempotency_key
+                            .as_deref()
+                            .map(|k| StoredKey::new(&ctx, k, &item.input));
+                        if let Some(key) = &key {
+                            let stored = records::stored_key(c, &t, &key.key_hash).await?;
+                            match idempotency::decide(key, stored) {
+                                Decision::Create => {}
+                                Decision::Replay(id) => {
+                                    replays.push(Some(id));
+                                    continue;
+                                }
+                                Decision::Reused => {
+                                    return Err(StoreError::IdempotencyKeyReused { item: i })
+                                }
+                            }
+                        }
+                        replays.push(None);
+                        fresh.push(item.input.clone());
+                        keys.push(key);
+                    }
+                    let created = records::create_many(c, &t, &fresh, &actor).await?;
+                    for (key, r) in keys.iter().zip(&created) {
+                        if let Some(key) = key {
+                            records::store_key(c, &t, key, r.id).await?;
+                        }
+                    }
+                    let mut created = created.into_iter();
+                    Ok(replays
+                        .into_iter()
+                        .map(|replay| match replay {
+                            Some(id) => BatchOutcome::Replayed(id),
+                            None => BatchOutcome::Created(
+                                created.next().expect("one record per item created"),
+                            ),
+                        })
+                        .collect::<Vec<_>>())
+                })
+            },
             // One event per record created, then the batch's own; a failed batch keeps none
             // of its records and only its own event, which says why.
             move |result| {
                 let mut out = Vec::new();
-                if let Ok(records) = result {
-                    out.reserve(records.len() + 1);
-                    for r in records {
-                        let mut each = audit.clone();
-                        describe_record(&mut each, r);
-                        each.details.remove("batch");
-                        out.push(each);
+                if let Ok(outcomes) = result {
+                    out.reserve(outcomes.len() + 1);
+                    for o in outcomes {
+                        if let BatchOutcome::Created(r) = o {
+                            let mut each = audit.clone();
+                            describe_record(&mut each, r);
+                            each.details.remove("batch");
+                            out.push(each);
+                        }
                     }
                 }
-                crate::audit_log::conclude(&mut audit, result, |_, _| {});
+                crate::audit_log::conclude(&mut audit, result, |batch, outcomes| {
+                    idempotency::describe_batch(batch, outcomes)
+                });
                 out.push(audit);
                 out
             },

@@ -2,6 +2,7 @@
 //! itself as well; row-level security is the second, independent line.
 
 use super::errors;
+use crate::idempotency::StoredKey;
 use crate::record_rules::{self as rules, Head, RecordPage, StoredVersion};
 use crate::sql::{Placeholders, SqlArg};
 use crate::store::IntegrityScan;
@@ -113,6 +114,59 @@ pub async fn create_many(
         .zip(inputs)
         .map(|(id, input)| rules::written(id, 1, input, false, None, now, actor))
         .collect())
+}
+
+/// The request hash and record id stored under an idempotency key's hash, if any.
+pub async fn stored_key(
+    c: &mut PgConnection,
+    t: &TenantId,
+    key_hash: &str,
+) -> Result<Option<(String, RecordId)>, StoreError> {
+    let row: Option<(String, String)> = sqlx::query_as(
+        "SELECT request_hash, record_id FROM hippo.idempotency_keys WHERE tenant_id = $1 AND key_hash = $2",
+    )
+    .bind(t.as_str())
+    .bind(key_hash)
+    .fetch_optional(&mut *c)
+    .await
+    .map_err(errors::db)?;
+    row.map(|(request, id)| {
+        let id = id
+            .parse()
+            .map_err(|_| StoreError::Corrupt("a stored record id is malformed".into()))?;
+        Ok((request, id))
+    })
+    .transpose()
+}
+
+/// Stores an idempotency key (as its hashes) for the record it just created. A concurrent
+/// transaction that stored the same key first makes this one fail as retryable: its retry
+/// then finds the key and replays.
+pub async fn store_key(
+    c: &mut PgConnection,
+    t: &TenantId,
+    key: &StoredKey,
+    id: RecordId,
+) -> Result<(), StoreError> {
+    let inserted = sqlx::query(
+        "INSERT INTO hippo.idempotency_keys (tenant_id, key_hash, request_hash, record_id, created_at_ms)
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant_id, key_hash) DO NOTHING",
+    )
+    .bind(t.as_str())
+    .bind(&key.key_hash)
+    .bind(&key.request_hash)
+    .bind(id.to_string())
+    .bind(hippo_core::time_fmt::now_millis())
+    .execute(&mut *c)
+    .await
+    .map_err(errors::db)?
+    .rows_affected();
+    if inserted == 0 {
+        return Err(StoreError::Unavailable(
+            "a concurrent batch used the same idempotency key; retry the batch".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Writes version `expected + 1`, failing with a conflict if the record moved on.

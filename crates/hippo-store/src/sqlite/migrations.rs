@@ -14,6 +14,7 @@ pub const TENANT: &[&str] = &[
     include_str!("migrations/tenant_002_chunks.sql"),
     include_str!("migrations/tenant_003_search.sql"),
     include_str!("migrations/tenant_004_search_key.sql"),
+    include_str!("migrations/tenant_005_idempotency.sql"),
 ];
 
 /// Applies every migration newer than the database's `user_version`, each in its own

@@ -14,6 +14,7 @@ mod records;
 mod search;
 mod writer;
 
+use crate::idempotency::{self, BatchItem, BatchOutcome, Decision, StoredKey};
 use crate::keyring::{self, Keyring};
 use crate::record_rules::{self as rules, describe_record, RecordPage};
 use crate::store::{
@@ -403,25 +404,48 @@ impl Store for SqliteStore {
     async fn create_records(
         &self,
         tenant: &TenantId,
-        inputs: Vec<RecordInput>,
+        items: Vec<BatchItem>,
         actor: &str,
         audit: AuditDraft,
-    ) -> Result<Vec<Record>, StoreError> {
+    ) -> Result<Vec<BatchOutcome>, StoreError> {
         let db = self.tenant_db(tenant).await?;
         let actor = actor.to_owned();
         let log = db.log();
         let template = audit.clone();
         db.write(move |c| {
             audit::audited(c, &log, audit, |c, batch| {
-                let mut out = Vec::with_capacity(inputs.len());
-                for input in &inputs {
-                    let r = records::create(c, input, &actor)?;
+                batch.detail("batch", items.len());
+                if let Some(item) = idempotency::first_repeat(&items) {
+                    return Err(StoreError::IdempotencyKeyReused { item });
+                }
+                let mut out = Vec::with_capacity(items.len());
+                for (i, item) in items.iter().enumerate() {
+                    let key = item
+                        .idempotency_key
+                        .as_deref()
+                        .map(|k| StoredKey::new(&log, k, &item.input));
+                    if let Some(key) = &key {
+                        match idempotency::decide(key, records::stored_key(c, &key.key_hash)?) {
+                            Decision::Create => {}
+                            Decision::Replay(id) => {
+                                out.push(BatchOutcome::Replayed(id));
+                                continue;
+                            }
+                            Decision::Reused => {
+                                return Err(StoreError::IdempotencyKeyReused { item: i })
+                            }
+                        }
+                    }
+                    let r = records::create(c, &item.input, &actor)?;
+                    if let Some(key) = &key {
+                        records::store_key(c, key, r.id)?;
+                    }
                     let mut each = template.clone();
                     describe_record(&mut each, &r);
                     audit::insert(c, &log, each)?;
-                    out.push(r);
+                    out.push(BatchOutcome::Created(r));
                 }
-                batch.detail("batch", inputs.len());
+                idempotency::describe_batch(batch, &out);
                 Ok(out)
             })
         })

@@ -1,5 +1,6 @@
 //! Records and their immutable versions in a tenant's SQLite database.
 
+use crate::idempotency::StoredKey;
 use crate::record_rules::{self as rules, Head, RecordPage, StoredVersion};
 use crate::sql::{Placeholders, SqlArg};
 use crate::store::IntegrityScan;
@@ -37,6 +38,38 @@ pub fn create(conn: &Connection, input: &RecordInput, actor: &str) -> Result<Rec
     .execute(params![id.to_string(), input.record_type, input.subject, now, actor])?;
     insert_version(conn, id, 1, input, false, now, actor)?;
     Ok(rules::written(id, 1, input, false, None, now, actor))
+}
+
+/// The request hash and record id stored under an idempotency key's hash, if any.
+pub fn stored_key(
+    conn: &Connection,
+    key_hash: &str,
+) -> Result<Option<(String, RecordId)>, StoreError> {
+    let row: Option<(String, String)> = conn
+        .prepare_cached("SELECT request_hash, record_id FROM idempotency_keys WHERE key_hash = ?1")?
+        .query_row([key_hash], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    row.map(|(request, id)| {
+        let id = id
+            .parse()
+            .map_err(|_| StoreError::Corrupt("a stored record id is malformed".into()))?;
+        Ok((request, id))
+    })
+    .transpose()
+}
+
+/// Stores an idempotency key (as its hashes) for the record it just created.
+pub fn store_key(conn: &Connection, key: &StoredKey, id: RecordId) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO idempotency_keys (key_hash, request_hash, record_id, created_at_ms) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![
+        key.key_hash,
+        key.request_hash,
+        id.to_string(),
+        hippo_core::time_fmt::now_millis()
+    ])?;
+    Ok(())
 }
 
 /// Writes version `expected + 1`, failing with a conflict if the record moved on.

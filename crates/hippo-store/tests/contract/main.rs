@@ -74,6 +74,7 @@ macro_rules! contract {
 }
 
 mod audit;
+mod batches;
 mod identity;
 mod keys;
 mod ledger;

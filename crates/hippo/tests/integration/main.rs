@@ -12,6 +12,7 @@ mod disclosures;
 mod encryption;
 mod errors;
 mod every_store;
+mod import;
 mod init;
 mod isolation;
 mod ledger;

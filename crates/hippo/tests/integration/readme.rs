@@ -114,6 +114,11 @@ fn readme_commands_run_as_written_on_a_fresh_data_directory() {
     assert!(stderr.contains("Revoked key"), "{stderr}");
     assert!(stderr.contains("Created user nurse.joy"), "{stderr}");
     assert!(stderr.contains("wrote 1000 records"), "{stderr}");
+    assert!(
+        stdout.contains("import: 1000 record(s) read, 1000 imported, 0 skipped")
+            && stdout.contains("import: 1000 record(s) read, 0 imported, 1000 skipped"),
+        "the import, then its rerun: {stdout}"
+    );
     assert_eq!(
         std::fs::read_to_string(work.join("corpus.ndjson"))
             .unwrap()
