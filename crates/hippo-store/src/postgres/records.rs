@@ -362,22 +362,33 @@ pub async fn list(
 }
 
 /// Checks every version of up to `limit` records after `after`.
+/// Up to `limit` of the tenant's record ids after `after`, in id order: the pages of an
+/// operator's scan.
+pub(super) async fn ids_after(
+    c: &mut PgConnection,
+    t: &TenantId,
+    after: Option<RecordId>,
+    limit: usize,
+) -> Result<Vec<String>, StoreError> {
+    sqlx::query_scalar(
+        "SELECT id FROM hippo.records WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+    )
+    .bind(t.as_str())
+    .bind(after.map(|a| a.to_string()).unwrap_or_default())
+    .bind(limit as i64)
+    .fetch_all(&mut *c)
+    .await
+    .map_err(errors::db)
+}
+
 pub async fn verify_all(
     c: &mut PgConnection,
     t: &TenantId,
     after: Option<RecordId>,
     limit: usize,
 ) -> Result<IntegrityScan, StoreError> {
+    let ids = ids_after(c, t, after, limit).await?;
     let after = after.map(|a| a.to_string()).unwrap_or_default();
-    let ids: Vec<String> = sqlx::query_scalar(
-        "SELECT id FROM hippo.records WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3",
-    )
-    .bind(t.as_str())
-    .bind(&after)
-    .bind(limit as i64)
-    .fetch_all(&mut *c)
-    .await
-    .map_err(errors::db)?;
     let Some(last) = ids.last() else {
         return Ok(IntegrityScan::default());
     };

@@ -189,15 +189,7 @@ pub async fn reindex(
     after: Option<RecordId>,
     limit: usize,
 ) -> Result<ReindexPage, StoreError> {
-    let ids: Vec<String> = sqlx::query_scalar(
-        "SELECT id FROM hippo.records WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3",
-    )
-    .bind(t.as_str())
-    .bind(after.map(|a| a.to_string()).unwrap_or_default())
-    .bind(limit as i64)
-    .fetch_all(&mut *c)
-    .await
-    .map_err(errors::db)?;
+    let ids = records::ids_after(c, t, after, limit).await?;
     let mut page = ReindexPage::default();
     for id in &ids {
         let id: RecordId = id

@@ -223,16 +223,7 @@ pub fn verify_all(
     after: Option<RecordId>,
     limit: usize,
 ) -> Result<IntegrityScan, StoreError> {
-    let ids: Vec<String> = conn
-        .prepare_cached("SELECT id FROM records WHERE id > ?1 ORDER BY id LIMIT ?2")?
-        .query_map(
-            params![
-                after.map(|a| a.to_string()).unwrap_or_default(),
-                limit as i64
-            ],
-            |r| r.get(0),
-        )?
-        .collect::<Result<_, _>>()?;
+    let ids = ids_after(conn, after, limit)?;
     let Some(last) = ids.last() else {
         return Ok(IntegrityScan::default());
     };
@@ -248,6 +239,24 @@ pub fn verify_all(
         .parse()
         .map_err(|_| StoreError::Corrupt("a stored record id is malformed".into()))?;
     Ok(rules::scan(ids.len(), last, rows, limit))
+}
+
+/// Up to `limit` record ids after `after`, in id order: the pages of an operator's scan.
+pub(super) fn ids_after(
+    conn: &Connection,
+    after: Option<RecordId>,
+    limit: usize,
+) -> Result<Vec<String>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT id FROM records WHERE id > ?1 ORDER BY id LIMIT ?2")?
+        .query_map(
+            params![
+                after.map(|a| a.to_string()).unwrap_or_default(),
+                limit as i64
+            ],
+            |r| r.get(0),
+        )?
+        .collect::<Result<_, _>>()?)
 }
 
 /// Binds a built query's parameters.

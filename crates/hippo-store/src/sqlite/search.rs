@@ -158,16 +158,7 @@ pub fn reindex(
     after: Option<RecordId>,
     limit: usize,
 ) -> Result<ReindexPage, StoreError> {
-    let ids: Vec<String> = conn
-        .prepare_cached("SELECT id FROM records WHERE id > ?1 ORDER BY id LIMIT ?2")?
-        .query_map(
-            params![
-                after.map(|a| a.to_string()).unwrap_or_default(),
-                limit as i64
-            ],
-            |r| r.get(0),
-        )?
-        .collect::<Result<_, _>>()?;
+    let ids = records::ids_after(conn, after, limit)?;
     let mut page = ReindexPage::default();
     for id in &ids {
         let id: RecordId = id
