@@ -7,6 +7,25 @@ use crate::record_rules::IntegrityFailure;
 use crate::StoreError;
 use hippo_core::{AuditDraft, Record, RecordId};
 
+/// Which hits the caller may see: the server's policy decision, applied inside the store so
+/// that a withheld hit is neither returned, nor counted, nor named in the search's audit event
+/// (an accounting of disclosures must list only what was disclosed).
+#[derive(Clone)]
+pub struct Visible(pub std::sync::Arc<dyn Fn(&Record) -> bool + Send + Sync>);
+
+impl Visible {
+    /// Every hit (operators' tooling and store tests).
+    pub fn all() -> Self {
+        Self(std::sync::Arc::new(|_| true))
+    }
+}
+
+impl std::fmt::Debug for Visible {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Visible(..)")
+    }
+}
+
 /// One search: a parsed query and the filters that narrow it.
 #[derive(Debug, Clone)]
 pub struct SearchRequest {
@@ -23,6 +42,8 @@ pub struct SearchRequest {
     pub rank_candidates: usize,
     /// How much more a match in the key text counts than one in the rest.
     pub key_weight: f64,
+    /// The caller's view: hits it may not see are left out before the page is described.
+    pub visible: Visible,
 }
 
 impl SearchRequest {
@@ -40,6 +61,7 @@ impl SearchRequest {
             limit,
             rank_candidates: settings.rank_candidates,
             key_weight: settings.key_weight,
+            visible: Visible::all(),
         }
     }
 
@@ -107,15 +129,17 @@ pub(crate) fn hits(
 }
 
 impl SearchPage {
-    /// Adds one hit as read back: a record failing its integrity check is reported by id and
-    /// version, not returned, and does not fail the page.
+    /// Adds one hit as read back if the caller may see it: a record failing its integrity
+    /// check is reported by id and version, not returned, and does not fail the page.
     pub(crate) fn add(
         &mut self,
         read: Result<Record, StoreError>,
         score: f64,
+        visible: &Visible,
     ) -> Result<(), StoreError> {
         match read {
-            Ok(r) => self.items.push((r, score)),
+            Ok(r) if (visible.0)(&r) => self.items.push((r, score)),
+            Ok(_) => {}
             Err(StoreError::IntegrityFailed { id, version }) => {
                 self.unreadable.push(IntegrityFailure { id, version })
             }

@@ -3,7 +3,7 @@
 //! is a keyed hash and a length (the redactor's treatment of the key `q`), beside the ids of
 //! the records the search revealed.
 
-use super::records::{unreadable, visible};
+use super::records::{allowed, unreadable, visible};
 use super::QueryParams;
 use crate::ctx::Caller;
 use crate::problem::ApiError;
@@ -11,8 +11,10 @@ use crate::state::AppState;
 use axum::extract::{RawQuery, State};
 use axum::Json;
 use hippo_core::Action;
+use hippo_core::Record;
 use hippo_proto::{Problem, RecordView, SearchHit, SearchResults, SnippetFragment};
-use hippo_store::search::{parse_cursor, SearchRequest};
+use hippo_store::search::{parse_cursor, SearchRequest, Visible};
+use std::sync::Arc;
 
 const DEFAULT_PAGE: usize = 20;
 const MAX_PAGE: usize = 100;
@@ -97,6 +99,14 @@ pub async fn search(
     draft.detail("q", text.unwrap_or_default());
     draft.subject_id = subject;
     let query = snippet.then(|| request.query.clone());
+    // The policy decides inside the store, so withheld hits are not named in the audit event.
+    let (state, who) = (s.clone(), caller.clone());
+    let request = SearchRequest {
+        visible: Visible(Arc::new(move |r: &Record| {
+            allowed(&state, &who, Action::RecordSearch, r)
+        })),
+        ..request
+    };
     let page = s
         .store
         .search_records(&caller.principal.tenant, request, draft)

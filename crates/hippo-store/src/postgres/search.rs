@@ -176,6 +176,7 @@ pub async fn search(
         page.add(
             records::get_current(c, t, *id).await.and_then(rules::live),
             *score,
+            &req.visible,
         )?;
     }
     Ok(page.with_cursor(&hits, more))

@@ -146,6 +146,7 @@ pub fn search(conn: &Connection, req: &SearchRequest) -> Result<SearchPage, Stor
         page.add(
             records::get_current(conn, *id).and_then(rules::live),
             *score,
+            &req.visible,
         )?;
     }
     Ok(page.with_cursor(&hits, more))

@@ -25,7 +25,7 @@ async fn search_finds_records_safely() {
         json!({"type": "Patient", "subject": "p-9", "body": {"name": format!("Zoë {CANARY}")}}),
     )
     .await;
-    create(
+    let sealed = create_id(
         &s,
         &key,
         json!({"type": "ClinicalNote", "subject": "p-9", "labels": ["restricted"], "body": {"text": format!("{CANARY} sealed note")}}),
@@ -86,6 +86,9 @@ async fn search_finds_records_safely() {
     assert!(events.iter().any(|e| e["details"]["result_ids"]
         .as_array()
         .is_some_and(|ids| ids.iter().any(|i| i == id.as_str()))));
+    // The restricted note the reader's searches matched but never saw is named in no search
+    // event (only the reader searched): the accounting of disclosures lists what was disclosed.
+    assert!(!text.contains(sealed.as_str()), "{text}");
 }
 
 async fn search_with(s: &TestServer, key: &str, params: &[(&str, &str)]) -> Response {
