@@ -109,39 +109,48 @@ async fn expand_fuzzy(
 // rowid), ranked with the key text (weight A) `key_weight` times the rest (weight D); the
 // keyset condition is applied on the exact score this query computed, so both stores page
 // alike. Unfiltered searches read the index alone: deleted records have no index row.
-const UNFILTERED: &str = "WITH q AS (SELECT to_tsquery('simple', $2) AS q),
-     c AS (SELECT s.record_id, s.tsv FROM hippo.record_search s, q
-           WHERE s.tenant_id = $1 AND s.tsv @@ q.q
-             AND $3::text IS NULL AND $4::text IS NULL AND $5::bigint IS NULL
-             AND $6::bigint IS NULL AND $7::text IS NULL
-           ORDER BY s.seq DESC LIMIT $11),
-     ranked AS (SELECT c.record_id, ts_rank($12::float4[], c.tsv, q.q)::float8 AS score
-                FROM c, q)
-     SELECT record_id, score FROM ranked
-     WHERE $8::float8 IS NULL OR score < $8 OR (score = $8 AND record_id > $9)
-     ORDER BY score DESC, record_id
-     LIMIT $10";
+/// A search statement around its candidate query (`c`, which must end with the ranking budget
+/// `ORDER BY s.seq DESC LIMIT $11`): rank the candidates, apply the keyset, keep one page.
+macro_rules! ranked_search {
+    ($candidates:literal) => {
+        concat!(
+            "WITH q AS (SELECT to_tsquery('simple', $2) AS q),
+                  c AS (",
+            $candidates,
+            "),
+                  ranked AS (SELECT c.record_id, ts_rank($12::float4[], c.tsv, q.q)::float8 AS score
+                             FROM c, q)
+             SELECT record_id, score FROM ranked
+             WHERE $8::float8 IS NULL OR score < $8 OR (score = $8 AND record_id > $9)
+             ORDER BY score DESC, record_id
+             LIMIT $10"
+        )
+    };
+}
 
-const FILTERED: &str = "WITH q AS (SELECT to_tsquery('simple', $2) AS q),
-     c AS (SELECT s.record_id, s.tsv FROM hippo.record_search s
-           CROSS JOIN q
-           JOIN hippo.records r ON r.tenant_id = s.tenant_id AND r.id = s.record_id
-           WHERE s.tenant_id = $1 AND s.tsv @@ q.q AND NOT r.deleted
-             AND ($3::text IS NULL OR r.record_type = $3)
-             AND ($4::text IS NULL OR r.subject = $4)
-             AND ($5::bigint IS NULL OR r.updated_at_ms >= $5)
-             AND ($6::bigint IS NULL OR r.updated_at_ms <= $6)
-             AND ($7::text IS NULL OR EXISTS (
-                   SELECT 1 FROM hippo.record_versions v
-                   WHERE v.tenant_id = r.tenant_id AND v.record_id = r.id
-                     AND v.version = r.version AND v.labels::jsonb ? $7))
-           ORDER BY s.seq DESC LIMIT $11),
-     ranked AS (SELECT c.record_id, ts_rank($12::float4[], c.tsv, q.q)::float8 AS score
-                FROM c, q)
-     SELECT record_id, score FROM ranked
-     WHERE $8::float8 IS NULL OR score < $8 OR (score = $8 AND record_id > $9)
-     ORDER BY score DESC, record_id
-     LIMIT $10";
+const UNFILTERED: &str = ranked_search!(
+    "SELECT s.record_id, s.tsv FROM hippo.record_search s, q
+     WHERE s.tenant_id = $1 AND s.tsv @@ q.q
+       AND $3::text IS NULL AND $4::text IS NULL AND $5::bigint IS NULL
+       AND $6::bigint IS NULL AND $7::text IS NULL
+     ORDER BY s.seq DESC LIMIT $11"
+);
+
+const FILTERED: &str = ranked_search!(
+    "SELECT s.record_id, s.tsv FROM hippo.record_search s
+     CROSS JOIN q
+     JOIN hippo.records r ON r.tenant_id = s.tenant_id AND r.id = s.record_id
+     WHERE s.tenant_id = $1 AND s.tsv @@ q.q AND NOT r.deleted
+       AND ($3::text IS NULL OR r.record_type = $3)
+       AND ($4::text IS NULL OR r.subject = $4)
+       AND ($5::bigint IS NULL OR r.updated_at_ms >= $5)
+       AND ($6::bigint IS NULL OR r.updated_at_ms <= $6)
+       AND ($7::text IS NULL OR EXISTS (
+             SELECT 1 FROM hippo.record_versions v
+             WHERE v.tenant_id = r.tenant_id AND v.record_id = r.id
+               AND v.version = r.version AND v.labels::jsonb ? $7))
+     ORDER BY s.seq DESC LIMIT $11"
+);
 
 /// Runs a search in the tenant's scope, best first after the cursor.
 pub async fn search(

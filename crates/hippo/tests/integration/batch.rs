@@ -69,12 +69,7 @@ async fn batches_are_all_or_nothing() {
         "invalid-envelope",
     )
     .await;
-    let fields: Vec<&str> = p["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = problem_fields(&p);
     assert!(fields.iter().any(|f| f.starts_with("/1/")), "{p}");
     assert!(fields.iter().any(|f| f.starts_with("/2/")), "{p}");
     assert_eq!(

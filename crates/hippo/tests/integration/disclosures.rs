@@ -110,18 +110,7 @@ async fn accounting_of_disclosures_in_json_and_csv() {
     .await
     .unwrap();
     let auditor = s.create_key("default", "auditor");
-    let r: Value = authed(
-        &c,
-        Method::GET,
-        s.url("/v1/audit/disclosures?subject=patient-7"),
-        &auditor,
-    )
-    .send()
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    let r = get_json(&s, &auditor, "/v1/audit/disclosures?subject=patient-7").await;
     let items = r["items"].as_array().unwrap();
     assert_eq!(items.len(), 3, "{r}");
     assert_eq!(items[0]["action"], "record.create");

@@ -69,12 +69,7 @@ async fn malformed_and_invalid_bodies_are_refused_precisely() {
         .await
         .unwrap();
     let p = expect_problem(r, 400, "invalid-envelope").await;
-    let fields: Vec<&str> = p["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = problem_fields(&p);
     assert_eq!(fields, vec!["type", "body"]);
 
     let r = post()

@@ -76,18 +76,7 @@ async fn all_records(s: &TestServer, key: &str) -> Vec<Value> {
     let mut out = Vec::new();
     let mut cursor = String::new();
     loop {
-        let page: Value = authed(
-            &s.client(),
-            reqwest::Method::GET,
-            s.url(&format!("/v1/records?limit=1000{cursor}")),
-            key,
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        let page = get_json(s, key, &format!("/v1/records?limit=1000{cursor}")).await;
         out.extend(page["items"].as_array().unwrap().iter().cloned());
         match page["next_cursor"].as_str() {
             Some(next) => cursor = format!("&cursor={next}"),
@@ -165,12 +154,7 @@ async fn batch_items_with_idempotency_keys_replay_instead_of_duplicating() {
         "invalid-envelope",
     )
     .await;
-    let fields: Vec<&str> = p["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = problem_fields(&p);
     assert_eq!(
         fields,
         [
@@ -333,23 +317,7 @@ async fn csv_imports_through_a_mapping() {
     )
     .unwrap();
     let map_arg = format!("@{}", mapping.display());
-    let run = import(
-        &s,
-        &key,
-        &[
-            "--type",
-            "Patient",
-            "--subject-column",
-            "mrn",
-            "--label",
-            "imported",
-            "--map",
-            &map_arg,
-            "--max-errors",
-            "10",
-            csv.to_str().unwrap(),
-        ],
-    );
+    let run = import(&s, &key, &patient_csv_args(&map_arg, csv.to_str().unwrap()));
     assert!(!run.ok, "rejected rows make the exit status non-zero");
     assert_eq!(run.counts(), [5, 2, 0, 3]);
     let name = csv.display().to_string();
@@ -382,23 +350,7 @@ async fn csv_imports_through_a_mapping() {
 
     // The same mapping inline, after fixing nothing: the good rows are skipped.
     let inline = "name.family=last_name,name.given=first_name,birthDate=dob,weightKg=weight:number";
-    let again = import(
-        &s,
-        &key,
-        &[
-            "--type",
-            "Patient",
-            "--subject-column",
-            "mrn",
-            "--label",
-            "imported",
-            "--map",
-            inline,
-            "--max-errors",
-            "10",
-            csv.to_str().unwrap(),
-        ],
-    );
+    let again = import(&s, &key, &patient_csv_args(inline, csv.to_str().unwrap()));
     assert_eq!(again.counts(), [5, 0, 2, 3]);
     assert!(
         !s.logs().contains(CANARY),
@@ -519,4 +471,21 @@ async fn malformed_lines_are_reported_by_number_and_max_errors_decides() {
         !s.logs().contains(CANARY),
         "record content in the server log"
     );
+}
+
+/// `hippo import` arguments for the patients CSV fixture with `mapping`, going on past errors.
+fn patient_csv_args<'a>(mapping: &'a str, csv: &'a str) -> [&'a str; 11] {
+    [
+        "--type",
+        "Patient",
+        "--subject-column",
+        "mrn",
+        "--label",
+        "imported",
+        "--map",
+        mapping,
+        "--max-errors",
+        "10",
+        csv,
+    ]
 }

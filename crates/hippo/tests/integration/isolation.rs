@@ -58,18 +58,7 @@ async fn other_tenants_records_are_indistinguishable_from_missing_ones() {
             assert_eq!(p["detail"], "no such record");
         }
     }
-    let page: Value = authed(
-        &c,
-        Method::GET,
-        s.url("/v1/records?subject=b-patient"),
-        &key_a,
-    )
-    .send()
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    let page = get_json(&s, &key_a, "/v1/records?subject=b-patient").await;
     assert!(page["items"].as_array().unwrap().is_empty());
     let page: Value = authed(&c, Method::GET, s.url("/v1/records"), &key_a)
         .send()

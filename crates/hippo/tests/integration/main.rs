@@ -91,6 +91,25 @@ pub fn patient(subject: &str) -> Value {
 }
 
 /// Asserts a problem+json response with the given status and type slug; returns the problem.
+/// A GET with a bearer key, its JSON body (the test fails on a transport or JSON error).
+pub async fn get_json(s: &TestServer, key: &str, path: &str) -> Value {
+    authed(&s.client(), reqwest::Method::GET, s.url(path), key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// The `field` of each error a problem response lists, in order.
+pub fn problem_fields(p: &Value) -> Vec<&str> {
+    p["errors"]
+        .as_array()
+        .map(|errors| errors.iter().filter_map(|e| e["field"].as_str()).collect())
+        .unwrap_or_default()
+}
+
 pub async fn expect_problem(r: Response, status: u16, slug: &str) -> Value {
     assert_eq!(r.status().as_u16(), status, "wrong status");
     let ct = r
