@@ -131,6 +131,12 @@ pub fn check_delete(
     Ok(head.version)
 }
 
+/// A record id read back from storage; one the store did not write is corruption.
+pub fn stored_id(id: &str) -> Result<RecordId, StoreError> {
+    id.parse()
+        .map_err(|_| StoreError::Corrupt("a stored record id is malformed".into()))
+}
+
 /// A read of a record's current state: a tombstone means the record is deleted.
 pub fn live(current: Record) -> Result<Record, StoreError> {
     if current.deleted {

@@ -7,16 +7,17 @@ use crate::record_rules::IntegrityFailure;
 use crate::StoreError;
 use hippo_core::{AuditDraft, Record, RecordId};
 
-/// Which hits the caller may see: the server's policy decision, applied inside the store so
-/// that a withheld hit is neither returned, nor counted, nor named in the search's audit event
-/// (an accounting of disclosures must list only what was disclosed).
+/// The caller's view of a hit: the server's policy decision (with its field removals), made
+/// once, inside the store, so that a withheld hit is neither returned, nor counted, nor named
+/// in the search's audit event (an accounting of disclosures must list only what was
+/// disclosed). `None` withholds the hit.
 #[derive(Clone)]
-pub struct Visible(pub std::sync::Arc<dyn Fn(&Record) -> bool + Send + Sync>);
+pub struct Visible(pub std::sync::Arc<dyn Fn(Record) -> Option<Record> + Send + Sync>);
 
 impl Visible {
-    /// Every hit (operators' tooling and store tests).
+    /// Every hit as stored (operators' tooling and store tests).
     pub fn all() -> Self {
-        Self(std::sync::Arc::new(|_| true))
+        Self(std::sync::Arc::new(Some))
     }
 }
 
@@ -42,7 +43,8 @@ pub struct SearchRequest {
     pub rank_candidates: usize,
     /// How much more a match in the key text counts than one in the rest.
     pub key_weight: f64,
-    /// The caller's view: hits it may not see are left out before the page is described.
+    /// The caller's view: hits it may not see are left out, and fields it may not see removed,
+    /// before the page is described.
     pub visible: Visible,
 }
 
@@ -138,8 +140,7 @@ impl SearchPage {
         visible: &Visible,
     ) -> Result<(), StoreError> {
         match read {
-            Ok(r) if (visible.0)(&r) => self.items.push((r, score)),
-            Ok(_) => {}
+            Ok(r) => self.items.extend((visible.0)(r).map(|r| (r, score))),
             Err(StoreError::IntegrityFailed { id, version }) => {
                 self.unreadable.push(IntegrityFailure { id, version })
             }

@@ -290,8 +290,7 @@ impl Importer {
                         queue.push_front(chunk);
                     }
                 }
-                Answer::TooLarge(limit) if chunk.len() == 1 => {
-                    let _ = limit;
+                Answer::TooLarge(_) if chunk.len() == 1 => {
                     let line = chunk[0].line;
                     let problem =
                         "the record is larger than the server accepts in a batch (batch_max_bytes)"

@@ -97,13 +97,6 @@ pub(crate) fn visible(
     })
 }
 
-/// Whether the policy lets the caller see the record at all (its obligations aside).
-pub(crate) fn allowed(s: &AppState, caller: &Caller, action: Action, r: &Record) -> bool {
-    s.policy
-        .decide(&caller.policy_input(action, facts(caller, r)))
-        .allowed
-}
-
 /// Records of a page that failed their integrity check, by id and version only.
 pub(crate) fn unreadable(failures: Vec<hippo_store::IntegrityFailure>) -> Vec<UnreadableRecord> {
     failures

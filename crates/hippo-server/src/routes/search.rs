@@ -3,7 +3,7 @@
 //! is a keyed hash and a length (the redactor's treatment of the key `q`), beside the ids of
 //! the records the search revealed.
 
-use super::records::{allowed, unreadable, visible};
+use super::records::{unreadable, visible};
 use super::QueryParams;
 use crate::ctx::Caller;
 use crate::problem::ApiError;
@@ -102,8 +102,8 @@ pub async fn search(
     // The policy decides inside the store, so withheld hits are not named in the audit event.
     let (state, who) = (s.clone(), caller.clone());
     let request = SearchRequest {
-        visible: Visible(Arc::new(move |r: &Record| {
-            allowed(&state, &who, Action::RecordSearch, r)
+        visible: Visible(Arc::new(move |r: Record| {
+            visible(&state, &who, Action::RecordSearch, r)
         })),
         ..request
     };
@@ -114,13 +114,12 @@ pub async fn search(
     let items = page
         .items
         .into_iter()
-        .filter_map(|(r, score)| {
-            visible(&s, &caller, Action::RecordSearch, r).map(|r| SearchHit {
-                score,
-                // From the record as redacted for this caller: never a removed field's words.
-                snippet: query.as_ref().and_then(|q| snippet_of(q, &r.body)),
-                record: RecordView::from(r),
-            })
+        // Each hit is already the record as redacted for this caller (see `Visible` above),
+        // so a snippet never shows a removed field's words.
+        .map(|(r, score)| SearchHit {
+            score,
+            snippet: query.as_ref().and_then(|q| snippet_of(q, &r.body)),
+            record: RecordView::from(r),
         })
         .collect();
     Ok(Json(SearchResults {

@@ -131,9 +131,7 @@ pub async fn stored_key(
     .await
     .map_err(errors::db)?;
     row.map(|(request, id)| {
-        let id = id
-            .parse()
-            .map_err(|_| StoreError::Corrupt("a stored record id is malformed".into()))?;
+        let id = crate::record_rules::stored_id(&id)?;
         Ok((request, id))
     })
     .transpose()
@@ -403,9 +401,7 @@ pub async fn verify_all(
         .await
         .map_err(errors::db)?;
     let rows = rows.iter().map(row_to_stored).collect::<Result<_, _>>()?;
-    let last: RecordId = last
-        .parse()
-        .map_err(|_| StoreError::Corrupt("a stored record id is malformed".into()))?;
+    let last = crate::record_rules::stored_id(last)?;
     Ok(rules::scan(ids.len(), last, rows, limit))
 }
 
@@ -425,9 +421,7 @@ pub(super) fn pg_args(args: Vec<SqlArg>) -> Result<PgArguments, StoreError> {
 fn row_to_stored(r: &PgRow) -> Result<StoredVersion, StoreError> {
     let id: String = r.try_get(0).map_err(errors::db)?;
     Ok(StoredVersion {
-        id: id
-            .parse()
-            .map_err(|_| StoreError::Corrupt("a stored record id is malformed".into()))?,
+        id: crate::record_rules::stored_id(&id)?,
         record_type: r.try_get(1).map_err(errors::db)?,
         subject: r.try_get(2).map_err(errors::db)?,
         labels: r.try_get(3).map_err(errors::db)?,

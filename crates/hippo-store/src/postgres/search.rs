@@ -202,9 +202,7 @@ pub async fn reindex(
     let ids = records::ids_after(c, t, after, limit).await?;
     let mut page = ReindexPage::default();
     for id in &ids {
-        let id: RecordId = id
-            .parse()
-            .map_err(|_| StoreError::Corrupt("a stored record id is malformed".into()))?;
+        let id = crate::record_rules::stored_id(id)?;
         if let Some(r) = page.take(records::get_current(c, t, id).await)? {
             index(c, t, id, &input_of(&r), r.deleted).await?;
         }

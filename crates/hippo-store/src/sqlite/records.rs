@@ -50,9 +50,7 @@ pub fn stored_key(
         .query_row([key_hash], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     row.map(|(request, id)| {
-        let id = id
-            .parse()
-            .map_err(|_| StoreError::Corrupt("a stored record id is malformed".into()))?;
+        let id = crate::record_rules::stored_id(&id)?;
         Ok((request, id))
     })
     .transpose()
@@ -235,9 +233,7 @@ pub fn verify_all(
             row_to_stored,
         )?
         .collect::<Result<Vec<_>, _>>()?;
-    let last: RecordId = last
-        .parse()
-        .map_err(|_| StoreError::Corrupt("a stored record id is malformed".into()))?;
+    let last = crate::record_rules::stored_id(last)?;
     Ok(rules::scan(ids.len(), last, rows, limit))
 }
 

@@ -162,9 +162,7 @@ pub fn reindex(
     let ids = records::ids_after(conn, after, limit)?;
     let mut page = ReindexPage::default();
     for id in &ids {
-        let id: RecordId = id
-            .parse()
-            .map_err(|_| StoreError::Corrupt("a stored record id is malformed".into()))?;
+        let id = crate::record_rules::stored_id(id)?;
         if let Some(r) = page.take(records::get_current(conn, id))? {
             index(conn, id, &input_of(&r), r.deleted)?;
         }
