@@ -40,6 +40,8 @@ pub enum ServeError {
     Policy(#[from] hippo_policy::PolicyError),
     #[error("the OpenID Connect issuer cannot be used, so the server does not start: {0}")]
     Oidc(#[from] hippo_oidc::OidcError),
+    #[error("continuous backup cannot start, so the server does not start: {0}")]
+    Backup(String),
 }
 
 /// Serves until `shutdown` resolves, then drains connections and closes the store.
@@ -78,7 +80,9 @@ pub async fn run(
     };
     let scheme = if acceptor.is_some() { "https" } else { "http" };
     let grace = Duration::from_secs(config.shutdown_grace_secs);
-    let state = AppState::new(store.clone(), config, policy, oidc);
+    let backup = crate::backup_job::spawn(&config, data_dir, store.clone()).map_err(ServeError::Backup)?;
+    let mut state = AppState::new(store.clone(), config, policy, oidc);
+    state.backup = backup.as_ref().map(|b| b.status.clone());
     let app = routes::router(state.clone(), acceptor.is_some());
     warn_if_file_limit_is_low(&state.config.connections);
     tracing::info!(addr = %local, url = %format!("{scheme}://{local}"), "listening");
@@ -165,6 +169,10 @@ pub async fn run(
     }
     // Sign every log's final state, so the events of this run are covered by a head.
     crate::audit_jobs::sign_all(store.as_ref()).await;
+    // Ship everything committed, those heads included, before the store closes.
+    if let Some(b) = backup {
+        b.finish().await;
+    }
     store.shutdown().await;
     tracing::info!("stopped; pending commits flushed");
     Ok(())

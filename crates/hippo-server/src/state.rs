@@ -24,6 +24,8 @@ pub struct AppState {
     pub decoy_hash: Arc<String>,
     /// The WebAuthn relying party (passkeys), from `[auth]`.
     pub webauthn: Arc<webauthn_rs::Webauthn>,
+    /// Continuous backup's figures, when it runs (embedded store with `backup.to`).
+    pub backup: Option<Arc<hippo_backup::ship::ShipStatus>>,
     clock: Clock,
     /// When each API key's last use was last written by this instance.
     key_use: Arc<Mutex<HashMap<String, i64>>>,
@@ -54,6 +56,7 @@ impl AppState {
             store,
             policy: Arc::new(policy),
             oidc: oidc.map(Arc::new),
+            backup: None,
             clock: Arc::new(hippo_core::time_fmt::now_millis),
             key_use: Arc::new(Mutex::new(HashMap::new())),
         }

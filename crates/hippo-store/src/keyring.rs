@@ -208,6 +208,21 @@ impl Keyring {
         Self::parse(&json, &path.display().to_string(), path)
     }
 
+    /// The keyring as the JSON a keyring file holds (for sealing it into an escrow copy).
+    pub fn to_json(&self) -> Zeroizing<String> {
+        let mut file = KeyringFile {
+            version: 1,
+            kek: STANDARD.encode(self.kek.as_slice()),
+            audit_signing_seed: self.audit_seed.as_ref().map(|s| STANDARD.encode(s.as_slice())),
+        };
+        let json = serde_json::to_string_pretty(&file).expect("keyring serialises");
+        file.kek.zeroize();
+        if let Some(s) = file.audit_signing_seed.as_mut() {
+            s.zeroize();
+        }
+        Zeroizing::new(json)
+    }
+
     /// Loads the keyring of a data directory, refusing a file or directory that others can read.
     pub fn load(data_dir: &Path) -> Result<Self, StoreError> {
         require_private(data_dir, true)?;

@@ -6,6 +6,7 @@
 
 pub mod audit_log;
 pub mod error;
+pub mod escrow;
 pub mod export;
 pub mod group_commit;
 pub mod idempotency;

@@ -344,6 +344,12 @@ pub trait Store: crate::identity::IdentityStore + Send + Sync + 'static {
     /// The public key that verifies this deployment's tree heads.
     fn audit_public_key(&self) -> Result<AuditPublicKey, StoreError>;
 
+    /// The embedded store behind this one, if it is one (continuous backup ships its files;
+    /// PostgreSQL deployments rely on RDS snapshots and point-in-time recovery instead).
+    fn as_embedded(&self) -> Option<&crate::SqliteStore> {
+        None
+    }
+
     // --- coordination ------------------------------------------------------------------------
     /// Takes the lock `name` for the whole deployment (every instance and every `hippo` command
     /// pointed at it) if nobody holds it, else returns `None`. Background jobs that must run

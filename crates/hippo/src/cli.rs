@@ -48,9 +48,13 @@ pub enum Command {
     /// Verify the tamper-evident audit trail, print its public key, prove, sign and export.
     #[command(subcommand)]
     Audit(crate::audit_cmd::AuditCommand),
-    /// Keyrings for scale-out deployments, where every instance must share one.
+    /// Keyrings: a new one for scale-out deployments, and sealed escrow copies for recovery.
     #[command(subcommand)]
     Keyring(KeyringCommand),
+    /// Backups of the embedded store: create, list, verify, restore (to a point in time),
+    /// prune, and restore drills that measure RTO and RPO.
+    #[command(subcommand)]
+    Backup(crate::backup_cmd::BackupCommand),
     /// HIPAA compliance gate for infrastructure code: Terraform, CloudFormation, Kubernetes,
     /// Dockerfiles, ECS task definitions (exit 1 on findings, 2 on usage or parse errors).
     Check(hippo_check::CheckArgs),
@@ -84,6 +88,15 @@ pub enum KeyringCommand {
     /// --secret-string file:///dev/stdin`. Instances read it from HIPPO_KEYRING (the JSON) or
     /// keyring_file (a mode-600 file).
     Generate,
+    /// Write the keyring sealed to a recovery passphrase (Argon2id, AES-256-GCM), read from
+    /// HIPPO_ESCROW_PASSPHRASE (at least 16 characters). Without the keyring a backup cannot
+    /// be opened: keep this copy apart from the backups (e.g. a Secrets Manager secret
+    /// replicated to the recovery region); `hippo backup restore --escrow FILE` uses it.
+    Escrow {
+        /// The file to write (mode 600; never overwritten).
+        #[arg(long, value_name = "FILE")]
+        out: std::path::PathBuf,
+    },
 }
 
 #[derive(Subcommand)]

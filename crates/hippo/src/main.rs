@@ -1,9 +1,11 @@
 //! The `hippo` command line: parses arguments, loads configuration, and wires the crates together.
 
 mod audit_cmd;
+mod backup_cmd;
 mod bench;
 mod cli;
 mod corpus;
+mod drill;
 mod https;
 mod import_cmd;
 mod import_source;
@@ -83,6 +85,14 @@ async fn run(cli: Cli) -> Result<()> {
             println!("{}", json.as_str());
             eprintln!("A new keyring is on stdout: store it in your secret store (never in a repository or a log); every instance of one deployment must use the same keyring.");
             Ok(())
+        }
+        Command::Keyring(cli::KeyringCommand::Escrow { out }) => {
+            logging::init_cli();
+            backup_cmd::escrow(&data_dir, &out)
+        }
+        Command::Backup(cmd) => {
+            logging::init_cli();
+            backup_cmd::run(&data_dir, cmd).await
         }
         Command::Check(_) => unreachable!("handled before the runtime starts"),
         Command::Version => {

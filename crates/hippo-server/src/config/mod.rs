@@ -4,11 +4,13 @@
 //! in `secrets`; this module holds the types and their defaults.
 
 mod auth;
+mod backup;
 mod load;
 mod secrets;
 mod validate;
 
 pub use auth::AuthConfig;
+pub use backup::BackupConfig;
 pub use hippo_store::StoreKind;
 pub use secrets::KEYRING_ENV;
 use serde::{Deserialize, Serialize};
@@ -56,6 +58,8 @@ pub struct Config {
     /// Search: query bounds, the ranking budget, and per record type the key fields (ranked
     /// higher) and the fields indexed at all.
     pub search: hippo_search::SearchSettings,
+    /// Continuous backup of the embedded store.
+    pub backup: BackupConfig,
     /// An external OpenID Connect identity provider whose bearer JWTs are accepted
     /// (production: Cognito, Okta, Keycloak, Entra ID). Unset: none are.
     #[serde(skip_serializing)]
@@ -213,6 +217,7 @@ impl Default for Config {
             batch_max_bytes: 16 * 1024 * 1024,
             policy: PolicyConfig::default(),
             search: hippo_search::SearchSettings::default(),
+            backup: BackupConfig::default(),
             oidc: None,
         }
     }

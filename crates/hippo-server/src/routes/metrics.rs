@@ -36,6 +36,18 @@ pub async fn metrics(State(s): State<AppState>, caller: Caller) -> Result<Respon
     // beyond the tree means integration broke (or someone inserted it): measured, not assumed.
     let lag = integration_lag_secs(&s, &log, size, now).await?;
     let _ = writeln!(out, "# HELP hippo_audit_integration_lag_seconds Age of the oldest stored event not yet integrated into the tree (0: none).\n# TYPE hippo_audit_integration_lag_seconds gauge\nhippo_audit_integration_lag_seconds{{{label}}} {lag}");
+    if let Some(b) = &s.backup {
+        use std::sync::atomic::Ordering::Relaxed;
+        let last = b.last_success_ms.load(Relaxed);
+        let age = if last == 0 { f64::NAN } else { now.saturating_sub(last as u64) as f64 / 1000.0 };
+        let oldest = b.oldest_unshipped_ms.load(Relaxed);
+        let pending = if oldest == 0 { 0.0 } else { now.saturating_sub(oldest as u64) as f64 / 1000.0 };
+        let _ = writeln!(out, "# HELP hippo_backup_failures_total Backup shipping rounds that failed for some database.\n# TYPE hippo_backup_failures_total counter\nhippo_backup_failures_total {}", b.failures.load(Relaxed));
+        let _ = writeln!(out, "# HELP hippo_backup_objects_shipped_total Backup objects written to every sink.\n# TYPE hippo_backup_objects_shipped_total counter\nhippo_backup_objects_shipped_total {}", b.objects_shipped.load(Relaxed));
+        let _ = writeln!(out, "# HELP hippo_backup_bytes_shipped_total Bytes of backup objects written to every sink.\n# TYPE hippo_backup_bytes_shipped_total counter\nhippo_backup_bytes_shipped_total {}", b.bytes_shipped.load(Relaxed));
+        let _ = writeln!(out, "# HELP hippo_backup_last_success_age_seconds Seconds since the last round that shipped everything pending.\n# TYPE hippo_backup_last_success_age_seconds gauge\nhippo_backup_last_success_age_seconds {age}");
+        let _ = writeln!(out, "# HELP hippo_backup_unshipped_age_seconds Age of the oldest change not yet in every sink (0: none).\n# TYPE hippo_backup_unshipped_age_seconds gauge\nhippo_backup_unshipped_age_seconds {pending}");
+    }
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response())
 }
 

@@ -320,13 +320,94 @@ impl S3Sink {
         Ok(creds)
     }
 
+    /// PUTs `bytes` at `key` with the sink's server-side encryption, and Object Lock in
+    /// COMPLIANCE mode until `retain_until` (RFC 3339) when given.
+    pub async fn put_object(
+        &self,
+        key: &str,
+        content_type: &str,
+        bytes: &[u8],
+        retain_until: Option<&str>,
+    ) -> Result<(), ExportError> {
+        let content_md5 = base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(bytes));
+        // Lowercase names: they are signed as given.
+        let mut headers: Vec<(&'static str, String)> = vec![
+            ("content-md5", content_md5),
+            ("content-type", content_type.to_owned()),
+        ];
+        if let Some(until) = retain_until {
+            headers.push(("x-amz-object-lock-mode", "COMPLIANCE".to_owned()));
+            headers.push(("x-amz-object-lock-retain-until-date", until.to_owned()));
+        }
+        match self.options.sse {
+            ServerSideEncryption::AwsKms => {
+                headers.push(("x-amz-server-side-encryption", "aws:kms".to_owned()));
+                if let Some(id) = &self.options.kms_key_id {
+                    headers.push(("x-amz-server-side-encryption-aws-kms-key-id", id.clone()));
+                }
+            }
+            ServerSideEncryption::Aes256 => {
+                headers.push(("x-amz-server-side-encryption", "AES256".to_owned()));
+            }
+            ServerSideEncryption::None => {}
+        }
+        let creds = self.credentials().await?;
+        let url = {
+            let mut action = self.bucket.put_object(Some(&creds), key);
+            for (name, value) in &headers {
+                action.headers_mut().insert(*name, value.as_str());
+            }
+            action.sign(PRESIGN_TTL)
+        };
+        self.send("put", key, || {
+            let mut req = self
+                .client
+                .put(url.clone())
+                .header("content-length", bytes.len())
+                .body(bytes.to_vec());
+            for (name, value) in &headers {
+                req = req.header(*name, value.as_str());
+            }
+            req
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// The bytes of the object at `key`.
+    pub async fn get_object(&self, key: &str) -> Result<Vec<u8>, ExportError> {
+        let creds = self.credentials().await?;
+        let url = self.bucket.get_object(Some(&creds), key).sign(PRESIGN_TTL);
+        let resp = self.send("get", key, || self.client.get(url.clone())).await?;
+        let bytes = resp.bytes().await.map_err(|e| ExportError::S3Transport {
+            op: "get",
+            key: key.to_owned(),
+            reason: e.without_url().to_string(),
+        })?;
+        Ok(bytes.to_vec())
+    }
+
+    /// Deletes the object at `key` (S3 refuses while its Object Lock date is ahead).
+    pub async fn delete_object(&self, key: &str) -> Result<(), ExportError> {
+        let creds = self.credentials().await?;
+        let url = self.bucket.delete_object(Some(&creds), key).sign(PRESIGN_TTL);
+        self.send("delete", key, || self.client.delete(url.clone()))
+            .await?;
+        Ok(())
+    }
+
+    /// The full key of `name` under the sink's prefix.
+    pub fn key_of(&self, name: &str) -> String {
+        if self.url.prefix.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{}/{name}", self.url.prefix)
+        }
+    }
+
     /// The key of object `name` of `log_id`.
     pub fn key(&self, log_id: &str, name: &str) -> String {
-        if self.url.prefix.is_empty() {
-            format!("{log_id}/{name}")
-        } else {
-            format!("{}/{log_id}/{name}", self.url.prefix)
-        }
+        self.key_of(&format!("{log_id}/{name}"))
     }
 
     /// Sends a request built by `build` (called again for each attempt: presigned URLs are
@@ -370,7 +451,7 @@ impl S3Sink {
     }
 
     /// Every key under `prefix`, following continuation tokens.
-    async fn list(&self, prefix: &str) -> Result<Vec<String>, ExportError> {
+    pub async fn list(&self, prefix: &str) -> Result<Vec<String>, ExportError> {
         let mut keys = Vec::new();
         let mut token: Option<String> = None;
         loop {
@@ -446,142 +527,11 @@ impl ExportSink for S3Sink {
         retain_until: &str,
     ) -> Result<(), ExportError> {
         let key = self.key(log_id, name);
-        let content_md5 = base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(bytes));
-        // Lowercase names: they are signed as given.
-        let mut headers: Vec<(&'static str, String)> = vec![
-            ("content-md5", content_md5),
-            ("content-type", kind.content_type().to_owned()),
-            ("x-amz-object-lock-mode", "COMPLIANCE".to_owned()),
-            (
-                "x-amz-object-lock-retain-until-date",
-                retain_until.to_owned(),
-            ),
-        ];
-        match self.options.sse {
-            ServerSideEncryption::AwsKms => {
-                headers.push(("x-amz-server-side-encryption", "aws:kms".to_owned()));
-                if let Some(id) = &self.options.kms_key_id {
-                    headers.push(("x-amz-server-side-encryption-aws-kms-key-id", id.clone()));
-                }
-            }
-            ServerSideEncryption::Aes256 => {
-                headers.push(("x-amz-server-side-encryption", "AES256".to_owned()));
-            }
-            ServerSideEncryption::None => {}
-        }
-        let creds = self.credentials().await?;
-        let url = {
-            let mut action = self.bucket.put_object(Some(&creds), &key);
-            for (name, value) in &headers {
-                action.headers_mut().insert(*name, value.as_str());
-            }
-            action.sign(PRESIGN_TTL)
-        };
-        self.send("put", &key, || {
-            let mut req = self
-                .client
-                .put(url.clone())
-                .header("content-length", bytes.len())
-                .body(bytes.to_vec());
-            for (name, value) in &headers {
-                req = req.header(*name, value.as_str());
-            }
-            req
-        })
-        .await?;
-        Ok(())
+        self.put_object(&key, kind.content_type(), bytes, Some(retain_until))
+            .await
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn urls_parse() {
-        let u = S3Url::parse("s3://audit-bucket/hippo/prod/").unwrap();
-        assert_eq!(u.bucket, "audit-bucket");
-        assert_eq!(u.prefix, "hippo/prod");
-        assert_eq!(S3Url::parse("s3://audit-bucket").unwrap().prefix, "");
-        assert!(S3Url::parse("s3://Bad_Bucket/x").is_err());
-        assert!(S3Url::parse("https://bucket/x").is_err());
-    }
-
-    #[tokio::test]
-    async fn container_credentials_are_fetched_with_the_token_and_cached() {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let server = tokio::spawn(async move {
-            let mut requests = Vec::new();
-            while let Ok(Ok((mut conn, _))) =
-                tokio::time::timeout(Duration::from_millis(500), listener.accept()).await
-            {
-                let mut buf = vec![0u8; 4096];
-                let n = conn.read(&mut buf).await.unwrap();
-                requests.push(String::from_utf8_lossy(&buf[..n]).into_owned());
-                let body = r#"{"AccessKeyId":"ASIATEMP","SecretAccessKey":"temp-secret","Token":"session-token","Expiration":"2099-01-01T00:00:00Z"}"#;
-                let resp = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                conn.write_all(resp.as_bytes()).await.unwrap();
-            }
-            requests
-        });
-        let sink = S3Sink::with_source(
-            S3Url::parse("s3://audit-bucket").unwrap(),
-            S3Options {
-                endpoint: Some("http://127.0.0.1:9".into()),
-                ..S3Options::default()
-            },
-            CredentialSource::Container {
-                url: Url::parse(&format!("http://{addr}/v2/credentials/x")).unwrap(),
-                token: Some("pod-identity-token".into()),
-                token_file: None,
-                cached: tokio::sync::Mutex::new(None),
-            },
-        )
-        .unwrap();
-        let first = sink.credentials().await.unwrap();
-        let second = sink.credentials().await.unwrap();
-        assert_eq!(first.key(), "ASIATEMP");
-        assert_eq!(first.token(), Some("session-token"));
-        assert_eq!(first, second);
-        let requests = server.await.unwrap();
-        assert_eq!(requests.len(), 1, "cached: {requests:?}");
-        assert!(requests[0]
-            .to_lowercase()
-            .contains("authorization: pod-identity-token"));
-    }
-
-    #[test]
-    fn keys_and_error_codes() {
-        let sink = S3Sink::with_credentials(
-            S3Url::parse("s3://audit-bucket/p").unwrap(),
-            S3Options {
-                endpoint: Some("http://127.0.0.1:9".into()),
-                ..S3Options::default()
-            },
-            Credentials::new("AKIDEXAMPLE", "secret-never-printed"),
-        )
-        .unwrap();
-        assert_eq!(sink.key("default", "b.ndjson"), "p/default/b.ndjson");
-        assert!(!format!("{sink:?}").contains("secret-never-printed"));
-        assert_eq!(
-            error_code("<Error><Code>AccessDenied</Code><Message>x</Message></Error>"),
-            " (AccessDenied)"
-        );
-        assert_eq!(error_code("<Code>a b</Code>"), "");
-        assert!(S3Sink::with_credentials(
-            S3Url::parse("s3://audit-bucket").unwrap(),
-            S3Options {
-                sse: ServerSideEncryption::None,
-                kms_key_id: Some("k".into()),
-                ..S3Options::default()
-            },
-            Credentials::new("a", "b"),
-        )
-        .is_err());
-    }
-}
+#[path = "s3_tests.rs"]
+mod tests;

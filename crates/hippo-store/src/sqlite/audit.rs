@@ -63,7 +63,7 @@ pub fn insert(conn: &Connection, log: &LogCtx, draft: AuditDraft) -> Result<i64,
 }
 
 /// Stores the compact tree the event just advanced.
-fn save_tree(conn: &Connection, tree: &CompactTree) -> Result<(), StoreError> {
+pub(super) fn save_tree(conn: &Connection, tree: &CompactTree) -> Result<(), StoreError> {
     conn.prepare_cached("UPDATE audit_tree SET size = ?1, peaks = ?2 WHERE id = 1")
         .and_then(|mut s| s.execute(params![tree.size() as i64, peaks_to_text(tree)]))
         .map_err(audit_failed)?;

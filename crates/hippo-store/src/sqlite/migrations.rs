@@ -15,6 +15,7 @@ pub const TENANT: &[&str] = &[
     include_str!("migrations/tenant_003_search.sql"),
     include_str!("migrations/tenant_004_search_key.sql"),
     include_str!("migrations/tenant_005_idempotency.sql"),
+    include_str!("migrations/tenant_006_backup_journal.sql"),
 ];
 
 /// Applies every migration newer than the database's `user_version`, each in its own

@@ -5,6 +5,7 @@
 //! destroying a tenant's wrapped key makes its data unreadable (crypto-shredding).
 
 mod audit;
+pub mod backup;
 mod catalog;
 mod conn;
 mod db;
@@ -188,6 +189,22 @@ impl SqliteStore {
                 conn::open(&self.tenant_path(t), &dek, false)
             }
         }
+    }
+
+    /// Every database of this store with its key, for continuous backup (the catalog first).
+    pub fn backup_sources(&self) -> Result<Vec<backup::DbSource>, StoreError> {
+        backup::sources(&backup::Layout::new(&self.data_dir), &self.keyring)
+    }
+
+    /// The wrapped catalog key (the `catalog.key` file): a backup carries it, still wrapped.
+    pub fn catalog_wrapped_key(&self) -> Result<Vec<u8>, StoreError> {
+        let path = self.data_dir.join(CATALOG_KEY);
+        std::fs::read(&path).map_err(|e| StoreError::io(&path, e))
+    }
+
+    /// The key that signs tree heads, which also signs backup manifests.
+    pub fn signing_key(&self) -> Result<AuditSigningKey, StoreError> {
+        Ok(self.keyring.ledger_keys()?.signing)
     }
 
     fn catalog_key(&self) -> Result<keyring::DataKey, StoreError> {
@@ -706,6 +723,10 @@ impl Store for SqliteStore {
 
     fn audit_public_key(&self) -> Result<AuditPublicKey, StoreError> {
         Ok(AuditSigningKey::from_seed(&*self.keyring.audit_signing_seed()?).public_key())
+    }
+
+    fn as_embedded(&self) -> Option<&SqliteStore> {
+        Some(self)
     }
 
     async fn try_exclusive(&self, name: &str) -> Result<Option<ExclusiveGuard>, StoreError> {

@@ -152,6 +152,12 @@ pub fn search(conn: &Connection, req: &SearchRequest) -> Result<SearchPage, Stor
     Ok(page.with_cursor(&hits, more))
 }
 
+/// Re-indexes one record from its current version (a restore re-derives the index this way).
+pub fn reindex_one(conn: &Connection, id: RecordId) -> Result<(), StoreError> {
+    let r = records::get_current(conn, id)?;
+    index(conn, id, &input_of(&r), r.deleted)
+}
+
 /// Re-indexes up to `limit` records after `after` from their current versions (a tombstone
 /// removes its entry), in the caller's write transaction.
 pub fn reindex(
