@@ -13,7 +13,10 @@ use std::collections::BTreeMap;
 pub struct Generation {
     pub db: String,
     pub name: String,
+    /// The valid prefix of the chain.
     pub manifests: Vec<Manifest>,
+    /// The first bad object after that prefix, and what is wrong with it.
+    pub problem: Option<(String, String)>,
 }
 
 impl Generation {
@@ -28,7 +31,7 @@ impl Generation {
     }
     /// The newest moment this generation can restore to, no later than `until`.
     pub fn reach(&self, until: i64) -> Option<i64> {
-        if self.started_ms() > until {
+        if self.manifests.is_empty() || self.started_ms() > until {
             return None;
         }
         Some(self.last_ms().min(until))
@@ -44,33 +47,48 @@ pub struct Inventory {
 }
 
 impl Inventory {
-    /// Reads every manifest under the sink's backup folder and checks it; the first bad one
-    /// refuses the whole inventory, named.
+    /// Reads every manifest under the sink's backup folder and checks it. A generation is
+    /// kept up to its first bad manifest; the bad one is recorded as its problem (`verify`
+    /// fails on any problem, `restore` on one in the generation it needs).
     pub async fn load(sink: &dyn BackupSink, key: &AuditPublicKey) -> Result<Self, BackupError> {
         let names = sink.list(&format!("{}/", manifest::ROOT)).await?;
-        let mut groups: BTreeMap<(String, String), Vec<(u64, Manifest, Vec<u8>)>> = BTreeMap::new();
+        let mut groups: BTreeMap<(String, String), Vec<(u64, String)>> = BTreeMap::new();
         let mut objects = Vec::new();
         for name in &names {
-            let Some((db, generation, index)) = manifest::parse_manifest_name(name) else {
-                objects.push(name.clone());
-                continue;
-            };
-            let bytes = sink.get(name).await?;
-            let m = Manifest::open(&bytes, name, key).map_err(|e| BackupError::refused(name, e))?;
-            groups.entry((db, generation)).or_default().push((index, m, bytes));
+            match manifest::parse_manifest_name(name) {
+                Some((db, generation, index)) => groups.entry((db, generation)).or_default().push((index, name.clone())),
+                None => objects.push(name.clone()),
+            }
         }
         let mut inv = Inventory::default();
         for ((db, generation), mut list) in groups {
-            list.sort_by_key(|(i, _, _)| *i);
-            let (manifests, bytes): (Vec<Manifest>, Vec<Vec<u8>>) =
-                list.into_iter().map(|(_, m, b)| (m, b)).unzip();
-            manifest::check_chain(&manifests, &bytes).map_err(|(i, e)| {
-                BackupError::refused(manifest::manifest_name(&db, &generation, manifests[i].index), e)
-            })?;
+            list.sort();
+            let mut manifests = Vec::new();
+            let mut bytes = Vec::new();
+            let mut problem = None;
+            for (_, name) in &list {
+                let b = sink.get(name).await?;
+                match Manifest::open(&b, name, key) {
+                    Ok(m) => {
+                        manifests.push(m);
+                        bytes.push(b);
+                    }
+                    Err(e) => {
+                        problem = Some((name.clone(), e.to_string()));
+                        break;
+                    }
+                }
+            }
+            if let Err((i, e)) = manifest::check_chain(&manifests, &bytes) {
+                let name = manifest::manifest_name(&db, &generation, manifests[i].index);
+                manifests.truncate(i);
+                problem = Some((name, e.to_string()));
+            }
             inv.dbs.entry(db.clone()).or_default().push(Generation {
                 db,
                 name: generation,
                 manifests,
+                problem,
             });
         }
         let known: std::collections::HashSet<String> = inv
@@ -83,14 +101,35 @@ impl Inventory {
         Ok(inv)
     }
 
-    /// The generation of `db` that reaches furthest toward `until` (ties: the later base).
-    pub fn best(&self, db: &str, until: i64) -> Option<&Generation> {
+    /// The first problem of any generation (what `verify` reports).
+    pub fn first_problem(&self) -> Option<BackupError> {
         self.dbs
-            .get(db)?
+            .values()
+            .flatten()
+            .find_map(|g| g.problem.as_ref())
+            .map(|(o, r)| BackupError::refused(o, r))
+    }
+
+    /// The generation to restore `db` from as of `until`: the one reaching furthest (ties: the
+    /// later base). Refused, naming the object, if that generation is damaged; `None` if no
+    /// backup of `db` reaches back that far.
+    pub fn pick(&self, db: &str, until: i64) -> Result<Option<&Generation>, BackupError> {
+        let Some(gens) = self.dbs.get(db) else { return Ok(None) };
+        let best = gens
             .iter()
             .filter_map(|g| g.reach(until).map(|r| (r, g.started_ms(), g)))
             .max_by_key(|(r, s, _)| (*r, *s))
-            .map(|(_, _, g)| g)
+            .map(|(_, _, g)| g);
+        match best {
+            Some(g) => match &g.problem {
+                Some((o, r)) => Err(BackupError::refused(o, r)),
+                None => Ok(Some(g)),
+            },
+            None => match gens.iter().find_map(|g| g.problem.as_ref()) {
+                Some((o, r)) => Err(BackupError::refused(o, r)),
+                None => Ok(None),
+            },
+        }
     }
 
     /// The newest moment any backup reaches.

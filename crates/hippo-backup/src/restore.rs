@@ -59,7 +59,7 @@ pub async fn restore_into(
     keyring::create_private_dir(staging)?;
     keyring::create_private_dir(&layout.tenants_dir())?;
     let system = LogId::System.to_string();
-    let catalog_gen = inventory.best(&system, until_ms).ok_or_else(|| {
+    let catalog_gen = inventory.pick(&system, until_ms)?.ok_or_else(|| {
         restore_err(format!(
             "no backup of the catalog reaches back to {} (see `hippo backup list`)",
             hippo_core::time_fmt::rfc3339(until_ms)
@@ -105,7 +105,7 @@ pub async fn restore_into(
     };
     for (tenant, data_key) in tenants {
         let name = tenant.to_string();
-        let generation = inventory.best(&name, until_ms).ok_or_else(|| {
+        let generation = inventory.pick(&name, until_ms)?.ok_or_else(|| {
             restore_err(format!(
                 "tenant {name} is in the catalog but no backup of it reaches back to {}",
                 hippo_core::time_fmt::rfc3339(until_ms)

@@ -159,6 +159,20 @@ impl Shipper {
             }
         }
         let pending_since = self.chains.get(&log).map(|c| c.last_ms).unwrap_or(now);
+        // A chain continues only where its last manifest still is in every sink (a prune, or
+        // an operator, may have removed it): otherwise it starts again with a new generation.
+        let mut start_new = start_new;
+        if !start_new {
+            let c = &self.chains[&log];
+            let last = manifest::manifest_name(&log.to_string(), &c.generation, c.next_index - 1);
+            for sink in &self.sinks {
+                if !sink.exists(&last).await {
+                    tracing::warn!(db = %log, sink = %sink.describe(), "the backup chain's last object is gone; starting a new generation");
+                    start_new = true;
+                    break;
+                }
+            }
+        }
         let result = if start_new || catalog {
             self.ship_base(source, start_new, now).await
         } else {
@@ -172,7 +186,12 @@ impl Shipper {
                 }
                 Ok(n)
             }
-            Err(e) => Err((e, pending_since)),
+            Err(e) => {
+                // What reached the sinks of this attempt is unknown: the next round starts a
+                // new generation rather than risk a chain with a hole in it.
+                self.chains.remove(&log);
+                Err((e, pending_since))
+            }
         }
     }
 

@@ -17,6 +17,10 @@ pub trait BackupSink: Send + Sync {
     /// Every name under `prefix`, sorted.
     async fn list(&self, prefix: &str) -> Result<Vec<String>, BackupError>;
     async fn delete(&self, name: &str) -> Result<(), BackupError>;
+    /// Whether `name` exists (an unreadable one counts as absent).
+    async fn exists(&self, name: &str) -> bool {
+        self.get(name).await.is_ok()
+    }
 }
 
 /// Opens `target`: `s3://bucket/prefix[?region=R]` (S3 settings from `s3`, region overridden
@@ -95,6 +99,10 @@ impl BackupSink for DirBackup {
     async fn get(&self, name: &str) -> Result<Vec<u8>, BackupError> {
         let path = self.path(name)?;
         std::fs::read(&path).map_err(|e| io(&path, e))
+    }
+
+    async fn exists(&self, name: &str) -> bool {
+        self.path(name).map(|p| p.is_file()).unwrap_or(false)
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<String>, BackupError> {

@@ -27,6 +27,7 @@ pub fn spawn(config: &Config, data_dir: &Path, store: Arc<dyn Store>) -> Result<
     };
     if cfg.to.is_empty() {
         tracing::warn!("continuous backup is OFF: set backup.to (a directory or s3://bucket/prefix) so a lost disk does not lose PHI (164.308(a)(7))");
+        spawn_journal_trimmer(store.clone());
         return Ok(None);
     }
     let s3 = cfg.s3_options(&config.audit);
@@ -68,6 +69,31 @@ pub fn spawn(config: &Config, data_dir: &Path, store: Arc<dyn Store>) -> Result<
         }
     });
     Ok(Some(BackupJob { status, stop, handle }))
+}
+
+/// Without continuous backup nobody ships the backup journal: empty it every minute so it
+/// does not grow with every write (a later `backup.to` starts from a fresh base anyway).
+fn spawn_journal_trimmer(store: Arc<dyn Store>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            let Some(Ok(sources)) = store.as_embedded().map(|s| s.backup_sources()) else {
+                continue;
+            };
+            let _ = tokio::task::spawn_blocking(move || {
+                for source in sources {
+                    if source.log == hippo_core::LogId::System {
+                        continue;
+                    }
+                    if let Err(e) = source.connect().and_then(|c| hippo_store::sqlite::backup::prune_journal(&c, i64::MAX)) {
+                        tracing::warn!(db = %source.log, error = %e, "could not trim the backup journal");
+                    }
+                }
+            })
+            .await;
+        }
+    });
 }
 
 impl BackupJob {

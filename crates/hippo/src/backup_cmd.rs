@@ -256,6 +256,11 @@ fn list(inv: &Inventory, json: bool) {
             );
         }
     }
+    for g in inv.dbs.values().flatten() {
+        if let Some((object, reason)) = &g.problem {
+            println!("DAMAGED {}/{}: usable up to the object before {object} ({reason})", g.db, g.name);
+        }
+    }
     if !inv.orphans.is_empty() {
         println!("{} object(s) without a manifest (an interrupted upload; ignored).", inv.orphans.len());
     }
@@ -270,6 +275,9 @@ pub async fn verify(
 ) -> Result<(usize, RestoreReport)> {
     let key = keyring.ledger_keys()?.signing.public_key();
     let inv = Inventory::load(sink, &key).await?;
+    if let Some(problem) = inv.first_problem() {
+        return Err(problem.into());
+    }
     let mut objects = 0;
     for g in inv.dbs.values().flatten() {
         for m in &g.manifests {

@@ -108,13 +108,20 @@ async fn drill(data_dir: &Path, args: &DrillArgs, scratch: &Path, started: Insta
         .spawn()
         .context("starting a server on the restored copy")?;
     let _server = ServerGuard(child);
-    let client = crate::https::client(&scratch.join("tls").join("ca.pem"), Some(Duration::from_secs(10)))?;
     let base = format!("https://127.0.0.1:{port}");
     let deadline = Instant::now() + Duration::from_secs(60);
+    // The server writes the restored copy's CA on its first start.
+    let ca = scratch.join("tls").join("ca.pem");
+    let mut client = None;
     loop {
-        if let Ok(r) = client.get(format!("{base}/readyz")).send().await {
-            if r.status().is_success() {
-                break;
+        if client.is_none() && ca.exists() {
+            client = crate::https::client(&ca, Some(Duration::from_secs(10))).ok();
+        }
+        if let Some(c) = &client {
+            if let Ok(r) = c.get(format!("{base}/readyz")).send().await {
+                if r.status().is_success() {
+                    break;
+                }
             }
         }
         if Instant::now() > deadline {
@@ -122,6 +129,7 @@ async fn drill(data_dir: &Path, args: &DrillArgs, scratch: &Path, started: Insta
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let client = client.expect("ready implies a client");
     let mut records_read = 0;
     for (tenant, key) in &keys {
         let page: serde_json::Value = client

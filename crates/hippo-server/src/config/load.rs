@@ -12,6 +12,8 @@ const NON_CONFIG_ENV: &[&str] = &[
     "database_url",
     "test_database_url",
     "test_store",
+    // The passphrase of a keyring escrow copy (`hippo keyring escrow`, `backup restore --escrow`).
+    "escrow_passphrase",
     "bin",
     "log",
     "keyring",

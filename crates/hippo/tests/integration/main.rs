@@ -5,6 +5,8 @@
 //! `every_store` runs the whole binary again on PostgreSQL, so `cargo test` covers both.
 
 mod audit;
+mod backup;
+mod backup_faults;
 mod batch;
 mod connections;
 mod crash;

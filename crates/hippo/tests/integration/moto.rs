@@ -125,7 +125,7 @@ impl Moto {
              \x20       out.append({'key': v['Key'], 'version': v['VersionId'], 'latest': v['IsLatest'],\n\
              \x20           'mode': h.get('ObjectLockMode'), 'until': until.timestamp() if until else None,\n\
              \x20           'sse': h.get('ServerSideEncryption'), 'sha256': hashlib.sha256(body).hexdigest(),\n\
-             \x20           'text': body.decode() if v['IsLatest'] else None})\n\
+             \x20           'text': body.decode(errors='replace') if v['IsLatest'] else None})\n\
              print(json.dumps(out))",
         );
         v.as_array().unwrap().clone()
