@@ -73,6 +73,7 @@ mod tests {
         Generation {
             db: "t".into(),
             name: started.to_string(),
+            problem: None,
             manifests: vec![Manifest {
                 format: FORMAT.into(),
                 deployment: String::new(),
@@ -105,9 +106,11 @@ mod tests {
     fn keeps_newest_daily_monthly_and_locked() {
         let now = 1_780_000_000_000; // mid-2026
         // Two generations a day for 90 days.
-        let gens: Vec<Generation> = (0..180)
+        let mut gens: Vec<Generation> = (0..180)
             .map(|i| generation(now - 90 * DAY + i * DAY / 2, 0))
             .collect();
+        // `now` is 20:26 UTC: the last of those began at 08:26 today; one more an hour ago.
+        gens.push(generation(now - DAY / 24, 0));
         let d = decide(&gens, Policy { daily: 7, monthly: 3 }, now);
         let kept = d.iter().filter(|(_, x)| *x == Decision::Keep).count();
         // 7 daily (the newest of each day) plus up to 3 monthly (some coincide), never fewer than 7.
