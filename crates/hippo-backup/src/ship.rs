@@ -47,6 +47,9 @@ pub struct ShipStatus {
     pub failures: AtomicU64,
     /// When the last round that shipped everything pending ended (ms since the epoch).
     pub last_success_ms: AtomicI64,
+    /// The newest audit event in every sink (ms; 0: none yet): with the time of the newest
+    /// acknowledged write, the recovery point actually achieved.
+    pub newest_shipped_event_ms: AtomicI64,
     /// The oldest change not yet in every sink, as of the last round (ms; 0: none).
     pub oldest_unshipped_ms: AtomicI64,
     pub last_error: Mutex<Option<String>>,
@@ -269,6 +272,9 @@ impl Shipper {
         // Object first, manifest last: an object without its manifest does not count.
         self.put_everywhere(&m.object_name(), bytes, until).await?;
         self.put_everywhere(&m.manifest_name(), &manifest_bytes, until).await?;
+        self.status
+            .newest_shipped_event_ms
+            .fetch_max(m.position.newest_event_ms, Ordering::Relaxed);
         let chain = self.chains.get_mut(log).expect("chain exists");
         chain.next_index += 1;
         chain.prev = Some(manifest_bytes);

@@ -53,6 +53,11 @@ pub struct BenchArgs {
     /// ingested by an earlier run).
     #[arg(long)]
     pub no_ingest: bool,
+    /// Backup benchmark instead (bare store): create throughput without the backup journal,
+    /// with it, and while shipping every second (ratios in one run), the recovery point under
+    /// that load, then the restore time of a backup holding --records more records.
+    #[arg(long, conflicts_with = "search")]
+    pub backup: bool,
     /// Write the generated corpus to this file as NDJSON (for `POST /v1/records:batch` or
     /// other tools) and exit.
     #[arg(long, value_name = "FILE")]
@@ -69,6 +74,11 @@ pub(crate) struct Phase {
 }
 
 impl Phase {
+    /// Successful operations per second.
+    pub(crate) fn rate(&self) -> f64 {
+        self.ops as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
     pub(crate) fn print(&mut self) {
         self.latencies_us.sort_unstable();
         let pct = |p: f64| {
@@ -159,6 +169,9 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     }
     if args.search {
         return crate::search_bench::run(&args, http_clients(&args)?).await;
+    }
+    if args.backup {
+        return crate::backup_bench::run(&args).await;
     }
     println!(
         "hippo bench: {} clients, {} s per phase, {}-byte bodies, target {}",

@@ -98,6 +98,8 @@ async fn drill(data_dir: &Path, args: &DrillArgs, scratch: &Path, started: Insta
     }
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let exe = std::env::current_exe().context("locating this hippo binary")?;
+    let log_path = scratch.with_extension("serve.log");
+    let log = std::fs::File::create(&log_path)?;
     let child = std::process::Command::new(exe)
         .arg("--data-dir")
         .arg(scratch)
@@ -105,6 +107,7 @@ async fn drill(data_dir: &Path, args: &DrillArgs, scratch: &Path, started: Insta
         .env("HIPPO_LOG__LEVEL", "warn")
         .env_remove("HIPPO_BACKUP__TO")
         .stdout(std::process::Stdio::null())
+        .stderr(log)
         .spawn()
         .context("starting a server on the restored copy")?;
     let _server = ServerGuard(child);
@@ -125,7 +128,8 @@ async fn drill(data_dir: &Path, args: &DrillArgs, scratch: &Path, started: Insta
             }
         }
         if Instant::now() > deadline {
-            bail!("the server on the restored copy did not become ready within 60 s");
+            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+            bail!("the server on the restored copy did not become ready within 60 s; its log:\n{log}");
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -157,6 +161,7 @@ async fn drill(data_dir: &Path, args: &DrillArgs, scratch: &Path, started: Insta
         }
     }
     let rto_secs = started.elapsed().as_secs_f64();
+    let _ = std::fs::remove_file(&log_path);
     let newest = report.newest_event_ms();
     let rpo_secs = if newest == 0 { 0.0 } else { (started_ms - newest).max(0) as f64 / 1000.0 };
     Ok(Outcome { rto_secs, restore_secs, rpo_secs, records_read, report })

@@ -1,6 +1,7 @@
 //! The `hippo` command line: parses arguments, loads configuration, and wires the crates together.
 
 mod audit_cmd;
+mod backup_bench;
 mod backup_cmd;
 mod bench;
 mod cli;
