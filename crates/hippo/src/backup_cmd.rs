@@ -44,6 +44,16 @@ pub enum BackupCommand {
         at: Option<String>,
         #[command(flatten)]
         keys: KeyArgs,
+        /// Check this store's database instead of reading a backup: a PostgreSQL database
+        /// restored from an RDS snapshot or to a point in time (connection as for `serve`),
+        /// against the sealed audit batches and signed tree heads exported from it
+        /// (--audit-export): no exported event missing or changed.
+        #[arg(long, value_name = "sqlite|postgres", requires = "audit_export")]
+        store: Option<hippo_store::StoreKind>,
+        /// The audit export to check the database against (what `audit.export_url` or
+        /// `hippo audit export --to` wrote).
+        #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX", requires = "store")]
+        audit_export: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -150,7 +160,10 @@ pub async fn run(data_dir: &Path, cmd: BackupCommand) -> Result<()> {
             list(&inv, json);
             Ok(())
         }
-        BackupCommand::Verify { from, at, keys, json } => {
+        BackupCommand::Verify { store: Some(kind), audit_export: Some(export), json, .. } => {
+            verify_database(data_dir, kind, &export, json).await
+        }
+        BackupCommand::Verify { from, at, keys, json, .. } => {
             let sink = open_sink_for(&from, data_dir)?;
             let keyring = keyring(&keys, data_dir)?;
             let scratch = scratch_dir(data_dir)?;
@@ -180,6 +193,52 @@ pub async fn run(data_dir: &Path, cmd: BackupCommand) -> Result<()> {
         }
         BackupCommand::Prune { from, dry_run } => prune(data_dir, &from, dry_run).await,
         BackupCommand::Drill(args) => crate::drill::run(data_dir, args).await,
+    }
+}
+
+/// `backup verify --store S --audit-export DEST`: every log of the database against its export.
+async fn verify_database(data_dir: &Path, kind: hippo_store::StoreKind, export: &str, json: bool) -> Result<()> {
+    let flags = FlagOverrides {
+        store: Some(kind),
+        ..FlagOverrides::default()
+    };
+    let cfg = hippo_server::Config::load(data_dir, &flags)?;
+    let store: std::sync::Arc<dyn hippo_store::Store> = match kind {
+        hippo_store::StoreKind::Postgres => std::sync::Arc::new(hippo_server::init::connect_postgres(data_dir, &cfg).await?),
+        hippo_store::StoreKind::Sqlite => std::sync::Arc::new(SqliteStore::open(data_dir)?),
+    };
+    let sink = hippo_store::export::open_sink(export, &cfg.audit.s3_options())?;
+    let mut logs = vec![hippo_core::LogId::System];
+    logs.extend(store.list_tenants().await?.into_iter().map(|t| hippo_core::LogId::Tenant(t.id)));
+    let mut failed = None;
+    for log in &logs {
+        let c = hippo_store::continuity::check(store.as_ref(), log, sink.as_ref()).await?;
+        if json {
+            println!("{}", serde_json::to_string(&c)?);
+        } else {
+            println!(
+                "log {}: {} batch(es), {} exported event(s) found unchanged, {} signed head(s) recomputed, {} event(s) since the export{}",
+                c.log,
+                c.batches_checked,
+                c.events_checked,
+                c.tree_heads_checked,
+                c.events_after_export,
+                c.problem.as_ref().map(|p| format!("\n  PROBLEM: {p}")).unwrap_or_default()
+            );
+        }
+        if failed.is_none() {
+            failed = c.problem.clone();
+        }
+    }
+    store.shutdown().await;
+    match failed {
+        Some(p) => bail!("the database is not continuous with its audit export: {p}"),
+        None => {
+            if !json {
+                println!("database verified against its audit export: OK");
+            }
+            Ok(())
+        }
     }
 }
 

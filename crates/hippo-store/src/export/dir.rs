@@ -80,4 +80,24 @@ impl ExportSink for DirSink {
         std::fs::create_dir_all(&dir).map_err(|e| ExportError::io(&dir, e))?;
         write_sealed(&dir.join(name), bytes)
     }
+
+    async fn names(&self, log_id: &str) -> Result<Vec<String>, ExportError> {
+        let dir = self.log_dir(log_id);
+        let mut out: Vec<String> = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().to_string())
+                .filter(|n| !n.ends_with(".partial"))
+                .collect(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(ExportError::io(&dir, e)),
+        };
+        out.sort();
+        Ok(out)
+    }
+
+    async fn read(&self, log_id: &str, name: &str) -> Result<Vec<u8>, ExportError> {
+        let path = self.log_dir(log_id).join(name);
+        std::fs::read(&path).map_err(|e| ExportError::io(&path, e))
+    }
 }

@@ -109,6 +109,13 @@ pub trait ExportSink: Send + Sync {
         bytes: &[u8],
         retain_until: &str,
     ) -> Result<(), ExportError>;
+
+    /// The names of `log_id`'s objects (base names, sorted): for checking a database against
+    /// what was exported from it.
+    async fn names(&self, log_id: &str) -> Result<Vec<String>, ExportError>;
+
+    /// The bytes of `log_id`'s object `name`.
+    async fn read(&self, log_id: &str, name: &str) -> Result<Vec<u8>, ExportError>;
 }
 
 /// The stem of the objects of the batch `first..=last`.

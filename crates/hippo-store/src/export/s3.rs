@@ -530,6 +530,22 @@ impl ExportSink for S3Sink {
         self.put_object(&key, kind.content_type(), bytes, Some(retain_until))
             .await
     }
+
+    async fn names(&self, log_id: &str) -> Result<Vec<String>, ExportError> {
+        let prefix = self.key(log_id, "");
+        let mut out: Vec<String> = self
+            .list(&prefix)
+            .await?
+            .into_iter()
+            .filter_map(|k| k.strip_prefix(&prefix).map(str::to_owned))
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
+    async fn read(&self, log_id: &str, name: &str) -> Result<Vec<u8>, ExportError> {
+        self.get_object(&self.key(log_id, name)).await
+    }
 }
 
 #[cfg(test)]

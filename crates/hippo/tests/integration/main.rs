@@ -6,6 +6,7 @@
 
 mod audit;
 mod backup;
+mod backup_continuity;
 mod backup_faults;
 mod batch;
 mod connections;

@@ -203,6 +203,12 @@ impl ExportSink for CrashBeforeManifest {
             .put_sealed(log_id, name, kind, bytes, retain_until)
             .await
     }
+    async fn names(&self, log_id: &str) -> Result<Vec<String>, ExportError> {
+        self.inner.names(log_id).await
+    }
+    async fn read(&self, log_id: &str, name: &str) -> Result<Vec<u8>, ExportError> {
+        self.inner.read(log_id, name).await
+    }
 }
 
 #[tokio::test]
