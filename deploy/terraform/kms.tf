@@ -379,3 +379,58 @@ resource "aws_kms_alias" "backup_dr" {
   name          = "alias/${local.prefix}-backup"
   target_key_id = aws_kms_key.backup_dr.key_id
 }
+
+# The DR region's key for the replica of the keyring escrow secret (secrets.tf): a replica is
+# encrypted under a key of its own region.
+data "aws_iam_policy_document" "kms_secrets_dr" {
+  statement {
+    sid       = "AccountAdministers"
+    actions   = ["kms:*"]
+    resources = ["*"]
+
+    principals {
+      type        = "AWS"
+      identifiers = [local.account_root_arn]
+    }
+  }
+
+  statement {
+    sid       = "SecretsManagerUsesKeyForThisAccount"
+    actions   = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:CreateGrant", "kms:DescribeKey"]
+    resources = ["*"]
+
+    principals {
+      type        = "AWS"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["secretsmanager.${var.dr_region}.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:CallerAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_kms_key" "secrets_dr" {
+  provider = aws.dr
+
+  description             = "${local.prefix} Secrets Manager replicas (disaster-recovery region)"
+  enable_key_rotation     = true
+  rotation_period_in_days = 365
+  deletion_window_in_days = 30
+  policy                  = data.aws_iam_policy_document.kms_secrets_dr.json
+}
+
+resource "aws_kms_alias" "secrets_dr" {
+  provider = aws.dr
+
+  name          = "alias/${local.prefix}-secrets"
+  target_key_id = aws_kms_key.secrets_dr.key_id
+}

@@ -89,3 +89,8 @@ output "dbadmin_security_group_id" {
   description = "Security group for break-glass CloudShell VPC sessions that need psql."
   value       = aws_security_group.dbadmin.id
 }
+
+output "keyring_escrow_secret_arn" {
+  description = "Secret holding the passphrase-sealed escrow copy of the keyring (replicated to dr_region); put once with `hippo keyring escrow`"
+  value       = aws_secretsmanager_secret.keyring_escrow.arn
+}

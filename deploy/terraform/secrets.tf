@@ -65,3 +65,22 @@ resource "aws_secretsmanager_secret" "keyring" {
   kms_key_id              = aws_kms_key.secrets.arn
   recovery_window_in_days = 30
 }
+
+# The keyring's escrow copy (`hippo keyring escrow`: the keyring sealed to a recovery passphrase
+# with Argon2id and AES-256-GCM), replicated to dr_region under that region's own CMK, so that a
+# region's loss (and with it the keyring secret above) does not make every backup noise. No hippo
+# task can read it (no IAM grant in iam.tf): only the break-glass recovery role of the key-custody
+# procedure. The passphrase is kept apart from AWS (split between two custodians). The value is
+# put once, like the keyring's (docs/deploy.md, step 4, and "Backup, restore and DR drill").
+# hippo:ignore HIPPO-AWS-SM-002 reason="an escrow copy of the keyring, replaced only when the keyring is (a documented manual procedure); automatic rotation would desynchronise it from the keyring it recovers" until=2027-06-30
+resource "aws_secretsmanager_secret" "keyring_escrow" {
+  name                    = "${local.prefix}/keyring-escrow"
+  description             = "hippo: keyring sealed to a recovery passphrase (hippo keyring escrow), for restores after a region loss; replicated to the DR region"
+  kms_key_id              = aws_kms_key.secrets.arn
+  recovery_window_in_days = 30
+
+  replica {
+    region     = var.dr_region
+    kms_key_id = aws_kms_key.secrets_dr.arn
+  }
+}

@@ -435,11 +435,17 @@ async fn prune(data_dir: &Path, from: &FromArgs, dry_run: bool) -> Result<()> {
 
 /// `hippo keyring escrow --out FILE`: the keyring sealed to the passphrase in
 /// HIPPO_ESCROW_PASSPHRASE (Argon2id + AES-256-GCM).
-pub fn escrow(data_dir: &Path, out: &Path) -> Result<()> {
+pub fn escrow(data_dir: &Path, out: &Path, keyring_file: Option<&Path>) -> Result<()> {
     let pass = std::env::var(PASSPHRASE_ENV).with_context(|| {
         format!("set {PASSPHRASE_ENV} to the recovery passphrase (at least {} characters)", hippo_store::escrow::MIN_PASSPHRASE_CHARS)
     })?;
-    let keyring = config(data_dir).load_keyring(data_dir)?;
+    let keyring = keyring(
+        &KeyArgs {
+            keyring: keyring_file.map(Path::to_path_buf),
+            escrow: None,
+        },
+        data_dir,
+    )?;
     let sealed = hippo_store::escrow::seal(&keyring, &pass)?;
     if out.exists() {
         bail!("{} exists; choose a new file (an escrow copy is never overwritten)", out.display());

@@ -96,6 +96,10 @@ pub enum KeyringCommand {
         /// The file to write (mode 600; never overwritten).
         #[arg(long, value_name = "FILE")]
         out: std::path::PathBuf,
+        /// The keyring to seal [default: the data directory's, or its configured keyring_file
+        /// / HIPPO_KEYRING].
+        #[arg(long, value_name = "FILE")]
+        keyring: Option<std::path::PathBuf>,
     },
 }
 

@@ -87,9 +87,9 @@ async fn run(cli: Cli) -> Result<()> {
             eprintln!("A new keyring is on stdout: store it in your secret store (never in a repository or a log); every instance of one deployment must use the same keyring.");
             Ok(())
         }
-        Command::Keyring(cli::KeyringCommand::Escrow { out }) => {
+        Command::Keyring(cli::KeyringCommand::Escrow { out, keyring }) => {
             logging::init_cli();
-            backup_cmd::escrow(&data_dir, &out)
+            backup_cmd::escrow(&data_dir, &out, keyring.as_deref())
         }
         Command::Backup(cmd) => {
             logging::init_cli();

@@ -175,6 +175,20 @@ fn log_settings_are_typed() {
 }
 
 #[test]
+fn the_backup_example_in_the_deployment_guide_parses_and_validates() {
+    let guide = include_str!("../../../../docs/deploy.md");
+    let start = guide
+        .find("```toml\n[backup]")
+        .expect("the guide shows a [backup] example")
+        + 8;
+    let len = guide[start..].find("```").unwrap();
+    let config: Config = toml::from_str(&guide[start..start + len]).expect("the example parses");
+    config.backup.validate().expect("the example validates");
+    assert_eq!(config.backup.to.len(), 2);
+    assert_eq!(config.backup.interval_secs, 1);
+}
+
+#[test]
 fn the_oidc_example_in_the_deployment_guide_parses_and_validates() {
     let guide = include_str!("../../../../docs/deploy.md");
     let start = guide

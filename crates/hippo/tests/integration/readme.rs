@@ -134,4 +134,11 @@ fn readme_commands_run_as_written_on_a_fresh_data_directory() {
         stdout.contains("\"allowed\": true"),
         "policy explain answers: {stdout}"
     );
+    assert!(
+        stdout.contains("backup verified: OK") && stdout.contains("drill passed"),
+        "the backup is verified and drilled: {stdout}"
+    );
+    assert!(stdout.contains("RTO") && stdout.contains("RPO"), "{stdout}");
+    let escrow = std::fs::read_to_string(work.join("keyring-escrow.json")).unwrap();
+    assert!(escrow.contains("hippo-keyring-escrow/1"), "{escrow}");
 }
