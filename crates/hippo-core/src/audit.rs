@@ -77,10 +77,17 @@ pub enum Action {
     /// An operator rebuilt a tenant's search index from its records (`hippo search reindex`).
     #[serde(rename = "search.reindex")]
     SearchReindex,
+    /// An operator exported a tenant's records and audit log as a sealed archive
+    /// (`hippo tenant export`), one event per page of records read.
+    #[serde(rename = "tenant.export")]
+    TenantExport,
+    /// An operator imported a tenant from a verified archive (`hippo tenant import`).
+    #[serde(rename = "tenant.import")]
+    TenantImport,
 }
 
 impl Action {
-    pub const ALL: [Action; 28] = [
+    pub const ALL: [Action; 30] = [
         Action::RecordCreate,
         Action::RecordRead,
         Action::RecordUpdate,
@@ -109,6 +116,8 @@ impl Action {
         Action::PolicyExplain,
         Action::ApiKeyRotate,
         Action::SearchReindex,
+        Action::TenantExport,
+        Action::TenantImport,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -141,6 +150,8 @@ impl Action {
             Action::PolicyExplain => "policy.explain",
             Action::ApiKeyRotate => "apikey.rotate",
             Action::SearchReindex => "search.reindex",
+            Action::TenantExport => "tenant.export",
+            Action::TenantImport => "tenant.import",
         }
     }
 
@@ -162,7 +173,7 @@ impl Action {
             | Action::SearchReindex => "record",
             Action::ApiKeyCreate | Action::ApiKeyList | Action::ApiKeyRevoke => "apikey",
             Action::AuditRead => "audit",
-            Action::TenantCreate => "tenant",
+            Action::TenantCreate | Action::TenantExport | Action::TenantImport => "tenant",
             Action::AuditRetentionOverride => "configuration",
             Action::AuthFailed => "credential",
             Action::UserCreate | Action::UserList | Action::UserDisable | Action::UserResetMfa => {

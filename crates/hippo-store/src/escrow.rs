@@ -62,16 +62,24 @@ fn derive(passphrase: &str, kdf: &KdfParams) -> Result<Zeroizing<[u8; 32]>, Stor
     Ok(key)
 }
 
-fn aad(kdf: &KdfParams) -> Vec<u8> {
-    format!("{FORMAT}|{}|{}|{}|{}|{}", kdf.alg, kdf.m_kib, kdf.t, kdf.p, kdf.salt).into_bytes()
+fn aad(format: &str, kdf: &KdfParams) -> Vec<u8> {
+    format!("{format}|{}|{}|{}|{}|{}", kdf.alg, kdf.m_kib, kdf.t, kdf.p, kdf.salt).into_bytes()
 }
 
-/// Seals `keyring` to `passphrase`.
-pub fn seal(keyring: &Keyring, passphrase: &str) -> Result<EscrowFile, StoreError> {
-    seal_with(keyring, passphrase, 65_536, 3)
+/// Bytes sealed to a passphrase: the KDF parameters, nonce and ciphertext.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Sealed {
+    pub kdf: KdfParams,
+    pub nonce: String,
+    pub ciphertext: String,
 }
 
-fn seal_with(keyring: &Keyring, passphrase: &str, m_kib: u32, t: u32) -> Result<EscrowFile, StoreError> {
+/// Seals `plain` to `passphrase`, bound to `format` (a file of one format never opens as another).
+pub fn seal_bytes(format: &str, plain: &[u8], passphrase: &str) -> Result<Sealed, StoreError> {
+    seal_bytes_with(format, plain, passphrase, 65_536, 3)
+}
+
+fn seal_bytes_with(format: &str, plain: &[u8], passphrase: &str, m_kib: u32, t: u32) -> Result<Sealed, StoreError> {
     if passphrase.chars().count() < MIN_PASSPHRASE_CHARS {
         return Err(bad(&format!(
             "the passphrase must have at least {MIN_PASSPHRASE_CHARS} characters"
@@ -87,22 +95,45 @@ fn seal_with(keyring: &Keyring, passphrase: &str, m_kib: u32, t: u32) -> Result<
     };
     let key = derive(passphrase, &kdf)?;
     let nonce: [u8; 12] = random::bytes()?;
-    let json = keyring.to_json();
     let ct = Aes256Gcm::new_from_slice(key.as_slice())
         .expect("32-byte key")
-        .encrypt(
-            Nonce::from_slice(&nonce),
-            Payload {
-                msg: json.as_bytes(),
-                aad: &aad(&kdf),
-            },
-        )
+        .encrypt(Nonce::from_slice(&nonce), Payload { msg: plain, aad: &aad(format, &kdf) })
         .map_err(|_| bad("sealing failed"))?;
-    Ok(EscrowFile {
-        format: FORMAT.into(),
+    Ok(Sealed {
         kdf,
         nonce: STANDARD.encode(nonce),
         ciphertext: STANDARD.encode(ct),
+    })
+}
+
+/// Opens what [`seal_bytes`] sealed; `source` names it in errors.
+pub fn open_bytes(format: &str, sealed: &Sealed, passphrase: &str, source: &str) -> Result<Zeroizing<Vec<u8>>, StoreError> {
+    let key = derive(passphrase, &sealed.kdf)?;
+    let nonce = STANDARD.decode(&sealed.nonce).map_err(|_| bad("malformed nonce"))?;
+    if nonce.len() != 12 {
+        return Err(bad("malformed nonce"));
+    }
+    let ct = STANDARD.decode(&sealed.ciphertext).map_err(|_| bad("malformed ciphertext"))?;
+    Aes256Gcm::new_from_slice(key.as_slice())
+        .expect("32-byte key")
+        .decrypt(Nonce::from_slice(&nonce), Payload { msg: &ct, aad: &aad(format, &sealed.kdf) })
+        .map(Zeroizing::new)
+        .map_err(|_| bad(&format!("{source} does not open with this passphrase (wrong passphrase or a damaged file)")))
+}
+
+/// Seals `keyring` to `passphrase`.
+pub fn seal(keyring: &Keyring, passphrase: &str) -> Result<EscrowFile, StoreError> {
+    seal_with(keyring, passphrase, 65_536, 3)
+}
+
+fn seal_with(keyring: &Keyring, passphrase: &str, m_kib: u32, t: u32) -> Result<EscrowFile, StoreError> {
+    let json = keyring.to_json();
+    let sealed = seal_bytes_with(FORMAT, json.as_bytes(), passphrase, m_kib, t)?;
+    Ok(EscrowFile {
+        format: FORMAT.into(),
+        kdf: sealed.kdf,
+        nonce: sealed.nonce,
+        ciphertext: sealed.ciphertext,
         audit_key_fingerprint: keyring
             .ledger_keys()?
             .signing
@@ -119,24 +150,12 @@ pub fn open(text: &str, passphrase: &str, source: &str) -> Result<Keyring, Store
     if file.format != FORMAT {
         return Err(bad(&format!("{source} has format {:?}, expected {FORMAT}", file.format)));
     }
-    let key = derive(passphrase, &file.kdf)?;
-    let nonce = STANDARD.decode(&file.nonce).map_err(|_| bad("malformed nonce"))?;
-    if nonce.len() != 12 {
-        return Err(bad("malformed nonce"));
-    }
-    let ct = STANDARD.decode(&file.ciphertext).map_err(|_| bad("malformed ciphertext"))?;
-    let json = Zeroizing::new(
-        Aes256Gcm::new_from_slice(key.as_slice())
-            .expect("32-byte key")
-            .decrypt(
-                Nonce::from_slice(&nonce),
-                Payload {
-                    msg: &ct,
-                    aad: &aad(&file.kdf),
-                },
-            )
-            .map_err(|_| bad(&format!("{source} does not open with this passphrase (wrong passphrase or a damaged file)")))?,
-    );
+    let sealed = Sealed {
+        kdf: file.kdf,
+        nonce: file.nonce,
+        ciphertext: file.ciphertext,
+    };
+    let json = open_bytes(FORMAT, &sealed, passphrase, source)?;
     let text = std::str::from_utf8(&json).map_err(|_| bad("sealed content is not text"))?;
     Keyring::from_json(text, source)
 }

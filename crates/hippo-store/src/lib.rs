@@ -23,6 +23,7 @@ pub mod search;
 pub mod sql;
 pub mod sqlite;
 pub mod store;
+pub mod tenant_archive;
 
 pub use error::StoreError;
 pub use idempotency::{BatchItem, BatchOutcome};

@@ -282,6 +282,26 @@ pub trait Store: crate::identity::IdentityStore + Send + Sync + 'static {
         audit: AuditDraft,
     ) -> Result<IntegrityScan, StoreError>;
 
+    /// Every version of up to `limit` records after `after`, in id order, exactly as stored:
+    /// a page of an operator's tenant export (`hippo tenant export`); audited as one event.
+    async fn export_versions(
+        &self,
+        tenant: &TenantId,
+        after: Option<RecordId>,
+        limit: usize,
+        audit: AuditDraft,
+    ) -> Result<crate::tenant_archive::VersionPage, StoreError>;
+
+    /// Writes archived versions into `tenant` as they were (ids, versions, times, authors),
+    /// in order, each checked against its hash, and indexes them for search; a record the
+    /// tenant already holds refuses the whole call. Audited as one event.
+    async fn import_versions(
+        &self,
+        tenant: &TenantId,
+        versions: Vec<crate::tenant_archive::ArchivedVersion>,
+        audit: AuditDraft,
+    ) -> Result<usize, StoreError>;
+
     /// Re-indexes up to `limit` records after `after`, in id order, from their current
     /// versions under this process's search settings (after an upgrade that changed the index,
     /// or a change of `[search.types]`); audited as one event per page.

@@ -109,4 +109,28 @@ pub enum TenantCommand {
     Create { name: String },
     /// List tenants.
     List,
+    /// Write one tenant's records (every version) and audit log (with its signed tree heads)
+    /// as an archive sealed to the passphrase in HIPPO_ARCHIVE_PASSPHRASE (Argon2id,
+    /// AES-256-GCM) and signed by this deployment's audit key: for moving the tenant to
+    /// another Hippo (either store) or handing it over at off-boarding.
+    Export {
+        #[arg(long)]
+        tenant: hippo_core::TenantId,
+        /// The archive file to write (mode 600; never overwritten).
+        #[arg(long, value_name = "FILE")]
+        out: std::path::PathBuf,
+    },
+    /// Import a tenant from an archive (`hippo tenant export`), after checking its signature,
+    /// every version's hash and its audit log against its signed heads; refused if the tenant
+    /// exists here. The archived log is recorded (size, root, signer) in the new tenant's first
+    /// events; keep the archive as the evidence of the history before the move.
+    Import {
+        /// The archive file.
+        #[arg(value_name = "FILE")]
+        file: std::path::PathBuf,
+        /// The fingerprint of the key that must have signed it (`hippo audit pubkey` on the
+        /// exporting deployment, passed on out of band).
+        #[arg(long, value_name = "SHA256:...")]
+        expect_key: Option<String>,
+    },
 }

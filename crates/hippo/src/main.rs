@@ -14,6 +14,7 @@ mod logging;
 mod people_cmd;
 mod records_cmd;
 mod search_bench;
+mod tenant_move;
 
 use anyhow::{Context, Result};
 use clap::Parser;
@@ -193,6 +194,12 @@ async fn tenant(data_dir: &Path, cmd: TenantCommand) -> Result<()> {
                 for t in store.list_tenants().await? {
                     println!("{}\t{}", t.id, hippo_core::time_fmt::rfc3339(t.created_at_ms));
                 }
+            }
+            TenantCommand::Export { tenant, out } => {
+                tenant_move::export(data_dir, store.as_ref(), &tenant, &out).await?
+            }
+            TenantCommand::Import { file, expect_key } => {
+                tenant_move::import(store.as_ref(), &file, expect_key.as_deref()).await?
             }
         }
         Ok(())

@@ -14,6 +14,8 @@ const NON_CONFIG_ENV: &[&str] = &[
     "test_store",
     // The passphrase of a keyring escrow copy (`hippo keyring escrow`, `backup restore --escrow`).
     "escrow_passphrase",
+    // The passphrase of a tenant archive (`hippo tenant export`, `hippo tenant import`).
+    "archive_passphrase",
     "bin",
     "log",
     "keyring",

@@ -718,6 +718,39 @@ impl Store for PgStore {
         .await
     }
 
+    async fn export_versions(
+        &self,
+        tenant: &TenantId,
+        after: Option<RecordId>,
+        limit: usize,
+        audit: AuditDraft,
+    ) -> Result<crate::tenant_archive::VersionPage, StoreError> {
+        let t = tenant.clone();
+        self.in_tenant(
+            tenant,
+            audit,
+            move |c| Box::pin(async move { records::versions_page(c, &t, after, limit).await }),
+            crate::tenant_archive::describe_export,
+        )
+        .await
+    }
+
+    async fn import_versions(
+        &self,
+        tenant: &TenantId,
+        versions: Vec<crate::tenant_archive::ArchivedVersion>,
+        audit: AuditDraft,
+    ) -> Result<usize, StoreError> {
+        let t = tenant.clone();
+        self.in_tenant(
+            tenant,
+            audit,
+            move |c| Box::pin(async move { records::import_versions(c, &t, &versions).await }),
+            crate::tenant_archive::describe_import,
+        )
+        .await
+    }
+
     async fn reindex_search(
         &self,
         tenant: &TenantId,

@@ -379,6 +379,110 @@ pub(super) async fn ids_after(
     .map_err(errors::db)
 }
 
+/// Every version of up to `limit` records after `after`, in id and version order, unchecked.
+pub async fn versions_page(
+    c: &mut PgConnection,
+    t: &TenantId,
+    after: Option<RecordId>,
+    limit: usize,
+) -> Result<crate::tenant_archive::VersionPage, StoreError> {
+    let ids = ids_after(c, t, after, limit).await?;
+    let Some(last) = ids.last() else {
+        return Ok(Default::default());
+    };
+    let sql = format!(
+        "{SELECT_VERSION} WHERE v.tenant_id = $1 AND v.record_id > $2 AND v.record_id <= $3 ORDER BY v.record_id, v.version"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(t.as_str())
+        .bind(after.map(|a| a.to_string()).unwrap_or_default())
+        .bind(last)
+        .fetch_all(&mut *c)
+        .await
+        .map_err(errors::db)?;
+    let versions = rows
+        .iter()
+        .map(|r| row_to_stored(r).map(Into::into))
+        .collect::<Result<Vec<_>, _>>()?;
+    let next = if ids.len() == limit {
+        Some(crate::record_rules::stored_id(last)?)
+    } else {
+        None
+    };
+    Ok(crate::tenant_archive::VersionPage { versions, next })
+}
+
+/// Writes archived versions as they were (see [`crate::Store::import_versions`]).
+pub async fn import_versions(
+    c: &mut PgConnection,
+    t: &TenantId,
+    versions: &[crate::tenant_archive::ArchivedVersion],
+) -> Result<usize, StoreError> {
+    for v in versions {
+        v.check()?;
+        let id = v.id()?;
+        if v.version == 1 {
+            if head(c, t, id).await?.is_some() {
+                return Err(StoreError::Corrupt(format!("record {id} is already in this tenant")));
+            }
+            sqlx::query(
+                "INSERT INTO hippo.records (tenant_id, id, record_type, subject, version, deleted, created_at_ms, created_by, updated_at_ms, updated_by)
+                 VALUES ($1, $2, $3, $4, 1, $5, $6, $7, $8, $9)",
+            )
+            .bind(t.as_str())
+            .bind(&v.record_id)
+            .bind(&v.record_type)
+            .bind(&v.subject)
+            .bind(v.deleted)
+            .bind(v.created_at_ms)
+            .bind(&v.created_by)
+            .bind(v.written_at_ms)
+            .bind(&v.written_by)
+            .execute(&mut *c)
+            .await
+            .map_err(errors::db)?;
+        } else {
+            let moved = sqlx::query(
+                "UPDATE hippo.records SET subject = $3, version = $4, deleted = $5, updated_at_ms = $6, updated_by = $7
+                 WHERE tenant_id = $1 AND id = $2 AND version = $4 - 1",
+            )
+            .bind(t.as_str())
+            .bind(&v.record_id)
+            .bind(&v.subject)
+            .bind(v.version)
+            .bind(v.deleted)
+            .bind(v.written_at_ms)
+            .bind(&v.written_by)
+            .execute(&mut *c)
+            .await
+            .map_err(errors::db)?;
+            if moved.rows_affected() != 1 {
+                return Err(StoreError::Corrupt(format!("record {id} version {} does not follow its previous version", v.version)));
+            }
+        }
+        sqlx::query(
+            "INSERT INTO hippo.record_versions (tenant_id, record_id, version, record_type, subject, labels, body, body_sha256, deleted, written_at_ms, written_by)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(t.as_str())
+        .bind(&v.record_id)
+        .bind(v.version)
+        .bind(&v.record_type)
+        .bind(&v.subject)
+        .bind(&v.labels)
+        .bind(&v.body)
+        .bind(&v.body_sha256)
+        .bind(v.deleted)
+        .bind(v.written_at_ms)
+        .bind(&v.written_by)
+        .execute(&mut *c)
+        .await
+        .map_err(errors::db)?;
+        super::search::index(c, t, id, &v.input()?, v.deleted).await?;
+    }
+    Ok(versions.len())
+}
+
 pub async fn verify_all(
     c: &mut PgConnection,
     t: &TenantId,

@@ -624,6 +624,43 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn export_versions(
+        &self,
+        tenant: &TenantId,
+        after: Option<RecordId>,
+        limit: usize,
+        audit: AuditDraft,
+    ) -> Result<crate::tenant_archive::VersionPage, StoreError> {
+        let db = self.tenant_db(tenant).await?;
+        let log = db.log();
+        db.write(move |c| {
+            audit::audited(c, &log, audit, |c, a| {
+                let page = records::versions_page(c, after, limit)?;
+                crate::tenant_archive::describe_export(a, &page);
+                Ok(page)
+            })
+        })
+        .await
+    }
+
+    async fn import_versions(
+        &self,
+        tenant: &TenantId,
+        versions: Vec<crate::tenant_archive::ArchivedVersion>,
+        audit: AuditDraft,
+    ) -> Result<usize, StoreError> {
+        let db = self.tenant_db(tenant).await?;
+        let log = db.log();
+        db.write(move |c| {
+            audit::audited(c, &log, audit, |c, a| {
+                let n = records::import_versions(c, &versions)?;
+                crate::tenant_archive::describe_import(a, &n);
+                Ok(n)
+            })
+        })
+        .await
+    }
+
     async fn append_audit(&self, audit: AuditDraft) -> Result<i64, StoreError> {
         // An event for an unknown tenant belongs in the system log, not in a database we cannot open.
         let db = match &audit.tenant {

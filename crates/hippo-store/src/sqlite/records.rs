@@ -237,6 +237,73 @@ pub fn verify_all(
     Ok(rules::scan(ids.len(), last, rows, limit))
 }
 
+/// Every version of up to `limit` records after `after`, in id and version order, unchecked
+/// (an export carries them as stored; the importer checks each).
+pub fn versions_page(
+    conn: &Connection,
+    after: Option<RecordId>,
+    limit: usize,
+) -> Result<crate::tenant_archive::VersionPage, StoreError> {
+    let ids = ids_after(conn, after, limit)?;
+    let Some(last) = ids.last() else {
+        return Ok(Default::default());
+    };
+    let sql = format!(
+        "{SELECT_VERSION} WHERE v.record_id > ?1 AND v.record_id <= ?2 ORDER BY v.record_id, v.version"
+    );
+    let versions = conn
+        .prepare_cached(&sql)?
+        .query_map(
+            params![after.map(|a| a.to_string()).unwrap_or_default(), last],
+            row_to_stored,
+        )?
+        .map(|r| r.map(Into::into))
+        .collect::<Result<Vec<_>, _>>()?;
+    let next = if ids.len() == limit {
+        Some(crate::record_rules::stored_id(last)?)
+    } else {
+        None
+    };
+    Ok(crate::tenant_archive::VersionPage { versions, next })
+}
+
+/// Writes archived versions as they were (see [`crate::Store::import_versions`]).
+pub fn import_versions(
+    conn: &Connection,
+    versions: &[crate::tenant_archive::ArchivedVersion],
+) -> Result<usize, StoreError> {
+    for v in versions {
+        v.check()?;
+        let id = v.id()?;
+        if v.version == 1 {
+            if head(conn, id)?.is_some() {
+                return Err(StoreError::Corrupt(format!("record {id} is already in this tenant")));
+            }
+            conn.prepare_cached(
+                "INSERT INTO records (id, record_type, subject, version, deleted, created_at_ms, created_by, updated_at_ms, updated_by)
+                 VALUES (?1, ?2, ?3, 1, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![v.record_id, v.record_type, v.subject, v.deleted, v.created_at_ms, v.created_by, v.written_at_ms, v.written_by])?;
+        } else {
+            let moved = conn
+                .prepare_cached(
+                    "UPDATE records SET subject = ?2, version = ?3, deleted = ?4, updated_at_ms = ?5, updated_by = ?6 WHERE id = ?1 AND version = ?3 - 1",
+                )?
+                .execute(params![v.record_id, v.subject, v.version, v.deleted, v.written_at_ms, v.written_by])?;
+            if moved != 1 {
+                return Err(StoreError::Corrupt(format!("record {id} version {} does not follow its previous version", v.version)));
+            }
+        }
+        conn.prepare_cached(
+            "INSERT INTO record_versions (record_id, version, record_type, subject, labels, body, body_sha256, deleted, written_at_ms, written_by)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )?
+        .execute(params![v.record_id, v.version, v.record_type, v.subject, v.labels, v.body, v.body_sha256, v.deleted, v.written_at_ms, v.written_by])?;
+        super::search::index(conn, id, &v.input()?, v.deleted)?;
+    }
+    Ok(versions.len())
+}
+
 /// Up to `limit` record ids after `after`, in id order: the pages of an operator's scan.
 pub(super) fn ids_after(
     conn: &Connection,

@@ -28,6 +28,7 @@ mod records;
 mod s3_export;
 mod search;
 mod shared_database;
+mod tenant_move;
 mod tls;
 mod verify_cli;
 
