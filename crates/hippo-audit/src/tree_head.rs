@@ -259,7 +259,10 @@ impl AuditPublicKey {
     /// Checks a signature made by [`AuditSigningKey::sign_document`] (strict verification).
     pub fn verify_document(&self, domain: &str, msg: &[u8], signature: &[u8; 64]) -> bool {
         self.0
-            .verify_strict(&document_bytes(domain, msg), &Signature::from_bytes(signature))
+            .verify_strict(
+                &document_bytes(domain, msg),
+                &Signature::from_bytes(signature),
+            )
             .is_ok()
     }
 

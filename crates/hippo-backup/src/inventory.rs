@@ -56,7 +56,10 @@ impl Inventory {
         let mut objects = Vec::new();
         for name in &names {
             match manifest::parse_manifest_name(name) {
-                Some((db, generation, index)) => groups.entry((db, generation)).or_default().push((index, name.clone())),
+                Some((db, generation, index)) => groups
+                    .entry((db, generation))
+                    .or_default()
+                    .push((index, name.clone())),
                 None => objects.push(name.clone()),
             }
         }
@@ -114,7 +117,9 @@ impl Inventory {
     /// later base). Refused, naming the object, if that generation is damaged; `None` if no
     /// backup of `db` reaches back that far.
     pub fn pick(&self, db: &str, until: i64) -> Result<Option<&Generation>, BackupError> {
-        let Some(gens) = self.dbs.get(db) else { return Ok(None) };
+        let Some(gens) = self.dbs.get(db) else {
+            return Ok(None);
+        };
         let best = gens
             .iter()
             .filter_map(|g| g.reach(until).map(|r| (r, g.started_ms(), g)))
@@ -134,14 +139,23 @@ impl Inventory {
 
     /// The newest moment any backup reaches.
     pub fn latest_ms(&self) -> i64 {
-        self.dbs.values().flatten().map(|g| g.last_ms()).max().unwrap_or(0)
+        self.dbs
+            .values()
+            .flatten()
+            .map(|g| g.last_ms())
+            .max()
+            .unwrap_or(0)
     }
 }
 
 /// Fetches an object and checks it against its manifest.
 pub async fn fetch(sink: &dyn BackupSink, m: &Manifest) -> Result<Vec<u8>, BackupError> {
     let name = m.object_name();
-    let bytes = sink.get(&name).await.map_err(|e| BackupError::refused(&name, e))?;
-    m.check_object(&bytes).map_err(|e| BackupError::refused(&name, e))?;
+    let bytes = sink
+        .get(&name)
+        .await
+        .map_err(|e| BackupError::refused(&name, e))?;
+    m.check_object(&bytes)
+        .map_err(|e| BackupError::refused(&name, e))?;
     Ok(bytes)
 }

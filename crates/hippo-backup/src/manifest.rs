@@ -164,11 +164,18 @@ pub fn generation_prefix(db: &str, generation: &str) -> String {
 }
 
 pub fn object_name(db: &str, generation: &str, index: u64, kind: ObjectKind) -> String {
-    format!("{}{index:08}-{}", generation_prefix(db, generation), kind.suffix())
+    format!(
+        "{}{index:08}-{}",
+        generation_prefix(db, generation),
+        kind.suffix()
+    )
 }
 
 pub fn manifest_name(db: &str, generation: &str, index: u64) -> String {
-    format!("{}{index:08}-manifest.json", generation_prefix(db, generation))
+    format!(
+        "{}{index:08}-manifest.json",
+        generation_prefix(db, generation)
+    )
 }
 
 /// `(db, generation, index)` of a manifest's name, if `name` is one.
@@ -199,21 +206,35 @@ pub fn new_generation(now_ms: i64, random: [u8; 4]) -> String {
 pub fn check_chain(chain: &[Manifest], bytes: &[Vec<u8>]) -> Result<(), (usize, ManifestError)> {
     for (i, m) in chain.iter().enumerate() {
         if m.index != i as u64 {
-            return Err((i, ManifestError::Chain(format!("object {i} is missing (found {} next)", m.index))));
+            return Err((
+                i,
+                ManifestError::Chain(format!("object {i} is missing (found {} next)", m.index)),
+            ));
         }
         let expected = (i > 0).then(|| sha256_hex(&bytes[i - 1]));
         if m.prev != expected {
-            return Err((i, ManifestError::Chain("it does not follow the previous object (reordered or substituted)".into())));
+            return Err((
+                i,
+                ManifestError::Chain(
+                    "it does not follow the previous object (reordered or substituted)".into(),
+                ),
+            ));
         }
         if i == 0 && m.kind != ObjectKind::Base {
-            return Err((i, ManifestError::Chain("a generation must begin with a base".into())));
+            return Err((
+                i,
+                ManifestError::Chain("a generation must begin with a base".into()),
+            ));
         }
         if i > 0 && m.kind == ObjectKind::Batch && m.journal_from != chain[i - 1].journal_to {
-            return Err((i, ManifestError::Chain(format!(
-                "its rows start after journal entry {}, the previous object ends at {}",
-                m.journal_from,
-                chain[i - 1].journal_to
-            ))));
+            return Err((
+                i,
+                ManifestError::Chain(format!(
+                    "its rows start after journal entry {}, the previous object ends at {}",
+                    m.journal_from,
+                    chain[i - 1].journal_to
+                )),
+            ));
         }
     }
     Ok(())
@@ -227,7 +248,13 @@ mod tests {
         AuditSigningKey::from_seed(&[3; 32])
     }
 
-    fn manifest(index: u64, kind: ObjectKind, prev: Option<String>, from: i64, to: i64) -> Manifest {
+    fn manifest(
+        index: u64,
+        kind: ObjectKind,
+        prev: Option<String>,
+        from: i64,
+        to: i64,
+    ) -> Manifest {
         Manifest {
             format: FORMAT.into(),
             deployment: String::new(),
@@ -259,22 +286,37 @@ mod tests {
     fn signed_manifests_open_only_for_their_key_place_and_content() {
         let (m, bytes) = manifest(0, ObjectKind::Base, None, 0, 5).sign(&key());
         let name = m.manifest_name();
-        assert_eq!(Manifest::open(&bytes, &name, &key().public_key()).unwrap(), m);
+        assert_eq!(
+            Manifest::open(&bytes, &name, &key().public_key()).unwrap(),
+            m
+        );
         let other = AuditSigningKey::from_seed(&[4; 32]).public_key();
-        assert!(matches!(Manifest::open(&bytes, &name, &other), Err(ManifestError::Foreign(_))));
-        let altered = String::from_utf8(bytes.clone()).unwrap().replace("\"rows\": 5", "\"rows\": 6");
+        assert!(matches!(
+            Manifest::open(&bytes, &name, &other),
+            Err(ManifestError::Foreign(_))
+        ));
+        let altered = String::from_utf8(bytes.clone())
+            .unwrap()
+            .replace("\"rows\": 5", "\"rows\": 6");
         assert_eq!(
             Manifest::open(altered.as_bytes(), &name, &key().public_key()),
             Err(ManifestError::BadSignature)
         );
         assert!(matches!(
-            Manifest::open(&bytes, &manifest_name("default", "g", 0), &key().public_key()),
+            Manifest::open(
+                &bytes,
+                &manifest_name("default", "g", 0),
+                &key().public_key()
+            ),
             Err(ManifestError::Misplaced(..))
         ));
         assert!(m.check_object(b"x").is_ok());
         assert!(m.check_object(b"y").is_err());
         assert!(m.check_object(b"").is_err());
-        assert_eq!(parse_manifest_name(&name), Some(("default".into(), "20261202-00000000".into(), 0)));
+        assert_eq!(
+            parse_manifest_name(&name),
+            Some(("default".into(), "20261202-00000000".into(), 0))
+        );
         assert_eq!(parse_manifest_name(&m.object_name()), None);
     }
 
@@ -287,7 +329,12 @@ mod tests {
         let bytes = vec![b0.clone(), b1.clone(), b2.clone()];
         assert!(check_chain(&chain, &bytes).is_ok());
         // A missing object.
-        assert_eq!(check_chain(&[m0.clone(), m2.clone()], &[b0.clone(), b2.clone()]).unwrap_err().0, 1);
+        assert_eq!(
+            check_chain(&[m0.clone(), m2.clone()], &[b0.clone(), b2.clone()])
+                .unwrap_err()
+                .0,
+            1
+        );
         // Reordered.
         assert!(check_chain(&[m0.clone(), m2, m1.clone()], &[b0.clone(), b2, b1.clone()]).is_err());
         // A batch that skips journal rows.

@@ -37,7 +37,11 @@ pub struct RestoreReport {
 
 impl RestoreReport {
     pub fn newest_event_ms(&self) -> i64 {
-        self.dbs.iter().map(|d| d.newest_event_ms).max().unwrap_or(0)
+        self.dbs
+            .iter()
+            .map(|d| d.newest_event_ms)
+            .max()
+            .unwrap_or(0)
     }
 }
 
@@ -81,7 +85,12 @@ pub async fn restore_into(
             use base64::Engine;
             base64::engine::general_purpose::STANDARD.decode(k).ok()
         })
-        .ok_or_else(|| BackupError::refused(snapshot.manifest_name(), "a catalog base without its wrapped key"))?;
+        .ok_or_else(|| {
+            BackupError::refused(
+                snapshot.manifest_name(),
+                "a catalog base without its wrapped key",
+            )
+        })?;
     let catalog_key = db::catalog_key(keyring, &wrapped)
         .map_err(|e| BackupError::refused(snapshot.manifest_name(), e))?;
     keyring::write_private_file(&layout.catalog_key(), &wrapped)?;
@@ -89,7 +98,10 @@ pub async fn restore_into(
     let (tenants, check) = {
         let conn = catalog.connect()?;
         db::reset_journal(&conn)?;
-        (db::tenant_keys(keyring, &conn)?, db::check(&conn, &LogId::System, &key)?)
+        (
+            db::tenant_keys(keyring, &conn)?,
+            db::check(&conn, &LogId::System, &key)?,
+        )
     };
     let mut report = RestoreReport {
         until_ms,
@@ -112,12 +124,21 @@ pub async fn restore_into(
             ))
         })?;
         progress(&format!("tenant {name}: generation {}", generation.name));
-        let source = DbSource::new(LogId::Tenant(tenant.clone()), layout.tenant_db(&tenant), data_key);
-        report.dbs.push(restore_tenant(sink, generation, &source, until_ms, &key, progress).await?);
+        let source = DbSource::new(
+            LogId::Tenant(tenant.clone()),
+            layout.tenant_db(&tenant),
+            data_key,
+        );
+        report
+            .dbs
+            .push(restore_tenant(sink, generation, &source, until_ms, &key, progress).await?);
     }
     for d in &report.dbs {
         if let Some(p) = &d.check.problem {
-            return Err(restore_err(format!("restored database {} failed its check: {p}", d.db)));
+            return Err(restore_err(format!(
+                "restored database {} failed its check: {p}",
+                d.db
+            )));
         }
     }
     Ok(report)
@@ -149,17 +170,28 @@ async fn restore_tenant(
     let mut vouched: Option<&Manifest> = Some(base);
     for m in &generation.manifests[1..] {
         let sealed = fetch(sink, m).await?;
-        let rows = batch_key
-            .open(&m.object_name(), &sealed)
-            .ok_or_else(|| BackupError::refused(m.object_name(), "does not open with this database's key (foreign or altered)"))?;
+        let rows = batch_key.open(&m.object_name(), &sealed).ok_or_else(|| {
+            BackupError::refused(
+                m.object_name(),
+                "does not open with this database's key (foreign or altered)",
+            )
+        })?;
         if rows.len() as u64 != m.rows || rows.first().is_some_and(|r| r.id <= m.journal_from) {
-            return Err(BackupError::refused(m.object_name(), "its rows do not match its manifest"));
+            return Err(BackupError::refused(
+                m.object_name(),
+                "its rows do not match its manifest",
+            ));
         }
         pending.extend(rows);
         let n = db::whole_jobs(&pending, until_ms);
         let reached_end = pending.iter().any(|r| r.time_ms() > until_ms);
         let applied: Vec<JournalRow> = pending.drain(..n).collect();
-        if let Some(t) = applied.iter().filter(|r| r.is_event()).map(|r| r.time_ms()).max() {
+        if let Some(t) = applied
+            .iter()
+            .filter(|r| r.is_event())
+            .map(|r| r.time_ms())
+            .max()
+        {
             out.newest_event_ms = out.newest_event_ms.max(t);
         }
         out.rows_applied += db::apply_rows(&conn, &applied)
@@ -170,8 +202,11 @@ async fn restore_tenant(
         if reached_end {
             break;
         }
-        if out.objects % 50 == 0 {
-            progress(&format!("tenant {}: {} objects, {} rows", out.db, out.objects, out.rows_applied));
+        if out.objects.is_multiple_of(50) {
+            progress(&format!(
+                "tenant {}: {} objects, {} rows",
+                out.db, out.objects, out.rows_applied
+            ));
         }
     }
     // The restored tree must be where the last fully applied object said it would be.

@@ -40,7 +40,12 @@ pub fn decide(gens: &[Generation], policy: Policy, now_ms: i64) -> Vec<(usize, D
     gens.iter()
         .enumerate()
         .map(|(i, g)| {
-            let locked_until = g.manifests.iter().map(|m| m.retain_until_ms).max().unwrap_or(0);
+            let locked_until = g
+                .manifests
+                .iter()
+                .map(|m| m.retain_until_ms)
+                .max()
+                .unwrap_or(0);
             let d = if keep[i] {
                 Decision::Keep
             } else if locked_until > now_ms {
@@ -105,13 +110,20 @@ mod tests {
     #[test]
     fn keeps_newest_daily_monthly_and_locked() {
         let now = 1_780_000_000_000; // mid-2026
-        // Two generations a day for 90 days.
+                                     // Two generations a day for 90 days.
         let mut gens: Vec<Generation> = (0..180)
             .map(|i| generation(now - 90 * DAY + i * DAY / 2, 0))
             .collect();
         // `now` is 20:26 UTC: the last of those began at 08:26 today; one more an hour ago.
         gens.push(generation(now - DAY / 24, 0));
-        let d = decide(&gens, Policy { daily: 7, monthly: 3 }, now);
+        let d = decide(
+            &gens,
+            Policy {
+                daily: 7,
+                monthly: 3,
+            },
+            now,
+        );
         let kept = d.iter().filter(|(_, x)| *x == Decision::Keep).count();
         // 7 daily (the newest of each day) plus up to 3 monthly (some coincide), never fewer than 7.
         assert!((7..=10).contains(&kept), "{kept}");
@@ -120,7 +132,28 @@ mod tests {
         assert_eq!(d[d.len() - 2].1, Decision::Prune);
         let mut locked = gens.clone();
         locked[0] = generation(now - 90 * DAY, now + DAY);
-        assert_eq!(decide(&locked, Policy { daily: 7, monthly: 0 }, now)[0].1, Decision::Locked(now + DAY));
-        assert_eq!(decide(&[], Policy { daily: 1, monthly: 1 }, now), vec![]);
+        assert_eq!(
+            decide(
+                &locked,
+                Policy {
+                    daily: 7,
+                    monthly: 0
+                },
+                now
+            )[0]
+            .1,
+            Decision::Locked(now + DAY)
+        );
+        assert_eq!(
+            decide(
+                &[],
+                Policy {
+                    daily: 1,
+                    monthly: 1
+                },
+                now
+            ),
+            vec![]
+        );
     }
 }

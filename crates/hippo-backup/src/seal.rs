@@ -15,7 +15,8 @@ pub struct BatchKey(Zeroizing<[u8; 32]>);
 
 impl BatchKey {
     pub fn derive(data_key: &[u8; 32]) -> Self {
-        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(data_key).expect("any key length");
+        let mut mac =
+            <Hmac<sha2::Sha256> as Mac>::new_from_slice(data_key).expect("any key length");
         mac.update(b"hippo backup batch v1");
         Self(Zeroizing::new(mac.finalize().into_bytes().into()))
     }
@@ -29,7 +30,13 @@ impl BatchKey {
         let plain = Zeroizing::new(serde_json::to_vec(rows).expect("rows serialise"));
         let ct = self
             .cipher()
-            .encrypt(Nonce::from_slice(&nonce), Payload { msg: &plain, aad: name.as_bytes() })
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: &plain,
+                    aad: name.as_bytes(),
+                },
+            )
             .expect("AES-GCM encryption of a bounded batch");
         [nonce.as_slice(), &ct].concat()
     }
@@ -43,7 +50,13 @@ impl BatchKey {
         let (nonce, ct) = sealed.split_at(NONCE_LEN);
         let plain = Zeroizing::new(
             self.cipher()
-                .decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad: name.as_bytes() })
+                .decrypt(
+                    Nonce::from_slice(nonce),
+                    Payload {
+                        msg: ct,
+                        aad: name.as_bytes(),
+                    },
+                )
                 .ok()?,
         );
         serde_json::from_slice(&plain).ok()
@@ -60,7 +73,10 @@ mod tests {
             .map(|i| JournalRow {
                 id: i as i64 + 1,
                 table: "audit_events".into(),
-                row: serde_json::json!({"seq": i + 1, "time_ms": 5}).as_object().unwrap().clone(),
+                row: serde_json::json!({"seq": i + 1, "time_ms": 5})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
             })
             .collect()
     }

@@ -82,7 +82,9 @@ fn fingerprint(path: &std::path::Path) -> Option<(SystemTime, u64, SystemTime, u
     Some((
         m.modified().ok()?,
         m.len(),
-        wal.as_ref().and_then(|w| w.modified().ok()).unwrap_or(SystemTime::UNIX_EPOCH),
+        wal.as_ref()
+            .and_then(|w| w.modified().ok())
+            .unwrap_or(SystemTime::UNIX_EPOCH),
         wal.map(|w| w.len()).unwrap_or(0),
     ))
 }
@@ -110,7 +112,12 @@ impl Shipper {
 
     /// Ships every database that changed. `force` ships the catalog even if its interval has
     /// not passed, and starts new generations everywhere when `new_generation` (a `backup create`).
-    pub async fn round(&mut self, sources: Vec<DbSource>, force: bool, new_generation: bool) -> Result<usize, BackupError> {
+    pub async fn round(
+        &mut self,
+        sources: Vec<DbSource>,
+        force: bool,
+        new_generation: bool,
+    ) -> Result<usize, BackupError> {
         let mut shipped = 0;
         let mut first_error = None;
         let mut oldest_unshipped = 0i64;
@@ -119,21 +126,27 @@ impl Shipper {
                 Ok(n) => shipped += n,
                 Err((e, pending_since)) => {
                     self.status.failures.fetch_add(1, Ordering::Relaxed);
-                    if pending_since > 0 && (oldest_unshipped == 0 || pending_since < oldest_unshipped) {
+                    if pending_since > 0
+                        && (oldest_unshipped == 0 || pending_since < oldest_unshipped)
+                    {
                         oldest_unshipped = pending_since;
                     }
                     first_error.get_or_insert(e);
                 }
             }
         }
-        self.status.oldest_unshipped_ms.store(oldest_unshipped, Ordering::Relaxed);
+        self.status
+            .oldest_unshipped_ms
+            .store(oldest_unshipped, Ordering::Relaxed);
         match first_error {
             Some(e) => {
                 *self.status.last_error.lock().expect("status lock") = Some(e.to_string());
                 Err(e)
             }
             None => {
-                self.status.last_success_ms.store(now_millis(), Ordering::Relaxed);
+                self.status
+                    .last_success_ms
+                    .store(now_millis(), Ordering::Relaxed);
                 *self.status.last_error.lock().expect("status lock") = None;
                 Ok(shipped)
             }
@@ -141,7 +154,12 @@ impl Shipper {
     }
 
     /// Ships one database; on failure returns the error and since when its changes wait.
-    async fn ship_one(&mut self, source: DbSource, force: bool, new_generation: bool) -> Result<usize, (BackupError, i64)> {
+    async fn ship_one(
+        &mut self,
+        source: DbSource,
+        force: bool,
+        new_generation: bool,
+    ) -> Result<usize, (BackupError, i64)> {
         let now = now_millis();
         let log = source.log.clone();
         let fp = fingerprint(&source.path);
@@ -157,7 +175,10 @@ impl Shipper {
             if c.fingerprint == fp && fp.is_some() && !force {
                 return Ok(0);
             }
-            if catalog && !force && now - c.last_ms < self.settings.catalog_interval.as_millis() as i64 {
+            if catalog
+                && !force
+                && now - c.last_ms < self.settings.catalog_interval.as_millis() as i64
+            {
                 return Ok(0);
             }
         }
@@ -198,19 +219,31 @@ impl Shipper {
         }
     }
 
-    async fn put_everywhere(&self, name: &str, bytes: &[u8], until: i64) -> Result<(), BackupError> {
+    async fn put_everywhere(
+        &self,
+        name: &str,
+        bytes: &[u8],
+        until: i64,
+    ) -> Result<(), BackupError> {
         for sink in &self.sinks {
-            sink.put(name, bytes, until).await.map_err(|e| {
-                BackupError::Sink(format!("{}: {e}", sink.describe()))
-            })?;
+            sink.put(name, bytes, until)
+                .await
+                .map_err(|e| BackupError::Sink(format!("{}: {e}", sink.describe())))?;
         }
         self.status.objects_shipped.fetch_add(1, Ordering::Relaxed);
-        self.status.bytes_shipped.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        self.status
+            .bytes_shipped
+            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
         Ok(())
     }
 
     /// A snapshot as the next object (index 0 of a new generation, or the catalog's next).
-    async fn ship_base(&mut self, source: DbSource, new_generation: bool, now: i64) -> Result<usize, BackupError> {
+    async fn ship_base(
+        &mut self,
+        source: DbSource,
+        new_generation: bool,
+        now: i64,
+    ) -> Result<usize, BackupError> {
         std::fs::create_dir_all(&self.settings.scratch)
             .map_err(|e| BackupError::Sink(format!("{}: {e}", self.settings.scratch.display())))?;
         let log = source.log.clone();
@@ -220,22 +253,27 @@ impl Shipper {
         let pos = tokio::task::spawn_blocking(move || db::snapshot(&src, &f2))
             .await
             .map_err(|_| BackupError::Sink("the snapshot task panicked".into()))??;
-        let bytes = std::fs::read(&file).map_err(|e| BackupError::Sink(format!("{}: {e}", file.display())))?;
+        let bytes = std::fs::read(&file)
+            .map_err(|e| BackupError::Sink(format!("{}: {e}", file.display())))?;
         let _ = std::fs::remove_file(&file);
         if new_generation || !self.chains.contains_key(&log) {
             let generation = manifest::new_generation(now, hippo_store::random::bytes()?);
-            self.chains.insert(log.clone(), Chain {
-                generation,
-                next_index: 0,
-                prev: None,
-                journal: 0,
-                started_ms: now,
-                last_ms: now,
-                fingerprint: None,
-            });
+            self.chains.insert(
+                log.clone(),
+                Chain {
+                    generation,
+                    next_index: 0,
+                    prev: None,
+                    journal: 0,
+                    started_ms: now,
+                    last_ms: now,
+                    fingerprint: None,
+                },
+            );
         }
         let from = self.chains[&log].journal;
-        self.ship_object(&log, ObjectKind::Base, &bytes, from, pos, 0, now).await?;
+        self.ship_object(&log, ObjectKind::Base, &bytes, from, pos, 0, now)
+            .await?;
         if log != LogId::System {
             self.prune(&source).await?;
         }
@@ -243,7 +281,16 @@ impl Shipper {
     }
 
     #[allow(clippy::too_many_arguments)]
-    async fn ship_object(&mut self, log: &LogId, kind: ObjectKind, bytes: &[u8], from: i64, position: db::DbPosition, rows: u64, now: i64) -> Result<(), BackupError> {
+    async fn ship_object(
+        &mut self,
+        log: &LogId,
+        kind: ObjectKind,
+        bytes: &[u8],
+        from: i64,
+        position: db::DbPosition,
+        rows: u64,
+        now: i64,
+    ) -> Result<(), BackupError> {
         let chain = &self.chains[log];
         let until = self.retain_until(now);
         let m = Manifest {
@@ -271,7 +318,8 @@ impl Shipper {
         let (m, manifest_bytes) = m.sign(&self.signer);
         // Object first, manifest last: an object without its manifest does not count.
         self.put_everywhere(&m.object_name(), bytes, until).await?;
-        self.put_everywhere(&m.manifest_name(), &manifest_bytes, until).await?;
+        self.put_everywhere(&m.manifest_name(), &manifest_bytes, until)
+            .await?;
         self.status
             .newest_shipped_event_ms
             .fetch_max(m.position.newest_event_ms, Ordering::Relaxed);
@@ -304,12 +352,19 @@ impl Shipper {
                 tracing::warn!(db = %log, "backup journal has a gap; starting a new generation");
                 let now = now_millis();
                 drop(rows);
-                let source = Arc::try_unwrap(source).unwrap_or_else(|a| DbSource::new(a.log.clone(), a.path.clone(), a.key().clone()));
+                let source = Arc::try_unwrap(source).unwrap_or_else(|a| {
+                    DbSource::new(a.log.clone(), a.path.clone(), a.key().clone())
+                });
                 return self.ship_base(source, true, now).await.map(|n| shipped + n);
             }
             let now = now_millis();
             let chain = &self.chains[&log];
-            let name = manifest::object_name(&log.to_string(), &chain.generation, chain.next_index, ObjectKind::Batch);
+            let name = manifest::object_name(
+                &log.to_string(),
+                &chain.generation,
+                chain.next_index,
+                ObjectKind::Batch,
+            );
             let sealed = key.seal(&name, &rows, hippo_store::random::bytes()?);
             let full = rows.len() == limit;
             // The position describes the end of this batch only when it took everything.
@@ -317,7 +372,16 @@ impl Shipper {
                 journal: last.id,
                 ..if full { partial_position(&rows) } else { pos }
             };
-            self.ship_object(&log, ObjectKind::Batch, &sealed, after, position, rows.len() as u64, now).await?;
+            self.ship_object(
+                &log,
+                ObjectKind::Batch,
+                &sealed,
+                after,
+                position,
+                rows.len() as u64,
+                now,
+            )
+            .await?;
             shipped += 1;
             self.prune(&source).await?;
             if !full {
@@ -347,7 +411,12 @@ fn partial_position(rows: &[db::JournalRow]) -> db::DbPosition {
         journal: rows.last().map(|r| r.id).unwrap_or(0),
         audit_size: 0,
         audit_root: String::new(),
-        newest_event_ms: rows.iter().filter(|r| r.is_event()).map(|r| r.time_ms()).max().unwrap_or(0),
+        newest_event_ms: rows
+            .iter()
+            .filter(|r| r.is_event())
+            .map(|r| r.time_ms())
+            .max()
+            .unwrap_or(0),
         tree_head: None,
     }
 }

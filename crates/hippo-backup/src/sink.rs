@@ -60,7 +60,10 @@ impl DirBackup {
         Self { root: root.into() }
     }
     fn path(&self, name: &str) -> Result<PathBuf, BackupError> {
-        if name.split('/').any(|p| p.is_empty() || p == "." || p == "..") {
+        if name
+            .split('/')
+            .any(|p| p.is_empty() || p == "." || p == "..")
+        {
             return Err(BackupError::Config(format!("bad object name {name:?}")));
         }
         Ok(self.root.join(name))
@@ -77,7 +80,12 @@ impl BackupSink for DirBackup {
         self.root.display().to_string()
     }
 
-    async fn put(&self, name: &str, bytes: &[u8], _retain_until_ms: i64) -> Result<(), BackupError> {
+    async fn put(
+        &self,
+        name: &str,
+        bytes: &[u8],
+        _retain_until_ms: i64,
+    ) -> Result<(), BackupError> {
         use std::io::Write;
         use std::os::unix::fs::PermissionsExt;
         let path = self.path(name)?;
@@ -88,7 +96,8 @@ impl BackupSink for DirBackup {
         let mut f = std::fs::File::create(&tmp).map_err(|e| io(&tmp, e))?;
         f.write_all(bytes).map_err(|e| io(&tmp, e))?;
         f.sync_all().map_err(|e| io(&tmp, e))?;
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o400)).map_err(|e| io(&tmp, e))?;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o400))
+            .map_err(|e| io(&tmp, e))?;
         std::fs::rename(&tmp, &path).map_err(|e| io(&path, e))?;
         if let Ok(d) = std::fs::File::open(dir) {
             let _ = d.sync_all();
@@ -159,13 +168,21 @@ impl BackupSink for S3Backup {
     async fn put(&self, name: &str, bytes: &[u8], retain_until_ms: i64) -> Result<(), BackupError> {
         let until = (retain_until_ms > 0).then(|| hippo_core::time_fmt::rfc3339(retain_until_ms));
         self.sink
-            .put_object(&self.sink.key_of(name), "application/octet-stream", bytes, until.as_deref())
+            .put_object(
+                &self.sink.key_of(name),
+                "application/octet-stream",
+                bytes,
+                until.as_deref(),
+            )
             .await
             .map_err(s3)
     }
 
     async fn get(&self, name: &str) -> Result<Vec<u8>, BackupError> {
-        self.sink.get_object(&self.sink.key_of(name)).await.map_err(s3)
+        self.sink
+            .get_object(&self.sink.key_of(name))
+            .await
+            .map_err(s3)
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<String>, BackupError> {
@@ -184,6 +201,9 @@ impl BackupSink for S3Backup {
     }
 
     async fn delete(&self, name: &str) -> Result<(), BackupError> {
-        self.sink.delete_object(&self.sink.key_of(name)).await.map_err(s3)
+        self.sink
+            .delete_object(&self.sink.key_of(name))
+            .await
+            .map_err(s3)
     }
 }

@@ -73,8 +73,13 @@ pub fn allows(role: Role, action: Action) -> bool {
         // Every signed-in person may sign out, enrol a factor, and open an emergency
         // elevation (what it widens is decided per request, see hippo-policy).
         AuthLogin | AuthLogout | MfaEnrol | BreakGlassOpen => true,
-        TenantCreate | AuditRetentionOverride | AuthFailed | RecordVerify | SearchReindex
-        | TenantExport | TenantImport => false,
+        TenantCreate
+        | AuditRetentionOverride
+        | AuthFailed
+        | RecordVerify
+        | SearchReindex
+        | TenantExport
+        | TenantImport => false,
     }
 }
 

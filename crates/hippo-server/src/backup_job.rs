@@ -17,7 +17,11 @@ pub struct BackupJob {
 
 /// Starts shipping when `[backup] to` names destinations. A destination that cannot be set
 /// up stops the start: a deployment that believes it is backed up must be.
-pub fn spawn(config: &Config, data_dir: &Path, store: Arc<dyn Store>) -> Result<Option<BackupJob>, String> {
+pub fn spawn(
+    config: &Config,
+    data_dir: &Path,
+    store: Arc<dyn Store>,
+) -> Result<Option<BackupJob>, String> {
     let cfg = &config.backup;
     let Some(embedded) = store.as_embedded() else {
         if !cfg.to.is_empty() {
@@ -33,7 +37,10 @@ pub fn spawn(config: &Config, data_dir: &Path, store: Arc<dyn Store>) -> Result<
     let s3 = cfg.s3_options(&config.audit);
     let mut sinks = Vec::new();
     for target in &cfg.to {
-        sinks.push(hippo_backup::sink::open(target, &s3).map_err(|e| format!("backup.to {target:?}: {e}"))?);
+        sinks.push(
+            hippo_backup::sink::open(target, &s3)
+                .map_err(|e| format!("backup.to {target:?}: {e}"))?,
+        );
     }
     let signer = embedded.signing_key().map_err(|e| e.to_string())?;
     let wrapped = embedded.catalog_wrapped_key().map_err(|e| e.to_string())?;
@@ -57,7 +64,9 @@ pub fn spawn(config: &Config, data_dir: &Path, store: Arc<dyn Store>) -> Result<
             match shipper.round(sources, last, false).await {
                 Ok(n) if n > 0 => tracing::debug!(objects = n, "backup shipped"),
                 Ok(_) => {}
-                Err(e) => tracing::error!(alert = true, error = %e, "backup shipping failed; changes stay queued and the next round retries"),
+                Err(e) => {
+                    tracing::error!(alert = true, error = %e, "backup shipping failed; changes stay queued and the next round retries")
+                }
             }
             if last {
                 return;
@@ -68,7 +77,11 @@ pub fn spawn(config: &Config, data_dir: &Path, store: Arc<dyn Store>) -> Result<
             }
         }
     });
-    Ok(Some(BackupJob { status, stop, handle }))
+    Ok(Some(BackupJob {
+        status,
+        stop,
+        handle,
+    }))
 }
 
 /// Without continuous backup nobody ships the backup journal: empty it every minute so it

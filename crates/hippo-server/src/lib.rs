@@ -1,8 +1,8 @@
 //! Hippo's server: configuration, first-run initialisation, TLS, and the HTTP API over the store.
 
 pub mod audit_jobs;
-pub mod backup_job;
 pub mod auth;
+pub mod backup_job;
 pub mod config;
 pub mod connections;
 pub mod ctx;

@@ -80,7 +80,8 @@ pub async fn run(
     };
     let scheme = if acceptor.is_some() { "https" } else { "http" };
     let grace = Duration::from_secs(config.shutdown_grace_secs);
-    let backup = crate::backup_job::spawn(&config, data_dir, store.clone()).map_err(ServeError::Backup)?;
+    let backup =
+        crate::backup_job::spawn(&config, data_dir, store.clone()).map_err(ServeError::Backup)?;
     let mut state = AppState::new(store.clone(), config, policy, oidc);
     state.backup = backup.as_ref().map(|b| b.status.clone());
     let app = routes::router(state.clone(), acceptor.is_some());

@@ -25,7 +25,11 @@ pub struct Continuity {
 }
 
 /// Checks `log` in `store` against the batches `sink` holds for it.
-pub async fn check(store: &dyn Store, log: &LogId, sink: &dyn ExportSink) -> Result<Continuity, ExportError> {
+pub async fn check(
+    store: &dyn Store,
+    log: &LogId,
+    sink: &dyn ExportSink,
+) -> Result<Continuity, ExportError> {
     let id = log.to_string();
     let mut out = Continuity {
         log: id.clone(),
@@ -51,28 +55,42 @@ pub async fn check(store: &dyn Store, log: &LogId, sink: &dyn ExportSink) -> Res
             }
         };
         if m.tree_head.verify(&key).is_err() {
-            out.problem = Some(format!("{object}: its tree head is not signed by this deployment's key"));
+            out.problem = Some(format!(
+                "{object}: its tree head is not signed by this deployment's key"
+            ));
             return Ok(out);
         }
         if m.first_seq != next {
-            out.problem = Some(format!("{object}: starts at event {}, expected {next} (a batch is missing)", m.first_seq));
+            out.problem = Some(format!(
+                "{object}: starts at event {}, expected {next} (a batch is missing)",
+                m.first_seq
+            ));
             return Ok(out);
         }
         let data_name = name.replace(".manifest.json", ".ndjson");
         let data = sink.read(&id, &data_name).await?;
         if hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&data)) != m.events_sha256 {
-            out.problem = Some(format!("{id}/{data_name}: does not match its manifest (altered export)"));
+            out.problem = Some(format!(
+                "{id}/{data_name}: does not match its manifest (altered export)"
+            ));
             return Ok(out);
         }
-        let lines: Vec<&[u8]> = data.split(|b| *b == b'\n').filter(|l| !l.is_empty()).collect();
+        let lines: Vec<&[u8]> = data
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .collect();
         let want = (m.last_seq - m.first_seq + 1) as usize;
-        let leaves = store.audit_leaves(log, m.first_seq as i64 - 1, want).await?;
+        let leaves = store
+            .audit_leaves(log, m.first_seq as i64 - 1, want)
+            .await?;
         for (i, exported) in lines.iter().enumerate() {
             let seq = m.first_seq + i as u64;
             match leaves.get(i) {
                 Some(l) if l.seq as u64 == seq && l.canonical.as_slice() == *exported => {}
                 Some(l) if l.seq as u64 == seq => {
-                    out.problem = Some(format!("event {seq} of log {id} differs from its export in {data_name}"));
+                    out.problem = Some(format!(
+                        "event {seq} of log {id} differs from its export in {data_name}"
+                    ));
                     return Ok(out);
                 }
                 _ => {
@@ -90,7 +108,9 @@ pub async fn check(store: &dyn Store, log: &LogId, sink: &dyn ExportSink) -> Res
     out.tree_heads_checked = heads.len();
     let report = ledger::verify(store, log, heads).await?;
     if let Some(p) = report.problem {
-        out.problem = Some(format!("log {id} does not recompute to the exported tree heads: {p}"));
+        out.problem = Some(format!(
+            "log {id} does not recompute to the exported tree heads: {p}"
+        ));
         return Ok(out);
     }
     let (size, _) = store.tree_state(log).await?;

@@ -51,7 +51,9 @@ fn derive(passphrase: &str, kdf: &KdfParams) -> Result<Zeroizing<[u8; 32]>, Stor
     if kdf.m_kib < 19_456 || kdf.t < 2 || kdf.p == 0 {
         return Err(bad("key derivation parameters are weaker than allowed"));
     }
-    let salt = STANDARD.decode(&kdf.salt).map_err(|_| bad("malformed salt"))?;
+    let salt = STANDARD
+        .decode(&kdf.salt)
+        .map_err(|_| bad("malformed salt"))?;
     let params = argon2::Params::new(kdf.m_kib, kdf.t, kdf.p, Some(32))
         .map_err(|_| bad("invalid key derivation parameters"))?;
     let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
@@ -63,7 +65,11 @@ fn derive(passphrase: &str, kdf: &KdfParams) -> Result<Zeroizing<[u8; 32]>, Stor
 }
 
 fn aad(format: &str, kdf: &KdfParams) -> Vec<u8> {
-    format!("{format}|{}|{}|{}|{}|{}", kdf.alg, kdf.m_kib, kdf.t, kdf.p, kdf.salt).into_bytes()
+    format!(
+        "{format}|{}|{}|{}|{}|{}",
+        kdf.alg, kdf.m_kib, kdf.t, kdf.p, kdf.salt
+    )
+    .into_bytes()
 }
 
 /// Bytes sealed to a passphrase: the KDF parameters, nonce and ciphertext.
@@ -79,7 +85,13 @@ pub fn seal_bytes(format: &str, plain: &[u8], passphrase: &str) -> Result<Sealed
     seal_bytes_with(format, plain, passphrase, 65_536, 3)
 }
 
-fn seal_bytes_with(format: &str, plain: &[u8], passphrase: &str, m_kib: u32, t: u32) -> Result<Sealed, StoreError> {
+fn seal_bytes_with(
+    format: &str,
+    plain: &[u8],
+    passphrase: &str,
+    m_kib: u32,
+    t: u32,
+) -> Result<Sealed, StoreError> {
     if passphrase.chars().count() < MIN_PASSPHRASE_CHARS {
         return Err(bad(&format!(
             "the passphrase must have at least {MIN_PASSPHRASE_CHARS} characters"
@@ -97,7 +109,13 @@ fn seal_bytes_with(format: &str, plain: &[u8], passphrase: &str, m_kib: u32, t: 
     let nonce: [u8; 12] = random::bytes()?;
     let ct = Aes256Gcm::new_from_slice(key.as_slice())
         .expect("32-byte key")
-        .encrypt(Nonce::from_slice(&nonce), Payload { msg: plain, aad: &aad(format, &kdf) })
+        .encrypt(
+            Nonce::from_slice(&nonce),
+            Payload {
+                msg: plain,
+                aad: &aad(format, &kdf),
+            },
+        )
         .map_err(|_| bad("sealing failed"))?;
     Ok(Sealed {
         kdf,
@@ -107,18 +125,37 @@ fn seal_bytes_with(format: &str, plain: &[u8], passphrase: &str, m_kib: u32, t: 
 }
 
 /// Opens what [`seal_bytes`] sealed; `source` names it in errors.
-pub fn open_bytes(format: &str, sealed: &Sealed, passphrase: &str, source: &str) -> Result<Zeroizing<Vec<u8>>, StoreError> {
+pub fn open_bytes(
+    format: &str,
+    sealed: &Sealed,
+    passphrase: &str,
+    source: &str,
+) -> Result<Zeroizing<Vec<u8>>, StoreError> {
     let key = derive(passphrase, &sealed.kdf)?;
-    let nonce = STANDARD.decode(&sealed.nonce).map_err(|_| bad("malformed nonce"))?;
+    let nonce = STANDARD
+        .decode(&sealed.nonce)
+        .map_err(|_| bad("malformed nonce"))?;
     if nonce.len() != 12 {
         return Err(bad("malformed nonce"));
     }
-    let ct = STANDARD.decode(&sealed.ciphertext).map_err(|_| bad("malformed ciphertext"))?;
+    let ct = STANDARD
+        .decode(&sealed.ciphertext)
+        .map_err(|_| bad("malformed ciphertext"))?;
     Aes256Gcm::new_from_slice(key.as_slice())
         .expect("32-byte key")
-        .decrypt(Nonce::from_slice(&nonce), Payload { msg: &ct, aad: &aad(format, &sealed.kdf) })
+        .decrypt(
+            Nonce::from_slice(&nonce),
+            Payload {
+                msg: &ct,
+                aad: &aad(format, &sealed.kdf),
+            },
+        )
         .map(Zeroizing::new)
-        .map_err(|_| bad(&format!("{source} does not open with this passphrase (wrong passphrase or a damaged file)")))
+        .map_err(|_| {
+            bad(&format!(
+                "{source} does not open with this passphrase (wrong passphrase or a damaged file)"
+            ))
+        })
 }
 
 /// Seals `keyring` to `passphrase`.
@@ -126,7 +163,12 @@ pub fn seal(keyring: &Keyring, passphrase: &str) -> Result<EscrowFile, StoreErro
     seal_with(keyring, passphrase, 65_536, 3)
 }
 
-fn seal_with(keyring: &Keyring, passphrase: &str, m_kib: u32, t: u32) -> Result<EscrowFile, StoreError> {
+fn seal_with(
+    keyring: &Keyring,
+    passphrase: &str,
+    m_kib: u32,
+    t: u32,
+) -> Result<EscrowFile, StoreError> {
     let json = keyring.to_json();
     let sealed = seal_bytes_with(FORMAT, json.as_bytes(), passphrase, m_kib, t)?;
     Ok(EscrowFile {
@@ -148,7 +190,10 @@ pub fn open(text: &str, passphrase: &str, source: &str) -> Result<Keyring, Store
     let file: EscrowFile = serde_json::from_str(text)
         .map_err(|_| bad(&format!("{source} is not a keyring escrow file")))?;
     if file.format != FORMAT {
-        return Err(bad(&format!("{source} has format {:?}, expected {FORMAT}", file.format)));
+        return Err(bad(&format!(
+            "{source} has format {:?}, expected {FORMAT}",
+            file.format
+        )));
     }
     let sealed = Sealed {
         kdf: file.kdf,
@@ -179,13 +224,22 @@ mod tests {
         assert!(open(&text, "wrong horse battery staple!", "escrow.json").is_err());
         let mut weakened = sealed.clone();
         weakened.kdf.t = 5;
-        let err = open(&serde_json::to_string(&weakened).unwrap(), "correct horse battery staple", "e")
-            .err()
-            .unwrap();
+        let err = open(
+            &serde_json::to_string(&weakened).unwrap(),
+            "correct horse battery staple",
+            "e",
+        )
+        .err()
+        .unwrap();
         assert!(err.to_string().contains("does not open"), "{err}");
         let mut weak = sealed;
         weak.kdf.m_kib = 1024;
-        assert!(open(&serde_json::to_string(&weak).unwrap(), "correct horse battery staple", "e").is_err());
+        assert!(open(
+            &serde_json::to_string(&weak).unwrap(),
+            "correct horse battery staple",
+            "e"
+        )
+        .is_err());
         assert!(seal(&k, "short").is_err());
         assert!(!text.contains(&k.to_json().lines().nth(2).unwrap_or_default().to_string()));
     }

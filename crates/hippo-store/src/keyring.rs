@@ -213,7 +213,10 @@ impl Keyring {
         let mut file = KeyringFile {
             version: 1,
             kek: STANDARD.encode(self.kek.as_slice()),
-            audit_signing_seed: self.audit_seed.as_ref().map(|s| STANDARD.encode(s.as_slice())),
+            audit_signing_seed: self
+                .audit_seed
+                .as_ref()
+                .map(|s| STANDARD.encode(s.as_slice())),
         };
         let json = serde_json::to_string_pretty(&file).expect("keyring serialises");
         file.kek.zeroize();

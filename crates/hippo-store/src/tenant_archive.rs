@@ -64,7 +64,8 @@ impl ArchivedVersion {
     /// The body matches its hash and parses.
     pub fn check(&self) -> Result<(), StoreError> {
         let sha = hex::encode(Sha256::digest(self.body.as_bytes()));
-        if sha != self.body_sha256 || serde_json::from_str::<serde_json::Value>(&self.body).is_err() {
+        if sha != self.body_sha256 || serde_json::from_str::<serde_json::Value>(&self.body).is_err()
+        {
             return Err(StoreError::Corrupt(format!(
                 "record {} version {} does not match its hash",
                 self.record_id, self.version
@@ -75,7 +76,12 @@ impl ArchivedVersion {
 
     /// The version as the input that wrote it (for the search index).
     pub fn input(&self) -> Result<hippo_core::RecordInput, StoreError> {
-        let bad = || StoreError::Corrupt(format!("record {} version {} is malformed", self.record_id, self.version));
+        let bad = || {
+            StoreError::Corrupt(format!(
+                "record {} version {} is malformed",
+                self.record_id, self.version
+            ))
+        };
         Ok(hippo_core::RecordInput {
             record_type: self.record_type.clone(),
             subject: self.subject.clone(),
@@ -153,7 +159,8 @@ fn bad(msg: String) -> StoreError {
 impl TenantArchive {
     /// Seals and signs the archive.
     pub fn seal(&self, passphrase: &str, key: &AuditSigningKey) -> Result<ArchiveFile, StoreError> {
-        let plain = zeroize::Zeroizing::new(serde_json::to_vec(self).expect("an archive serialises"));
+        let plain =
+            zeroize::Zeroizing::new(serde_json::to_vec(self).expect("an archive serialises"));
         let sealed = escrow::seal_bytes(FORMAT, &plain, passphrase)?;
         let signed = serde_json::to_vec(&sealed).expect("sealed serialises");
         Ok(ArchiveFile {
@@ -169,7 +176,9 @@ impl TenantArchive {
     pub fn verify_audit(&self, key: &AuditPublicKey) -> Result<VerifyReport, StoreError> {
         let mut events = Vec::with_capacity(self.audit.len());
         for e in &self.audit {
-            let canonical = STANDARD.decode(&e.canonical).map_err(|_| bad(format!("event {} is malformed", e.seq)))?;
+            let canonical = STANDARD
+                .decode(&e.canonical)
+                .map_err(|_| bad(format!("event {} is malformed", e.seq)))?;
             let leaf: [u8; 32] = hex::decode(&e.leaf_hash)
                 .ok()
                 .and_then(|h| h.try_into().ok())
@@ -183,7 +192,9 @@ impl TenantArchive {
             log_id_aliases: names,
             ..VerifyOptions::default()
         };
-        let records = events.iter().map(|(seq, c, l)| EventRecord::with_leaf_hash(*seq, c.as_slice(), *l));
+        let records = events
+            .iter()
+            .map(|(seq, c, l)| EventRecord::with_leaf_hash(*seq, c.as_slice(), *l));
         Ok(verify_log(records, &self.tree_heads, &[*key], &opts))
     }
 }
@@ -192,14 +203,26 @@ impl ArchiveFile {
     /// Checks the signature (and, when given, that the signer is `expected`, a fingerprint the
     /// exporting operator passed on), then opens and checks the archive: every version's hash,
     /// and the audit log against its signed heads. Returns the archive and the signer.
-    pub fn open(&self, passphrase: &str, expected: Option<&str>, source: &str) -> Result<(TenantArchive, AuditPublicKey), StoreError> {
+    pub fn open(
+        &self,
+        passphrase: &str,
+        expected: Option<&str>,
+        source: &str,
+    ) -> Result<(TenantArchive, AuditPublicKey), StoreError> {
         if self.format != FORMAT {
-            return Err(bad(format!("{source} has format {:?}, expected {FORMAT}", self.format)));
+            return Err(bad(format!(
+                "{source} has format {:?}, expected {FORMAT}",
+                self.format
+            )));
         }
-        let key = AuditPublicKey::from_hex(&self.source_key).map_err(|_| bad(format!("{source} names a malformed key")))?;
+        let key = AuditPublicKey::from_hex(&self.source_key)
+            .map_err(|_| bad(format!("{source} names a malformed key")))?;
         if let Some(fp) = expected {
             if key.fingerprint().to_string() != fp {
-                return Err(bad(format!("{source} was signed by {}, not by the expected {fp}", key.fingerprint())));
+                return Err(bad(format!(
+                    "{source} was signed by {}, not by the expected {fp}",
+                    key.fingerprint()
+                )));
             }
         }
         let sig: [u8; 64] = hex::decode(&self.signature)
@@ -208,12 +231,17 @@ impl ArchiveFile {
             .ok_or_else(|| bad(format!("{source} has a malformed signature")))?;
         let signed = serde_json::to_vec(&self.sealed).expect("sealed serialises");
         if !key.verify_document(SIGNING_DOMAIN, &signed, &sig) {
-            return Err(bad(format!("{source}: the signature does not verify (altered archive)")));
+            return Err(bad(format!(
+                "{source}: the signature does not verify (altered archive)"
+            )));
         }
         let plain = escrow::open_bytes(FORMAT, &self.sealed, passphrase, source)?;
-        let archive: TenantArchive = serde_json::from_slice(&plain).map_err(|_| bad(format!("{source}: unreadable content")))?;
+        let archive: TenantArchive = serde_json::from_slice(&plain)
+            .map_err(|_| bad(format!("{source}: unreadable content")))?;
         if archive.tenant.as_str() != self.tenant {
-            return Err(bad(format!("{source}: the sealed tenant differs from the label")));
+            return Err(bad(format!(
+                "{source}: the sealed tenant differs from the label"
+            )));
         }
         for v in &archive.versions {
             v.check()?;

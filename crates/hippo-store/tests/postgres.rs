@@ -381,6 +381,16 @@ impl hippo_store::export::ExportSink for SlowSink {
         tokio::time::sleep(Duration::from_millis(25)).await;
         self.0.put_sealed(log, name, kind, bytes, until).await
     }
+    async fn names(&self, log: &str) -> Result<Vec<String>, hippo_store::export::ExportError> {
+        self.0.names(log).await
+    }
+    async fn read(
+        &self,
+        log: &str,
+        name: &str,
+    ) -> Result<Vec<u8>, hippo_store::export::ExportError> {
+        self.0.read(log, name).await
+    }
 }
 
 /// Two instances exporting one log to one sink at the same time, while events keep arriving,

@@ -40,7 +40,9 @@ fn input(bytes: usize, c: usize, i: usize) -> RecordInput {
 /// A fresh tenant's load state.
 async fn tenant(store: &Arc<SqliteStore>, name: &str, args: &BenchArgs) -> Result<Arc<Shared>> {
     let tenant: TenantId = name.parse().expect("valid tenant");
-    store.create_tenant(&tenant, draft(&tenant, Action::TenantCreate)).await?;
+    store
+        .create_tenant(&tenant, draft(&tenant, Action::TenantCreate))
+        .await?;
     Ok(Arc::new(Shared {
         store: store.clone(),
         tenant,
@@ -51,17 +53,29 @@ async fn tenant(store: &Arc<SqliteStore>, name: &str, args: &BenchArgs) -> Resul
 
 /// Creates records from `--clients` tasks for `--seconds`; returns creates per second.
 async fn create_load(name: &'static str, args: &BenchArgs, shared: &Arc<Shared>) -> f64 {
-    let mut phase = drive(name, args.clients, args.seconds, shared.clone(), |s: Arc<Shared>, c, i| async move {
-        let ok = s
-            .store
-            .create_record(&s.tenant, input(s.body_bytes, c, i), "bench", draft(&s.tenant, Action::RecordCreate))
-            .await
-            .is_ok();
-        if ok {
-            s.last_ack_ms.fetch_max(hippo_core::time_fmt::now_millis(), Ordering::Relaxed);
-        }
-        ok
-    })
+    let mut phase = drive(
+        name,
+        args.clients,
+        args.seconds,
+        shared.clone(),
+        |s: Arc<Shared>, c, i| async move {
+            let ok = s
+                .store
+                .create_record(
+                    &s.tenant,
+                    input(s.body_bytes, c, i),
+                    "bench",
+                    draft(&s.tenant, Action::RecordCreate),
+                )
+                .await
+                .is_ok();
+            if ok {
+                s.last_ack_ms
+                    .fetch_max(hippo_core::time_fmt::now_millis(), Ordering::Relaxed);
+            }
+            ok
+        },
+    )
     .await;
     phase.print();
     phase.rate()
@@ -107,10 +121,21 @@ async fn bench(args: &BenchArgs, root: &std::path::Path) -> Result<()> {
     drop(conn);
     let no_journal = create_load("create, no journal", args, &plain).await;
     // Phase 2: the journal (as every deployment has), nothing shipping.
-    let journal_only = create_load("create, journal", args, &tenant(&store, "journal-only", args).await?).await;
+    let journal_only = create_load(
+        "create, journal",
+        args,
+        &tenant(&store, "journal-only", args).await?,
+    )
+    .await;
     // Phase 3: shipping every second to a directory; the RPO sampled throughout.
-    let sink = hippo_backup::sink::open(sink_dir.to_str().expect("utf-8 path"), &Default::default())?;
-    let mut shipper = Shipper::new(vec![sink], keyring.ledger_keys()?.signing, store.catalog_wrapped_key()?, settings(&root.join("scratch")));
+    let sink =
+        hippo_backup::sink::open(sink_dir.to_str().expect("utf-8 path"), &Default::default())?;
+    let mut shipper = Shipper::new(
+        vec![sink],
+        keyring.ledger_keys()?.signing,
+        store.catalog_wrapped_key()?,
+        settings(&root.join("scratch")),
+    );
     let status = shipper.status.clone();
     let shared = tenant(&store, "shipping", args).await?;
     shipper.round(store.backup_sources()?, true, false).await?;
@@ -119,7 +144,10 @@ async fn bench(args: &BenchArgs, root: &std::path::Path) -> Result<()> {
     let ship_task = tokio::spawn(async move {
         while !stop2.load(Ordering::Relaxed) {
             let started = Instant::now();
-            if let Err(e) = shipper.round(st.backup_sources().unwrap_or_default(), false, false).await {
+            if let Err(e) = shipper
+                .round(st.backup_sources().unwrap_or_default(), false, false)
+                .await
+            {
                 eprintln!("shipping round failed: {e}");
             }
             tokio::time::sleep(Duration::from_secs(1).saturating_sub(started.elapsed())).await;
@@ -144,7 +172,11 @@ async fn bench(args: &BenchArgs, root: &std::path::Path) -> Result<()> {
     let mut lags = sampler.await?;
     let mut shipper = ship_task.await?;
     lags.sort_unstable();
-    let pct = |p: f64| lags.get(((lags.len() as f64 * p) as usize).min(lags.len().saturating_sub(1))).copied().unwrap_or(0);
+    let pct = |p: f64| {
+        lags.get(((lags.len() as f64 * p) as usize).min(lags.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0)
+    };
     println!(
         "RPO while shipping (newest acknowledged write not yet in the backup, {} samples): p50 {} ms, p99 {} ms, max {} ms",
         lags.len(),
@@ -161,33 +193,51 @@ async fn bench(args: &BenchArgs, root: &std::path::Path) -> Result<()> {
 
     // Restore time: --records more records (in batches of 1000), shipped, then all restored.
     let big: TenantId = "restore-size".parse().expect("valid");
-    store.create_tenant(&big, draft(&big, Action::TenantCreate)).await?;
+    store
+        .create_tenant(&big, draft(&big, Action::TenantCreate))
+        .await?;
     let load_started = Instant::now();
     let mut loaded = 0u64;
     while loaded < args.records {
         let n = (args.records - loaded).min(1000) as usize;
-        let items: Vec<BatchItem> = (0..n).map(|i| input(args.body_bytes, 0, loaded as usize + i).into()).collect();
-        store.create_records(&big, items, "bench", draft(&big, Action::RecordCreate)).await?;
+        let items: Vec<BatchItem> = (0..n)
+            .map(|i| input(args.body_bytes, 0, loaded as usize + i).into())
+            .collect();
+        store
+            .create_records(&big, items, "bench", draft(&big, Action::RecordCreate))
+            .await?;
         loaded += n as u64;
-        if loaded % 100_000 == 0 {
+        if loaded.is_multiple_of(100_000) {
             shipper.round(store.backup_sources()?, false, false).await?;
         }
     }
     shipper.round(store.backup_sources()?, true, false).await?;
-    println!("loaded {loaded} records in {:.1} s (shipped as it went)", load_started.elapsed().as_secs_f64());
+    println!(
+        "loaded {loaded} records in {:.1} s (shipped as it went)",
+        load_started.elapsed().as_secs_f64()
+    );
     let total: u64 = ["no-journal", "journal-only", "shipping", "restore-size"]
         .iter()
         .map(|t| {
-            let c = store.raw_connection(Some(&t.parse().expect("valid"))).expect("db");
-            c.query_row("SELECT count(*) FROM records", [], |r| r.get::<_, i64>(0)).unwrap_or(0) as u64
+            let c = store
+                .raw_connection(Some(&t.parse().expect("valid")))
+                .expect("db");
+            c.query_row("SELECT count(*) FROM records", [], |r| r.get::<_, i64>(0))
+                .unwrap_or(0) as u64
         })
         .sum();
-    let sink = hippo_backup::sink::open(sink_dir.to_str().expect("utf-8 path"), &Default::default())?;
+    let sink =
+        hippo_backup::sink::open(sink_dir.to_str().expect("utf-8 path"), &Default::default())?;
     let started = Instant::now();
     let target = root.join("restored");
-    let report = crate::backup_cmd::restore_to(sink.as_ref(), &keyring, &target, i64::MAX, false).await?;
+    let report =
+        crate::backup_cmd::restore_to(sink.as_ref(), &keyring, &target, i64::MAX, false).await?;
     let secs = started.elapsed().as_secs_f64();
-    let restored: u64 = report.dbs.iter().map(|d| d.check.records_checked as u64).sum();
+    let restored: u64 = report
+        .dbs
+        .iter()
+        .map(|d| d.check.records_checked as u64)
+        .sum();
     println!(
         "restore of the whole backup: {restored} records ({total} in the source) in {secs:.1} s, every page, record hash and audit tree checked ({} databases)",
         report.dbs.len()

@@ -112,7 +112,10 @@ fn config(data_dir: &Path) -> hippo_server::Config {
 
 pub fn open_sink(target: &str, data_dir: &Path) -> Result<Box<dyn BackupSink>> {
     let cfg = config(data_dir);
-    Ok(hippo_backup::sink::open(target, &cfg.backup.s3_options(&cfg.audit))?)
+    Ok(hippo_backup::sink::open(
+        target,
+        &cfg.backup.s3_options(&cfg.audit),
+    )?)
 }
 
 pub fn open_sink_for(from: &FromArgs, data_dir: &Path) -> Result<Box<dyn BackupSink>> {
@@ -134,8 +137,13 @@ pub fn keyring(keys: &KeyArgs, data_dir: &Path) -> Result<Keyring> {
     if let Some(path) = &keys.escrow {
         let pass = std::env::var(PASSPHRASE_ENV)
             .with_context(|| format!("{PASSPHRASE_ENV} must hold the escrow passphrase"))?;
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        return Ok(hippo_store::escrow::open(&text, &pass, &path.display().to_string())?);
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        return Ok(hippo_store::escrow::open(
+            &text,
+            &pass,
+            &path.display().to_string(),
+        )?);
     }
     config(data_dir)
         .load_keyring(data_dir)
@@ -145,8 +153,9 @@ pub fn keyring(keys: &KeyArgs, data_dir: &Path) -> Result<Keyring> {
 pub fn parse_at(at: &Option<String>) -> Result<i64> {
     match at {
         None => Ok(i64::MAX),
-        Some(s) => hippo_core::time_fmt::parse_rfc3339(s)
-            .with_context(|| format!("--at {s:?} is not an RFC 3339 time (e.g. 2026-12-02T10:15:00Z)")),
+        Some(s) => hippo_core::time_fmt::parse_rfc3339(s).with_context(|| {
+            format!("--at {s:?} is not an RFC 3339 time (e.g. 2026-12-02T10:15:00Z)")
+        }),
     }
 }
 
@@ -155,15 +164,27 @@ pub async fn run(data_dir: &Path, cmd: BackupCommand) -> Result<()> {
         BackupCommand::Create { to } => create(data_dir, to).await,
         BackupCommand::List { from, json } => {
             let sink = open_sink_for(&from, data_dir)?;
-            let key = keyring(&KeyArgs::default(), data_dir)?.ledger_keys()?.signing.public_key();
+            let key = keyring(&KeyArgs::default(), data_dir)?
+                .ledger_keys()?
+                .signing
+                .public_key();
             let inv = Inventory::load(sink.as_ref(), &key).await?;
             list(&inv, json);
             Ok(())
         }
-        BackupCommand::Verify { store: Some(kind), audit_export: Some(export), json, .. } => {
-            verify_database(data_dir, kind, &export, json).await
-        }
-        BackupCommand::Verify { from, at, keys, json, .. } => {
+        BackupCommand::Verify {
+            store: Some(kind),
+            audit_export: Some(export),
+            json,
+            ..
+        } => verify_database(data_dir, kind, &export, json).await,
+        BackupCommand::Verify {
+            from,
+            at,
+            keys,
+            json,
+            ..
+        } => {
             let sink = open_sink_for(&from, data_dir)?;
             let keyring = keyring(&keys, data_dir)?;
             let scratch = scratch_dir(data_dir)?;
@@ -171,7 +192,10 @@ pub async fn run(data_dir: &Path, cmd: BackupCommand) -> Result<()> {
             let _ = std::fs::remove_dir_all(&scratch);
             let (objects, report) = result?;
             if json {
-                println!("{}", serde_json::json!({"objects_checked": objects, "restore": report}));
+                println!(
+                    "{}",
+                    serde_json::json!({"objects_checked": objects, "restore": report})
+                );
             } else {
                 println!("{objects} backup objects read and matched their signed manifests.");
                 print_report(&report);
@@ -179,15 +203,26 @@ pub async fn run(data_dir: &Path, cmd: BackupCommand) -> Result<()> {
             }
             Ok(())
         }
-        BackupCommand::Restore { from, at, keys, force, json } => {
+        BackupCommand::Restore {
+            from,
+            at,
+            keys,
+            force,
+            json,
+        } => {
             let sink = open_sink_for(&from, data_dir)?;
             let keyring = keyring(&keys, data_dir)?;
-            let report = restore_to(sink.as_ref(), &keyring, data_dir, parse_at(&at)?, force).await?;
+            let report =
+                restore_to(sink.as_ref(), &keyring, data_dir, parse_at(&at)?, force).await?;
             if json {
                 println!("{}", serde_json::to_string(&report)?);
             } else {
                 print_report(&report);
-                println!("Restored into {}. Start it with: hippo --data-dir {} serve", data_dir.display(), data_dir.display());
+                println!(
+                    "Restored into {}. Start it with: hippo --data-dir {} serve",
+                    data_dir.display(),
+                    data_dir.display()
+                );
             }
             Ok(())
         }
@@ -197,19 +232,32 @@ pub async fn run(data_dir: &Path, cmd: BackupCommand) -> Result<()> {
 }
 
 /// `backup verify --store S --audit-export DEST`: every log of the database against its export.
-async fn verify_database(data_dir: &Path, kind: hippo_store::StoreKind, export: &str, json: bool) -> Result<()> {
+async fn verify_database(
+    data_dir: &Path,
+    kind: hippo_store::StoreKind,
+    export: &str,
+    json: bool,
+) -> Result<()> {
     let flags = FlagOverrides {
         store: Some(kind),
         ..FlagOverrides::default()
     };
     let cfg = hippo_server::Config::load(data_dir, &flags)?;
     let store: std::sync::Arc<dyn hippo_store::Store> = match kind {
-        hippo_store::StoreKind::Postgres => std::sync::Arc::new(hippo_server::init::connect_postgres(data_dir, &cfg).await?),
+        hippo_store::StoreKind::Postgres => {
+            std::sync::Arc::new(hippo_server::init::connect_postgres(data_dir, &cfg).await?)
+        }
         hippo_store::StoreKind::Sqlite => std::sync::Arc::new(SqliteStore::open(data_dir)?),
     };
     let sink = hippo_store::export::open_sink(export, &cfg.audit.s3_options())?;
     let mut logs = vec![hippo_core::LogId::System];
-    logs.extend(store.list_tenants().await?.into_iter().map(|t| hippo_core::LogId::Tenant(t.id)));
+    logs.extend(
+        store
+            .list_tenants()
+            .await?
+            .into_iter()
+            .map(|t| hippo_core::LogId::Tenant(t.id)),
+    );
     let mut failed = None;
     for log in &logs {
         let c = hippo_store::continuity::check(store.as_ref(), log, sink.as_ref()).await?;
@@ -247,7 +295,11 @@ async fn create(data_dir: &Path, to: Vec<String>) -> Result<()> {
         bail!("{} holds no embedded store to back up (PostgreSQL deployments use RDS snapshots: docs/deploy.md)", data_dir.display());
     }
     let cfg = config(data_dir);
-    let targets = if to.is_empty() { cfg.backup.to.clone() } else { to };
+    let targets = if to.is_empty() {
+        cfg.backup.to.clone()
+    } else {
+        to
+    };
     if targets.is_empty() {
         bail!("no backup destination: pass --to DIR|s3://BUCKET/PREFIX, or set backup.to in hippo.toml");
     }
@@ -264,16 +316,28 @@ async fn create(data_dir: &Path, to: Vec<String>) -> Result<()> {
     // The server (if running) owns the journal: a one-off generation must not forget entries
     // its chain has not shipped yet.
     settings.prune_journal = false;
-    let mut shipper = Shipper::new(sinks, keyring.ledger_keys()?.signing, wrapped, settings.clone());
+    let mut shipper = Shipper::new(
+        sinks,
+        keyring.ledger_keys()?.signing,
+        wrapped,
+        settings.clone(),
+    );
     let n = sources.len();
     let objects = shipper.round(sources, true, true).await?;
     let _ = std::fs::remove_dir_all(&settings.scratch);
-    eprintln!("New backup generation of {n} database(s): {objects} object(s) written to {}", targets.join(", "));
+    eprintln!(
+        "New backup generation of {n} database(s): {objects} object(s) written to {}",
+        targets.join(", ")
+    );
     Ok(())
 }
 
 fn scratch_dir(data_dir: &Path) -> Result<PathBuf> {
-    let base = if data_dir.exists() { data_dir.to_path_buf() } else { std::env::temp_dir() };
+    let base = if data_dir.exists() {
+        data_dir.to_path_buf()
+    } else {
+        std::env::temp_dir()
+    };
     let dir = base.join(format!(".backup-scratch-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     Ok(dir)
@@ -294,14 +358,20 @@ fn list(inv: &Inventory, json: bool) {
                 })
             })
             .collect();
-        println!("{}", serde_json::json!({"generations": dbs, "latest": hippo_core::time_fmt::rfc3339(inv.latest_ms())}));
+        println!(
+            "{}",
+            serde_json::json!({"generations": dbs, "latest": hippo_core::time_fmt::rfc3339(inv.latest_ms())})
+        );
         return;
     }
     if inv.dbs.is_empty() {
         println!("No backups here yet. Take one with `hippo backup create`, or set backup.to and run `hippo serve`.");
         return;
     }
-    println!("{:<24} {:<30} {:>7} {:>12}  restorable from .. to", "database", "generation", "objects", "bytes");
+    println!(
+        "{:<24} {:<30} {:>7} {:>12}  restorable from .. to",
+        "database", "generation", "objects", "bytes"
+    );
     for (db, gens) in &inv.dbs {
         for g in gens {
             println!(
@@ -317,11 +387,17 @@ fn list(inv: &Inventory, json: bool) {
     }
     for g in inv.dbs.values().flatten() {
         if let Some((object, reason)) = &g.problem {
-            println!("DAMAGED {}/{}: usable up to the object before {object} ({reason})", g.db, g.name);
+            println!(
+                "DAMAGED {}/{}: usable up to the object before {object} ({reason})",
+                g.db, g.name
+            );
         }
     }
     if !inv.orphans.is_empty() {
-        println!("{} object(s) without a manifest (an interrupted upload; ignored).", inv.orphans.len());
+        println!(
+            "{} object(s) without a manifest (an interrupted upload; ignored).",
+            inv.orphans.len()
+        );
     }
 }
 
@@ -357,25 +433,43 @@ pub async fn restore_to(
     force: bool,
 ) -> Result<RestoreReport> {
     let non_empty = target.exists()
-        && std::fs::read_dir(target).map(|mut d| d.next().is_some()).unwrap_or(true);
+        && std::fs::read_dir(target)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(true);
     if non_empty && !force {
         bail!(
             "{} is not empty; restore into a new directory, or pass --force to move its contents aside",
             target.display()
         );
     }
-    let name = target.file_name().context("the target needs a directory name")?.to_string_lossy();
+    let name = target
+        .file_name()
+        .context("the target needs a directory name")?
+        .to_string_lossy();
     let staging = target.with_file_name(format!(".{name}.restoring"));
     // An interrupted earlier run left its staging directory: start it again from the backup.
     let _ = std::fs::remove_dir_all(&staging);
     let key = keyring.ledger_keys()?.signing.public_key();
     let inv = Inventory::load(sink, &key).await?;
-    let report = restore::restore_into(sink, &inv, keyring, &staging, until, &|line| eprintln!("{line}")).await?;
-    hippo_store::keyring::write_private_file(&Keyring::path(&staging), keyring.to_json().as_bytes())?;
+    let report = restore::restore_into(sink, &inv, keyring, &staging, until, &|line| {
+        eprintln!("{line}")
+    })
+    .await?;
+    hippo_store::keyring::write_private_file(
+        &Keyring::path(&staging),
+        keyring.to_json().as_bytes(),
+    )?;
     if non_empty {
-        let aside = target.with_file_name(format!("{name}.replaced-{}", hippo_core::time_fmt::now_millis()));
+        let aside = target.with_file_name(format!(
+            "{name}.replaced-{}",
+            hippo_core::time_fmt::now_millis()
+        ));
         std::fs::rename(target, &aside)?;
-        eprintln!("The previous contents of {} are now in {}", target.display(), aside.display());
+        eprintln!(
+            "The previous contents of {} are now in {}",
+            target.display(),
+            aside.display()
+        );
     } else if target.exists() {
         std::fs::remove_dir(target)?;
     }
@@ -384,8 +478,15 @@ pub async fn restore_to(
 }
 
 pub fn print_report(report: &RestoreReport) {
-    let at = if report.until_ms == i64::MAX { "latest".to_owned() } else { hippo_core::time_fmt::rfc3339(report.until_ms) };
-    println!("restore point: {at}; newest restored event {}", hippo_core::time_fmt::rfc3339(report.newest_event_ms()));
+    let at = if report.until_ms == i64::MAX {
+        "latest".to_owned()
+    } else {
+        hippo_core::time_fmt::rfc3339(report.until_ms)
+    };
+    println!(
+        "restore point: {at}; newest restored event {}",
+        hippo_core::time_fmt::rfc3339(report.newest_event_ms())
+    );
     for d in &report.dbs {
         println!(
             "  {:<24} generation {} · {} object(s), {} bytes, {} row(s) replayed · checked {} pages, {} records / {} versions, {} audit events, {} signed heads",
@@ -398,9 +499,15 @@ pub fn print_report(report: &RestoreReport) {
 async fn prune(data_dir: &Path, from: &FromArgs, dry_run: bool) -> Result<()> {
     let cfg = config(data_dir);
     let sink = open_sink_for(from, data_dir)?;
-    let key = keyring(&KeyArgs::default(), data_dir)?.ledger_keys()?.signing.public_key();
+    let key = keyring(&KeyArgs::default(), data_dir)?
+        .ledger_keys()?
+        .signing
+        .public_key();
     let inv = Inventory::load(sink.as_ref(), &key).await?;
-    let policy = Policy { daily: cfg.backup.keep_daily, monthly: cfg.backup.keep_monthly };
+    let policy = Policy {
+        daily: cfg.backup.keep_daily,
+        monthly: cfg.backup.keep_monthly,
+    };
     let now = hippo_core::time_fmt::now_millis();
     let (mut pruned, mut locked) = (0, 0);
     for gens in inv.dbs.values() {
@@ -410,11 +517,21 @@ async fn prune(data_dir: &Path, from: &FromArgs, dry_run: bool) -> Result<()> {
                 Decision::Keep => {}
                 Decision::Locked(until) => {
                     locked += 1;
-                    println!("keep {}/{}: locked until {}", g.db, g.name, hippo_core::time_fmt::rfc3339(until));
+                    println!(
+                        "keep {}/{}: locked until {}",
+                        g.db,
+                        g.name,
+                        hippo_core::time_fmt::rfc3339(until)
+                    );
                 }
                 Decision::Prune => {
                     pruned += 1;
-                    println!("{} {}/{}", if dry_run { "would delete" } else { "delete" }, g.db, g.name);
+                    println!(
+                        "{} {}/{}",
+                        if dry_run { "would delete" } else { "delete" },
+                        g.db,
+                        g.name
+                    );
                     if !dry_run {
                         // Manifests newest first, then objects: what remains is always a valid
                         // chain prefix, so an interrupted prune never breaks a restore.
@@ -429,7 +546,10 @@ async fn prune(data_dir: &Path, from: &FromArgs, dry_run: bool) -> Result<()> {
             }
         }
     }
-    eprintln!("{pruned} generation(s) {}, {locked} kept under Object Lock.", if dry_run { "to delete" } else { "deleted" });
+    eprintln!(
+        "{pruned} generation(s) {}, {locked} kept under Object Lock.",
+        if dry_run { "to delete" } else { "deleted" }
+    );
     Ok(())
 }
 
@@ -437,7 +557,10 @@ async fn prune(data_dir: &Path, from: &FromArgs, dry_run: bool) -> Result<()> {
 /// HIPPO_ESCROW_PASSPHRASE (Argon2id + AES-256-GCM).
 pub fn escrow(data_dir: &Path, out: &Path, keyring_file: Option<&Path>) -> Result<()> {
     let pass = std::env::var(PASSPHRASE_ENV).with_context(|| {
-        format!("set {PASSPHRASE_ENV} to the recovery passphrase (at least {} characters)", hippo_store::escrow::MIN_PASSPHRASE_CHARS)
+        format!(
+            "set {PASSPHRASE_ENV} to the recovery passphrase (at least {} characters)",
+            hippo_store::escrow::MIN_PASSPHRASE_CHARS
+        )
     })?;
     let keyring = keyring(
         &KeyArgs {
@@ -448,9 +571,15 @@ pub fn escrow(data_dir: &Path, out: &Path, keyring_file: Option<&Path>) -> Resul
     )?;
     let sealed = hippo_store::escrow::seal(&keyring, &pass)?;
     if out.exists() {
-        bail!("{} exists; choose a new file (an escrow copy is never overwritten)", out.display());
+        bail!(
+            "{} exists; choose a new file (an escrow copy is never overwritten)",
+            out.display()
+        );
     }
-    hippo_store::keyring::write_private_file(out, serde_json::to_string_pretty(&sealed)?.as_bytes())?;
+    hippo_store::keyring::write_private_file(
+        out,
+        serde_json::to_string_pretty(&sealed)?.as_bytes(),
+    )?;
     eprintln!(
         "Keyring (audit key {}) sealed to {}. Keep it apart from the backups, e.g. in a Secrets Manager secret replicated to the recovery region; restore with `hippo backup restore --escrow {}`.",
         sealed.audit_key_fingerprint,

@@ -40,7 +40,8 @@ impl Drop for ServerGuard {
 pub async fn run(data_dir: &Path, args: DrillArgs) -> Result<()> {
     let started = Instant::now();
     let started_ms = hippo_core::time_fmt::now_millis();
-    let scratch = std::env::temp_dir().join(format!("hippo-drill-{}-{started_ms}", std::process::id()));
+    let scratch =
+        std::env::temp_dir().join(format!("hippo-drill-{}-{started_ms}", std::process::id()));
     let result = drill(data_dir, &args, &scratch, started, started_ms).await;
     if args.keep {
         eprintln!("scratch copy kept at {}", scratch.display());
@@ -65,8 +66,16 @@ pub async fn run(data_dir: &Path, args: DrillArgs) -> Result<()> {
             "drill passed: {} record(s) read back over HTTPS from the restored copy",
             outcome.records_read
         );
-        println!("RTO {:.1} s (restored {:.1} s, verified and serving {:.1} s later)", outcome.rto_secs, outcome.restore_secs, outcome.rto_secs - outcome.restore_secs);
-        println!("RPO {:.1} s (age of the newest restored write when the drill began)", outcome.rpo_secs);
+        println!(
+            "RTO {:.1} s (restored {:.1} s, verified and serving {:.1} s later)",
+            outcome.rto_secs,
+            outcome.restore_secs,
+            outcome.rto_secs - outcome.restore_secs
+        );
+        println!(
+            "RPO {:.1} s (age of the newest restored write when the drill began)",
+            outcome.rpo_secs
+        );
     }
     Ok(())
 }
@@ -79,24 +88,50 @@ struct Outcome {
     report: hippo_backup::restore::RestoreReport,
 }
 
-async fn drill(data_dir: &Path, args: &DrillArgs, scratch: &Path, started: Instant, started_ms: i64) -> Result<Outcome> {
+async fn drill(
+    data_dir: &Path,
+    args: &DrillArgs,
+    scratch: &Path,
+    started: Instant,
+    started_ms: i64,
+) -> Result<Outcome> {
     let sink = backup_cmd::open_sink_for(&args.from, data_dir)?;
     let keyring = backup_cmd::keyring(&args.keys, data_dir)?;
-    eprintln!("restoring the latest backup from {} into {}", sink.describe(), scratch.display());
+    eprintln!(
+        "restoring the latest backup from {} into {}",
+        sink.describe(),
+        scratch.display()
+    );
     let report = backup_cmd::restore_to(sink.as_ref(), &keyring, scratch, i64::MAX, false).await?;
     let restore_secs = started.elapsed().as_secs_f64();
-    let tenants: Vec<TenantId> = report.dbs.iter().filter_map(|d| d.db.parse().ok()).collect();
+    let tenants: Vec<TenantId> = report
+        .dbs
+        .iter()
+        .filter_map(|d| d.db.parse().ok())
+        .collect();
     // Credentials for the sample reads, valid for an hour, in the scratch copy only.
     let mut keys = Vec::new();
     {
         let store = SqliteStore::open(scratch)?;
         for t in &tenants {
             let expires = hippo_core::time_fmt::now_millis() + 3_600_000;
-            keys.push((t.clone(), hippo_server::init::create_key(&store, t, Role::Admin, "restore drill", Some(expires)).await?));
+            keys.push((
+                t.clone(),
+                hippo_server::init::create_key(
+                    &store,
+                    t,
+                    Role::Admin,
+                    "restore drill",
+                    Some(expires),
+                )
+                .await?,
+            ));
         }
         store.shutdown().await;
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let exe = std::env::current_exe().context("locating this hippo binary")?;
     let log_path = scratch.with_extension("serve.log");
     let log = std::fs::File::create(&log_path)?;
@@ -129,7 +164,9 @@ async fn drill(data_dir: &Path, args: &DrillArgs, scratch: &Path, started: Insta
         }
         if Instant::now() > deadline {
             let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-            bail!("the server on the restored copy did not become ready within 60 s; its log:\n{log}");
+            bail!(
+                "the server on the restored copy did not become ready within 60 s; its log:\n{log}"
+            );
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -137,7 +174,10 @@ async fn drill(data_dir: &Path, args: &DrillArgs, scratch: &Path, started: Insta
     let mut records_read = 0;
     for (tenant, key) in &keys {
         let page: serde_json::Value = client
-            .get(format!("{base}/v1/records?limit={}", args.sample.clamp(1, 100)))
+            .get(format!(
+                "{base}/v1/records?limit={}",
+                args.sample.clamp(1, 100)
+            ))
             .bearer_auth(key)
             .send()
             .await?
@@ -147,7 +187,11 @@ async fn drill(data_dir: &Path, args: &DrillArgs, scratch: &Path, started: Insta
             .await?;
         let ids: Vec<String> = page["items"]
             .as_array()
-            .map(|a| a.iter().filter_map(|r| r["id"].as_str().map(str::to_owned)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|r| r["id"].as_str().map(str::to_owned))
+                    .collect()
+            })
             .unwrap_or_default();
         for id in ids {
             client
@@ -156,13 +200,25 @@ async fn drill(data_dir: &Path, args: &DrillArgs, scratch: &Path, started: Insta
                 .send()
                 .await?
                 .error_for_status()
-                .with_context(|| format!("reading record {id} of tenant {tenant} on the restored copy"))?;
+                .with_context(|| {
+                    format!("reading record {id} of tenant {tenant} on the restored copy")
+                })?;
             records_read += 1;
         }
     }
     let rto_secs = started.elapsed().as_secs_f64();
     let _ = std::fs::remove_file(&log_path);
     let newest = report.newest_event_ms();
-    let rpo_secs = if newest == 0 { 0.0 } else { (started_ms - newest).max(0) as f64 / 1000.0 };
-    Ok(Outcome { rto_secs, restore_secs, rpo_secs, records_read, report })
+    let rpo_secs = if newest == 0 {
+        0.0
+    } else {
+        (started_ms - newest).max(0) as f64 / 1000.0
+    };
+    Ok(Outcome {
+        rto_secs,
+        restore_secs,
+        rpo_secs,
+        records_read,
+        report,
+    })
 }

@@ -21,7 +21,12 @@ fn passphrase() -> Result<String> {
     })
 }
 
-pub async fn export(data_dir: &Path, store: &dyn Store, tenant: &TenantId, out: &Path) -> Result<()> {
+pub async fn export(
+    data_dir: &Path,
+    store: &dyn Store,
+    tenant: &TenantId,
+    out: &Path,
+) -> Result<()> {
     let pass = passphrase()?;
     if out.exists() {
         bail!("{} exists; choose a new file", out.display());
@@ -87,13 +92,19 @@ pub async fn import(store: &dyn Store, file: &Path, expect_key: Option<&str>) ->
     draft.detail("archive_sha256", sha.clone());
     draft.detail("source_key", signer.fingerprint().to_string());
     draft.detail("source_log_size", archive.audit.len());
-    draft.detail("source_root", head.map(|h| hex::encode(h.head.root_hash)).unwrap_or_default());
+    draft.detail(
+        "source_root",
+        head.map(|h| hex::encode(h.head.root_hash))
+            .unwrap_or_default(),
+    );
     draft.detail("versions", archive.versions.len());
     store.append_audit(draft).await?;
     let mut written = 0;
     for chunk in archive.versions.chunks(PAGE) {
         let draft = crate::operator_draft(Some(tenant.clone()), Action::TenantImport);
-        written += store.import_versions(&tenant, chunk.to_vec(), draft).await?;
+        written += store
+            .import_versions(&tenant, chunk.to_vec(), draft)
+            .await?;
     }
     eprintln!(
         "Imported tenant {tenant}: {written} record version(s); its archived audit log ({} events, signed by {}) verified against {} signed tree head(s) and recorded in the tenant's log. Next: hippo apikey create --tenant {tenant} --role admin",

@@ -64,7 +64,11 @@ impl BackupConfig {
             ));
         }
         if !(100..=200_000).contains(&self.batch_rows) {
-            return Err(ConfigError::new("backup.batch_rows", "must be between 100 and 200000", "e.g. 20000"));
+            return Err(ConfigError::new(
+                "backup.batch_rows",
+                "must be between 100 and 200000",
+                "e.g. 20000",
+            ));
         }
         if self.keep_daily == 0 {
             return Err(ConfigError::new(

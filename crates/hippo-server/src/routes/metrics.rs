@@ -39,9 +39,17 @@ pub async fn metrics(State(s): State<AppState>, caller: Caller) -> Result<Respon
     if let Some(b) = &s.backup {
         use std::sync::atomic::Ordering::Relaxed;
         let last = b.last_success_ms.load(Relaxed);
-        let age = if last == 0 { f64::NAN } else { now.saturating_sub(last as u64) as f64 / 1000.0 };
+        let age = if last == 0 {
+            f64::NAN
+        } else {
+            now.saturating_sub(last as u64) as f64 / 1000.0
+        };
         let oldest = b.oldest_unshipped_ms.load(Relaxed);
-        let pending = if oldest == 0 { 0.0 } else { now.saturating_sub(oldest as u64) as f64 / 1000.0 };
+        let pending = if oldest == 0 {
+            0.0
+        } else {
+            now.saturating_sub(oldest as u64) as f64 / 1000.0
+        };
         let _ = writeln!(out, "# HELP hippo_backup_failures_total Backup shipping rounds that failed for some database.\n# TYPE hippo_backup_failures_total counter\nhippo_backup_failures_total {}", b.failures.load(Relaxed));
         let _ = writeln!(out, "# HELP hippo_backup_objects_shipped_total Backup objects written to every sink.\n# TYPE hippo_backup_objects_shipped_total counter\nhippo_backup_objects_shipped_total {}", b.objects_shipped.load(Relaxed));
         let _ = writeln!(out, "# HELP hippo_backup_bytes_shipped_total Bytes of backup objects written to every sink.\n# TYPE hippo_backup_bytes_shipped_total counter\nhippo_backup_bytes_shipped_total {}", b.bytes_shipped.load(Relaxed));

@@ -378,7 +378,9 @@ impl S3Sink {
     pub async fn get_object(&self, key: &str) -> Result<Vec<u8>, ExportError> {
         let creds = self.credentials().await?;
         let url = self.bucket.get_object(Some(&creds), key).sign(PRESIGN_TTL);
-        let resp = self.send("get", key, || self.client.get(url.clone())).await?;
+        let resp = self
+            .send("get", key, || self.client.get(url.clone()))
+            .await?;
         let bytes = resp.bytes().await.map_err(|e| ExportError::S3Transport {
             op: "get",
             key: key.to_owned(),
@@ -390,7 +392,10 @@ impl S3Sink {
     /// Deletes the object at `key` (S3 refuses while its Object Lock date is ahead).
     pub async fn delete_object(&self, key: &str) -> Result<(), ExportError> {
         let creds = self.credentials().await?;
-        let url = self.bucket.delete_object(Some(&creds), key).sign(PRESIGN_TTL);
+        let url = self
+            .bucket
+            .delete_object(Some(&creds), key)
+            .sign(PRESIGN_TTL);
         self.send("delete", key, || self.client.delete(url.clone()))
             .await?;
         Ok(())

@@ -423,7 +423,9 @@ pub async fn import_versions(
         let id = v.id()?;
         if v.version == 1 {
             if head(c, t, id).await?.is_some() {
-                return Err(StoreError::Corrupt(format!("record {id} is already in this tenant")));
+                return Err(StoreError::Corrupt(format!(
+                    "record {id} is already in this tenant"
+                )));
             }
             sqlx::query(
                 "INSERT INTO hippo.records (tenant_id, id, record_type, subject, version, deleted, created_at_ms, created_by, updated_at_ms, updated_by)
@@ -457,7 +459,10 @@ pub async fn import_versions(
             .await
             .map_err(errors::db)?;
             if moved.rows_affected() != 1 {
-                return Err(StoreError::Corrupt(format!("record {id} version {} does not follow its previous version", v.version)));
+                return Err(StoreError::Corrupt(format!(
+                    "record {id} version {} does not follow its previous version",
+                    v.version
+                )));
             }
         }
         sqlx::query(

@@ -24,13 +24,19 @@ use std::path::{Path, PathBuf};
 /// The tables whose appended rows the journal notes (tenant migration 6): their key columns
 /// and the column that says when the row was written. Everything else is derived.
 const JOURNALED: &[(&str, &[&str], &str)] = &[
-    ("record_versions", &["record_id", "version"], "written_at_ms"),
+    (
+        "record_versions",
+        &["record_id", "version"],
+        "written_at_ms",
+    ),
     ("audit_events", &["seq"], "time_ms"),
     ("tree_heads", &["tree_size"], "timestamp_ms"),
     ("idempotency_keys", &["key_hash"], "created_at_ms"),
 ];
 
-fn journaled(table: &str) -> Result<&'static (&'static str, &'static [&'static str], &'static str), StoreError> {
+fn journaled(
+    table: &str,
+) -> Result<&'static (&'static str, &'static [&'static str], &'static str), StoreError> {
     JOURNALED
         .iter()
         .find(|(t, _, _)| *t == table)
@@ -131,7 +137,11 @@ pub fn sources(layout: &Layout, keyring: &Keyring) -> Result<Vec<DbSource>, Stor
     drop(c);
     let mut out = vec![catalog];
     for (id, key) in tenants {
-        out.push(DbSource::new(LogId::Tenant(id.clone()), layout.tenant_db(&id), key));
+        out.push(DbSource::new(
+            LogId::Tenant(id.clone()),
+            layout.tenant_db(&id),
+            key,
+        ));
     }
     Ok(out)
 }
@@ -256,15 +266,23 @@ fn from_json(v: &Value) -> Result<SqlValue, StoreError> {
             None => SqlValue::Real(n.as_f64().unwrap_or(0.0)),
         },
         Value::String(s) => SqlValue::Text(s.clone()),
-        Value::Object(o) => match o.get("b64").and_then(Value::as_str) {
-            Some(b) => SqlValue::Blob(
-                STANDARD
-                    .decode(b)
-                    .map_err(|_| StoreError::Corrupt("a backup row has a malformed blob".into()))?,
-            ),
-            None => return Err(StoreError::Corrupt("a backup row has an object value".into())),
-        },
-        _ => return Err(StoreError::Corrupt("a backup row has an unsupported value".into())),
+        Value::Object(o) => {
+            match o.get("b64").and_then(Value::as_str) {
+                Some(b) => SqlValue::Blob(STANDARD.decode(b).map_err(|_| {
+                    StoreError::Corrupt("a backup row has a malformed blob".into())
+                })?),
+                None => {
+                    return Err(StoreError::Corrupt(
+                        "a backup row has an object value".into(),
+                    ))
+                }
+            }
+        }
+        _ => {
+            return Err(StoreError::Corrupt(
+                "a backup row has an unsupported value".into(),
+            ))
+        }
     })
 }
 
@@ -315,7 +333,9 @@ pub fn read_journal(
                 })
                 .optional()?
                 .ok_or_else(|| {
-                    StoreError::Corrupt(format!("backup journal entry {id} names a missing row of {name}"))
+                    StoreError::Corrupt(format!(
+                        "backup journal entry {id} names a missing row of {name}"
+                    ))
                 })?;
             out.push(JournalRow {
                 id,
@@ -355,10 +375,16 @@ pub fn whole_jobs(rows: &[JournalRow], until_ms: i64) -> usize {
 }
 
 fn check_identifier(name: &str) -> Result<(), StoreError> {
-    if !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
+    if !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
         Ok(())
     } else {
-        Err(StoreError::Corrupt(format!("a backup row names a bad column {name:?}")))
+        Err(StoreError::Corrupt(format!(
+            "a backup row names a bad column {name:?}"
+        )))
     }
 }
 
@@ -390,7 +416,11 @@ pub fn apply_rows(conn: &Connection, rows: &[JournalRow]) -> Result<usize, Store
                     Some(SqlValue::Blob(b)) if b.len() == 32 => {
                         <[u8; 32]>::try_from(b.as_slice()).expect("32 bytes")
                     }
-                    _ => return Err(StoreError::Corrupt(format!("audit event {seq} has no leaf hash"))),
+                    _ => {
+                        return Err(StoreError::Corrupt(format!(
+                            "audit event {seq} has no leaf hash"
+                        )))
+                    }
                 };
                 tree.push_leaf_hash(leaf);
             }
@@ -398,15 +428,31 @@ pub fn apply_rows(conn: &Connection, rows: &[JournalRow]) -> Result<usize, Store
             for n in &names {
                 check_identifier(n)?;
             }
-            let values = r.row.values().map(from_json).collect::<Result<Vec<_>, _>>()?;
+            let values = r
+                .row
+                .values()
+                .map(from_json)
+                .collect::<Result<Vec<_>, _>>()?;
             let sql = format!(
                 "INSERT INTO {table} ({}) VALUES ({})",
-                names.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(", "),
-                (1..=names.len()).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ")
+                names
+                    .iter()
+                    .map(|n| n.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                (1..=names.len())
+                    .map(|i| format!("?{i}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             );
             conn.prepare_cached(&sql)?
                 .execute(params_from_iter(values.iter()))
-                .map_err(|e| StoreError::Corrupt(format!("backup row {} of {table} does not apply: {e}", r.id)))?;
+                .map_err(|e| {
+                    StoreError::Corrupt(format!(
+                        "backup row {} of {table} does not apply: {e}",
+                        r.id
+                    ))
+                })?;
         }
         audit::save_tree(conn, &tree)?;
         for id in touched {
@@ -428,7 +474,12 @@ pub fn apply_rows(conn: &Connection, rows: &[JournalRow]) -> Result<usize, Store
 
 /// The current-record row a version implies: created by version 1, updated by every version.
 fn touch_record(conn: &Connection, v: &Map<String, Value>) -> Result<(), StoreError> {
-    let get = |k: &str| v.get(k).map(from_json).transpose().map(|x| x.unwrap_or(SqlValue::Null));
+    let get = |k: &str| {
+        v.get(k)
+            .map(from_json)
+            .transpose()
+            .map(|x| x.unwrap_or(SqlValue::Null))
+    };
     conn.prepare_cached(
         "INSERT INTO records (id, record_type, subject, version, deleted, created_at_ms, created_by, updated_at_ms, updated_by)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?6, ?7)
@@ -496,7 +547,10 @@ pub fn check(conn: &Connection, log: &LogId, key: &AuditPublicKey) -> Result<DbC
             out.records_checked += scan.records_checked;
             out.versions_checked += scan.versions_checked;
             if let Some(f) = scan.failures.first() {
-                out.problem = Some(format!("record {} version {} does not match its hash", f.id, f.version));
+                out.problem = Some(format!(
+                    "record {} version {} does not match its hash",
+                    f.id, f.version
+                ));
                 return Ok(out);
             }
             match scan.next {
@@ -514,7 +568,11 @@ pub fn check(conn: &Connection, log: &LogId, key: &AuditPublicKey) -> Result<DbC
     Ok(out)
 }
 
-fn verify_audit(conn: &Connection, log: &LogId, key: &AuditPublicKey) -> Result<VerifyReport, StoreError> {
+fn verify_audit(
+    conn: &Connection,
+    log: &LogId,
+    key: &AuditPublicKey,
+) -> Result<VerifyReport, StoreError> {
     let mut leaves = Vec::new();
     let mut after = 0;
     loop {

@@ -277,7 +277,9 @@ pub fn import_versions(
         let id = v.id()?;
         if v.version == 1 {
             if head(conn, id)?.is_some() {
-                return Err(StoreError::Corrupt(format!("record {id} is already in this tenant")));
+                return Err(StoreError::Corrupt(format!(
+                    "record {id} is already in this tenant"
+                )));
             }
             conn.prepare_cached(
                 "INSERT INTO records (id, record_type, subject, version, deleted, created_at_ms, created_by, updated_at_ms, updated_by)
@@ -291,7 +293,10 @@ pub fn import_versions(
                 )?
                 .execute(params![v.record_id, v.subject, v.version, v.deleted, v.written_at_ms, v.written_by])?;
             if moved != 1 {
-                return Err(StoreError::Corrupt(format!("record {id} version {} does not follow its previous version", v.version)));
+                return Err(StoreError::Corrupt(format!(
+                    "record {id} version {} does not follow its previous version",
+                    v.version
+                )));
             }
         }
         conn.prepare_cached(

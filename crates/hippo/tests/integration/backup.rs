@@ -12,7 +12,10 @@ use std::time::Duration;
 pub const PASS: &str = "a long recovery passphrase 42";
 
 pub fn embedded_only() -> bool {
-    runs_on(StoreKind::Sqlite, "continuous backup ships the embedded store's files; PostgreSQL uses RDS snapshots")
+    runs_on(
+        StoreKind::Sqlite,
+        "continuous backup ships the embedded store's files; PostgreSQL uses RDS snapshots",
+    )
 }
 
 /// A server shipping to `<its dir>/sink` every second.
@@ -53,20 +56,40 @@ pub fn ok(out: &Output) -> String {
 }
 
 pub fn failed(out: &Output) -> String {
-    assert!(!out.status.success(), "expected a failure, got: {}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        !out.status.success(),
+        "expected a failure, got: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     String::from_utf8_lossy(&out.stderr).to_string()
 }
 
 /// Every primary table of a database, row by row, in key order (what a restore must equal).
 fn dump(conn: &rusqlite::Connection, tenant: bool) -> Vec<String> {
     let tables: &[&str] = if tenant {
-        &["records", "record_versions", "audit_events", "tree_heads", "idempotency_keys", "audit_tree"]
+        &[
+            "records",
+            "record_versions",
+            "audit_events",
+            "tree_heads",
+            "idempotency_keys",
+            "audit_tree",
+        ]
     } else {
-        &["tenants", "principals", "api_keys", "audit_events", "tree_heads", "audit_tree"]
+        &[
+            "tenants",
+            "principals",
+            "api_keys",
+            "audit_events",
+            "tree_heads",
+            "audit_tree",
+        ]
     };
     let mut out = Vec::new();
     for t in tables {
-        let mut stmt = conn.prepare(&format!("SELECT * FROM {t} ORDER BY 1, 2")).unwrap();
+        let mut stmt = conn
+            .prepare(&format!("SELECT * FROM {t} ORDER BY 1, 2"))
+            .unwrap();
         let n = stmt.column_count();
         let rows = stmt
             .query_map([], |r| {
@@ -83,7 +106,9 @@ fn dump(conn: &rusqlite::Connection, tenant: bool) -> Vec<String> {
 
 pub fn restored_conn(dir: &Path, tenant: Option<&str>) -> rusqlite::Connection {
     let store = hippo_store::SqliteStore::open(dir).unwrap();
-    store.raw_connection(tenant.map(|t| t.parse().unwrap()).as_ref()).unwrap()
+    store
+        .raw_connection(tenant.map(|t| t.parse().unwrap()).as_ref())
+        .unwrap()
 }
 
 /// Writes some history into tenant `t`: creates, an update, a delete, a batch with a key.
@@ -97,12 +122,19 @@ pub async fn history(s: &TestServer, key: &str, n: usize) -> Vec<String> {
         .put(s.url(&format!("/v1/records/{}", ids[0])))
         .bearer_auth(key)
         .header("If-Match", "\"1\"")
-        .json(&serde_json::json!({"type": "Patient", "subject": "p-0", "body": {"name": "Renamed"}}))
+        .json(
+            &serde_json::json!({"type": "Patient", "subject": "p-0", "body": {"name": "Renamed"}}),
+        )
         .send()
         .await
         .unwrap();
     assert!(r.status().is_success(), "update: {}", r.status());
-    let r = c.delete(s.url(&format!("/v1/records/{}", ids[1]))).bearer_auth(key).send().await.unwrap();
+    let r = c
+        .delete(s.url(&format!("/v1/records/{}", ids[1])))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap();
     assert!(r.status().is_success(), "delete: {}", r.status());
     let r = c
         .post(s.url("/v1/records:batch"))
@@ -133,13 +165,26 @@ async fn restore_equals_the_source_with_several_tenants() {
     // A clean stop ships everything in a final round.
     s.stop();
     let target = s.dir.path().join("restored");
-    let out = ok(&hippo(&target, &["backup", "restore", "--from", sink.to_str().unwrap(), "--keyring", s.data_dir.join("keyring.json").to_str().unwrap()]));
+    let out = ok(&hippo(
+        &target,
+        &[
+            "backup",
+            "restore",
+            "--from",
+            sink.to_str().unwrap(),
+            "--keyring",
+            s.data_dir.join("keyring.json").to_str().unwrap(),
+        ],
+    ));
     assert!(out.contains("default") && out.contains("clinic-b"), "{out}");
     for tenant in [None, Some("default"), Some("clinic-b")] {
         let source = dump(&restored_conn(&s.data_dir, tenant), tenant.is_some());
         let restored = dump(&restored_conn(&target, tenant), tenant.is_some());
         assert!(source.len() > 3, "{tenant:?} has data");
-        assert_eq!(source, restored, "restored {tenant:?} differs from the source");
+        assert_eq!(
+            source, restored,
+            "restored {tenant:?} differs from the source"
+        );
     }
     // The restored deployment verifies and serves, with the same keys.
     ok(&hippo(&target, &["audit", "verify"]));
@@ -161,18 +206,49 @@ async fn point_in_time_restore_lands_between_two_writes() {
     // Restored while the server still runs: continuous backup alone must hold both writes.
     let keyring = s.data_dir.join("keyring.json");
     let at = s.dir.path().join("at");
-    ok(&hippo(&at, &["backup", "restore", "--from", sink.to_str().unwrap(), "--at", &moment, "--keyring", keyring.to_str().unwrap()]));
+    ok(&hippo(
+        &at,
+        &[
+            "backup",
+            "restore",
+            "--from",
+            sink.to_str().unwrap(),
+            "--at",
+            &moment,
+            "--keyring",
+            keyring.to_str().unwrap(),
+        ],
+    ));
     let latest = s.dir.path().join("latest");
-    ok(&hippo(&latest, &["backup", "restore", "--from", sink.to_str().unwrap(), "--keyring", keyring.to_str().unwrap()]));
+    ok(&hippo(
+        &latest,
+        &[
+            "backup",
+            "restore",
+            "--from",
+            sink.to_str().unwrap(),
+            "--keyring",
+            keyring.to_str().unwrap(),
+        ],
+    ));
     let ids = |dir: &Path| -> Vec<String> {
         let c = restored_conn(dir, Some("default"));
         let mut st = c.prepare("SELECT id FROM records").unwrap();
-        st.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+        st.query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
     };
     let at_ids = ids(&at);
-    assert!(at_ids.contains(&first) && !at_ids.contains(&second), "{at_ids:?}");
+    assert!(
+        at_ids.contains(&first) && !at_ids.contains(&second),
+        "{at_ids:?}"
+    );
     let latest_ids = ids(&latest);
-    assert!(latest_ids.contains(&first) && latest_ids.contains(&second), "{latest_ids:?}");
+    assert!(
+        latest_ids.contains(&first) && latest_ids.contains(&second),
+        "{latest_ids:?}"
+    );
     ok(&hippo(&at, &["audit", "verify"]));
     s.stop();
 }

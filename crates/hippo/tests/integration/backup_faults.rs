@@ -1,7 +1,9 @@
 //! Backups that are damaged, foreign, interrupted or kept too long, and the keys that outlive a
 //! disaster: every bad case is refused naming the first bad object, and nothing good is lost.
 
-use crate::backup::{backed_up_server, embedded_only, failed, history, hippo, ok, restored_conn, PASS};
+use crate::backup::{
+    backed_up_server, embedded_only, failed, hippo, history, ok, restored_conn, PASS,
+};
 use crate::{create_id, patient, BIN};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -46,7 +48,17 @@ fn verify_copy(sink: &Path, keyring: &Path, damage: impl FnOnce(&Path)) -> Strin
     copy_sink(sink, &copy);
     damage(&copy);
     let scratch = tempfile::tempdir().unwrap();
-    failed(&hippo(scratch.path(), &["backup", "verify", "--from", copy.to_str().unwrap(), "--keyring", keyring.to_str().unwrap()]))
+    failed(&hippo(
+        scratch.path(),
+        &[
+            "backup",
+            "verify",
+            "--from",
+            copy.to_str().unwrap(),
+            "--keyring",
+            keyring.to_str().unwrap(),
+        ],
+    ))
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -62,9 +74,22 @@ async fn damaged_reordered_and_foreign_backups_are_refused_naming_the_object() {
     s.stop();
     let keyring = s.data_dir.join("keyring.json");
     let scratch = tempfile::tempdir().unwrap();
-    ok(&hippo(scratch.path(), &["backup", "verify", "--from", sink.to_str().unwrap(), "--keyring", keyring.to_str().unwrap()]));
+    ok(&hippo(
+        scratch.path(),
+        &[
+            "backup",
+            "verify",
+            "--from",
+            sink.to_str().unwrap(),
+            "--keyring",
+            keyring.to_str().unwrap(),
+        ],
+    ));
     let batches = tenant_files(&sink, "-batch.sealed");
-    assert!(batches.len() >= 2, "several batches were shipped: {batches:?}");
+    assert!(
+        batches.len() >= 2,
+        "several batches were shipped: {batches:?}"
+    );
     let rel = |p: &Path| p.strip_prefix(&sink).unwrap().to_string_lossy().to_string();
 
     // Truncated.
@@ -88,8 +113,13 @@ async fn damaged_reordered_and_foreign_backups_are_refused_naming_the_object() {
     // A missing object in the middle of the chain.
     let manifests = tenant_files(&sink, "-manifest.json");
     let middle = rel(&manifests[1]);
-    let err = verify_copy(&sink, &keyring, |c| std::fs::remove_file(c.join(&middle)).unwrap());
-    assert!(err.contains("missing") && err.contains("backup/default/"), "{err}");
+    let err = verify_copy(&sink, &keyring, |c| {
+        std::fs::remove_file(c.join(&middle)).unwrap()
+    });
+    assert!(
+        err.contains("missing") && err.contains("backup/default/"),
+        "{err}"
+    );
     // Two batches swapped (objects and manifests renamed into each other's places).
     let (a, b) = (rel(&manifests[1]), rel(&manifests[2]));
     let err = verify_copy(&sink, &keyring, |c| {
@@ -101,19 +131,34 @@ async fn damaged_reordered_and_foreign_backups_are_refused_naming_the_object() {
     // An altered manifest (its signature no longer verifies).
     let err = verify_copy(&sink, &keyring, |c| {
         let p = c.join(&a);
-        let text = std::fs::read_to_string(&p).unwrap().replacen("\"rows\": ", "\"rows\": 1", 1);
+        let text = std::fs::read_to_string(&p)
+            .unwrap()
+            .replacen("\"rows\": ", "\"rows\": 1", 1);
         std::fs::write(&p, text).unwrap();
     });
     assert!(err.contains(&a) && err.contains("signature"), "{err}");
     // Another deployment's keyring: refused before anything is read as data.
     let other = tempfile::tempdir().unwrap();
     let foreign = other.path().join("other-keyring.json");
-    let out = std::process::Command::new(BIN).args(["keyring", "generate"]).output().unwrap();
+    let out = std::process::Command::new(BIN)
+        .args(["keyring", "generate"])
+        .output()
+        .unwrap();
     hippo_store::keyring::write_private_file(&foreign, &out.stdout).unwrap();
     let err = verify_copy(&sink, &foreign, |_| {});
     assert!(err.contains("another deployment"), "{err}");
     // The original is untouched by all of this.
-    ok(&hippo(scratch.path(), &["backup", "verify", "--from", sink.to_str().unwrap(), "--keyring", keyring.to_str().unwrap()]));
+    ok(&hippo(
+        scratch.path(),
+        &[
+            "backup",
+            "verify",
+            "--from",
+            sink.to_str().unwrap(),
+            "--keyring",
+            keyring.to_str().unwrap(),
+        ],
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -131,38 +176,93 @@ async fn restore_needs_an_empty_target_and_the_escrowed_keyring_opens_it() {
         .env("HIPPO_ESCROW_PASSPHRASE", "too short")
         .output()
         .unwrap();
-    assert!(String::from_utf8_lossy(&short.stderr).contains("at least 16"), "{short:?}");
-    ok(&hippo(&s.data_dir, &["keyring", "escrow", "--out", escrow.to_str().unwrap()]));
+    assert!(
+        String::from_utf8_lossy(&short.stderr).contains("at least 16"),
+        "{short:?}"
+    );
+    ok(&hippo(
+        &s.data_dir,
+        &["keyring", "escrow", "--out", escrow.to_str().unwrap()],
+    ));
     let text = std::fs::read_to_string(&escrow).unwrap();
     let kek_line = std::fs::read_to_string(s.data_dir.join("keyring.json")).unwrap();
     let kek = kek_line.split('"').nth(5).unwrap().to_owned();
-    assert!(!text.contains(&kek), "the escrow copy does not hold the KEK in the clear");
+    assert!(
+        !text.contains(&kek),
+        "the escrow copy does not hold the KEK in the clear"
+    );
     s.stop();
     // The target exists and holds something: refused, untouched.
     let target = s.dir.path().join("target");
     std::fs::create_dir_all(&target).unwrap();
     std::fs::write(target.join("keep.txt"), "mine").unwrap();
-    let err = failed(&hippo(&target, &["backup", "restore", "--from", sink.to_str().unwrap(), "--escrow", escrow.to_str().unwrap()]));
-    assert!(err.contains("not empty") && err.contains("--force"), "{err}");
-    assert_eq!(std::fs::read_to_string(target.join("keep.txt")).unwrap(), "mine");
+    let err = failed(&hippo(
+        &target,
+        &[
+            "backup",
+            "restore",
+            "--from",
+            sink.to_str().unwrap(),
+            "--escrow",
+            escrow.to_str().unwrap(),
+        ],
+    ));
+    assert!(
+        err.contains("not empty") && err.contains("--force"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(target.join("keep.txt")).unwrap(),
+        "mine"
+    );
     // A wrong passphrase opens nothing.
     let wrong = std::process::Command::new(BIN)
         .arg("--data-dir")
         .arg(&target)
-        .args(["backup", "restore", "--force", "--from", sink.to_str().unwrap(), "--escrow", escrow.to_str().unwrap()])
+        .args([
+            "backup",
+            "restore",
+            "--force",
+            "--from",
+            sink.to_str().unwrap(),
+            "--escrow",
+            escrow.to_str().unwrap(),
+        ])
         .env("HIPPO_ESCROW_PASSPHRASE", "not the passphrase at all")
         .output()
         .unwrap();
-    assert!(String::from_utf8_lossy(&wrong.stderr).contains("does not open"), "{wrong:?}");
+    assert!(
+        String::from_utf8_lossy(&wrong.stderr).contains("does not open"),
+        "{wrong:?}"
+    );
     // Forced, with the escrow copy: restored; the old contents are moved aside, not lost.
-    ok(&hippo(&target, &["backup", "restore", "--force", "--from", sink.to_str().unwrap(), "--escrow", escrow.to_str().unwrap()]));
+    ok(&hippo(
+        &target,
+        &[
+            "backup",
+            "restore",
+            "--force",
+            "--from",
+            sink.to_str().unwrap(),
+            "--escrow",
+            escrow.to_str().unwrap(),
+        ],
+    ));
     let c = restored_conn(&target, Some("default"));
-    let n: i64 = c.query_row("SELECT count(*) FROM records WHERE id = ?1", [&id], |r| r.get(0)).unwrap();
+    let n: i64 = c
+        .query_row("SELECT count(*) FROM records WHERE id = ?1", [&id], |r| {
+            r.get(0)
+        })
+        .unwrap();
     assert_eq!(n, 1);
     let aside: Vec<_> = std::fs::read_dir(s.dir.path())
         .unwrap()
         .flatten()
-        .filter(|e| e.file_name().to_string_lossy().starts_with("target.replaced-"))
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("target.replaced-")
+        })
         .collect();
     assert_eq!(aside.len(), 1);
     assert!(aside[0].path().join("keep.txt").exists());
@@ -188,7 +288,12 @@ async fn kill_9_during_backup_and_restore_loses_nothing_and_the_next_run_complet
         let key = key.clone();
         tokio::spawn(async move {
             for i in 0..200 {
-                let _ = c.post(&url).bearer_auth(&key).json(&patient(&format!("w-{i}"))).send().await;
+                let _ = c
+                    .post(&url)
+                    .bearer_auth(&key)
+                    .json(&patient(&format!("w-{i}")))
+                    .send()
+                    .await;
             }
         })
     };
@@ -198,13 +303,29 @@ async fn kill_9_during_backup_and_restore_loses_nothing_and_the_next_run_complet
     // What was shipped before the kill still verifies.
     let keyring = s.data_dir.join("keyring.json");
     let scratch = tempfile::tempdir().unwrap();
-    ok(&hippo(scratch.path(), &["backup", "verify", "--from", sink.to_str().unwrap(), "--keyring", keyring.to_str().unwrap()]));
+    ok(&hippo(
+        scratch.path(),
+        &[
+            "backup",
+            "verify",
+            "--from",
+            sink.to_str().unwrap(),
+            "--keyring",
+            keyring.to_str().unwrap(),
+        ],
+    ));
     // The next run starts a new generation and ships everything, the pre-kill writes included.
     s.restart();
     let last = create_id(&s, &key, patient("after-restart")).await;
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    let listed = ok(&hippo(&s.data_dir, &["backup", "list", "--from", sink.to_str().unwrap()]));
-    assert!(listed.matches("default ").count() >= 2, "a new generation after the restart:\n{listed}");
+    let listed = ok(&hippo(
+        &s.data_dir,
+        &["backup", "list", "--from", sink.to_str().unwrap()],
+    ));
+    assert!(
+        listed.matches("default ").count() >= 2,
+        "a new generation after the restart:\n{listed}"
+    );
 
     // A restore killed midway leaves no target; run again, it completes.
     let target = s.dir.path().join("restored");
@@ -213,7 +334,14 @@ async fn kill_9_during_backup_and_restore_loses_nothing_and_the_next_run_complet
         let mut child = std::process::Command::new(BIN)
             .arg("--data-dir")
             .arg(&target)
-            .args(["backup", "restore", "--from", sink.to_str().unwrap(), "--keyring", keyring.to_str().unwrap()])
+            .args([
+                "backup",
+                "restore",
+                "--from",
+                sink.to_str().unwrap(),
+                "--keyring",
+                keyring.to_str().unwrap(),
+            ])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -223,17 +351,37 @@ async fn kill_9_during_backup_and_restore_loses_nothing_and_the_next_run_complet
         let status = child.wait().unwrap();
         if !status.success() {
             caught = true;
-            assert!(!target.exists(), "an interrupted restore leaves no half-restored target");
+            assert!(
+                !target.exists(),
+                "an interrupted restore leaves no half-restored target"
+            );
             break;
         }
         std::fs::remove_dir_all(&target).unwrap();
     }
     let started = Instant::now();
-    ok(&hippo(&target, &["backup", "restore", "--from", sink.to_str().unwrap(), "--keyring", keyring.to_str().unwrap()]));
-    eprintln!("restore after kill: caught midway = {caught}, rerun took {:?}", started.elapsed());
+    ok(&hippo(
+        &target,
+        &[
+            "backup",
+            "restore",
+            "--from",
+            sink.to_str().unwrap(),
+            "--keyring",
+            keyring.to_str().unwrap(),
+        ],
+    ));
+    eprintln!(
+        "restore after kill: caught midway = {caught}, rerun took {:?}",
+        started.elapsed()
+    );
     let c = restored_conn(&target, Some("default"));
     for id in ids.iter().chain([&last]) {
-        let n: i64 = c.query_row("SELECT count(*) FROM records WHERE id = ?1", [id], |r| r.get(0)).unwrap();
+        let n: i64 = c
+            .query_row("SELECT count(*) FROM records WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .unwrap();
         assert_eq!(n, 1, "record {id} restored");
     }
     ok(&hippo(&target, &["audit", "verify"]));
@@ -256,7 +404,10 @@ async fn shipping_failures_alert_and_count_but_writes_go_on() {
         create_id(&s, &key, patient(&format!("unshipped-{i}"))).await;
     }
     let logs = s.logs_when(|l| l.contains("backup shipping failed"));
-    assert!(logs.contains("\"alert\":true"), "an alert-level event: {logs}");
+    assert!(
+        logs.contains("\"alert\":true"),
+        "an alert-level event: {logs}"
+    );
     assert!(!logs.contains("unshipped-"), "no PHI in the event");
     let metrics = s
         .client()
@@ -280,11 +431,27 @@ async fn shipping_failures_alert_and_count_but_writes_go_on() {
     let last = create_id(&s, &key, patient("after-recovery")).await;
     s.stop();
     let target = s.dir.path().join("r");
-    ok(&hippo(&target, &["backup", "restore", "--from", sink.to_str().unwrap(), "--keyring", s.data_dir.join("keyring.json").to_str().unwrap()]));
+    ok(&hippo(
+        &target,
+        &[
+            "backup",
+            "restore",
+            "--from",
+            sink.to_str().unwrap(),
+            "--keyring",
+            s.data_dir.join("keyring.json").to_str().unwrap(),
+        ],
+    ));
     let c = restored_conn(&target, Some("default"));
-    let n: i64 = c.query_row("SELECT count(*) FROM records", [], |r| r.get(0)).unwrap();
+    let n: i64 = c
+        .query_row("SELECT count(*) FROM records", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(n, 7);
-    let found: i64 = c.query_row("SELECT count(*) FROM records WHERE id = ?1", [&last], |r| r.get(0)).unwrap();
+    let found: i64 = c
+        .query_row("SELECT count(*) FROM records WHERE id = ?1", [&last], |r| {
+            r.get(0)
+        })
+        .unwrap();
     assert_eq!(found, 1);
 }
 
@@ -293,7 +460,10 @@ async fn prune_keeps_the_policy_and_locks_and_a_drill_measures_rto_and_rpo() {
     if !embedded_only() {
         return;
     }
-    let (mut s, sink) = backed_up_server(&[("HIPPO_BACKUP__KEEP_DAILY", "1"), ("HIPPO_BACKUP__RETAIN_DAYS", "0")]);
+    let (mut s, sink) = backed_up_server(&[
+        ("HIPPO_BACKUP__KEEP_DAILY", "1"),
+        ("HIPPO_BACKUP__RETAIN_DAYS", "0"),
+    ]);
     create_id(&s, &s.admin_key.clone(), patient("drilled")).await;
     // One generation under the default 35-day lock, before the policy below drops it.
     let to = sink.to_str().unwrap();
@@ -301,32 +471,77 @@ async fn prune_keeps_the_policy_and_locks_and_a_drill_measures_rto_and_rpo() {
     // The operator's commands read the policy from hippo.toml, as they would in production.
     let toml_path = s.data_dir.join("hippo.toml");
     let toml = std::fs::read_to_string(&toml_path).unwrap();
-    assert!(toml.contains("keep_daily = 7") && toml.contains("retain_days = 35"), "{toml}");
-    std::fs::write(&toml_path, toml.replace("keep_daily = 7", "keep_daily = 1").replace("retain_days = 35", "retain_days = 0")).unwrap();
+    assert!(
+        toml.contains("keep_daily = 7") && toml.contains("retain_days = 35"),
+        "{toml}"
+    );
+    std::fs::write(
+        &toml_path,
+        toml.replace("keep_daily = 7", "keep_daily = 1")
+            .replace("retain_days = 35", "retain_days = 0"),
+    )
+    .unwrap();
     ok(&hippo(&s.data_dir, &["backup", "create", "--to", to]));
     ok(&hippo(&s.data_dir, &["backup", "create", "--to", to]));
     // The server's generation is now the oldest: pruned below while the server runs, its
     // chain must restart rather than grow a hole.
-    let listed = ok(&hippo(&s.data_dir, &["backup", "list", "--from", to, "--json"]));
+    let listed = ok(&hippo(
+        &s.data_dir,
+        &["backup", "list", "--from", to, "--json"],
+    ));
     let v: serde_json::Value = serde_json::from_str(&listed).unwrap();
-    let gens = |v: &serde_json::Value, db: &str| v["generations"].as_array().unwrap().iter().filter(|g| g["db"] == db).count();
+    let gens = |v: &serde_json::Value, db: &str| {
+        v["generations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|g| g["db"] == db)
+            .count()
+    };
     assert!(gens(&v, "default") >= 4, "{listed}");
-    let dry = ok(&hippo(&s.data_dir, &["backup", "prune", "--from", to, "--dry-run"]));
+    let dry = ok(&hippo(
+        &s.data_dir,
+        &["backup", "prune", "--from", to, "--dry-run"],
+    ));
     assert!(dry.contains("would delete"), "{dry}");
-    assert_eq!(ok(&hippo(&s.data_dir, &["backup", "list", "--from", to, "--json"])), listed, "a dry run deletes nothing");
+    assert_eq!(
+        ok(&hippo(
+            &s.data_dir,
+            &["backup", "list", "--from", to, "--json"]
+        )),
+        listed,
+        "a dry run deletes nothing"
+    );
     // One generation kept per day (the newest), and the locked one, whatever the policy.
     let pruned = ok(&hippo(&s.data_dir, &["backup", "prune", "--from", to]));
     assert!(pruned.contains("locked until"), "{pruned}");
-    let after: serde_json::Value = serde_json::from_str(&ok(&hippo(&s.data_dir, &["backup", "list", "--from", to, "--json"]))).unwrap();
+    let after: serde_json::Value = serde_json::from_str(&ok(&hippo(
+        &s.data_dir,
+        &["backup", "list", "--from", to, "--json"],
+    )))
+    .unwrap();
     assert_eq!(gens(&after, "default"), 2, "{after}");
     create_id(&s, &s.admin_key.clone(), patient("after-prune")).await;
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let listed = ok(&hippo(&s.data_dir, &["backup", "list", "--from", to]));
     assert!(!listed.contains("DAMAGED"), "{listed}");
     let scratch = tempfile::tempdir().unwrap();
-    ok(&hippo(scratch.path(), &["backup", "verify", "--from", to, "--keyring", s.data_dir.join("keyring.json").to_str().unwrap()]));
+    ok(&hippo(
+        scratch.path(),
+        &[
+            "backup",
+            "verify",
+            "--from",
+            to,
+            "--keyring",
+            s.data_dir.join("keyring.json").to_str().unwrap(),
+        ],
+    ));
     let out = ok(&hippo(&s.data_dir, &["backup", "drill", "--from", to]));
-    assert!(out.contains("drill passed") && out.contains("RTO") && out.contains("RPO"), "{out}");
+    assert!(
+        out.contains("drill passed") && out.contains("RTO") && out.contains("RPO"),
+        "{out}"
+    );
     assert!(out.contains("2 record(s) read back"), "{out}");
     s.stop();
 }
@@ -365,25 +580,52 @@ async fn ships_to_s3_with_kms_and_object_lock_and_to_a_second_destination() {
     let objects = moto.objects();
     let backups: Vec<_> = objects
         .iter()
-        .filter(|o| o["key"].as_str().unwrap().starts_with("hippo-backups/backup/default/"))
+        .filter(|o| {
+            o["key"]
+                .as_str()
+                .unwrap()
+                .starts_with("hippo-backups/backup/default/")
+        })
         .collect();
-    assert!(backups.len() >= 4, "base and batches with manifests: {objects:?}");
+    assert!(
+        backups.len() >= 4,
+        "base and batches with manifests: {objects:?}"
+    );
     for o in &backups {
         assert_eq!(o["sse"], "aws:kms", "{o}");
         assert_eq!(o["mode"], "COMPLIANCE", "{o}");
         let until = o["until"].as_f64().unwrap();
         let days = (until - hippo_core::time_fmt::now_millis() as f64 / 1000.0) / 86_400.0;
-        assert!((34.0..=35.1).contains(&days), "locked for backup.retain_days: {days}");
-        assert!(!o["text"].as_str().unwrap_or_default().contains("s3-0"), "no PHI in clear: {o}");
+        assert!(
+            (34.0..=35.1).contains(&days),
+            "locked for backup.retain_days: {days}"
+        );
+        assert!(
+            !o["text"].as_str().unwrap_or_default().contains("s3-0"),
+            "no PHI in clear: {o}"
+        );
     }
     // Both destinations restore the same records.
     let keyring = s.data_dir.join("keyring.json");
-    for (i, from) in [format!("s3://{BUCKET}/hippo-backups"), second.path().display().to_string()].iter().enumerate() {
+    for (i, from) in [
+        format!("s3://{BUCKET}/hippo-backups"),
+        second.path().display().to_string(),
+    ]
+    .iter()
+    .enumerate()
+    {
         let target = s.dir.path().join(format!("restored-{i}"));
         let out = std::process::Command::new(BIN)
             .arg("--data-dir")
             .arg(&target)
-            .args(["backup", "restore", "--from", from, "--keyring", keyring.to_str().unwrap()])
+            .args([
+                "backup",
+                "restore",
+                "--from",
+                from,
+                "--keyring",
+                keyring.to_str().unwrap(),
+            ])
             .env("AWS_ACCESS_KEY_ID", KEY_ID)
             .env("AWS_SECRET_ACCESS_KEY", SECRET)
             .env("AWS_REGION", "us-east-1")
@@ -393,7 +635,11 @@ async fn ships_to_s3_with_kms_and_object_lock_and_to_a_second_destination() {
         ok(&out);
         let c = restored_conn(&target, Some("default"));
         for id in &ids {
-            let n: i64 = c.query_row("SELECT count(*) FROM records WHERE id = ?1", [id], |r| r.get(0)).unwrap();
+            let n: i64 = c
+                .query_row("SELECT count(*) FROM records WHERE id = ?1", [id], |r| {
+                    r.get(0)
+                })
+                .unwrap();
             assert_eq!(n, 1, "record {id} from {from}");
         }
     }

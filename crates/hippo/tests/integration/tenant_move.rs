@@ -19,7 +19,11 @@ fn run(s: &TestServer, args: &[&str], pass: &str) -> std::process::Output {
 }
 
 fn text(o: &std::process::Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 /// Every record of the tenant with its whole history, as the API shows it.
@@ -44,16 +48,37 @@ async fn histories(s: &TestServer, key: &str, ids: &[String]) -> Vec<Value> {
 /// Exports `clinic-a` from `from` into a file; returns its path and the signer's fingerprint.
 fn export(from: &TestServer, name: &str) -> (std::path::PathBuf, String) {
     let file = from.dir.path().join(name);
-    let o = run(from, &["tenant", "export", "--tenant", "clinic-a", "--out", file.to_str().unwrap()], PASS);
+    let o = run(
+        from,
+        &[
+            "tenant",
+            "export",
+            "--tenant",
+            "clinic-a",
+            "--out",
+            file.to_str().unwrap(),
+        ],
+        PASS,
+    );
     assert!(o.status.success(), "{}", text(&o));
     let t = text(&o);
-    let fp = t.split("signed by ").nth(1).unwrap().split(';').next().unwrap().to_owned();
+    let fp = t
+        .split("signed by ")
+        .nth(1)
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
     (file, fp)
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_tenant_moves_to_postgres_and_back_unchanged() {
-    if !runs_on(StoreKind::Sqlite, "moves a tenant from the embedded store to PostgreSQL and back") {
+    if !runs_on(
+        StoreKind::Sqlite,
+        "moves a tenant from the embedded store to PostgreSQL and back",
+    ) {
         return;
     }
     let Some(db) = pg::TestDatabase::create("tenant_move").await else {
@@ -78,7 +103,12 @@ async fn a_tenant_moves_to_postgres_and_back_unchanged() {
         .await
         .unwrap();
     assert!(r.status().is_success());
-    let r = c.delete(a.url(&format!("/v1/records/{}", ids[1]))).bearer_auth(&key_a).send().await.unwrap();
+    let r = c
+        .delete(a.url(&format!("/v1/records/{}", ids[1])))
+        .bearer_auth(&key_a)
+        .send()
+        .await
+        .unwrap();
     assert!(r.status().is_success());
     let before = histories(&a, &key_a, &ids).await;
     let (file, fingerprint) = export(&a, "clinic-a.archive");
@@ -87,27 +117,75 @@ async fn a_tenant_moves_to_postgres_and_back_unchanged() {
 
     // Into PostgreSQL.
     let b = server_with(Options::default().postgres(&db.url));
-    let wrong = run(&b, &["tenant", "import", file.to_str().unwrap()], "not the archive passphrase");
-    assert!(!wrong.status.success() && text(&wrong).contains("does not open"), "{}", text(&wrong));
-    let mis = run(&b, &["tenant", "import", file.to_str().unwrap(), "--expect-key", "sha256:00"], PASS);
-    assert!(!mis.status.success() && text(&mis).contains("not by the expected"), "{}", text(&mis));
+    let wrong = run(
+        &b,
+        &["tenant", "import", file.to_str().unwrap()],
+        "not the archive passphrase",
+    );
+    assert!(
+        !wrong.status.success() && text(&wrong).contains("does not open"),
+        "{}",
+        text(&wrong)
+    );
+    let mis = run(
+        &b,
+        &[
+            "tenant",
+            "import",
+            file.to_str().unwrap(),
+            "--expect-key",
+            "sha256:00",
+        ],
+        PASS,
+    );
+    assert!(
+        !mis.status.success() && text(&mis).contains("not by the expected"),
+        "{}",
+        text(&mis)
+    );
     let mut damaged: Value = serde_json::from_str(&raw).unwrap();
     let ct = damaged["sealed"]["ciphertext"].as_str().unwrap().to_owned();
-    let flipped = if ct.starts_with('A') { format!("B{}", &ct[1..]) } else { format!("A{}", &ct[1..]) };
+    let first = if ct.starts_with('A') { "B" } else { "A" };
+    let flipped = format!("{first}{}", ct.get(1..).unwrap());
     damaged["sealed"]["ciphertext"] = Value::from(flipped);
     let bad_file = a.dir.path().join("damaged.archive");
     std::fs::write(&bad_file, damaged.to_string()).unwrap();
     let bad = run(&b, &["tenant", "import", bad_file.to_str().unwrap()], PASS);
-    assert!(!bad.status.success() && text(&bad).contains("signature does not verify"), "{}", text(&bad));
+    assert!(
+        !bad.status.success() && text(&bad).contains("signature does not verify"),
+        "{}",
+        text(&bad)
+    );
     let tenants = text(&b.cli(&["tenant", "list"]));
-    assert!(!tenants.contains("clinic-a"), "refused archives write nothing: {tenants}");
+    assert!(
+        !tenants.contains("clinic-a"),
+        "refused archives write nothing: {tenants}"
+    );
 
-    let ok = run(&b, &["tenant", "import", file.to_str().unwrap(), "--expect-key", &fingerprint], PASS);
+    let ok = run(
+        &b,
+        &[
+            "tenant",
+            "import",
+            file.to_str().unwrap(),
+            "--expect-key",
+            &fingerprint,
+        ],
+        PASS,
+    );
     assert!(ok.status.success(), "{}", text(&ok));
     let again = run(&b, &["tenant", "import", file.to_str().unwrap()], PASS);
-    assert!(!again.status.success() && text(&again).contains("already exists"), "{}", text(&again));
+    assert!(
+        !again.status.success() && text(&again).contains("already exists"),
+        "{}",
+        text(&again)
+    );
     let key_b = b.create_key("clinic-a", "admin");
-    assert_eq!(histories(&b, &key_b, &ids).await, before, "versions, bodies, times and authors unchanged");
+    assert_eq!(
+        histories(&b, &key_b, &ids).await,
+        before,
+        "versions, bodies, times and authors unchanged"
+    );
     let found: Value = b
         .client()
         .get(b.url("/v1/search?q=wilhelmina"))
@@ -118,7 +196,11 @@ async fn a_tenant_moves_to_postgres_and_back_unchanged() {
         .json()
         .await
         .unwrap();
-    assert_eq!(found["items"].as_array().unwrap().len(), 3, "searchable after the import (one moved on, one deleted): {found}");
+    assert_eq!(
+        found["items"].as_array().unwrap().len(),
+        3,
+        "searchable after the import (one moved on, one deleted): {found}"
+    );
     let verified = b.cli(&["audit", "verify", "--tenant", "clinic-a"]);
     assert!(verified.status.success(), "{}", text(&verified));
 
