@@ -196,9 +196,12 @@ pub fn parse_manifest_name(name: &str) -> Option<(String, String, u64)> {
 /// A new generation's name: UTC time to the millisecond, then randomness, so names sort in
 /// the order generations began and two instances never collide.
 pub fn new_generation(now_ms: i64, random: [u8; 4]) -> String {
-    let t = hippo_core::time_fmt::rfc3339(now_ms);
-    let compact: String = t.chars().filter(|c| c.is_ascii_digit()).collect();
-    format!("{compact}-{}", hex::encode(random))
+    // Whole seconds through RFC 3339, then the milliseconds always as three digits (RFC 3339
+    // text drops trailing zeros, which would break the sort order).
+    let millis = now_ms.rem_euclid(1000);
+    let t = hippo_core::time_fmt::rfc3339(now_ms - millis);
+    let compact: String = t.chars().filter(|c| c.is_ascii_digit()).take(14).collect();
+    format!("{compact}{millis:03}-{}", hex::encode(random))
 }
 
 /// Checks that `chain` (one generation's manifests in index order) is dense from 0 and that
@@ -346,8 +349,11 @@ mod tests {
 
     #[test]
     fn generation_names_sort_by_time() {
-        let a = new_generation(1_700_000_000_000, [0xff; 4]);
-        let b = new_generation(1_700_000_000_001, [0; 4]);
-        assert!(a < b, "{a} {b}");
+        let times = [1_700_000_000_000, 1_700_000_000_001, 1_700_000_000_850, 1_700_000_000_851, 1_700_000_001_000];
+        let names: Vec<String> = times.iter().map(|t| new_generation(*t, [0xff; 4])).collect();
+        for pair in names.windows(2) {
+            assert!(pair[0] < pair[1], "{pair:?}");
+            assert_eq!(pair[0].len(), pair[1].len(), "{pair:?}");
+        }
     }
 }

@@ -65,7 +65,22 @@ struct Chain {
     /// (mtime, size) of the database file and its WAL when last shipped: unchanged means
     /// nothing to ship, without opening the database.
     fingerprint: Option<(SystemTime, u64, SystemTime, u64)>,
+    /// Journal entries through this id are deleted; when (ms).
+    pruned: i64,
+    pruned_ms: i64,
+    /// Bytes of the generation's base, and of its batches since: a restore replays the batches,
+    /// so once they outweigh the base (and 256 MiB) a fresh base is cheaper for the next restore.
+    base_bytes: u64,
+    batch_bytes: u64,
 }
+
+/// A new generation starts once batches since the base exceed both the base and this.
+const REBASE_MIN_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Shipped journal entries are deleted once this many have gathered, or this long after the
+/// last delete: each delete takes the database's write lock, so it is done in bulk, not per round.
+const PRUNE_EVERY_ENTRIES: i64 = 100_000;
+const PRUNE_EVERY_MS: i64 = 30_000;
 
 pub struct Shipper {
     sinks: Vec<Box<dyn BackupSink>>,
@@ -167,7 +182,9 @@ impl Shipper {
         let start_new = match self.chains.get(&log) {
             None => true,
             Some(c) => {
-                new_generation || now - c.started_ms >= self.settings.base_every.as_millis() as i64
+                new_generation
+                    || now - c.started_ms >= self.settings.base_every.as_millis() as i64
+                    || c.batch_bytes > c.base_bytes.max(REBASE_MIN_BYTES)
             }
         };
         if !start_new {
@@ -268,6 +285,10 @@ impl Shipper {
                     started_ms: now,
                     last_ms: now,
                     fingerprint: None,
+                    pruned: 0,
+                    pruned_ms: 0,
+                    base_bytes: 0,
+                    batch_bytes: 0,
                 },
             );
         }
@@ -275,7 +296,7 @@ impl Shipper {
         self.ship_object(&log, ObjectKind::Base, &bytes, from, pos, 0, now)
             .await?;
         if log != LogId::System {
-            self.prune(&source).await?;
+            self.prune(&source, true).await?;
         }
         Ok(1)
     }
@@ -324,6 +345,13 @@ impl Shipper {
             .newest_shipped_event_ms
             .fetch_max(m.position.newest_event_ms, Ordering::Relaxed);
         let chain = self.chains.get_mut(log).expect("chain exists");
+        match kind {
+            ObjectKind::Base => {
+                chain.base_bytes = bytes.len() as u64;
+                chain.batch_bytes = 0;
+            }
+            ObjectKind::Batch => chain.batch_bytes += bytes.len() as u64,
+        }
         chain.next_index += 1;
         chain.prev = Some(manifest_bytes);
         chain.journal = m.journal_to;
@@ -383,7 +411,7 @@ impl Shipper {
             )
             .await?;
             shipped += 1;
-            self.prune(&source).await?;
+            self.prune(&source, false).await?;
             if !full {
                 break;
             }
@@ -392,15 +420,26 @@ impl Shipper {
     }
 
     /// Forgets journal entries every sink now holds.
-    async fn prune(&self, source: &Arc<DbSource>) -> Result<(), BackupError> {
+    async fn prune(&mut self, source: &Arc<DbSource>, now_anyway: bool) -> Result<(), BackupError> {
         if !self.settings.prune_journal {
             return Ok(());
         }
-        let through = self.chains[&source.log].journal;
+        let chain = &self.chains[&source.log];
+        let through = chain.journal;
+        let now = now_millis();
+        let due = now_anyway
+            || through - chain.pruned >= PRUNE_EVERY_ENTRIES
+            || (through > chain.pruned && now - chain.pruned_ms >= PRUNE_EVERY_MS);
+        if !due {
+            return Ok(());
+        }
         let src = source.clone();
         tokio::task::spawn_blocking(move || db::prune_journal(&src.connect()?, through))
             .await
             .map_err(|_| BackupError::Sink("the journal prune panicked".into()))??;
+        let chain = self.chains.get_mut(&source.log).expect("chain exists");
+        chain.pruned = through;
+        chain.pruned_ms = now;
         Ok(())
     }
 }

@@ -108,7 +108,10 @@ async fn bench(args: &BenchArgs, root: &std::path::Path) -> Result<()> {
         args.clients, args.seconds, args.body_bytes, args.records
     );
     let data = root.join("data");
-    let sink_dir = root.join("sink");
+    let sink_dir = match &args.backup_sink {
+        Some(dir) => dir.join(format!("hippo-backup-bench-{}", std::process::id())),
+        None => root.join("sink"),
+    };
     let store = Arc::new(SqliteStore::create(&data)?);
     let keyring = Keyring::load(&data)?;
 
@@ -243,5 +246,8 @@ async fn bench(args: &BenchArgs, root: &std::path::Path) -> Result<()> {
         report.dbs.len()
     );
     store.shutdown().await;
+    if args.backup_sink.is_some() {
+        let _ = std::fs::remove_dir_all(&sink_dir);
+    }
     Ok(())
 }

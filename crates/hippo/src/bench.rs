@@ -58,6 +58,10 @@ pub struct BenchArgs {
     /// that load, then the restore time of a backup holding --records more records.
     #[arg(long, conflicts_with = "search")]
     pub backup: bool,
+    /// With --backup: the directory to ship to [default: beside the scratch data directory,
+    /// on the same disk]; another disk or a tmpfs shows what the shared disk costs.
+    #[arg(long, value_name = "DIR", requires = "backup")]
+    pub backup_sink: Option<PathBuf>,
     /// Write the generated corpus to this file as NDJSON (for `POST /v1/records:batch` or
     /// other tools) and exit.
     #[arg(long, value_name = "FILE")]

@@ -21,22 +21,18 @@ use serde_json::{Map, Value};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-/// The tables whose appended rows the journal notes (tenant migration 6): their key columns
-/// and the column that says when the row was written. Everything else is derived.
-const JOURNALED: &[(&str, &[&str], &str)] = &[
-    (
-        "record_versions",
-        &["record_id", "version"],
-        "written_at_ms",
-    ),
-    ("audit_events", &["seq"], "time_ms"),
-    ("tree_heads", &["tree_size"], "timestamp_ms"),
-    ("idempotency_keys", &["key_hash"], "created_at_ms"),
+/// The tables whose appended rows the journal notes (tenant migration 6): how a journal entry
+/// `j` names its row `t`, and the column that says when the row was written. Everything else
+/// is derived.
+type Journaled = (&'static str, &'static str, &'static str);
+const JOURNALED: &[Journaled] = &[
+    ("record_versions", "t.record_id = j.k_txt AND t.version = j.k_int", "written_at_ms"),
+    ("audit_events", "t.seq = j.k_int", "time_ms"),
+    ("tree_heads", "t.tree_size = j.k_int", "timestamp_ms"),
+    ("idempotency_keys", "t.key_hash = j.k_txt", "created_at_ms"),
 ];
 
-fn journaled(
-    table: &str,
-) -> Result<&'static (&'static str, &'static [&'static str], &'static str), StoreError> {
+fn journaled(table: &str) -> Result<&'static Journaled, StoreError> {
     JOURNALED
         .iter()
         .find(|(t, _, _)| *t == table)
@@ -288,7 +284,7 @@ fn from_json(v: &Value) -> Result<SqlValue, StoreError> {
 
 /// The journal rows after `after`, at most `limit`, with the database's position in the same
 /// read transaction (so when fewer than `limit` rows come back, the position is exactly where
-/// those rows bring a copy).
+/// those rows bring a copy). One joined statement per table, not one lookup per entry.
 pub fn read_journal(
     conn: &Connection,
     after: i64,
@@ -296,54 +292,50 @@ pub fn read_journal(
 ) -> Result<(Vec<JournalRow>, DbPosition), StoreError> {
     conn.execute_batch("BEGIN")?;
     let result = (|| {
-        let entries: Vec<(i64, String, Option<String>, Option<i64>)> = conn
+        let through: Option<i64> = conn
             .prepare_cached(
-                "SELECT id, tbl, k_txt, k_int FROM backup_journal WHERE id > ?1 ORDER BY id LIMIT ?2",
+                "SELECT max(id) FROM (SELECT id FROM backup_journal WHERE id > ?1 ORDER BY id LIMIT ?2)",
             )?
-            .query_map(rusqlite::params![after, limit as i64], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-            })?
-            .collect::<Result<_, _>>()?;
-        let mut out = Vec::with_capacity(entries.len());
-        for (id, table, k_txt, k_int) in entries {
-            let (name, keys, _) = journaled(&table)?;
-            let key_values: Vec<SqlValue> = match *keys {
-                [_] if k_txt.is_some() => vec![SqlValue::Text(k_txt.unwrap_or_default())],
-                [_] => vec![SqlValue::Integer(k_int.unwrap_or(0))],
-                _ => vec![
-                    SqlValue::Text(k_txt.unwrap_or_default()),
-                    SqlValue::Integer(k_int.unwrap_or(0)),
-                ],
-            };
-            let filter: Vec<String> = keys
-                .iter()
-                .enumerate()
-                .map(|(i, k)| format!("{k} = ?{}", i + 1))
-                .collect();
-            let sql = format!("SELECT * FROM {name} WHERE {}", filter.join(" AND "));
+            .query_row(rusqlite::params![after, limit as i64], |r| r.get(0))?;
+        let Some(through) = through else {
+            return Ok((Vec::new(), position(conn)?));
+        };
+        let mut rows = std::collections::BTreeMap::new();
+        for (table, on, _) in JOURNALED {
+            let sql = format!(
+                "SELECT j.id, t.* FROM backup_journal j JOIN {table} t ON {on}
+                 WHERE j.id > ?1 AND j.id <= ?2 AND j.tbl = '{table}'"
+            );
             let mut stmt = conn.prepare_cached(&sql)?;
-            let names: Vec<String> = stmt.column_names().iter().map(|s| s.to_string()).collect();
-            let row = stmt
-                .query_row(params_from_iter(key_values.iter()), |r| {
-                    let mut m = Map::new();
-                    for (i, n) in names.iter().enumerate() {
-                        m.insert(n.clone(), to_json(r.get::<_, SqlValue>(i)?));
-                    }
-                    Ok(m)
-                })
-                .optional()?
-                .ok_or_else(|| {
-                    StoreError::Corrupt(format!(
-                        "backup journal entry {id} names a missing row of {name}"
-                    ))
-                })?;
-            out.push(JournalRow {
-                id,
-                table: name.to_string(),
-                row,
-            });
+            let names: Vec<String> = stmt.column_names().iter().skip(1).map(|s| s.to_string()).collect();
+            let found = stmt.query_map(rusqlite::params![after, through], |r| {
+                let mut m = Map::new();
+                for (i, n) in names.iter().enumerate() {
+                    m.insert(n.clone(), to_json(r.get::<_, SqlValue>(i + 1)?));
+                }
+                Ok((r.get::<_, i64>(0)?, m))
+            })?;
+            for f in found {
+                let (id, row) = f?;
+                rows.insert(id, JournalRow { id, table: table.to_string(), row });
+            }
         }
-        Ok((out, position(conn)?))
+        let expected = (through - after) as usize;
+        if rows.len() != expected {
+            let entries: i64 = conn.query_row(
+                "SELECT count(*) FROM backup_journal WHERE id > ?1 AND id <= ?2",
+                rusqlite::params![after, through],
+                |r| r.get(0),
+            )?;
+            if entries as usize != rows.len() {
+                return Err(StoreError::Corrupt(format!(
+                    "backup journal entries {}..={through} name {} row(s) that are missing",
+                    after + 1,
+                    entries as usize - rows.len().min(entries as usize)
+                )));
+            }
+        }
+        Ok((rows.into_values().collect(), position(conn)?))
     })();
     let _ = conn.execute_batch("COMMIT");
     result
