@@ -349,8 +349,17 @@ mod tests {
 
     #[test]
     fn generation_names_sort_by_time() {
-        let times = [1_700_000_000_000, 1_700_000_000_001, 1_700_000_000_850, 1_700_000_000_851, 1_700_000_001_000];
-        let names: Vec<String> = times.iter().map(|t| new_generation(*t, [0xff; 4])).collect();
+        let times = [
+            1_700_000_000_000,
+            1_700_000_000_001,
+            1_700_000_000_850,
+            1_700_000_000_851,
+            1_700_000_001_000,
+        ];
+        let names: Vec<String> = times
+            .iter()
+            .map(|t| new_generation(*t, [0xff; 4]))
+            .collect();
         for pair in names.windows(2) {
             assert!(pair[0] < pair[1], "{pair:?}");
             assert_eq!(pair[0].len(), pair[1].len(), "{pair:?}");

@@ -26,7 +26,11 @@ use std::path::{Path, PathBuf};
 /// is derived.
 type Journaled = (&'static str, &'static str, &'static str);
 const JOURNALED: &[Journaled] = &[
-    ("record_versions", "t.record_id = j.k_txt AND t.version = j.k_int", "written_at_ms"),
+    (
+        "record_versions",
+        "t.record_id = j.k_txt AND t.version = j.k_int",
+        "written_at_ms",
+    ),
     ("audit_events", "t.seq = j.k_int", "time_ms"),
     ("tree_heads", "t.tree_size = j.k_int", "timestamp_ms"),
     ("idempotency_keys", "t.key_hash = j.k_txt", "created_at_ms"),
@@ -307,7 +311,12 @@ pub fn read_journal(
                  WHERE j.id > ?1 AND j.id <= ?2 AND j.tbl = '{table}'"
             );
             let mut stmt = conn.prepare_cached(&sql)?;
-            let names: Vec<String> = stmt.column_names().iter().skip(1).map(|s| s.to_string()).collect();
+            let names: Vec<String> = stmt
+                .column_names()
+                .iter()
+                .skip(1)
+                .map(|s| s.to_string())
+                .collect();
             let found = stmt.query_map(rusqlite::params![after, through], |r| {
                 let mut m = Map::new();
                 for (i, n) in names.iter().enumerate() {
@@ -317,7 +326,14 @@ pub fn read_journal(
             })?;
             for f in found {
                 let (id, row) = f?;
-                rows.insert(id, JournalRow { id, table: table.to_string(), row });
+                rows.insert(
+                    id,
+                    JournalRow {
+                        id,
+                        table: table.to_string(),
+                        row,
+                    },
+                );
             }
         }
         let expected = (through - after) as usize;
