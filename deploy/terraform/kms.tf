@@ -220,7 +220,7 @@ data "aws_iam_policy_document" "kms_secrets" {
     condition {
       test     = "StringEquals"
       variable = "kms:ViaService"
-      values   = ["secretsmanager.${local.region}.amazonaws.com"]
+      values   = ["secretsmanager.${local.region}.amazonaws.com", "secretsmanager.${var.dr_region}.amazonaws.com"]
     }
 
     condition {
@@ -381,43 +381,8 @@ resource "aws_kms_alias" "backup_dr" {
 }
 
 # The DR region's key for the replica of the keyring escrow secret (secrets.tf): a replica is
-# encrypted under a key of its own region.
-data "aws_iam_policy_document" "kms_secrets_dr" {
-  statement {
-    sid       = "AccountAdministers"
-    actions   = ["kms:*"]
-    resources = ["*"]
-
-    principals {
-      type        = "AWS"
-      identifiers = [local.account_root_arn]
-    }
-  }
-
-  statement {
-    sid       = "SecretsManagerUsesKeyForThisAccount"
-    actions   = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:CreateGrant", "kms:DescribeKey"]
-    resources = ["*"]
-
-    principals {
-      type        = "AWS"
-      identifiers = ["*"]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "kms:ViaService"
-      values   = ["secretsmanager.${var.dr_region}.amazonaws.com"]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "kms:CallerAccount"
-      values   = [local.account_id]
-    }
-  }
-}
-
+# encrypted under a key of its own region. Same policy as the primary secrets key, whose
+# ViaService condition names both regions' Secrets Manager.
 resource "aws_kms_key" "secrets_dr" {
   provider = aws.dr
 
@@ -425,7 +390,7 @@ resource "aws_kms_key" "secrets_dr" {
   enable_key_rotation     = true
   rotation_period_in_days = 365
   deletion_window_in_days = 30
-  policy                  = data.aws_iam_policy_document.kms_secrets_dr.json
+  policy                  = data.aws_iam_policy_document.kms_secrets.json
 }
 
 resource "aws_kms_alias" "secrets_dr" {
