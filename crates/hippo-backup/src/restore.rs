@@ -45,6 +45,61 @@ impl RestoreReport {
     }
 }
 
+/// Where a restore into a staging directory stands, so that a run after a kill resumes: per
+/// database the generation being restored and the first batch not yet wholly applied. Names and
+/// numbers only, never content. Applying is idempotent (rows already present are skipped), so a
+/// progress file one batch behind is harmless.
+#[derive(Debug, Default, Serialize, serde::Deserialize)]
+struct Progress {
+    until_ms: i64,
+    dbs: std::collections::BTreeMap<String, (String, u64)>,
+}
+
+/// The progress file inside a staging directory (removed before it is moved into place).
+pub const PROGRESS_FILE: &str = ".restore-progress.json";
+
+impl Progress {
+    fn load(staging: &Path, until_ms: i64) -> Self {
+        std::fs::read(staging.join(PROGRESS_FILE))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Progress>(&b).ok())
+            .filter(|p| p.until_ms == until_ms)
+            .unwrap_or(Progress {
+                until_ms,
+                ..Progress::default()
+            })
+    }
+
+    fn save(&self, staging: &Path) -> Result<(), BackupError> {
+        let path = staging.join(PROGRESS_FILE);
+        let tmp = staging.join(format!("{PROGRESS_FILE}.tmp"));
+        keyring::write_private_file(
+            &tmp,
+            &serde_json::to_vec(self).expect("progress serialises"),
+        )?;
+        std::fs::rename(&tmp, &path)
+            .map_err(|e| BackupError::Restore(format!("{}: {e}", path.display())))
+    }
+}
+
+/// Whether `staging` holds an interrupted restore to the same moment (which a run resumes).
+pub fn resumable(staging: &Path, until_ms: i64) -> bool {
+    Progress::load(staging, until_ms)
+        .dbs
+        .values()
+        .next()
+        .is_some()
+}
+
+/// Writes `bytes` to `path` atomically (a killed run leaves the old file or none, never half).
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), BackupError> {
+    let tmp = path.with_extension("partial");
+    let _ = std::fs::remove_file(&tmp);
+    keyring::write_private_file(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
+        .map_err(|e| BackupError::Restore(format!("{}: {e}", path.display())))
+}
+
 fn restore_err(msg: String) -> BackupError {
     BackupError::Restore(msg)
 }
@@ -77,7 +132,7 @@ pub async fn restore_into(
         .expect("a generation reaching the moment has a base by then");
     progress(&format!("catalog: snapshot {}", snapshot.object_name()));
     let bytes = fetch(sink, snapshot).await?;
-    keyring::write_private_file(&layout.catalog_db(), &bytes)?;
+    write_atomically(&layout.catalog_db(), &bytes)?;
     let wrapped = snapshot
         .wrapped_catalog_key
         .as_deref()
@@ -93,7 +148,7 @@ pub async fn restore_into(
         })?;
     let catalog_key = db::catalog_key(keyring, &wrapped)
         .map_err(|e| BackupError::refused(snapshot.manifest_name(), e))?;
-    keyring::write_private_file(&layout.catalog_key(), &wrapped)?;
+    write_atomically(&layout.catalog_key(), &wrapped)?;
     let catalog = DbSource::new(LogId::System, layout.catalog_db(), catalog_key);
     let (tenants, check) = {
         let conn = catalog.connect()?;
@@ -115,6 +170,7 @@ pub async fn restore_into(
             check,
         }],
     };
+    let mut state = Progress::load(staging, until_ms);
     for (tenant, data_key) in tenants {
         let name = tenant.to_string();
         let generation = inventory.pick(&name, until_ms)?.ok_or_else(|| {
@@ -129,10 +185,14 @@ pub async fn restore_into(
             layout.tenant_db(&tenant),
             data_key,
         );
-        report
-            .dbs
-            .push(restore_tenant(sink, generation, &source, until_ms, &key, progress).await?);
+        report.dbs.push(
+            restore_tenant(
+                sink, generation, &source, until_ms, &key, progress, staging, &mut state,
+            )
+            .await?,
+        );
     }
+    let _ = std::fs::remove_file(staging.join(PROGRESS_FILE));
     for d in &report.dbs {
         if let Some(p) = &d.check.problem {
             return Err(restore_err(format!(
@@ -144,6 +204,8 @@ pub async fn restore_into(
     Ok(report)
 }
 
+// The staging directory and progress travel with the call: a struct for them would only rename them.
+#[allow(clippy::too_many_arguments)]
 async fn restore_tenant(
     sink: &dyn BackupSink,
     generation: &Generation,
@@ -151,10 +213,33 @@ async fn restore_tenant(
     until_ms: i64,
     key: &hippo_audit::tree_head::AuditPublicKey,
     progress: &(dyn Fn(&str) + Sync),
+    staging: &Path,
+    state: &mut Progress,
 ) -> Result<DbRestore, BackupError> {
     let base = &generation.manifests[0];
-    let bytes = fetch(sink, base).await?;
-    keyring::write_private_file(&source.path, &bytes)?;
+    let resume_at = state
+        .dbs
+        .get(&generation.db)
+        .filter(|(g, _)| *g == generation.name && source.path.exists())
+        .map(|(_, next)| *next);
+    let start = match resume_at {
+        Some(next) => {
+            progress(&format!(
+                "tenant {}: resuming at object {next}",
+                generation.db
+            ));
+            next
+        }
+        None => {
+            let bytes = fetch(sink, base).await?;
+            write_atomically(&source.path, &bytes)?;
+            state
+                .dbs
+                .insert(generation.db.clone(), (generation.name.clone(), 1));
+            state.save(staging)?;
+            1
+        }
+    };
     let mut out = DbRestore {
         db: generation.db.clone(),
         generation: generation.name.clone(),
@@ -167,8 +252,10 @@ async fn restore_tenant(
     let conn = source.connect()?;
     let batch_key = BatchKey::derive(source.key());
     let mut pending: Vec<JournalRow> = Vec::new();
+    // The batch the oldest pending row came from: where a resumed run must start again.
+    let mut pending_from = start;
     let mut vouched: Option<&Manifest> = Some(base);
-    for m in &generation.manifests[1..] {
+    for m in generation.manifests.iter().skip(start as usize) {
         let sealed = fetch(sink, m).await?;
         let rows = batch_key.open(&m.object_name(), &sealed).ok_or_else(|| {
             BackupError::refused(
@@ -181,6 +268,9 @@ async fn restore_tenant(
                 m.object_name(),
                 "its rows do not match its manifest",
             ));
+        }
+        if pending.is_empty() {
+            pending_from = m.index;
         }
         pending.extend(rows);
         let n = db::whole_jobs(&pending, until_ms);
@@ -198,6 +288,15 @@ async fn restore_tenant(
             .map_err(|e| BackupError::refused(m.object_name(), e))?;
         out.objects += 1;
         out.bytes += m.object_bytes;
+        let next = if pending.is_empty() {
+            m.index + 1
+        } else {
+            pending_from
+        };
+        state
+            .dbs
+            .insert(generation.db.clone(), (generation.name.clone(), next));
+        state.save(staging)?;
         vouched = (pending.is_empty() && !reached_end).then_some(m);
         if reached_end {
             break;

@@ -447,8 +447,13 @@ pub async fn restore_to(
         .context("the target needs a directory name")?
         .to_string_lossy();
     let staging = target.with_file_name(format!(".{name}.restoring"));
-    // An interrupted earlier run left its staging directory: start it again from the backup.
-    let _ = std::fs::remove_dir_all(&staging);
+    // An interrupted earlier run to the same moment left its staging directory: resume it
+    // (what it applied stays; the rest follows). Anything else there is started afresh.
+    if hippo_backup::restore::resumable(&staging, until) {
+        eprintln!("resuming the interrupted restore in {}", staging.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&staging);
+    }
     let key = keyring.ledger_keys()?.signing.public_key();
     let inv = Inventory::load(sink, &key).await?;
     let report = restore::restore_into(sink, &inv, keyring, &staging, until, &|line| {

@@ -36,6 +36,36 @@ const JOURNALED: &[Journaled] = &[
     ("idempotency_keys", "t.key_hash = j.k_txt", "created_at_ms"),
 ];
 
+/// The key columns of each journaled table (a row already applied is recognised by them).
+fn key_columns(table: &str) -> &'static [&'static str] {
+    match table {
+        "record_versions" => &["record_id", "version"],
+        "audit_events" => &["seq"],
+        "tree_heads" => &["tree_size"],
+        _ => &["key_hash"],
+    }
+}
+
+/// Whether the row `r` is already in the database (applied by an interrupted earlier run).
+fn present(conn: &Connection, table: &str, r: &Map<String, Value>) -> Result<bool, StoreError> {
+    let keys = key_columns(table);
+    let filter: Vec<String> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| format!("{k} = ?{}", i + 1))
+        .collect();
+    let values = keys
+        .iter()
+        .map(|k| r.get(*k).map(from_json).unwrap_or(Ok(SqlValue::Null)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let sql = format!("SELECT 1 FROM {table} WHERE {}", filter.join(" AND "));
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row(params_from_iter(values.iter()), |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
 fn journaled(table: &str) -> Result<&'static Journaled, StoreError> {
     JOURNALED
         .iter()
@@ -398,7 +428,9 @@ fn check_identifier(name: &str) -> Result<(), StoreError> {
 
 /// Applies shipped rows to a restored tenant database in one transaction: inserts each row,
 /// keeps the current record rows and the compact audit tree in step, and re-indexes the
-/// records touched for search. An event out of sequence is refused (the chain has a gap).
+/// records touched for search. An event out of sequence is refused (the chain has a gap). A row
+/// already present (applied by an interrupted earlier run) is skipped, so a resumed restore
+/// may apply a batch again.
 pub fn apply_rows(conn: &Connection, rows: &[JournalRow]) -> Result<usize, StoreError> {
     conn.execute_batch("BEGIN IMMEDIATE")?;
     let result = (|| {
@@ -406,6 +438,9 @@ pub fn apply_rows(conn: &Connection, rows: &[JournalRow]) -> Result<usize, Store
         let mut touched = BTreeSet::new();
         for r in rows {
             let (table, _, _) = journaled(&r.table)?;
+            if present(conn, table, &r.row)? {
+                continue;
+            }
             if *table == "record_versions" {
                 touch_record(conn, &r.row)?;
                 if let Some(id) = r.row.get("record_id").and_then(Value::as_str) {
@@ -492,7 +527,8 @@ fn touch_record(conn: &Connection, v: &Map<String, Value>) -> Result<(), StoreEr
         "INSERT INTO records (id, record_type, subject, version, deleted, created_at_ms, created_by, updated_at_ms, updated_by)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?6, ?7)
          ON CONFLICT (id) DO UPDATE SET subject = excluded.subject, version = excluded.version,
-           deleted = excluded.deleted, updated_at_ms = excluded.updated_at_ms, updated_by = excluded.updated_by",
+           deleted = excluded.deleted, updated_at_ms = excluded.updated_at_ms, updated_by = excluded.updated_by
+         WHERE excluded.version > records.version",
     )?
     .execute(params_from_iter([
         get("record_id")?,
