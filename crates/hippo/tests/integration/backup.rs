@@ -44,6 +44,20 @@ pub fn hippo(data_dir: &Path, args: &[&str]) -> Output {
         .expect("hippo runs")
 }
 
+/// `hippo --data-dir DIR backup VERB --from SINK --keyring KEYRING EXTRA...`.
+pub fn backup_run(dir: &Path, verb: &str, sink: &Path, keyring: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "backup",
+        verb,
+        "--from",
+        sink.to_str().unwrap(),
+        "--keyring",
+        keyring.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    hippo(dir, &args)
+}
+
 pub fn ok(out: &Output) -> String {
     assert!(
         out.status.success(),
@@ -165,16 +179,12 @@ async fn restore_equals_the_source_with_several_tenants() {
     // A clean stop ships everything in a final round.
     s.stop();
     let target = s.dir.path().join("restored");
-    let out = ok(&hippo(
+    let out = ok(&backup_run(
         &target,
-        &[
-            "backup",
-            "restore",
-            "--from",
-            sink.to_str().unwrap(),
-            "--keyring",
-            s.data_dir.join("keyring.json").to_str().unwrap(),
-        ],
+        "restore",
+        &sink,
+        &s.data_dir.join("keyring.json"),
+        &[],
     ));
     assert!(out.contains("default") && out.contains("clinic-b"), "{out}");
     for tenant in [None, Some("default"), Some("clinic-b")] {
@@ -220,17 +230,7 @@ async fn point_in_time_restore_lands_between_two_writes() {
         ],
     ));
     let latest = s.dir.path().join("latest");
-    ok(&hippo(
-        &latest,
-        &[
-            "backup",
-            "restore",
-            "--from",
-            sink.to_str().unwrap(),
-            "--keyring",
-            keyring.to_str().unwrap(),
-        ],
-    ));
+    ok(&backup_run(&latest, "restore", &sink, &keyring, &[]));
     let ids = |dir: &Path| -> Vec<String> {
         let c = restored_conn(dir, Some("default"));
         let mut st = c.prepare("SELECT id FROM records").unwrap();

@@ -2,7 +2,7 @@
 //! disaster: every bad case is refused naming the first bad object, and nothing good is lost.
 
 use crate::backup::{
-    backed_up_server, embedded_only, failed, hippo, history, ok, restored_conn, PASS,
+    backed_up_server, backup_run, embedded_only, failed, hippo, history, ok, restored_conn, PASS,
 };
 use crate::{create_id, patient, BIN};
 use std::path::{Path, PathBuf};
@@ -48,17 +48,7 @@ fn verify_copy(sink: &Path, keyring: &Path, damage: impl FnOnce(&Path)) -> Strin
     copy_sink(sink, &copy);
     damage(&copy);
     let scratch = tempfile::tempdir().unwrap();
-    failed(&hippo(
-        scratch.path(),
-        &[
-            "backup",
-            "verify",
-            "--from",
-            copy.to_str().unwrap(),
-            "--keyring",
-            keyring.to_str().unwrap(),
-        ],
-    ))
+    failed(&backup_run(scratch.path(), "verify", &copy, &keyring, &[]))
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -74,17 +64,7 @@ async fn damaged_reordered_and_foreign_backups_are_refused_naming_the_object() {
     s.stop();
     let keyring = s.data_dir.join("keyring.json");
     let scratch = tempfile::tempdir().unwrap();
-    ok(&hippo(
-        scratch.path(),
-        &[
-            "backup",
-            "verify",
-            "--from",
-            sink.to_str().unwrap(),
-            "--keyring",
-            keyring.to_str().unwrap(),
-        ],
-    ));
+    ok(&backup_run(scratch.path(), "verify", &sink, &keyring, &[]));
     let batches = tenant_files(&sink, "-batch.sealed");
     assert!(
         batches.len() >= 2,
@@ -148,17 +128,7 @@ async fn damaged_reordered_and_foreign_backups_are_refused_naming_the_object() {
     let err = verify_copy(&sink, &foreign, |_| {});
     assert!(err.contains("another deployment"), "{err}");
     // The original is untouched by all of this.
-    ok(&hippo(
-        scratch.path(),
-        &[
-            "backup",
-            "verify",
-            "--from",
-            sink.to_str().unwrap(),
-            "--keyring",
-            keyring.to_str().unwrap(),
-        ],
-    ));
+    ok(&backup_run(scratch.path(), "verify", &sink, &keyring, &[]));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -303,17 +273,7 @@ async fn kill_9_during_backup_and_restore_loses_nothing_and_the_next_run_complet
     // What was shipped before the kill still verifies.
     let keyring = s.data_dir.join("keyring.json");
     let scratch = tempfile::tempdir().unwrap();
-    ok(&hippo(
-        scratch.path(),
-        &[
-            "backup",
-            "verify",
-            "--from",
-            sink.to_str().unwrap(),
-            "--keyring",
-            keyring.to_str().unwrap(),
-        ],
-    ));
+    ok(&backup_run(scratch.path(), "verify", &sink, &keyring, &[]));
     // The next run starts a new generation and ships everything, the pre-kill writes included.
     s.restart();
     let last = create_id(&s, &key, patient("after-restart")).await;
@@ -360,17 +320,7 @@ async fn kill_9_during_backup_and_restore_loses_nothing_and_the_next_run_complet
         std::fs::remove_dir_all(&target).unwrap();
     }
     let started = Instant::now();
-    ok(&hippo(
-        &target,
-        &[
-            "backup",
-            "restore",
-            "--from",
-            sink.to_str().unwrap(),
-            "--keyring",
-            keyring.to_str().unwrap(),
-        ],
-    ));
+    ok(&backup_run(&target, "restore", &sink, &keyring, &[]));
     eprintln!(
         "restore after kill: caught midway = {caught}, rerun took {:?}",
         started.elapsed()
@@ -431,16 +381,12 @@ async fn shipping_failures_alert_and_count_but_writes_go_on() {
     let last = create_id(&s, &key, patient("after-recovery")).await;
     s.stop();
     let target = s.dir.path().join("r");
-    ok(&hippo(
+    ok(&backup_run(
         &target,
-        &[
-            "backup",
-            "restore",
-            "--from",
-            sink.to_str().unwrap(),
-            "--keyring",
-            s.data_dir.join("keyring.json").to_str().unwrap(),
-        ],
+        "restore",
+        &sink,
+        &s.data_dir.join("keyring.json"),
+        &[],
     ));
     let c = restored_conn(&target, Some("default"));
     let n: i64 = c
@@ -689,17 +635,7 @@ async fn an_interrupted_restore_resumes_where_it_stopped() {
     );
     // The same as a restore in one go.
     let direct = s.dir.path().join("direct");
-    ok(&hippo(
-        &direct,
-        &[
-            "backup",
-            "restore",
-            "--from",
-            sink.to_str().unwrap(),
-            "--keyring",
-            keyring.to_str().unwrap(),
-        ],
-    ));
+    ok(&backup_run(&direct, "restore", &sink, &keyring, &[]));
     let count = |dir: &Path, sql: &str| -> i64 {
         restored_conn(dir, Some("default"))
             .query_row(sql, [], |r| r.get(0))
