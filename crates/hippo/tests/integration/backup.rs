@@ -252,3 +252,38 @@ async fn point_in_time_restore_lands_between_two_writes() {
     ok(&hippo(&at, &["audit", "verify"]));
     s.stop();
 }
+
+/// A copy of a sink directory (files are read-only: copies are made writable).
+pub fn copy_sink(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let dest = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            std::fs::create_dir_all(&dest).unwrap();
+            copy_sink(&entry.path(), &dest);
+        } else {
+            std::fs::copy(entry.path(), &dest).unwrap();
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+    }
+}
+
+pub fn files(sink: &Path, suffix: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![sink.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(d).unwrap().flatten() {
+            if e.path().is_dir() {
+                stack.push(e.path());
+            } else if e.path().to_string_lossy().ends_with(suffix) {
+                out.push(e.path());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+pub fn tenant_files(sink: &Path, suffix: &str) -> Vec<PathBuf> {
+    files(&sink.join("backup").join("default"), suffix)
+}

@@ -8,6 +8,7 @@ mod audit;
 mod backup;
 mod backup_continuity;
 mod backup_faults;
+mod backup_ops;
 mod batch;
 mod connections;
 mod crash;
