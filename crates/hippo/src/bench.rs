@@ -21,6 +21,10 @@ pub struct BenchArgs {
     /// A writer (or admin) API key.
     #[arg(long, env = "HIPPO_BENCH_KEY", hide_env_values = true)]
     pub key: Option<String>,
+    /// A file of API keys, one per line (one per tenant): client `c` uses key `c % N`, and
+    /// reads back what it created with the same key (multi-tenant load).
+    #[arg(long, value_name = "FILE", conflicts_with = "key")]
+    pub keys_file: Option<PathBuf>,
     /// Concurrent clients, each with its own keep-alive connection.
     #[arg(long, default_value_t = 32)]
     pub clients: usize,
@@ -198,32 +202,55 @@ pub async fn run(args: BenchArgs) -> Result<()> {
 struct HttpShared {
     clients: Vec<reqwest::Client>,
     base: String,
-    auth: String,
+    /// One `Bearer` header per key (tenant); client `c` uses key `c % len`.
+    auths: Vec<String>,
     body_bytes: usize,
-    ids: std::sync::Mutex<Vec<String>>,
+    /// The records created with each key, read back with the same key.
+    ids: Vec<std::sync::Mutex<Vec<String>>>,
+}
+
+impl HttpShared {
+    fn key_of(&self, client: usize) -> usize {
+        client % self.auths.len()
+    }
 }
 
 async fn http_bench(args: &BenchArgs) -> Result<()> {
-    let key = args
-        .key
-        .clone()
-        .context("--key (or HIPPO_BENCH_KEY) is required: a writer or admin API key")?;
+    let keys: Vec<String> = match &args.keys_file {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("reading {}", path.display()))?
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        None => vec![args.key.clone().context(
+            "--key (or HIPPO_BENCH_KEY, or --keys-file) is required: a writer or admin API key",
+        )?],
+    };
+    if keys.is_empty() {
+        bail!("the keys file holds no key");
+    }
     let clients = http_clients(args)?;
     let shared = Arc::new(HttpShared {
         clients,
         base: args.url.trim_end_matches('/').to_owned(),
-        auth: format!("Bearer {key}"),
+        ids: keys
+            .iter()
+            .map(|_| std::sync::Mutex::new(Vec::new()))
+            .collect(),
+        auths: keys.iter().map(|k| format!("Bearer {k}")).collect(),
         body_bytes: args.body_bytes,
-        ids: std::sync::Mutex::new(Vec::new()),
     });
     let mut create = drive("create", args.clients, args.seconds, shared.clone(), |s: Arc<HttpShared>, c, i| async move {
         let doc = serde_json::json!({"type": "Observation", "subject": format!("bench-{c}"), "body": body(s.body_bytes, i)});
-        let resp = s.clients[c].post(format!("{}/v1/records", s.base)).header("authorization", &s.auth).json(&doc).send().await;
+        let k = s.key_of(c);
+        let resp = s.clients[c].post(format!("{}/v1/records", s.base)).header("authorization", &s.auths[k]).json(&doc).send().await;
         match resp {
             Ok(r) if r.status() == 201 => match r.json::<serde_json::Value>().await {
                 Ok(v) => {
                     if let Some(id) = v["id"].as_str() {
-                        s.ids.lock().expect("ids").push(id.to_owned());
+                        s.ids[k].lock().expect("ids").push(id.to_owned());
                     }
                     true
                 }
@@ -234,8 +261,12 @@ async fn http_bench(args: &BenchArgs) -> Result<()> {
     })
     .await;
     create.print();
-    if shared.ids.lock().expect("ids").is_empty() {
-        bail!("no record was created: check the URL, the key (writer or admin) and the CA");
+    if shared
+        .ids
+        .iter()
+        .any(|ids| ids.lock().expect("ids").is_empty())
+    {
+        bail!("a key created no record: check the URL, the keys (writer or admin) and the CA");
     }
     let mut read = drive(
         "read",
@@ -243,13 +274,14 @@ async fn http_bench(args: &BenchArgs) -> Result<()> {
         args.seconds,
         shared.clone(),
         |s: Arc<HttpShared>, c, i| async move {
+            let k = s.key_of(c);
             let id = {
-                let ids = s.ids.lock().expect("ids");
+                let ids = s.ids[k].lock().expect("ids");
                 ids[(c * 7919 + i * 104_729) % ids.len()].clone()
             };
             let resp = s.clients[c]
                 .get(format!("{}/v1/records/{id}", s.base))
-                .header("authorization", &s.auth)
+                .header("authorization", &s.auths[k])
                 .send()
                 .await;
             match resp {

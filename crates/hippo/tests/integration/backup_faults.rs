@@ -13,7 +13,7 @@ fn verify_copy(sink: &Path, keyring: &Path, damage: impl FnOnce(&Path)) -> Strin
     copy_sink(sink, &copy);
     damage(&copy);
     let scratch = tempfile::tempdir().unwrap();
-    failed(&backup_run(scratch.path(), "verify", &copy, &keyring, &[]))
+    failed(&backup_run(scratch.path(), "verify", &copy, keyring, &[]))
 }
 
 #[tokio::test(flavor = "multi_thread")]
