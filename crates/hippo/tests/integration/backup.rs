@@ -32,6 +32,19 @@ pub fn backed_up_server(extra: &[(&str, &str)]) -> (TestServer, PathBuf) {
     (server_with(options), sink)
 }
 
+/// A stopped server whose backup holds `rounds` shipping rounds of history (several batches),
+/// with its sink and keyring.
+pub async fn shipped_history(rounds: usize) -> (TestServer, PathBuf, PathBuf) {
+    let (mut s, sink) = backed_up_server(&[]);
+    for _ in 0..rounds {
+        history(&s, &s.admin_key.clone(), 2).await;
+        tokio::time::sleep(Duration::from_millis(1300)).await;
+    }
+    s.stop();
+    let keyring = s.data_dir.join("keyring.json");
+    (s, sink, keyring)
+}
+
 pub fn hippo(data_dir: &Path, args: &[&str]) -> Output {
     std::process::Command::new(BIN)
         .arg("--data-dir")

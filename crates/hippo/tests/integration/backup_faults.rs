@@ -1,8 +1,8 @@
 //! Backups that are damaged, foreign, interrupted or kept too long, and the keys that outlive a
 //! disaster: every bad case is refused naming the first bad object, and nothing good is lost.
 use crate::backup::{
-    backed_up_server, backup_run, copy_sink, embedded_only, failed, hippo, history, ok,
-    restored_conn, tenant_files, PASS,
+    backed_up_server, backup_run, copy_sink, embedded_only, failed, hippo, ok, restored_conn,
+    shipped_history, tenant_files, PASS,
 };
 use crate::{create_id, patient, BIN};
 use std::path::Path;
@@ -21,13 +21,7 @@ async fn damaged_reordered_and_foreign_backups_are_refused_naming_the_object() {
     if !embedded_only() {
         return;
     }
-    let (mut s, sink) = backed_up_server(&[]);
-    for _ in 0..3 {
-        history(&s, &s.admin_key.clone(), 2).await;
-        tokio::time::sleep(Duration::from_millis(1300)).await;
-    }
-    s.stop();
-    let keyring = s.data_dir.join("keyring.json");
+    let (_s, sink, keyring) = shipped_history(3).await;
     let scratch = tempfile::tempdir().unwrap();
     ok(&backup_run(scratch.path(), "verify", &sink, &keyring, &[]));
     let batches = tenant_files(&sink, "-batch.sealed");

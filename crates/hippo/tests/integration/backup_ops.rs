@@ -2,8 +2,8 @@
 //! Object Lock beside a second destination, and restores that resume after an interruption.
 
 use crate::backup::{
-    backed_up_server, backup_run, copy_sink, embedded_only, failed, hippo, history, ok,
-    restored_conn, tenant_files,
+    backed_up_server, backup_run, copy_sink, embedded_only, failed, hippo, ok, restored_conn,
+    shipped_history, tenant_files,
 };
 use crate::{create_id, patient, BIN};
 use std::path::Path;
@@ -204,13 +204,7 @@ async fn an_interrupted_restore_resumes_where_it_stopped() {
     if !embedded_only() {
         return;
     }
-    let (mut s, sink) = backed_up_server(&[]);
-    for _ in 0..4 {
-        history(&s, &s.admin_key.clone(), 2).await;
-        tokio::time::sleep(Duration::from_millis(1300)).await;
-    }
-    s.stop();
-    let keyring = s.data_dir.join("keyring.json");
+    let (s, sink, keyring) = shipped_history(4).await;
     let copy = tempfile::tempdir().unwrap().keep();
     copy_sink(&sink, &copy);
     let batches = tenant_files(&copy, "-batch.sealed");
