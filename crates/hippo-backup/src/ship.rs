@@ -16,7 +16,7 @@ use hippo_store::sqlite::backup::{self as db, DbSource};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 /// How shipping runs (from `[backup]` in the configuration).
@@ -52,7 +52,6 @@ pub struct ShipStatus {
     pub newest_shipped_event_ms: AtomicI64,
     /// The oldest change not yet in every sink, as of the last round (ms; 0: none).
     pub oldest_unshipped_ms: AtomicI64,
-    pub last_error: Mutex<Option<String>>,
 }
 
 struct Chain {
@@ -154,15 +153,11 @@ impl Shipper {
             .oldest_unshipped_ms
             .store(oldest_unshipped, Ordering::Relaxed);
         match first_error {
-            Some(e) => {
-                *self.status.last_error.lock().expect("status lock") = Some(e.to_string());
-                Err(e)
-            }
+            Some(e) => Err(e),
             None => {
                 self.status
                     .last_success_ms
                     .store(now_millis(), Ordering::Relaxed);
-                *self.status.last_error.lock().expect("status lock") = None;
                 Ok(shipped)
             }
         }

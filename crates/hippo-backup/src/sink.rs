@@ -86,23 +86,11 @@ impl BackupSink for DirBackup {
         bytes: &[u8],
         _retain_until_ms: i64,
     ) -> Result<(), BackupError> {
-        use std::io::Write;
-        use std::os::unix::fs::PermissionsExt;
         let path = self.path(name)?;
         let dir = path.parent().expect("names have a folder");
         std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
-        let tmp = path.with_extension("partial");
-        let _ = std::fs::remove_file(&tmp);
-        let mut f = std::fs::File::create(&tmp).map_err(|e| io(&tmp, e))?;
-        f.write_all(bytes).map_err(|e| io(&tmp, e))?;
-        f.sync_all().map_err(|e| io(&tmp, e))?;
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o400))
-            .map_err(|e| io(&tmp, e))?;
-        std::fs::rename(&tmp, &path).map_err(|e| io(&path, e))?;
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
+        hippo_store::export::dir::write_sealed(&path, bytes)
+            .map_err(|e| BackupError::Sink(e.to_string()))
     }
 
     async fn get(&self, name: &str) -> Result<Vec<u8>, BackupError> {

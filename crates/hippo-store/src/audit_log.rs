@@ -113,6 +113,17 @@ pub fn conclude<T>(
 
 /// Adds the leaf of event `seq` to `tree`, refusing if the tree is not exactly one behind:
 /// an event must never be stored outside the tree, nor the tree skip one.
+/// How a verifier checks `log`'s tree heads: they must name it (or a name an older release
+/// signed its heads with).
+pub fn verify_options(log: &LogId) -> hippo_audit::verify::VerifyOptions {
+    let mut names = log.accepted_head_names();
+    hippo_audit::verify::VerifyOptions {
+        log_id: Some(names.remove(0)),
+        log_id_aliases: names,
+        ..hippo_audit::verify::VerifyOptions::default()
+    }
+}
+
 pub fn integrate(tree: &mut CompactTree, seq: i64, leaf: Hash) -> Result<(), StoreError> {
     if tree.size() as i64 != seq - 1 {
         return Err(StoreError::AuditFailed(format!(

@@ -7,7 +7,7 @@ use crate::store::{LogLeaf, Store};
 use crate::StoreError;
 use hippo_audit::merkle::{self, Hash};
 use hippo_audit::tree_head::SignedTreeHead;
-use hippo_audit::verify::{verify_log, EventRecord, Problem, VerifyOptions, VerifyReport};
+use hippo_audit::verify::{verify_log, EventRecord, Problem, VerifyReport};
 use hippo_core::LogId;
 use serde::Serialize;
 
@@ -41,12 +41,7 @@ pub async fn verify(
     heads.extend(trusted_heads);
     let key = store.audit_public_key()?;
     let (integrated, _) = store.tree_state(log).await?;
-    let mut names = log.accepted_head_names();
-    let opts = VerifyOptions {
-        log_id: Some(names.remove(0)),
-        log_id_aliases: names,
-        ..VerifyOptions::default()
-    };
+    let opts = crate::audit_log::verify_options(log);
     // Events beyond what the store integrated were written around it, straight into the
     // table: verify the integrated prefix, then report the first extra event as inserted.
     let integrated_count = (integrated as usize).min(leaves.len());

@@ -10,7 +10,7 @@ use crate::{LogLeaf, StoreError};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use hippo_audit::tree_head::{AuditPublicKey, AuditSigningKey, SignedTreeHead};
-use hippo_audit::verify::{verify_log, EventRecord, VerifyOptions, VerifyReport};
+use hippo_audit::verify::{verify_log, EventRecord, VerifyReport};
 use hippo_core::{LogId, RecordId, TenantId};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -186,12 +186,7 @@ impl TenantArchive {
             events.push((e.seq as u64, canonical, leaf));
         }
         let log = LogId::Tenant(self.tenant.clone());
-        let mut names = log.accepted_head_names();
-        let opts = VerifyOptions {
-            log_id: Some(names.remove(0)),
-            log_id_aliases: names,
-            ..VerifyOptions::default()
-        };
+        let opts = crate::audit_log::verify_options(&log);
         let records = events
             .iter()
             .map(|(seq, c, l)| EventRecord::with_leaf_hash(*seq, c.as_slice(), *l));

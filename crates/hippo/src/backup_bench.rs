@@ -6,10 +6,10 @@
 //! write not yet in the backup) sampled every 50 ms while shipping; then `--records` records
 //! loaded (shipped as they go) and the restore of the whole backup timed.
 
-use crate::bench::{drive, BenchArgs};
+use crate::bench::{bench_draft as draft, bench_input as input, drive, BenchArgs};
 use anyhow::Result;
 use hippo_backup::ship::{ShipSettings, Shipper};
-use hippo_core::{Action, Actor, AuditDraft, RecordInput, TenantId};
+use hippo_core::{Action, TenantId};
 use hippo_store::{BatchItem, Keyring, SqliteStore, Store};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
@@ -20,22 +20,6 @@ struct Shared {
     tenant: TenantId,
     body_bytes: usize,
     last_ack_ms: AtomicI64,
-}
-
-fn draft(tenant: &TenantId, action: Action) -> AuditDraft {
-    AuditDraft::new(Some(tenant.clone()), Actor::operator(), action, "bench")
-}
-
-fn input(bytes: usize, c: usize, i: usize) -> RecordInput {
-    let mut body = serde_json::Map::new();
-    body.insert("seq".into(), i.into());
-    body.insert("text".into(), "x".repeat(bytes.saturating_sub(32)).into());
-    RecordInput {
-        record_type: "Observation".into(),
-        subject: Some(format!("bench-{c}")),
-        labels: Vec::new(),
-        body,
-    }
 }
 
 /// A fresh tenant's load state.

@@ -311,7 +311,17 @@ struct StoreShared {
     ids: std::sync::Mutex<Vec<RecordId>>,
 }
 
-fn bench_draft(tenant: &TenantId, action: Action) -> AuditDraft {
+/// Record `i` of client `c`, as every store benchmark writes it.
+pub(crate) fn bench_input(bytes: usize, c: usize, i: usize) -> RecordInput {
+    RecordInput {
+        record_type: "Observation".into(),
+        subject: Some(format!("bench-{c}")),
+        labels: Vec::new(),
+        body: body(bytes, i),
+    }
+}
+
+pub(crate) fn bench_draft(tenant: &TenantId, action: Action) -> AuditDraft {
     AuditDraft::new(Some(tenant.clone()), Actor::operator(), action, "bench")
 }
 
@@ -334,12 +344,7 @@ async fn store_bench(args: &BenchArgs) -> Result<()> {
         args.seconds,
         shared.clone(),
         |s: Arc<StoreShared>, c, i| async move {
-            let input = RecordInput {
-                record_type: "Observation".into(),
-                subject: Some(format!("bench-{c}")),
-                labels: Vec::new(),
-                body: body(s.body_bytes, i),
-            };
+            let input = bench_input(s.body_bytes, c, i);
             match s
                 .store
                 .create_record(

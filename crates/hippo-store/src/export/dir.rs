@@ -22,8 +22,9 @@ impl DirSink {
     }
 }
 
-/// Writes `bytes` to `path` atomically (temp file, fsync, rename) and makes it read-only.
-fn write_sealed(path: &Path, bytes: &[u8]) -> Result<(), ExportError> {
+/// Writes `bytes` to `path` atomically (temp file, fsync, rename) and makes it read-only
+/// (also the backup sink's write).
+pub fn write_sealed(path: &Path, bytes: &[u8]) -> Result<(), ExportError> {
     use std::io::Write;
     use std::os::unix::fs::PermissionsExt;
     let tmp = path.with_extension("partial");

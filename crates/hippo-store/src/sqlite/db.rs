@@ -41,6 +41,11 @@ impl Db {
         })
     }
 
+    /// The file and the data key of this database (for continuous backup's own connections).
+    pub(super) fn file(&self) -> (&Path, &DataKey) {
+        (&self.path, &self.key)
+    }
+
     /// The audit log context (log id, redactor) of this database.
     pub fn log(&self) -> Arc<LogCtx> {
         self.log.clone()

@@ -192,8 +192,27 @@ impl SqliteStore {
     }
 
     /// Every database of this store with its key, for continuous backup (the catalog first).
+    /// Called every shipping round: the catalog's open database and a pooled reader answer it,
+    /// rather than reading and unwrapping the catalog key and opening the catalog each time.
     pub fn backup_sources(&self) -> Result<Vec<backup::DbSource>, StoreError> {
-        backup::sources(&backup::Layout::new(&self.data_dir), &self.keyring)
+        let layout = backup::Layout::new(&self.data_dir);
+        let (path, key) = self.catalog.file();
+        let tenants = self
+            .catalog
+            .read_now(|c| backup::tenant_keys(&self.keyring, c))?;
+        let mut out = vec![backup::DbSource::new(
+            LogId::System,
+            path.to_owned(),
+            key.clone(),
+        )];
+        for (id, key) in tenants {
+            out.push(backup::DbSource::new(
+                LogId::Tenant(id.clone()),
+                layout.tenant_db(&id),
+                key,
+            ));
+        }
+        Ok(out)
     }
 
     /// The wrapped catalog key (the `catalog.key` file): a backup carries it, still wrapped.

@@ -46,13 +46,18 @@ pub async fn shipped_history(rounds: usize) -> (TestServer, PathBuf, PathBuf) {
 }
 
 pub fn hippo(data_dir: &Path, args: &[&str]) -> Output {
+    hippo_with_passphrase(data_dir, args, PASS)
+}
+
+/// [`hippo`] with another escrow passphrase.
+pub fn hippo_with_passphrase(data_dir: &Path, args: &[&str], passphrase: &str) -> Output {
     std::process::Command::new(BIN)
         .arg("--data-dir")
         .arg(data_dir)
         .args(args)
         .env_remove("HIPPO_STORE")
         .env_remove("HIPPO_DATABASE_URL")
-        .env("HIPPO_ESCROW_PASSPHRASE", PASS)
+        .env("HIPPO_ESCROW_PASSPHRASE", passphrase)
         .output()
         .expect("hippo runs")
 }

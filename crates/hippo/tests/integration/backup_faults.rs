@@ -1,8 +1,9 @@
 //! Backups that are damaged, foreign, interrupted or kept too long, and the keys that outlive a
 //! disaster: every bad case is refused naming the first bad object, and nothing good is lost.
+
 use crate::backup::{
-    backed_up_server, backup_run, copy_sink, embedded_only, failed, hippo, ok, restored_conn,
-    shipped_history, tenant_files, PASS,
+    backed_up_server, backup_run, copy_sink, embedded_only, failed, files, hippo,
+    hippo_with_passphrase, ok, restored_conn, shipped_history, tenant_files, PASS,
 };
 use crate::{create_id, patient, BIN};
 use std::path::Path;
@@ -98,13 +99,11 @@ async fn restore_needs_an_empty_target_and_the_escrowed_keyring_opens_it() {
     let (mut s, sink) = backed_up_server(&[]);
     let id = create_id(&s, &s.admin_key.clone(), patient("escrowed")).await;
     let escrow = s.dir.path().join("escrow.json");
-    let short = std::process::Command::new(BIN)
-        .arg("--data-dir")
-        .arg(&s.data_dir)
-        .args(["keyring", "escrow", "--out", escrow.to_str().unwrap()])
-        .env("HIPPO_ESCROW_PASSPHRASE", "too short")
-        .output()
-        .unwrap();
+    let short = hippo_with_passphrase(
+        &s.data_dir,
+        &["keyring", "escrow", "--out", escrow.to_str().unwrap()],
+        "too short",
+    );
     assert!(
         String::from_utf8_lossy(&short.stderr).contains("at least 16"),
         "{short:?}"
@@ -145,10 +144,9 @@ async fn restore_needs_an_empty_target_and_the_escrowed_keyring_opens_it() {
         "mine"
     );
     // A wrong passphrase opens nothing.
-    let wrong = std::process::Command::new(BIN)
-        .arg("--data-dir")
-        .arg(&target)
-        .args([
+    let wrong = hippo_with_passphrase(
+        &target,
+        &[
             "backup",
             "restore",
             "--force",
@@ -156,10 +154,9 @@ async fn restore_needs_an_empty_target_and_the_escrowed_keyring_opens_it() {
             sink.to_str().unwrap(),
             "--escrow",
             escrow.to_str().unwrap(),
-        ])
-        .env("HIPPO_ESCROW_PASSPHRASE", "not the passphrase at all")
-        .output()
-        .unwrap();
+        ],
+        "not the passphrase at all",
+    );
     assert!(
         String::from_utf8_lossy(&wrong.stderr).contains("does not open"),
         "{wrong:?}"
@@ -304,7 +301,10 @@ async fn shipping_failures_alert_and_count_but_writes_go_on() {
     }
     let (mut s, sink) = backed_up_server(&[]);
     let key = s.admin_key.clone();
-    create_id(&s, &key, patient("shipped")).await;
+    // A canary name in a body: it must reach neither the logs nor any backup object in clear.
+    let mut canary = patient("shipped");
+    canary["body"]["name"] = serde_json::Value::from(hippo_testkit::CANARY);
+    create_id(&s, &key, canary).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     // The destination disappears (a file where the folder was): rounds fail.
     std::fs::remove_dir_all(&sink).unwrap();
@@ -318,6 +318,10 @@ async fn shipping_failures_alert_and_count_but_writes_go_on() {
         "an alert-level event: {logs}"
     );
     assert!(!logs.contains("unshipped-"), "no PHI in the event");
+    assert!(
+        !logs.contains(hippo_testkit::CANARY),
+        "no PHI in any log line"
+    );
     let metrics = s
         .client()
         .get(s.url("/metrics"))
@@ -358,4 +362,13 @@ async fn shipping_failures_alert_and_count_but_writes_go_on() {
         })
         .unwrap();
     assert_eq!(found, 1);
+    for f in files(&sink, "") {
+        let bytes = std::fs::read(&f).unwrap();
+        assert!(
+            !hippo_testkit::contains_bytes(&bytes, hippo_testkit::CANARY.as_bytes()),
+            "{} holds the canary in clear",
+            f.display()
+        );
+    }
+    assert!(!s.logs().contains(hippo_testkit::CANARY));
 }

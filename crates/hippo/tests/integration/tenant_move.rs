@@ -3,7 +3,7 @@
 //! searchable, its audit log verified on the way in; a damaged, foreign or mis-keyed archive is
 //! refused before anything is written.
 
-use crate::{create_id, patient, server, server_with};
+use crate::{create_id, get_json, patient, server, server_with};
 use hippo_store::StoreKind;
 use hippo_testkit::{pg, runs_on, Options, TestServer};
 use serde_json::Value;
@@ -30,17 +30,7 @@ fn text(o: &std::process::Output) -> String {
 async fn histories(s: &TestServer, key: &str, ids: &[String]) -> Vec<Value> {
     let mut out = Vec::new();
     for id in ids {
-        let v: Value = s
-            .client()
-            .get(s.url(&format!("/v1/records/{id}/history")))
-            .bearer_auth(key)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        out.push(v);
+        out.push(get_json(s, key, &format!("/v1/records/{id}/history")).await);
     }
     out
 }
@@ -186,16 +176,7 @@ async fn a_tenant_moves_to_postgres_and_back_unchanged() {
         before,
         "versions, bodies, times and authors unchanged"
     );
-    let found: Value = b
-        .client()
-        .get(b.url("/v1/search?q=wilhelmina"))
-        .bearer_auth(&key_b)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let found = get_json(&b, &key_b, "/v1/search?q=wilhelmina").await;
     assert_eq!(
         found["items"].as_array().unwrap().len(),
         3,

@@ -4,7 +4,7 @@
 use crate::sqlite::{audit, records};
 use crate::StoreError;
 use hippo_audit::tree_head::AuditPublicKey;
-use hippo_audit::verify::{verify_log, EventRecord, VerifyOptions, VerifyReport};
+use hippo_audit::verify::{verify_log, EventRecord, VerifyReport};
 use hippo_core::{LogId, RecordId};
 use rusqlite::Connection;
 use serde::Serialize;
@@ -93,12 +93,7 @@ fn verify_audit(
         )));
     }
     let heads = audit::tree_heads(conn)?;
-    let mut names = log.accepted_head_names();
-    let opts = VerifyOptions {
-        log_id: Some(names.remove(0)),
-        log_id_aliases: names,
-        ..VerifyOptions::default()
-    };
+    let opts = crate::audit_log::verify_options(log);
     let events = leaves
         .iter()
         .map(|l| EventRecord::with_leaf_hash(l.seq as u64, l.canonical.as_slice(), l.leaf_hash));
