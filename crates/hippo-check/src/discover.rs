@@ -40,7 +40,12 @@ pub fn classify(path: &Path) -> FileKind {
 
 const SKIP_DIRS: &[&str] = &[".git", ".terraform", "node_modules", ".hg", ".svn"];
 
-/// Walks the given paths (files or directories), honouring .gitignore files.
+/// Paths a repository excludes from `hippo check` (gitignore syntax), each with its reason in a
+/// comment: deliberately bad test fixtures, for example. Listed in the scanned tree itself so
+/// that a reviewer sees every exclusion next to the code.
+pub const IGNORE_FILE: &str = ".hippocheckignore";
+
+/// Walks the given paths (files or directories), honouring .gitignore and .hippocheckignore.
 pub fn walk(paths: &[PathBuf]) -> Result<Vec<PathBuf>, crate::error::CheckError> {
     let mut out = Vec::new();
     for p in paths {
@@ -61,6 +66,7 @@ pub fn walk(paths: &[PathBuf]) -> Result<Vec<PathBuf>, crate::error::CheckError>
             .git_global(false)
             .require_git(false)
             .parents(true)
+            .add_custom_ignore_filename(IGNORE_FILE)
             .filter_entry(|e| !SKIP_DIRS.iter().any(|d| e.file_name() == *d))
             .build();
         for entry in walker {
