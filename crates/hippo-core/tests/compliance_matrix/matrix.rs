@@ -104,7 +104,9 @@ fn section_of(heading: &str) -> Section {
     let first = first.trim_end_matches([':', '.']);
     if heading.eq_ignore_ascii_case("seeds") {
         Section::Seeds
-    } else if heading.eq_ignore_ascii_case("gaps") || heading.to_ascii_lowercase().starts_with("gaps ") {
+    } else if heading.eq_ignore_ascii_case("gaps")
+        || heading.to_ascii_lowercase().starts_with("gaps ")
+    {
         Section::Gaps
     } else if is_seed_id(first) {
         Section::Seed(first.to_owned())
@@ -255,7 +257,10 @@ pub fn parse(text: &str) -> Matrix {
 
 fn parse_item_row(m: &mut Matrix, section_seed: &str, c: &[String], row_line: usize) {
     let id = c[0].clone();
-    let seed = id.split_once('-').map(|(s, _)| s.to_owned()).unwrap_or_default();
+    let seed = id
+        .split_once('-')
+        .map(|(s, _)| s.to_owned())
+        .unwrap_or_default();
     if seed != section_seed {
         m.problems.push(Problem::new(
             &id,
@@ -273,8 +278,10 @@ fn parse_item_row(m: &mut Matrix, section_seed: &str, c: &[String], row_line: us
         return;
     }
     if c[1].is_empty() {
-        m.problems
-            .push(Problem::new(&id, format!("line {row_line}: empty requirement")));
+        m.problems.push(Problem::new(
+            &id,
+            format!("line {row_line}: empty requirement"),
+        ));
     }
     let entries: Vec<&str> = c[2]
         .split("<br>")

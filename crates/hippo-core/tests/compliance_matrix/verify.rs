@@ -71,7 +71,10 @@ pub fn check(matrix: &Matrix, files: &dyn Files) -> Vec<Problem> {
 
 fn check_seeds(matrix: &Matrix, problems: &mut Vec<Problem>) {
     if matrix.seeds.is_empty() {
-        problems.push(Problem::new("matrix", "no seed is declared under `## Seeds`"));
+        problems.push(Problem::new(
+            "matrix",
+            "no seed is declared under `## Seeds`",
+        ));
     }
     let mut declared = BTreeSet::new();
     for s in &matrix.seeds {
@@ -172,7 +175,11 @@ fn read_repo_file(cache: &mut FileCache<'_>, path: &str, kind: &str) -> Result<S
 
 /// The anchor must be on the given line; when it is not, say where it went.
 fn check_anchor(text: &str, path: &str, line: usize, anchor: &str) -> Result<(), String> {
-    if text.lines().nth(line - 1).is_some_and(|l| l.contains(anchor)) {
+    if text
+        .lines()
+        .nth(line - 1)
+        .is_some_and(|l| l.contains(anchor))
+    {
         return Ok(());
     }
     let now: Vec<String> = text
@@ -255,7 +262,8 @@ pub fn rule_ids(text: &str) -> BTreeSet<String> {
 /// Every `docs/<name>.md#section` named in process or gap text must exist, with a heading
 /// whose GitHub anchor is `section`.
 fn check_doc_links(text: &str, cache: &mut FileCache<'_>) -> Result<(), String> {
-    for word in text.split(|c: char| c.is_whitespace() || matches!(c, '(' | ')' | ',' | ';' | '`')) {
+    for word in text.split(|c: char| c.is_whitespace() || matches!(c, '(' | ')' | ',' | ';' | '`'))
+    {
         let word = word.trim_end_matches(['.', ':']);
         let Some((path, fragment)) = word.split_once(".md#").map(|(p, f)| (format!("{p}.md"), f))
         else {
@@ -401,7 +409,10 @@ mod tests {
     fn test_detection_needs_a_test_attribute_right_above() {
         let text = "#[test]\nfn a() {}\n\nfn b() {}\n\n#[cfg(test)]\nfn c() {}\n\n#[test]\n#[ignore = \"slow\"]\n// why\nfn d() {}\n";
         assert!(is_test_in(text, "a"));
-        assert!(!is_test_in(text, "b"), "the previous test's attribute is not b's");
+        assert!(
+            !is_test_in(text, "b"),
+            "the previous test's attribute is not b's"
+        );
         assert!(!is_test_in(text, "c"));
         assert!(is_test_in(text, "d"));
         assert!(!is_test_in(text, "e"));
@@ -418,6 +429,9 @@ mod tests {
             "164312a1-access-control"
         );
         let ids = rule_ids("## HIPPO-A-1\n## HIPPO-B-2\n## Coverage of x\n### HIPPO-C-3\n");
-        assert_eq!(ids.into_iter().collect::<Vec<_>>(), vec!["HIPPO-A-1", "HIPPO-B-2"]);
+        assert_eq!(
+            ids.into_iter().collect::<Vec<_>>(),
+            vec!["HIPPO-A-1", "HIPPO-B-2"]
+        );
     }
 }
