@@ -55,6 +55,18 @@ test "$commit" = "$(git rev-parse HEAD)" || { echo "release commit $commit is no
 docker buildx build -f "$release/Dockerfile" --platform linux/amd64 \
     --provenance=false --push -t "$repo_url:$commit" --metadata-file "$evidence/image.json" .
 digest=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["containerimage.digest"])' "$evidence/image.json")
+# Image scan gate: ECR scans on push (ecs.tf, scan_on_push); no CRITICAL or HIGH finding may reach a plan.
+aws ecr wait image-scan-complete --repository-name hippo --image-id imageDigest="$digest"
+aws ecr describe-image-scan-findings --repository-name hippo --image-id imageDigest="$digest" \
+    --output json >"$evidence/image-scan.json"
+python3 - "$evidence/image-scan.json" <<'PY'
+import json, sys
+counts = json.load(open(sys.argv[1]))["imageScanFindings"].get("findingSeverityCounts", {})
+blocking = {k: v for k, v in counts.items() if k in ("CRITICAL", "HIGH") and v}
+if blocking:
+    sys.exit(f"image scan: {blocking}; fix the base image or dependency before deploying")
+print(f"image scan: {counts or 'no findings'}")
+PY
 
 printf '%s\n' "${TF_VARS:?TF_VARS is not set}" >"$evidence/$env_name.tfvars"
 terraform -chdir="$tf" plan -input=false -lock-timeout=5m -var-file="$PWD/$evidence/$env_name.tfvars" \

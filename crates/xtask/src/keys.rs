@@ -35,7 +35,8 @@ pub fn load_public_key(path: &Path) -> Result<VerifyingKey> {
 /// A fresh key from the operating system's random source.
 pub fn generate() -> Result<SigningKey> {
     let mut seed = [0u8; 32];
-    getrandom::getrandom(&mut seed).context("the operating system's random source failed")?;
+    getrandom::getrandom(&mut seed)
+        .map_err(|e| anyhow::anyhow!("the operating system's random source failed: {e}"))?;
     Ok(SigningKey::from_bytes(&seed))
 }
 
