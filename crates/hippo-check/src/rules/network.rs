@@ -215,9 +215,11 @@ fn net_007(r: &Resource, _: &Index) -> Vec<Hit> {
 }
 
 fn net_008(r: &Resource, _: &Index) -> Vec<Hit> {
-    let setting = r.get("associate_public_ip_address").or_else(|| {
-        r.body
-            .path(&["network_interfaces", "associate_public_ip_address"])
+    // Terraform/launch configuration: top level or `network_interfaces`; CloudFormation
+    // instance: `NetworkInterfaces`; launch template: `LaunchTemplateData.NetworkInterfaces`.
+    let body = r.get("LaunchTemplateData").unwrap_or(&r.body);
+    let setting = body.get("associate_public_ip_address").or_else(|| {
+        body.path(&["network_interfaces", "associate_public_ip_address"])
     });
     match setting {
         Some(n) if n.truth() == Tri::No => vec![],
@@ -250,7 +252,7 @@ pub fn rules() -> Vec<Rule> {
         Rule { id: "HIPPO-AWS-NET-007", title: "Subnets do not auto-assign public IPs", severity: Severity::Medium, hipaa: &["164.312(e)(1)"], types: &["aws_subnet"], formats: TF_CFN,
             expected: "map_public_ip_on_launch = false (public subnets hold only load balancers and NAT gateways)", remediation: "map_public_ip_on_launch = false",
             sources: &["seed 001: Private subnets for all PHI workloads", "AWS Config: subnet-auto-assign-public-ip-disabled", "Prowler: vpc_subnet_no_public_ip_by_default"], kind: Kind::Resource(net_007) },
-        Rule { id: "HIPPO-AWS-NET-008", title: "EC2 instances have no public IP", severity: Severity::High, hipaa: &["164.312(a)(1)", "164.312(e)(1)"], types: &["aws_instance", "aws_launch_configuration", "aws_launch_template"], formats: TF,
+        Rule { id: "HIPPO-AWS-NET-008", title: "EC2 instances have no public IP", severity: Severity::High, hipaa: &["164.312(a)(1)", "164.312(e)(1)"], types: &["aws_instance", "aws_launch_configuration", "aws_launch_template"], formats: TF_CFN,
             expected: "associate_public_ip_address = false (or unset in a private subnet)", remediation: "associate_public_ip_address = false",
             sources: &["seed 003: Workloads run in private subnets without ad hoc public IPs", "AWS Config: ec2-instance-no-public-ip, autoscaling-launch-config-public-ip-disabled", "Prowler: ec2_instance_public_ip"], kind: Kind::Resource(net_008) },
     ]

@@ -1,0 +1,124 @@
+//! Format coverage of the rule pack: which input formats can express a resource type, which
+//! rules leave out a format that can, and why (so a scan says so instead of staying silent).
+
+use crate::cfn;
+use crate::model::Format;
+use crate::rules::{registry, Kind, Rule};
+
+/// A rule that is not evaluated on a format although that format can express one of the
+/// rule's resource types, and the reason. Every such gap must be listed here: the registry
+/// test fails on an unlisted gap (a new Terraform-only rule) and on a stale entry.
+pub struct NotEvaluated {
+    pub rule: &'static str,
+    pub format: Format,
+    pub reason: &'static str,
+}
+
+/// Every known gap. Kept as short as the formats allow.
+pub const NOT_EVALUATED: &[NotEvaluated] = &[];
+
+/// True if a format can carry a resource of this canonical type.
+pub fn expresses(format: Format, rtype: &str) -> bool {
+    match format {
+        Format::Terraform | Format::TerraformPlan => {
+            rtype.starts_with("aws_") || rtype.starts_with("terraform_")
+        }
+        Format::CloudFormation => cfn::TYPE_MAP.iter().any(|(_, t)| *t == rtype),
+        Format::EcsJson => rtype == "aws_ecs_task_definition",
+        Format::Kubernetes => rtype.starts_with("k8s_"),
+        Format::Dockerfile => rtype == "dockerfile",
+        Format::Text => false,
+    }
+}
+
+/// The format a rule is declared for when it reads a resource of format `f` (plan JSON is
+/// read by the Terraform rules).
+pub fn declared(f: Format) -> Format {
+    if f == Format::TerraformPlan {
+        Format::Terraform
+    } else {
+        f
+    }
+}
+
+/// Formats that can express one of the rule's resource types but that the rule does not
+/// evaluate.
+pub fn gaps(rule: &Rule) -> Vec<Format> {
+    if !matches!(rule.kind, Kind::Resource(_)) {
+        return Vec::new();
+    }
+    [
+        Format::Terraform,
+        Format::CloudFormation,
+        Format::EcsJson,
+        Format::Kubernetes,
+        Format::Dockerfile,
+    ]
+    .into_iter()
+    .filter(|f| !rule.formats.contains(f))
+    .filter(|f| rule.types.iter().any(|t| expresses(*f, t)))
+    .collect()
+}
+
+/// Why a rule is not evaluated on a format (for the scan report and the rule docs).
+pub fn reason(rule: &str, format: Format) -> &'static str {
+    NOT_EVALUATED
+        .iter()
+        .find(|g| g.rule == rule && g.format == declared(format))
+        .map(|g| g.reason)
+        .unwrap_or("no reason recorded")
+}
+
+/// Rules that recognise a resource's type but do not evaluate its format.
+pub fn skipped_for(rtype: &str, format: Format) -> impl Iterator<Item = &'static Rule> + '_ {
+    let f = declared(format);
+    registry().iter().filter(move |r| {
+        matches!(r.kind, Kind::Resource(_)) && !r.formats.contains(&f) && r.types.contains(&rtype)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_gap_is_declared_and_every_declaration_is_a_gap() {
+        let mut problems = Vec::new();
+        for r in registry() {
+            for f in gaps(r) {
+                if !NOT_EVALUATED
+                    .iter()
+                    .any(|g| g.rule == r.id && g.format == f)
+                {
+                    problems.push(format!(
+                        "{} can read {} resources of its types but is not evaluated there: \
+                         cover the format (with fixtures) or add a NOT_EVALUATED entry saying why",
+                        r.id,
+                        f.label()
+                    ));
+                }
+            }
+        }
+        for g in NOT_EVALUATED {
+            let is_gap = registry()
+                .iter()
+                .any(|r| r.id == g.rule && gaps(r).contains(&g.format));
+            if !is_gap {
+                problems.push(format!(
+                    "stale NOT_EVALUATED entry {} {}",
+                    g.rule,
+                    g.format.label()
+                ));
+            }
+        }
+        assert!(problems.is_empty(), "{problems:#?}");
+    }
+
+    #[test]
+    fn cloudformation_types_are_expressed_and_others_are_not() {
+        assert!(expresses(Format::CloudFormation, "aws_iam_user"));
+        assert!(!expresses(Format::CloudFormation, "aws_iam_account_password_policy"));
+        assert!(expresses(Format::EcsJson, "aws_ecs_task_definition"));
+        assert!(!expresses(Format::EcsJson, "aws_s3_bucket"));
+    }
+}
