@@ -60,7 +60,7 @@ fn bak_004(r: &Resource, idx: &Index) -> Vec<Hit> {
     if covered {
         vec![]
     } else {
-        hit(r.line, "no aws_backup_selection includes this data store")
+        hit(r.line, "no backup selection (aws_backup_selection, AWS::Backup::BackupSelection) includes this data store")
     }
 }
 
