@@ -32,7 +32,12 @@ fn bak_001(r: &Resource, _: &Index) -> Vec<Hit> {
 }
 
 fn bak_002(r: &Resource, idx: &Index) -> Vec<Hit> {
-    require_cmk(r, &["kms_key_arn", "EncryptionKeyArn"], idx, "the backup vault")
+    require_cmk(
+        r,
+        &["kms_key_arn", "EncryptionKeyArn"],
+        idx,
+        "the backup vault",
+    )
 }
 
 fn bak_003(r: &Resource, _: &Index) -> Vec<Hit> {

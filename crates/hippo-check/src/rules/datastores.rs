@@ -71,12 +71,15 @@ fn ec2_002(r: &Resource, idx: &Index) -> Vec<Hit> {
     }
 }
 fn ddb_001(r: &Resource, _: &Index) -> Vec<Hit> {
-    let setting = r.body.path(&["point_in_time_recovery", "enabled"]).or_else(|| {
-        r.body.path(&[
-            "PointInTimeRecoverySpecification",
-            "PointInTimeRecoveryEnabled",
-        ])
-    });
+    let setting = r
+        .body
+        .path(&["point_in_time_recovery", "enabled"])
+        .or_else(|| {
+            r.body.path(&[
+                "PointInTimeRecoverySpecification",
+                "PointInTimeRecoveryEnabled",
+            ])
+        });
     match setting {
         Some(n) if n.truth() == Tri::Yes => vec![],
         Some(n) => hit(

@@ -103,12 +103,18 @@ fn lb_setting(r: &Resource, tf_key: &str, cfn_key: &str) -> Vec<Hit> {
         .and_then(|a| a.get("Value"))
     {
         Some(v) => require_true_in(
-            &Node::new(v.line, crate::model::Val::Map(vec![(cfn_key.to_string(), v.clone())])),
+            &Node::new(
+                v.line,
+                crate::model::Val::Map(vec![(cfn_key.to_string(), v.clone())]),
+            ),
             v.line,
             &[cfn_key],
             false,
         ),
-        None => hit(attrs.line, format!("`{cfn_key}` is not set (defaults to false)")),
+        None => hit(
+            attrs.line,
+            format!("`{cfn_key}` is not set (defaults to false)"),
+        ),
     }
 }
 

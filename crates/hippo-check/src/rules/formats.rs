@@ -117,7 +117,10 @@ mod tests {
     #[test]
     fn cloudformation_types_are_expressed_and_others_are_not() {
         assert!(expresses(Format::CloudFormation, "aws_iam_user"));
-        assert!(!expresses(Format::CloudFormation, "aws_iam_account_password_policy"));
+        assert!(!expresses(
+            Format::CloudFormation,
+            "aws_iam_account_password_policy"
+        ));
         assert!(expresses(Format::EcsJson, "aws_ecs_task_definition"));
         assert!(!expresses(Format::EcsJson, "aws_s3_bucket"));
     }

@@ -50,7 +50,9 @@ pub fn require_not_true(r: &Resource, keys: &[&str]) -> Vec<Hit> {
 pub fn unknown_msg(key: &str, n: &Node) -> Msg {
     match unresolvable(n) {
         Some(what) => Msg {
-            text: format!("`{key}` cannot be resolved statically ({what}); check it once the value is known"),
+            text: format!(
+                "`{key}` cannot be resolved statically ({what}); check it once the value is known"
+            ),
             unresolved: true,
         },
         None => Msg::from(format!(

@@ -218,9 +218,9 @@ fn net_008(r: &Resource, _: &Index) -> Vec<Hit> {
     // Terraform/launch configuration: top level or `network_interfaces`; CloudFormation
     // instance: `NetworkInterfaces`; launch template: `LaunchTemplateData.NetworkInterfaces`.
     let body = r.get("LaunchTemplateData").unwrap_or(&r.body);
-    let setting = body.get("associate_public_ip_address").or_else(|| {
-        body.path(&["network_interfaces", "associate_public_ip_address"])
-    });
+    let setting = body
+        .get("associate_public_ip_address")
+        .or_else(|| body.path(&["network_interfaces", "associate_public_ip_address"]));
     match setting {
         Some(n) if n.truth() == Tri::No => vec![],
         Some(n) if n.truth() == Tri::Yes => hit(n.line, "the instance gets a public IP address"),
