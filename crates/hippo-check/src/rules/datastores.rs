@@ -54,7 +54,13 @@ fn ec2_002(r: &Resource, idx: &Index) -> Vec<Hit> {
                     .into_iter()
                     .map(|h| Hit { line: lt.line, ..h })
                     .collect(),
-                None => hit(lt.line, unknown_msg("LaunchTemplateId", lt)),
+                None => hit(
+                    lt.line,
+                    unresolved_block(&format!(
+                        "the metadata options of launch template {}, which is not in the scan,",
+                        lt.describe()
+                    )),
+                ),
             };
         }
     }

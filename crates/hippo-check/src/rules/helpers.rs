@@ -51,7 +51,7 @@ pub fn unknown_msg(key: &str, n: &Node) -> Msg {
     match unresolvable(n) {
         Some(what) => Msg {
             text: format!(
-                "`{key}` cannot be resolved statically ({what}); check it once the value is known"
+                "`{key}` is unknown: it cannot be resolved statically ({what}); check it once the value is known"
             ),
             unresolved: true,
         },
@@ -76,7 +76,9 @@ pub fn unresolvable(n: &Node) -> Option<String> {
 /// A finding about a whole configuration block whose content cannot be known statically.
 pub fn unresolved_block(what: &str) -> Msg {
     Msg {
-        text: format!("{what} cannot be resolved statically; check it once the value is known"),
+        text: format!(
+            "{what} are unknown: they cannot be resolved statically; check them once known"
+        ),
         unresolved: true,
     }
 }
