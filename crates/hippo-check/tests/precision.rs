@@ -162,4 +162,13 @@ fn a_rule_not_covering_a_scanned_format_is_reported() {
     );
     let json = render(&o, OutputFormat::Json, false, false);
     assert!(json.contains("\"rules_not_evaluated\""), "{json}");
+    let evidence = render(&o, OutputFormat::Markdown, false, false);
+    assert!(
+        evidence.contains("## Rules not evaluated on a scanned format"),
+        "{evidence}"
+    );
+    // A scan of formats every rule covers carries no such note.
+    assert!(scan_paths(&[precision("literal.tf")])
+        .not_evaluated
+        .is_empty());
 }
