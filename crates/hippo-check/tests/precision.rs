@@ -172,3 +172,21 @@ fn a_rule_not_covering_a_scanned_format_is_reported() {
         .not_evaluated
         .is_empty());
 }
+
+#[test]
+fn instances_take_imdsv2_from_their_launch_template() {
+    let fs = findings("launch_template.tf");
+    let imds = |res: &str| {
+        fs.iter()
+            .filter(|f| f.rule_id == "HIPPO-AWS-EC2-002" && f.resource.as_deref() == Some(res))
+            .collect::<Vec<_>>()
+    };
+    assert!(imds("aws_instance.by_id").is_empty(), "{fs:#?}");
+    assert!(imds("aws_instance.by_name").is_empty(), "{fs:#?}");
+    let lax = imds("aws_instance.from_lax");
+    assert_eq!(lax.len(), 1);
+    assert_eq!((lax[0].line, lax[0].severity), (31, Severity::Medium));
+    let elsewhere = imds("aws_instance.elsewhere");
+    assert_eq!(elsewhere.len(), 1);
+    assert_eq!(elsewhere[0].severity, Severity::Info, "{:?}", elsewhere[0]);
+}

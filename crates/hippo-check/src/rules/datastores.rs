@@ -44,10 +44,14 @@ fn ec2_001(r: &Resource, _: &Index) -> Vec<Hit> {
 }
 fn ec2_002(r: &Resource, idx: &Index) -> Vec<Hit> {
     // CloudFormation sets metadata options in a launch template (`LaunchTemplateData`); an
-    // `AWS::EC2::Instance` gets them only through the template it launches from.
+    // `AWS::EC2::Instance` gets them only through the template it launches from, and so does
+    // a Terraform `aws_instance` with a `launch_template` block and no `metadata_options`.
     let body = r.get("LaunchTemplateData").unwrap_or(&r.body);
     if body.get("metadata_options").is_none() {
-        if let Some(lt) = r.body.path(&["LaunchTemplate", "LaunchTemplateId"]) {
+        let template = r
+            .get("launch_template")
+            .and_then(|l| l.get_any(&["id", "LaunchTemplateId", "name", "LaunchTemplateName"]));
+        if let Some(lt) = template {
             let templates = idx.resolve(lt, "aws_launch_template");
             return match templates.first() {
                 Some(t) => ec2_002(t, idx)
