@@ -101,6 +101,9 @@ fn defaults_that_are_compliant_do_not_fire() {
         on("HIPPO-AWS-OS-002", "aws_opensearch_domain.search"),
         "node-to-node still required"
     );
+    // Aurora Serverless v1 volumes are always encrypted; provisioned clusters are not.
+    assert!(!on("HIPPO-AWS-RDS-001", "aws_rds_cluster.serverless_v1"));
+    assert!(on("HIPPO-AWS-RDS-001", "aws_rds_cluster.provisioned"));
     // Minor version upgrades default to on.
     assert!(!on("HIPPO-AWS-RDS-010", "aws_db_instance.phi"));
 }

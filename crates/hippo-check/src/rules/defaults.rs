@@ -36,9 +36,18 @@ pub fn opensearch_enforce_https_by_default(format: Format) -> bool {
 }
 
 /// RDS storage encryption when `storage_encrypted` / `StorageEncrypted` is absent: off
-/// ("By default, it isn't encrypted."), so the rule keeps firing on an absent value.
-/// Source: https://docs.aws.amazon.com/sdk-for-kotlin/api/latest/rds/aws.sdk.kotlin.services.rds.model/-create-db-instance-request/storage-encrypted.html
-pub const RDS_STORAGE_ENCRYPTED: bool = false;
+/// ("By default, it isn't encrypted.",
+/// https://docs.aws.amazon.com/sdk-for-kotlin/api/latest/rds/aws.sdk.kotlin.services.rds.model/-create-db-instance-request/storage-encrypted.html),
+/// except for Aurora Serverless v1 clusters (`engine_mode = "serverless"`), whose cluster
+/// volume "is always encrypted. You can choose the encryption key, but you can't disable
+/// encryption" (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-serverless.html).
+/// Serverless v2 uses the provisioned engine mode and keeps the off default.
+pub fn rds_storage_encrypted_by_default(r: &Resource) -> bool {
+    r.rtype == "aws_rds_cluster"
+        && r.get_any(&["engine_mode", "EngineMode"])
+            .and_then(Node::as_str)
+            .is_some_and(|m| m.eq_ignore_ascii_case("serverless"))
+}
 
 fn engine(r: &Resource) -> Option<&str> {
     r.get_any(&["engine", "Engine"]).and_then(Node::as_str)

@@ -15,7 +15,11 @@ fn rds_001(r: &Resource, _: &Index) -> Vec<Hit> {
     {
         return vec![];
     }
-    require_true(r, &["storage_encrypted"], defaults::RDS_STORAGE_ENCRYPTED)
+    require_true(
+        r,
+        &["storage_encrypted"],
+        defaults::rds_storage_encrypted_by_default(r),
+    )
 }
 
 fn rds_002(r: &Resource, idx: &Index) -> Vec<Hit> {
