@@ -116,10 +116,16 @@ fn iam_005(r: &Resource, _: &Index) -> Vec<Hit> {
         // CloudFormation's `AWS::IAM::Policy` is an inline policy embedded in its targets
         // (`AWS::IAM::ManagedPolicy` is the managed one; both read as `aws_iam_policy`).
         "aws_iam_policy" if r.source_type == "AWS::IAM::Policy" => hit(r.line, MSG),
-        // Policies embedded in the principal itself: CloudFormation `Policies`.
+        // Policies embedded in the principal itself: CloudFormation `Policies`, Terraform
+        // `inline_policy` blocks (an empty block only clears inline policies).
         "aws_iam_role" | "aws_iam_user" | "aws_iam_group" => r
-            .get("Policies")
-            .filter(|p| p.is_unknown() || !p.items().is_empty())
+            .get_any(&["Policies", "inline_policy"])
+            .filter(|p| {
+                p.is_unknown()
+                    || p.items()
+                        .iter()
+                        .any(|i| i.get_any(&["policy", "PolicyDocument"]).is_some())
+            })
             .map(|p| hit(p.line, MSG))
             .unwrap_or_default(),
         _ => vec![],
