@@ -11,7 +11,9 @@ use std::path::PathBuf;
 
 use common::*;
 use hippo_check::model::Format;
-use hippo_check::rules::formats::{gaps, NOT_EVALUATED};
+use hippo_check::rules::formats::{
+    expresses, gaps, terraform_only, NOT_EVALUATED, TERRAFORM_ONLY_TYPES,
+};
 use hippo_check::rules::registry;
 use hippo_check::terraform::plan::NOT_IN_PLAN;
 
@@ -184,6 +186,25 @@ fn every_rule_covers_each_format_of_its_types_or_says_why_not() {
                     f.label()
                 ));
             }
+        }
+    }
+    // An AWS type CloudFormation has must be mapped (cfn::TYPE_MAP), so that the check above
+    // applies to it; one it has not must say so.
+    for r in registry() {
+        for t in r.types.iter().filter(|t| t.starts_with("aws_")) {
+            let mapped = expresses(Format::CloudFormation, t);
+            if mapped == terraform_only(t).is_some() {
+                problems.push(format!(
+                    "{} reads {t}: map its CloudFormation type in cfn::TYPE_MAP, or list it in \
+                     rules::formats::TERRAFORM_ONLY_TYPES with the reason (not both)",
+                    r.id
+                ));
+            }
+        }
+    }
+    for (t, _) in TERRAFORM_ONLY_TYPES {
+        if !registry().iter().any(|r| r.types.contains(t)) {
+            problems.push(format!("stale TERRAFORM_ONLY_TYPES entry {t}"));
         }
     }
     for g in NOT_EVALUATED {

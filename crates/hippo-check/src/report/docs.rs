@@ -27,12 +27,15 @@ fn not_covered(r: &Rule) -> Vec<String> {
             .types
             .iter()
             .filter(|t| !formats::expresses(Format::CloudFormation, t))
-            .map(|t| format!("`{t}`"))
+            .map(|t| match formats::terraform_only(t) {
+                Some(why) => format!("`{t}` ({why})"),
+                None => format!("`{t}`"),
+            })
             .collect();
         if !tf_only.is_empty() {
             out.push(format!(
-                "not applicable to cloudformation: no CloudFormation resource type corresponds to {}",
-                tf_only.join(", ")
+                "not applicable to cloudformation: {}",
+                tf_only.join("; ")
             ));
         }
     }

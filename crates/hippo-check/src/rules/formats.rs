@@ -17,6 +17,89 @@ pub struct NotEvaluated {
 /// Every known gap. Kept as short as the formats allow.
 pub const NOT_EVALUATED: &[NotEvaluated] = &[];
 
+/// Terraform resource types of the rule pack that CloudFormation has no resource type for,
+/// and how CloudFormation says the same thing (if it can). Every AWS type a rule reads is
+/// either mapped in `cfn::TYPE_MAP` (and the rule must then cover CloudFormation) or listed
+/// here: a rule for a new AWS type cannot silently stay Terraform-only.
+pub const TERRAFORM_ONLY_TYPES: &[(&str, &str)] = &[
+    (
+        "aws_alb",
+        "an alias of aws_lb (AWS::ElasticLoadBalancingV2::LoadBalancer)",
+    ),
+    (
+        "aws_alb_listener",
+        "an alias of aws_lb_listener (AWS::ElasticLoadBalancingV2::Listener)",
+    ),
+    (
+        "aws_default_security_group",
+        "Terraform adopts the VPC's default group; CloudFormation cannot manage it",
+    ),
+    (
+        "aws_ebs_encryption_by_default",
+        "an account setting with no CloudFormation resource type",
+    ),
+    (
+        "aws_iam_account_password_policy",
+        "an account setting with no CloudFormation resource type",
+    ),
+    (
+        "aws_elasticsearch_domain_policy",
+        "CloudFormation sets AccessPolicies on the domain, which the rule reads",
+    ),
+    (
+        "aws_opensearch_domain_policy",
+        "CloudFormation sets AccessPolicies on the domain, which the rule reads",
+    ),
+    (
+        "aws_iam_role_policy",
+        "CloudFormation: AWS::IAM::Policy or Policies on the role, which the rule reads",
+    ),
+    (
+        "aws_iam_user_policy",
+        "CloudFormation: AWS::IAM::Policy or Policies on the user, which the rule reads",
+    ),
+    (
+        "aws_iam_group_policy",
+        "CloudFormation: AWS::IAM::Policy or Policies on the group, which the rule reads",
+    ),
+    (
+        "aws_iam_policy_attachment",
+        "CloudFormation: Users/Roles/Groups on the policy, which the rule reads",
+    ),
+    (
+        "aws_iam_user_policy_attachment",
+        "CloudFormation: ManagedPolicyArns on the user, which the rule reads",
+    ),
+    (
+        "aws_s3_bucket_acl",
+        "CloudFormation: AccessControl on the bucket, which the rule reads",
+    ),
+    (
+        "aws_s3_bucket_public_access_block",
+        "CloudFormation: PublicAccessBlockConfiguration on the bucket, which the rule reads",
+    ),
+    (
+        "aws_vpc_security_group_ingress_rule",
+        "CloudFormation: AWS::EC2::SecurityGroupIngress, which the rule reads",
+    ),
+    (
+        "aws_s3_object",
+        "CloudFormation has no resource type for S3 objects",
+    ),
+    (
+        "aws_s3_bucket_object",
+        "CloudFormation has no resource type for S3 objects",
+    ),
+];
+
+/// Why CloudFormation has no counterpart of a Terraform type, if it is a known one.
+pub fn terraform_only(rtype: &str) -> Option<&'static str> {
+    TERRAFORM_ONLY_TYPES
+        .iter()
+        .find(|(t, _)| *t == rtype)
+        .map(|(_, why)| *why)
+}
+
 /// True if a format can carry a resource of this canonical type.
 pub fn expresses(format: Format, rtype: &str) -> bool {
     match format {
