@@ -193,3 +193,24 @@ fn instances_take_imdsv2_from_their_launch_template() {
     assert_eq!(elsewhere.len(), 1);
     assert_eq!(elsewhere[0].severity, Severity::Info, "{:?}", elsewhere[0]);
 }
+
+#[test]
+fn an_unresolvable_source_cidr_is_info_not_open_to_the_world() {
+    let o = scan_paths(&[fixtures().join("rules/terraform/vpc_cidr_bad.tf")]);
+    let net: Vec<_> = open(&o)
+        .into_iter()
+        .filter(|f| f.rule_id == "HIPPO-AWS-NET-001")
+        .collect();
+    let world = net
+        .iter()
+        .find(|f| f.line == 13)
+        .expect("world-open ingress");
+    assert_eq!(world.severity, Severity::Critical);
+    let partner = net.iter().find(|f| f.line == 21).expect("partner ingress");
+    assert_eq!(partner.severity, Severity::Info);
+    assert!(
+        partner.message.contains("(the value of aws_eip.partner)"),
+        "{}",
+        partner.message
+    );
+}

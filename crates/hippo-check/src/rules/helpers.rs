@@ -68,7 +68,12 @@ pub fn unknown_msg(key: &str, n: &Node) -> Msg {
 pub fn unresolvable(n: &Node) -> Option<String> {
     match &n.val {
         Val::Unknown(e) => Some(e.clone()),
-        Val::Ref(a) => Some(format!("the value of {a}")),
+        // Addresses are qualified by their module directory or template file; the name is
+        // what the reader looks for.
+        Val::Ref(a) => Some(format!(
+            "the value of {}",
+            a.rsplit("::").next().unwrap_or(a)
+        )),
         _ => None,
     }
 }

@@ -1,7 +1,7 @@
 //! Network rules: security groups open to the world, flow logs, public IPs, default SG.
 
 use super::helpers::*;
-use super::{Hit, Index, Kind, Rule, Severity, TF, TF_CFN};
+use super::{Hit, Index, Kind, Msg, Rule, Severity, TF, TF_CFN};
 use crate::model::{Node, Resource, Tri, Val};
 
 pub const DB_PORTS: &[u32] = &[5432, 3306, 1433, 1521, 27017, 6379, 5439, 9200, 11211, 5984];
@@ -15,7 +15,8 @@ const SG_TYPES: &[&str] = &[
 pub struct Ingress {
     pub line: u32,
     pub world: bool,
-    pub unknown_cidr: bool,
+    /// What a source CIDR depends on, if it cannot be resolved statically.
+    pub unknown_cidr: Option<String>,
     pub from: Option<u32>,
     pub to: Option<u32>,
     pub all_protocols: bool,
@@ -60,11 +61,15 @@ fn one(n: &Node, fallback_line: u32, idx: &Index) -> Ingress {
     .filter_map(|k| n.get(k))
     .collect();
     let mut world = false;
-    let mut unknown_cidr = false;
+    let mut unknown_cidr = None;
     for c in &cidrs {
         let unresolved = |x: &Node| x.is_unknown() && !own_network(x, idx);
-        if unresolved(c) || matches!(&c.val, Val::List(items) if items.iter().any(unresolved)) {
-            unknown_cidr = true;
+        let first = match &c.val {
+            Val::List(items) => items.iter().find(|x| unresolved(x)),
+            _ => Some(*c).filter(|x| unresolved(x)),
+        };
+        if let Some(x) = first {
+            unknown_cidr.get_or_insert_with(|| unresolvable(x).unwrap_or_default());
         }
         world |= strings(Some(c))
             .iter()
@@ -119,12 +124,16 @@ fn world_to(r: &Resource, idx: &Index, ports: &[u32], what: &str) -> Vec<Hit> {
                     i.line,
                     format!("ingress from 0.0.0.0/0 (or ::/0) to {what} port {p}"),
                 ));
-            } else if i.unknown_cidr {
+            } else if let Some(source) = &i.unknown_cidr {
+                // Whether the source is the world is unknowable here: info, naming it.
                 out.extend(hit(
                     i.line,
-                    format!(
-                        "ingress to {what} port {p} from a source CIDR that cannot be determined"
-                    ),
+                    Msg {
+                        text: format!(
+                            "ingress to {what} port {p} from a source CIDR that cannot be determined statically ({source}); check it once the value is known"
+                        ),
+                        unresolved: true,
+                    },
                 ));
             }
         }
@@ -150,7 +159,13 @@ fn net_003(r: &Resource, idx: &Index) -> Vec<Hit> {
 
 /// Security groups (and their standalone rules) that open a DB port to the world.
 fn world_open_db_group<'a>(idx: &Index<'a>, sg: &Resource) -> bool {
-    if !world_to(sg, idx, DB_PORTS, "database").is_empty() {
+    // Only a source known to be the world counts; an unresolved one is NET-001's info.
+    let open = |r: &Resource| {
+        world_to(r, idx, DB_PORTS, "database")
+            .iter()
+            .any(|h| !h.unresolved)
+    };
+    if open(sg) {
         return true;
     }
     [
@@ -167,7 +182,7 @@ fn world_open_db_group<'a>(idx: &Index<'a>, sg: &Resource) -> bool {
             &["id", "name"],
         )
         .iter()
-        .any(|rule| !world_to(rule, idx, DB_PORTS, "database").is_empty())
+        .any(|rule| open(rule))
     })
 }
 
