@@ -139,11 +139,12 @@ fn iam_002(r: &Resource, _: &Index) -> Vec<Hit> {
         "aws_iam_user_policy" | "aws_iam_user_policy_attachment" => hit(r.line, MSG),
         // `aws_iam_policy_attachment { users }`, a CloudFormation policy's `Users`, and a
         // CloudFormation user's own `Policies` / `ManagedPolicyArns`.
-        _ => r
-            .get_any(&["users", "Policies", "ManagedPolicyArns"])
-            .filter(|n| n.is_unknown() || !n.items().is_empty() || !strings(Some(n)).is_empty())
-            .map(|n| hit(n.line, MSG))
-            .unwrap_or_default(),
+        _ => match r.get_any(&["users", "Policies", "ManagedPolicyArns"]) {
+            // Which principals an unknown list names cannot be told before apply.
+            Some(n) if n.is_unknown() => hit(n.line, unknown_msg("users", n)),
+            Some(n) if !n.items().is_empty() || !strings(Some(n)).is_empty() => hit(n.line, MSG),
+            _ => vec![],
+        },
     }
 }
 fn iam_003(r: &Resource, _: &Index) -> Vec<Hit> {
