@@ -59,6 +59,25 @@ pub const TYPE_MAP: &[(&str, &str)] = &[
     ("AWS::Lambda::Function", "aws_lambda_function"),
     ("AWS::OpenSearchService::Domain", "aws_opensearch_domain"),
     ("AWS::Elasticsearch::Domain", "aws_elasticsearch_domain"),
+    ("AWS::Kinesis::Stream", "aws_kinesis_stream"),
+    ("AWS::Redshift::Cluster", "aws_redshift_cluster"),
+    ("AWS::EC2::LaunchTemplate", "aws_launch_template"),
+    (
+        "AWS::AutoScaling::LaunchConfiguration",
+        "aws_launch_configuration",
+    ),
+    ("AWS::Lambda::Permission", "aws_lambda_permission"),
+    ("AWS::IAM::AccessKey", "aws_iam_access_key"),
+    ("AWS::Cognito::UserPool", "aws_cognito_user_pool"),
+    ("AWS::GuardDuty::Detector", "aws_guardduty_detector"),
+    ("AWS::ApiGateway::Stage", "aws_api_gateway_stage"),
+    ("AWS::ApiGatewayV2::Stage", "aws_apigatewayv2_stage"),
+    (
+        "AWS::WAFv2::WebACLAssociation",
+        "aws_wafv2_web_acl_association",
+    ),
+    ("AWS::RDS::DBSubnetGroup", "aws_db_subnet_group"),
+    ("AWS::Backup::BackupSelection", "aws_backup_selection"),
 ];
 
 /// True if a parsed document is a CloudFormation template.

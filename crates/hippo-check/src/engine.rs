@@ -37,6 +37,39 @@ pub struct Outcome {
     /// `.json`/`.yaml` files without any infrastructure marker that did not parse (commented
     /// JSON, binary data): listed, not errors, so they never change the exit code.
     pub not_infrastructure: Vec<String>,
+    /// Rules that recognise a scanned resource's type but are not evaluated on its format.
+    pub not_evaluated: Vec<NotEvaluated>,
+}
+
+/// A rule skipped for resources of a format it does not cover: the report says so.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct NotEvaluated {
+    pub rule_id: &'static str,
+    pub format: &'static str,
+    pub resource_type: String,
+    pub resources: usize,
+    pub reason: &'static str,
+}
+
+/// The (rule, format, source type) combinations of a scan that no rule evaluation covered.
+pub fn not_evaluated(resources: &[crate::model::Resource]) -> Vec<NotEvaluated> {
+    let mut seen: BTreeMap<(&'static str, crate::model::Format, &str), usize> = BTreeMap::new();
+    for r in resources {
+        for rule in rules::formats::skipped_for(&r.rtype, r.format) {
+            *seen
+                .entry((rule.id, rules::formats::declared(r.format), &r.source_type))
+                .or_default() += 1;
+        }
+    }
+    seen.into_iter()
+        .map(|((rule_id, f, t), n)| NotEvaluated {
+            rule_id,
+            format: f.label(),
+            resource_type: t.to_string(),
+            resources: n,
+            reason: rules::formats::reason(rule_id, f),
+        })
+        .collect()
 }
 
 /// Scan options.
@@ -83,6 +116,7 @@ pub fn scan(opts: &Options) -> Result<Outcome, CheckError> {
     drop(tree);
     let idx = Index::new(&resources);
     let registry = rules::registry();
+    let not_evaluated = not_evaluated(&resources);
 
     let per_res: Vec<PerResource> = resources
         .par_iter()
@@ -96,10 +130,17 @@ pub fn scan(opts: &Options) -> Result<Outcome, CheckError> {
                 let hits = check(r, &idx);
                 evals.push((rule.id, !hits.is_empty()));
                 for h in hits {
+                    // A verdict resting on a value nobody can know before apply is a prompt
+                    // to re-check, not a failure of the rule.
+                    let severity = if h.unresolved {
+                        rules::Severity::Info
+                    } else {
+                        rule.severity
+                    };
                     fs.push(finding(
                         rule.id,
                         rule.title,
-                        rule.severity,
+                        severity,
                         rule.hipaa,
                         &r.file,
                         h.line,
@@ -175,6 +216,7 @@ pub fn scan(opts: &Options) -> Result<Outcome, CheckError> {
         paths: opts.paths.iter().map(|p| p.display().to_string()).collect(),
         helm_templates,
         not_infrastructure,
+        not_evaluated,
     })
 }
 

@@ -90,6 +90,41 @@ fn placeholder(v: &str) -> bool {
         || l.starts_with("/")
 }
 
+/// True if an unquoted value reads as an expression rather than a literal: a function call
+/// (`nonsensitive(var.pw)`) or a reference to another object's attribute
+/// (`random_password.db.result`, `each.value.db_password`). HCL never leaves a literal string
+/// unquoted, and a YAML password shaped like `type_name.name.attribute` is not plausible.
+fn expression(v: &str) -> bool {
+    const ROOTS: &[&str] = &[
+        "each",
+        "count",
+        "self",
+        "var",
+        "local",
+        "module",
+        "data",
+        "path",
+        "terraform",
+    ];
+    let ident = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '*')
+    };
+    if let Some((name, rest)) = v.split_once('(') {
+        return rest.ends_with(')')
+            && name.starts_with(|c: char| c.is_ascii_lowercase())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    }
+    let parts: Vec<&str> = v.split('.').collect();
+    parts.len() >= 2
+        && parts.iter().all(|p| ident(p))
+        && parts[0].starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && (ROOTS.contains(&parts[0]) || (parts[0].contains('_') && parts.len() >= 3))
+}
+
 fn ignored_key(k: &str) -> bool {
     let k = k.to_ascii_lowercase();
     [
@@ -173,13 +208,17 @@ pub fn scan(text: &str) -> Vec<SecretHit> {
                 line: ln,
                 message: format!("database URL with inline password {}", mask(&pw)),
             });
-        } else if let Some(c) = p
+        } else if let Some((c, unquoted)) = p
             .assign_quoted
             .captures(line)
-            .or_else(|| p.assign_plain.captures(line))
+            .map(|c| (c, false))
+            .or_else(|| p.assign_plain.captures(line).map(|c| (c, true)))
         {
             let (k, v) = (&c[1], &c[2]);
-            if !ignored_key(k) && !placeholder(v) && entropy(v) >= 3.0 && !p.aws_key.is_match(v) {
+            // An unquoted expression (a reference or a function call) is not a literal.
+            let reference = unquoted && expression(v);
+            let literal = !ignored_key(k) && !placeholder(v) && !reference;
+            if literal && entropy(v) >= 3.0 && !p.aws_key.is_match(v) {
                 out.push(SecretHit {
                     rule_id: "HIPPO-SECRET-003",
                     line: ln,
@@ -201,6 +240,27 @@ pub fn scan(text: &str) -> Vec<SecretHit> {
 #[cfg(test)]
 mod fix_tests {
     use super::*;
+
+    #[test]
+    fn references_and_calls_are_not_literals() {
+        for line in [
+            "  password = random_password.db.result",
+            "  master_password = aws_secretsmanager_secret_version.db.secret_string",
+            "  password = each.value.db_password",
+            "  master_password = nonsensitive(var.docdb_password_from_vault)",
+        ] {
+            assert!(scan(line).is_empty(), "{line}");
+        }
+        // Quoted, the same text is a literal string.
+        assert_eq!(
+            scan("  password = \"each.value.Xk9pQ2vL7\"")[0].rule_id,
+            "HIPPO-SECRET-003"
+        );
+        assert_eq!(
+            scan("  password: Xk9pQ2vL7.mZ")[0].rule_id,
+            "HIPPO-SECRET-003"
+        );
+    }
 
     #[test]
     fn constant_names_and_elisions_are_not_secrets() {

@@ -11,6 +11,9 @@ use std::path::PathBuf;
 
 use common::*;
 use hippo_check::model::Format;
+use hippo_check::rules::formats::{
+    expresses, gaps, terraform_only, NOT_EVALUATED, TERRAFORM_ONLY_TYPES,
+};
 use hippo_check::rules::registry;
 use hippo_check::terraform::plan::NOT_IN_PLAN;
 
@@ -160,4 +163,61 @@ fn every_rule_has_bad_and_good_fixtures_per_format() {
         }
     }
     assert!(missing.is_empty(), "{missing:#?}");
+}
+
+/// A rule must be evaluated on every format that can express one of its resource types
+/// (CloudFormation for an AWS type in `cfn::TYPE_MAP`, ECS JSON for task definitions), which
+/// the test above then holds to fixtures, or be declared in `NOT_EVALUATED` with the reason
+/// the scan report gives. A new Terraform-only rule for a type CloudFormation has fails here.
+#[test]
+fn every_rule_covers_each_format_of_its_types_or_says_why_not() {
+    let mut problems = Vec::new();
+    for r in registry() {
+        for f in gaps(r) {
+            if !NOT_EVALUATED
+                .iter()
+                .any(|g| g.rule == r.id && g.format == f)
+            {
+                problems.push(format!(
+                    "{} is not evaluated on {} although that format expresses its resource \
+                     types: cover the format (one implementation, fixtures per syntax) or \
+                     declare it in rules::formats::NOT_EVALUATED with the reason",
+                    r.id,
+                    f.label()
+                ));
+            }
+        }
+    }
+    // An AWS type CloudFormation has must be mapped (cfn::TYPE_MAP), so that the check above
+    // applies to it; one it has not must say so.
+    for r in registry() {
+        for t in r.types.iter().filter(|t| t.starts_with("aws_")) {
+            let mapped = expresses(Format::CloudFormation, t);
+            if mapped == terraform_only(t).is_some() {
+                problems.push(format!(
+                    "{} reads {t}: map its CloudFormation type in cfn::TYPE_MAP, or list it in \
+                     rules::formats::TERRAFORM_ONLY_TYPES with the reason (not both)",
+                    r.id
+                ));
+            }
+        }
+    }
+    for (t, _) in TERRAFORM_ONLY_TYPES {
+        if !registry().iter().any(|r| r.types.contains(t)) {
+            problems.push(format!("stale TERRAFORM_ONLY_TYPES entry {t}"));
+        }
+    }
+    for g in NOT_EVALUATED {
+        if !registry()
+            .iter()
+            .any(|r| r.id == g.rule && gaps(r).contains(&g.format))
+        {
+            problems.push(format!(
+                "stale NOT_EVALUATED entry {} {}",
+                g.rule,
+                g.format.label()
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{problems:#?}");
 }

@@ -1,7 +1,7 @@
 //! Rule documentation generated from the rule definitions (`--list-rules`).
 
 use crate::model::Format;
-use crate::rules::{registry, Kind, Rule};
+use crate::rules::{formats, registry, Kind, Rule};
 use crate::terraform::plan::NOT_IN_PLAN;
 
 fn formats(r: &Rule) -> String {
@@ -12,6 +12,34 @@ fn formats(r: &Rule) -> String {
         v.insert(1, Format::TerraformPlan.label());
     }
     v.join(", ")
+}
+
+/// Formats the rule leaves out, with the reason: declared gaps (see `rules::formats`), and
+/// Terraform resource types that CloudFormation has no resource type for.
+fn not_covered(r: &Rule) -> Vec<String> {
+    let mut out: Vec<String> = formats::NOT_EVALUATED
+        .iter()
+        .filter(|g| g.rule == r.id)
+        .map(|g| format!("not evaluated on {}: {}", g.format.label(), g.reason))
+        .collect();
+    if r.formats.contains(&Format::Terraform) && !r.formats.contains(&Format::CloudFormation) {
+        let tf_only: Vec<String> = r
+            .types
+            .iter()
+            .filter(|t| !formats::expresses(Format::CloudFormation, t))
+            .map(|t| match formats::terraform_only(t) {
+                Some(why) => format!("`{t}` ({why})"),
+                None => format!("`{t}`"),
+            })
+            .collect();
+        if !tf_only.is_empty() {
+            out.push(format!(
+                "not applicable to cloudformation: {}",
+                tf_only.join("; ")
+            ));
+        }
+    }
+    out
 }
 
 fn kind(r: &Rule) -> &'static str {
@@ -56,7 +84,9 @@ pub fn markdown() -> String {
         "# `hippo check` rule pack\n\n\
          Generated from the rule definitions by `hippo check --list-rules --format markdown`; do not edit by hand.\n\n\
          Severities: critical > high > medium > low > info. `--fail-on SEVERITY` fails the run on any unsuppressed finding at or above it.\n\
-         A value the checker cannot determine from the code (a variable without default, a value known only after apply, an unsupported function) is reported as a finding: unknown is never compliant.\n\
+         A value the checker cannot determine from the code (a variable without default, a data source, a module output, a CloudFormation parameter without default, a value known only after apply) is reported at `info`, naming what could not be resolved: it never passes silently, and never fails the gate as if it were known to be wrong.\n\
+         A setting left out is judged by its provider or engine default where that default is documented (sources in `src/rules/defaults.rs`).\n\
+         Format coverage: every rule is evaluated on every input format that can express its resource types (Terraform HCL and plan JSON, CloudFormation YAML and JSON, ECS task definition JSON), with one implementation per rule; the Inputs column lists them. A rule that leaves out a format which can express its types is declared with its reason (`rules::formats::NOT_EVALUATED`), listed under the rule below, and named in every scan report that meets such a resource (\"rule X not evaluated for cloudformation\").\n\
          Key ownership: a setting that must name a customer-managed KMS key fails when it is unset, names `alias/aws/*`, or is a data source for an `alias/aws/*` alias; a reference to an `aws_kms_key`/`aws_kms_alias` resource, a key ARN/ID or a customer alias passes.\n\n",
     );
     s.push_str(&format!(
@@ -91,6 +121,9 @@ pub fn markdown() -> String {
                     .collect::<Vec<_>>()
                     .join(", ")
             ));
+        }
+        for gap in not_covered(r) {
+            s.push_str(&format!("- Coverage: {gap}\n"));
         }
         s.push_str(&format!(
             "- Inputs: {}\n- Expected: {}\n- Sources: {}\n\nRemediation:\n\n```\n{}\n```\n",

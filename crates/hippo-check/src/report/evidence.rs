@@ -118,6 +118,15 @@ pub fn markdown(o: &Outcome) -> String {
             f.message
         ));
     }
+    if !o.not_evaluated.is_empty() {
+        s.push_str("\n## Rules not evaluated on a scanned format\n\n");
+        for n in &o.not_evaluated {
+            s.push_str(&format!(
+                "- **{}** on {} ({} {} resource(s)): {}\n",
+                n.rule_id, n.format, n.resources, n.resource_type, n.reason
+            ));
+        }
+    }
     s.push_str("\n## Documented exceptions\n\n");
     for f in o.findings.iter().filter(|f| f.suppressed.is_some()) {
         let sup = f.suppressed.as_ref().expect("filtered");
@@ -166,6 +175,19 @@ pub fn html(o: &Outcome) -> String {
             f.line,
             esc(&f.message)
         ));
+    }
+    if !o.not_evaluated.is_empty() {
+        s.push_str("</ul>\n<h2>Rules not evaluated on a scanned format</h2>\n<ul>\n");
+        for n in &o.not_evaluated {
+            s.push_str(&format!(
+                "<li><b>{}</b> on {} ({} {} resource(s)): {}</li>\n",
+                esc(n.rule_id),
+                esc(n.format),
+                n.resources,
+                esc(&n.resource_type),
+                esc(n.reason)
+            ));
+        }
     }
     s.push_str("</ul>\n<h2>Documented exceptions</h2>\n<ul>\n");
     for f in o.findings.iter().filter(|f| f.suppressed.is_some()) {

@@ -71,7 +71,8 @@ fn json(o: &Outcome, w: &mut dyn Write) -> io::Result<()> {
         "summary": { "files": o.files, "resources": o.resources, "findings": open,
             "suppressed": o.findings.len() - open, "parse_errors": o.errors.len(), "by_severity": by_sev },
         "errors": o.errors, "helm_templates_not_scanned": o.helm_templates,
-        "not_infrastructure_skipped": o.not_infrastructure, "rules": o.stats,
+        "not_infrastructure_skipped": o.not_infrastructure,
+        "rules_not_evaluated": o.not_evaluated, "rules": o.stats,
     });
     let mut text = serde_json::to_string_pretty(&head).map_err(io::Error::other)?;
     text.truncate(text.trim_end().len() - 1);

@@ -71,6 +71,12 @@ pub fn render(o: &Outcome, color: bool, show_suppressed: bool) -> String {
             o.not_infrastructure.join(", ")
         ));
     }
+    for n in &o.not_evaluated {
+        out.push_str(&format!(
+            "\nnote: rule {} not evaluated for {} ({} {} resource(s)): {}\n",
+            n.rule_id, n.format, n.resources, n.resource_type, n.reason
+        ));
+    }
     let suppressed = o.findings.iter().filter(|f| f.suppressed.is_some()).count();
     out.push_str(&format!(
         "\n{} files, {} resources scanned: {open} findings, {suppressed} suppressed, {} parse errors\n",

@@ -3,7 +3,7 @@
 
 use super::datastores::rule;
 use super::helpers::*;
-use super::{Hit, Index, Kind, Rule, Severity, TF, TF_CFN};
+use super::{Hit, Index, Kind, Rule, Severity, TF_CFN};
 use crate::model::{Node, Resource};
 
 fn os_003(r: &Resource, _: &Index) -> Vec<Hit> {
@@ -19,7 +19,7 @@ fn os_003(r: &Resource, _: &Index) -> Vec<Hit> {
 }
 
 fn os_004(r: &Resource, _: &Index) -> Vec<Hit> {
-    let types = r
+    let mut types = r
         .get("log_publishing_options")
         .map(|l| {
             l.items()
@@ -28,6 +28,15 @@ fn os_004(r: &Resource, _: &Index) -> Vec<Hit> {
                 .collect::<Vec<_>>()
         })
         .unwrap_or_default();
+    // CloudFormation keys `LogPublishingOptions` by log type, each with `Enabled`.
+    if let Some(m) = r.get("LogPublishingOptions") {
+        types.extend(
+            m.entries()
+                .iter()
+                .filter(|(_, o)| o.get("Enabled").map(Node::truth) != Some(crate::model::Tri::No))
+                .map(|(t, _)| t.clone()),
+        );
+    }
     if types
         .iter()
         .any(|t| t == "AUDIT_LOGS" || t == "INDEX_SLOW_LOGS" || t == "ES_APPLICATION_LOGS")
@@ -42,9 +51,11 @@ fn os_004(r: &Resource, _: &Index) -> Vec<Hit> {
 }
 
 fn rs_003(r: &Resource, idx: &Index) -> Vec<Hit> {
+    // CloudFormation: `LoggingProperties` (a bucket or CloudWatch destination) turns it on.
     if r.body
         .path(&["logging", "enable"])
         .is_some_and(|n| n.truth() == crate::model::Tri::Yes)
+        || r.get("LoggingProperties").is_some()
         || !referrers(
             idx,
             "aws_redshift_logging",
@@ -64,10 +75,15 @@ fn rs_004(r: &Resource, _: &Index) -> Vec<Hit> {
 }
 
 fn kin_001(r: &Resource, _: &Index) -> Vec<Hit> {
-    match r.get("encryption_type").and_then(Node::as_str) {
-        Some("KMS") => vec![],
+    // Terraform `encryption_type`; CloudFormation `StreamEncryption { EncryptionType }`.
+    let setting = r
+        .get("encryption_type")
+        .or_else(|| r.body.path(&["StreamEncryption", "EncryptionType"]));
+    match setting {
+        Some(n) if n.as_str() == Some("KMS") => vec![],
+        Some(n) if n.is_unknown() => hit(n.line, unknown_msg("encryption_type", n)),
         _ => hit(
-            r.get("encryption_type").map(|n| n.line).unwrap_or(r.line),
+            setting.map(|n| n.line).unwrap_or(r.line),
             "the stream is not encrypted with KMS",
         ),
     }
@@ -111,17 +127,17 @@ pub fn rules() -> Vec<Rule> {
         "aws_elasticsearch_domain_policy",
     ];
     vec![
-        rule!("HIPPO-AWS-OS-003", "OpenSearch domains are deployed in a VPC", High, &["164.312(a)(1)", "164.312(e)(1)"], os, TF, "vpc_options { subnet_ids = [...] }", "vpc_options {\n  subnet_ids         = aws_subnet.data[*].id\n  security_group_ids = [aws_security_group.search.id]\n}",
+        rule!("HIPPO-AWS-OS-003", "OpenSearch domains are deployed in a VPC", High, &["164.312(a)(1)", "164.312(e)(1)"], os, TF_CFN, "vpc_options { subnet_ids = [...] }", "vpc_options {\n  subnet_ids         = aws_subnet.data[*].id\n  security_group_ids = [aws_security_group.search.id]\n}",
             &["AWS Config: elasticsearch-in-vpc-only, opensearch-in-vpc-only"], os_003),
-        rule!("HIPPO-AWS-OS-004", "OpenSearch domains publish logs to CloudWatch", Medium, &["164.312(b)"], os, TF, "log_publishing_options for AUDIT_LOGS or application logs", "log_publishing_options {\n  log_type                 = \"AUDIT_LOGS\"\n  cloudwatch_log_group_arn = aws_cloudwatch_log_group.search.arn\n}",
+        rule!("HIPPO-AWS-OS-004", "OpenSearch domains publish logs to CloudWatch", Medium, &["164.312(b)"], os, TF_CFN, "log_publishing_options for AUDIT_LOGS or application logs", "log_publishing_options {\n  log_type                 = \"AUDIT_LOGS\"\n  cloudwatch_log_group_arn = aws_cloudwatch_log_group.search.arn\n}",
             &["AWS Config: elasticsearch-logs-to-cloudwatch, opensearch-logs-to-cloudwatch"], os_004),
         rule!("HIPPO-AWS-OS-005", "OpenSearch domain access policies are not open to everyone", Critical, &["164.312(a)(1)", "164.308(a)(4)(ii)(B)"], os_policy, TF_CFN, "No Allow statement with Principal \"*\" unless a Condition (source IP, VPC, account) constrains it", "access_policies = jsonencode({\n  Statement = [{\n    Effect    = \"Allow\"\n    Principal = { AWS = aws_iam_role.search_app.arn }\n    Action    = \"es:ESHttp*\"\n    Resource  = \"${aws_opensearch_domain.search.arn}/*\"\n  }]\n})",
             &["issue 16: OpenSearch/Elasticsearch domain policies open to any principal", "Checkov: CKV_AWS_248", "Prowler: opensearch_service_domains_not_publicly_accessible"], os_005),
-        rule!("HIPPO-AWS-RS-003", "Redshift audit logging is enabled", Medium, &["164.312(b)"], rs, TF, "logging { enable = true } or an aws_redshift_logging resource", "resource \"aws_redshift_logging\" \"dw\" {\n  cluster_identifier   = aws_redshift_cluster.dw.cluster_identifier\n  log_destination_type = \"cloudwatch\"\n}",
+        rule!("HIPPO-AWS-RS-003", "Redshift audit logging is enabled", Medium, &["164.312(b)"], rs, TF_CFN, "logging { enable = true } or an aws_redshift_logging resource", "resource \"aws_redshift_logging\" \"dw\" {\n  cluster_identifier   = aws_redshift_cluster.dw.cluster_identifier\n  log_destination_type = \"cloudwatch\"\n}",
             &["AWS Config: redshift-cluster-configuration-check (loggingEnabled)", "Prowler: redshift_cluster_audit_logging"], rs_003),
-        rule!("HIPPO-AWS-RS-004", "Redshift automated snapshots are kept", Medium, &["164.308(a)(7)(ii)(A)"], rs, TF, "automated_snapshot_retention_period >= 1", "automated_snapshot_retention_period = 35",
+        rule!("HIPPO-AWS-RS-004", "Redshift automated snapshots are kept", Medium, &["164.308(a)(7)(ii)(A)"], rs, TF_CFN, "automated_snapshot_retention_period >= 1", "automated_snapshot_retention_period = 35",
             &["AWS Config: redshift-backup-enabled", "Prowler: redshift_cluster_automated_snapshot"], rs_004),
-        rule!("HIPPO-AWS-KIN-001", "Kinesis streams are encrypted with KMS", High, &["164.312(a)(2)(iv)"], &["aws_kinesis_stream"], TF, "encryption_type = \"KMS\"", "encryption_type = \"KMS\"\nkms_key_id      = aws_kms_key.stream.arn",
+        rule!("HIPPO-AWS-KIN-001", "Kinesis streams are encrypted with KMS", High, &["164.312(a)(2)(iv)"], &["aws_kinesis_stream"], TF_CFN, "encryption_type = \"KMS\"", "encryption_type = \"KMS\"\nkms_key_id      = aws_kms_key.stream.arn",
             &["AWS Config: kinesis-stream-encrypted", "Prowler: kinesis_stream_encrypted_at_rest"], kin_001),
     ]
 }

@@ -1,17 +1,23 @@
 //! AWS Backup rules: retention, vault encryption, cross-region copies.
 
 use super::helpers::*;
-use super::{Hit, Index, Kind, Rule, Severity, TF};
+use super::{Hit, Index, Kind, Rule, Severity, TF_CFN};
 use crate::model::{Node, Resource};
 
+/// Rules of a backup plan: Terraform `rule` blocks, CloudFormation
+/// `BackupPlan.BackupPlanRule`.
 fn plan_rules(r: &Resource) -> Vec<&Node> {
-    r.get("rule").map(|x| x.items()).unwrap_or_default()
+    r.get("rule")
+        .or_else(|| r.body.path(&["BackupPlan", "BackupPlanRule"]))
+        .map(|x| x.items())
+        .unwrap_or_default()
 }
 
 fn bak_001(r: &Resource, _: &Index) -> Vec<Hit> {
     let mut out = Vec::new();
     for rule in plan_rules(r) {
-        if let Some(d) = rule.path(&["lifecycle", "delete_after"]) {
+        let lifecycle = rule.get("lifecycle");
+        if let Some(d) = lifecycle.and_then(|l| l.get_any(&["delete_after", "DeleteAfterDays"])) {
             match d.as_num() {
                 Some(v) if v >= 30.0 => {}
                 Some(v) => out.extend(hit(
@@ -26,11 +32,19 @@ fn bak_001(r: &Resource, _: &Index) -> Vec<Hit> {
 }
 
 fn bak_002(r: &Resource, idx: &Index) -> Vec<Hit> {
-    require_cmk(r, &["kms_key_arn"], idx, "the backup vault")
+    require_cmk(
+        r,
+        &["kms_key_arn", "EncryptionKeyArn"],
+        idx,
+        "the backup vault",
+    )
 }
 
 fn bak_003(r: &Resource, _: &Index) -> Vec<Hit> {
-    if plan_rules(r).iter().any(|x| x.get("copy_action").is_some()) {
+    if plan_rules(r)
+        .iter()
+        .any(|x| x.get_any(&["copy_action", "CopyActions"]).is_some())
+    {
         vec![]
     } else {
         hit(
@@ -41,10 +55,18 @@ fn bak_003(r: &Resource, _: &Index) -> Vec<Hit> {
 }
 
 fn bak_004(r: &Resource, idx: &Index) -> Vec<Hit> {
-    if referrers(idx, "aws_backup_selection", &["resources"], r, &["arn"]).is_empty() {
-        return hit(r.line, "no aws_backup_selection includes this data store");
+    // Terraform `resources`; CloudFormation `BackupSelection.Resources`.
+    let covered = idx.candidates(r, &["arn"]).into_iter().any(|s| {
+        s.rtype == "aws_backup_selection"
+            && s.get("resources")
+                .or_else(|| s.body.path(&["BackupSelection", "Resources"]))
+                .is_some_and(|n| points_to(n, r, &["arn"]))
+    });
+    if covered {
+        vec![]
+    } else {
+        hit(r.line, "no backup selection (aws_backup_selection, AWS::Backup::BackupSelection) includes this data store")
     }
-    vec![]
 }
 
 pub fn rules() -> Vec<Rule> {
@@ -55,7 +77,7 @@ pub fn rules() -> Vec<Rule> {
             severity: Severity::High,
             hipaa: &["164.308(a)(7)(ii)(A)", "164.310(d)(2)(iv)"],
             types: &["aws_backup_plan"],
-            formats: TF,
+            formats: TF_CFN,
             expected: "lifecycle.delete_after >= 30 in every rule (or no expiry)",
             remediation: "lifecycle {\n  delete_after = 35\n}",
             sources: &[
@@ -72,7 +94,7 @@ pub fn rules() -> Vec<Rule> {
             severity: Severity::Medium,
             hipaa: &["164.312(a)(2)(iv)"],
             types: &["aws_backup_vault"],
-            formats: TF,
+            formats: TF_CFN,
             expected: "kms_key_arn names a customer-managed KMS key",
             remediation: "kms_key_arn = aws_kms_key.backup.arn",
             sources: &[
@@ -87,7 +109,7 @@ pub fn rules() -> Vec<Rule> {
             severity: Severity::Low,
             hipaa: &["164.308(a)(7)(ii)(B)"],
             types: &["aws_backup_plan"],
-            formats: TF,
+            formats: TF_CFN,
             expected: "A rule with copy_action to a vault in another region",
             remediation: "copy_action {\n  destination_vault_arn = aws_backup_vault.dr.arn\n}",
             sources: &["seed 002: AWS Backup - Cross-region DR"],
@@ -99,7 +121,7 @@ pub fn rules() -> Vec<Rule> {
             severity: Severity::Low,
             hipaa: &["164.308(a)(7)(ii)(A)", "164.308(a)(7)(ii)(B)"],
             types: &["aws_db_instance", "aws_rds_cluster", "aws_efs_file_system", "aws_dynamodb_table", "aws_ebs_volume"],
-            formats: TF,
+            formats: TF_CFN,
             expected: "An aws_backup_selection lists the resource",
             remediation: "resource \"aws_backup_selection\" \"phi\" {\n  name         = \"phi\"\n  plan_id      = aws_backup_plan.main.id\n  iam_role_arn = aws_iam_role.backup.arn\n  resources    = [aws_db_instance.phi.arn]\n}",
             sources: &[

@@ -1,7 +1,7 @@
 //! CloudTrail rules: all regions, log file validation, encryption, CloudWatch, data events.
 
 use super::helpers::*;
-use super::{Hit, Index, Kind, Rule, Severity, TF, TF_CFN};
+use super::{Hit, Index, Kind, Rule, Severity, TF_CFN};
 use crate::model::{Resource, Tri};
 
 const TRAIL: &[&str] = &["aws_cloudtrail"];
@@ -72,7 +72,7 @@ pub fn rules() -> Vec<Rule> {
         Rule { id: "HIPPO-AWS-CT-005", title: "CloudTrail logging and global service events are not disabled", severity: Severity::High, hipaa: &[AUDIT], types: TRAIL, formats: TF_CFN,
             expected: "enable_logging and include_global_service_events not false", remediation: "enable_logging                = true\ninclude_global_service_events = true",
             sources: &["seed 000: CloudTrail enabled", "AWS Config: cloudtrail-enabled", "Prowler: cloudtrail_multi_region_enabled_logging_management_events"], kind: Kind::Resource(ct_005) },
-        Rule { id: "HIPPO-AWS-CT-006", title: "CloudTrail records S3 object-level data events", severity: Severity::Medium, hipaa: &[AUDIT], types: TRAIL, formats: TF,
+        Rule { id: "HIPPO-AWS-CT-006", title: "CloudTrail records S3 object-level data events", severity: Severity::Medium, hipaa: &[AUDIT], types: TRAIL, formats: TF_CFN,
             expected: "An event selector for AWS::S3::Object data events", remediation: "event_selector {\n  read_write_type           = \"All\"\n  include_management_events = true\n  data_resource {\n    type   = \"AWS::S3::Object\"\n    values = [\"arn:aws:s3\"]\n  }\n}",
             sources: &["seed 001: CloudTrail logging key usage / object-level access forensics", "AWS Config: cloudtrail-s3-dataevents-enabled", "Prowler: cloudtrail_s3_dataevents_read_enabled, cloudtrail_s3_dataevents_write_enabled"], kind: Kind::Resource(ct_006) },
     ]

@@ -3,7 +3,7 @@
 
 use super::datastores::rule;
 use super::helpers::*;
-use super::{Hit, Index, Kind, Rule, Severity, TF, TF_CFN};
+use super::{Hit, Index, Kind, Rule, Severity, TF_CFN};
 use crate::model::{Node, Resource, Val};
 use crate::secrets;
 
@@ -76,9 +76,9 @@ fn lambda_003(r: &Resource, idx: &Index) -> Vec<Hit> {
 
 pub fn rules() -> Vec<Rule> {
     vec![
-        rule!("HIPPO-AWS-EC2-003", "EC2 instances have an IAM instance profile", Medium, &["164.312(a)(1)", "164.308(a)(4)(ii)(B)"], &["aws_instance"], TF, "iam_instance_profile is set (role credentials, no stored keys)", "iam_instance_profile = aws_iam_instance_profile.app.name",
+        rule!("HIPPO-AWS-EC2-003", "EC2 instances have an IAM instance profile", Medium, &["164.312(a)(1)", "164.308(a)(4)(ii)(B)"], &["aws_instance"], TF_CFN, "iam_instance_profile is set (role credentials, no stored keys)", "iam_instance_profile = aws_iam_instance_profile.app.name",
             &["AWS Config: ec2-instance-profile-attached"], ec2_003),
-        rule!("HIPPO-AWS-LAMBDA-001", "Lambda functions are not invocable by everyone", Critical, &["164.312(a)(1)"], &["aws_lambda_permission"], TF, "principal names a service or account, never \"*\"", "principal  = \"apigateway.amazonaws.com\"\nsource_arn = \"${aws_api_gateway_rest_api.api.execution_arn}/*\"",
+        rule!("HIPPO-AWS-LAMBDA-001", "Lambda functions are not invocable by everyone", Critical, &["164.312(a)(1)"], &["aws_lambda_permission"], TF_CFN, "principal names a service or account, never \"*\"", "principal  = \"apigateway.amazonaws.com\"\nsource_arn = \"${aws_api_gateway_rest_api.api.execution_arn}/*\"",
             &["AWS Config: lambda-function-public-access-prohibited", "Prowler: awslambda_function_not_publicly_accessible"], lambda_001),
         rule!("HIPPO-AWS-LAMBDA-002", "Lambda environment variables hold no secrets", Critical, &["164.312(a)(1)", "164.312(d)", "164.308(a)(5)(ii)(D)"], FUNCTION, TF_CFN, "No password, token, key or credential-bearing URL in environment variables (literal or passed in)", "environment {\n  variables = {\n    DB_PASSWORD_SECRET_ARN = aws_secretsmanager_secret.db.arn\n  }\n}",
             &["issue 16: Lambda secrets in environment variables", "Checkov: CKV_AWS_45", "Prowler: awslambda_function_no_secrets_in_variables"], lambda_002),

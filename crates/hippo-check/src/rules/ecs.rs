@@ -2,7 +2,7 @@
 //! public IPs, Fargate, image pinning and scanning.
 
 use super::helpers::*;
-use super::{Hit, Index, Kind, Rule, Severity, TF, TF_CFN, TF_CFN_ECS};
+use super::{Hit, Index, Kind, Rule, Severity, TF_CFN, TF_CFN_ECS};
 use crate::model::{Node, Resource, Tri, Val};
 use crate::secrets;
 
@@ -12,7 +12,7 @@ const SERVICE: &[&str] = &["aws_ecs_service"];
 fn per_container(r: &Resource, f: impl Fn(&Node) -> Vec<Hit>) -> Vec<Hit> {
     let defs = container_defs(r);
     if defs.iter().any(|d| matches!(d.val, Val::Unknown(_))) {
-        return hit(r.line, "container definitions cannot be determined; an unknown value is not accepted as compliant");
+        return hit(r.line, unresolved_block("the container definitions"));
     }
     defs.iter().flat_map(f).collect()
 }
@@ -166,6 +166,7 @@ fn ecr_003(r: &Resource, _: &Index) -> Vec<Hit> {
     match r
         .body
         .path(&["encryption_configuration", "encryption_type"])
+        .or_else(|| r.body.path(&["EncryptionConfiguration", "EncryptionType"]))
         .and_then(Node::as_str)
     {
         Some("KMS") => vec![],
@@ -208,10 +209,10 @@ pub fn rules() -> Vec<Rule> {
         Rule { id: "HIPPO-AWS-ECR-001", title: "ECR scans images on push", severity: Severity::Medium, hipaa: &["164.308(a)(1)(ii)(A)", "164.308(a)(5)(ii)(B)"], types: &["aws_ecr_repository"], formats: TF_CFN,
             expected: "image_scanning_configuration { scan_on_push = true }", remediation: "image_scanning_configuration {\n  scan_on_push = true\n}",
             sources: &["seed 001: Image scanning enabled", "seed 004: container scanning", "Prowler: ecr_repositories_scan_images_on_push_enabled"], kind: Kind::Resource(ecr_001) },
-        Rule { id: "HIPPO-AWS-ECR-002", title: "ECR image tags are immutable", severity: Severity::Low, hipaa: &["164.312(c)(1)"], types: &["aws_ecr_repository"], formats: TF,
+        Rule { id: "HIPPO-AWS-ECR-002", title: "ECR image tags are immutable", severity: Severity::Low, hipaa: &["164.312(c)(1)"], types: &["aws_ecr_repository"], formats: TF_CFN,
             expected: "image_tag_mutability = \"IMMUTABLE\"", remediation: "image_tag_mutability = \"IMMUTABLE\"",
             sources: &["seed 004: disallow latest tags; write-once artifact repository"], kind: Kind::Resource(ecr_002) },
-        Rule { id: "HIPPO-AWS-ECR-003", title: "ECR repositories are encrypted with KMS", severity: Severity::Medium, hipaa: &["164.312(a)(2)(iv)"], types: &["aws_ecr_repository"], formats: TF,
+        Rule { id: "HIPPO-AWS-ECR-003", title: "ECR repositories are encrypted with KMS", severity: Severity::Medium, hipaa: &["164.312(a)(2)(iv)"], types: &["aws_ecr_repository"], formats: TF_CFN,
             expected: "encryption_configuration { encryption_type = \"KMS\" }", remediation: "encryption_configuration {\n  encryption_type = \"KMS\"\n  kms_key         = aws_kms_key.ecr.arn\n}",
             sources: &["seed 003: RDS, S3, ECR use encryption"], kind: Kind::Resource(ecr_003) },
     ]

@@ -2,7 +2,7 @@
 //! network and classic load balancers).
 
 use super::helpers::*;
-use super::{Hit, Index, Kind, Rule, Severity, TF, TF_CFN};
+use super::{Hit, Index, Kind, Rule, Severity, TF_CFN};
 use crate::model::{Node, Resource};
 
 const LISTENER: &[&str] = &["aws_lb_listener", "aws_alb_listener"];
@@ -82,21 +82,62 @@ fn elb_003(r: &Resource, _: &Index) -> Vec<Hit> {
     }
 }
 
-fn elb_004(r: &Resource, _: &Index) -> Vec<Hit> {
-    if r.get("load_balancer_type")
+/// True if the load balancer is an ALB (Terraform `load_balancer_type`, CloudFormation
+/// `Type`; both default to application).
+fn application(r: &Resource) -> bool {
+    r.get_any(&["load_balancer_type", "Type"])
         .and_then(Node::as_str)
-        .is_some_and(|t| t != "application")
+        .is_none_or(|t| t == "application")
+}
+
+/// A setting of a load balancer: a Terraform attribute, or the CloudFormation
+/// `LoadBalancerAttributes` entry with that key (defaults to false when absent).
+fn lb_setting(r: &Resource, tf_key: &str, cfn_key: &str) -> Vec<Hit> {
+    let Some(attrs) = r.get("LoadBalancerAttributes") else {
+        return require_true(r, &[tf_key], false);
+    };
+    match attrs
+        .items()
+        .into_iter()
+        .find(|a| a.get("Key").and_then(Node::as_str) == Some(cfn_key))
+        .and_then(|a| a.get("Value"))
     {
+        Some(v) => require_true_in(
+            &Node::new(
+                v.line,
+                crate::model::Val::Map(vec![(cfn_key.to_string(), v.clone())]),
+            ),
+            v.line,
+            &[cfn_key],
+            false,
+        ),
+        None => hit(
+            attrs.line,
+            format!("`{cfn_key}` is not set (defaults to false)"),
+        ),
+    }
+}
+
+fn elb_004(r: &Resource, _: &Index) -> Vec<Hit> {
+    if !application(r) {
         return vec![];
     }
-    require_true(r, &["drop_invalid_header_fields"], false)
+    lb_setting(
+        r,
+        "drop_invalid_header_fields",
+        "routing.http.drop_invalid_header_fields.enabled",
+    )
 }
 
 fn elb_005(r: &Resource, _: &Index) -> Vec<Hit> {
     let mut out = Vec::new();
-    for l in r.get("listener").map(|l| l.items()).unwrap_or_default() {
+    for l in r
+        .get_any(&["listener", "Listeners"])
+        .map(|l| l.items())
+        .unwrap_or_default()
+    {
         let p = l
-            .get("lb_protocol")
+            .get_any(&["lb_protocol", "Protocol"])
             .and_then(Node::as_str)
             .unwrap_or("")
             .to_ascii_uppercase();
@@ -127,20 +168,21 @@ fn elb_007(r: &Resource, _: &Index) -> Vec<Hit> {
 }
 
 fn elb_006(r: &Resource, _: &Index) -> Vec<Hit> {
-    require_true(r, &["enable_deletion_protection"], false)
+    lb_setting(
+        r,
+        "enable_deletion_protection",
+        "deletion_protection.enabled",
+    )
 }
 
 fn waf_001(r: &Resource, idx: &Index) -> Vec<Hit> {
-    if r.get("load_balancer_type")
-        .and_then(Node::as_str)
-        .is_some_and(|t| t != "application")
-    {
+    if !application(r) {
         return vec![];
     }
     if referrers(
         idx,
         "aws_wafv2_web_acl_association",
-        &["resource_arn"],
+        &["resource_arn", "ResourceArn"],
         r,
         &["arn"],
     )
@@ -165,16 +207,16 @@ pub fn rules() -> Vec<Rule> {
         Rule { id: "HIPPO-AWS-ELB-003", title: "Load balancer access logs are enabled", severity: Severity::Medium, hipaa: &["164.312(b)"], types: LB, formats: TF_CFN,
             expected: "access_logs { enabled = true } to an S3 bucket", remediation: "access_logs {\n  bucket  = aws_s3_bucket.lb_logs.id\n  enabled = true\n}",
             sources: &["seed 001: Access logs enabled (load balancer)", "AWS Config: elb-logging-enabled", "Prowler: elbv2_logging_enabled"], kind: Kind::Resource(elb_003) },
-        Rule { id: "HIPPO-AWS-ELB-004", title: "ALB drops invalid HTTP headers", severity: Severity::Low, hipaa: &["164.312(c)(1)"], types: LB, formats: TF,
+        Rule { id: "HIPPO-AWS-ELB-004", title: "ALB drops invalid HTTP headers", severity: Severity::Low, hipaa: &["164.312(c)(1)"], types: LB, formats: TF_CFN,
             expected: "drop_invalid_header_fields = true", remediation: "drop_invalid_header_fields = true",
             sources: &["AWS Config: alb-http-drop-invalid-header-enabled", "Prowler: elbv2_desync_mitigation_mode"], kind: Kind::Resource(elb_004) },
-        Rule { id: "HIPPO-AWS-ELB-005", title: "Classic load balancer listeners use HTTPS/SSL", severity: Severity::High, hipaa: &["164.312(e)(1)"], types: &["aws_elb"], formats: TF,
+        Rule { id: "HIPPO-AWS-ELB-005", title: "Classic load balancer listeners use HTTPS/SSL", severity: Severity::High, hipaa: &["164.312(e)(1)"], types: &["aws_elb"], formats: TF_CFN,
             expected: "Every listener has lb_protocol HTTPS or SSL", remediation: "listener {\n  lb_port            = 443\n  lb_protocol        = \"https\"\n  instance_port      = 8080\n  instance_protocol  = \"http\"\n  ssl_certificate_id = aws_acm_certificate.app.arn\n}",
             sources: &["AWS Config: elb-tls-https-listeners-only", "Prowler: elb_ssl_listeners"], kind: Kind::Resource(elb_005) },
-        Rule { id: "HIPPO-AWS-WAF-001", title: "Internet-facing ALBs are protected by AWS WAF", severity: Severity::Medium, hipaa: &["164.308(a)(1)(ii)(B)", "164.312(c)(1)"], types: LB, formats: TF,
+        Rule { id: "HIPPO-AWS-WAF-001", title: "Internet-facing ALBs are protected by AWS WAF", severity: Severity::Medium, hipaa: &["164.308(a)(1)(ii)(B)", "164.312(c)(1)"], types: LB, formats: TF_CFN,
             expected: "An aws_wafv2_web_acl_association references the load balancer", remediation: "resource \"aws_wafv2_web_acl_association\" \"alb\" {\n  resource_arn = aws_lb.alb.arn\n  web_acl_arn  = aws_wafv2_web_acl.main.arn\n}",
             sources: &["seed 002: API Gateway + WAF", "AWS Config: alb-waf-enabled", "Prowler: elbv2_waf_acl_attached"], kind: Kind::Resource(waf_001) },
-        Rule { id: "HIPPO-AWS-ELB-006", title: "Load balancer deletion protection is enabled", severity: Severity::Low, hipaa: &["164.308(a)(7)(ii)(C)"], types: LB, formats: TF,
+        Rule { id: "HIPPO-AWS-ELB-006", title: "Load balancer deletion protection is enabled", severity: Severity::Low, hipaa: &["164.308(a)(7)(ii)(C)"], types: LB, formats: TF_CFN,
             expected: "enable_deletion_protection = true", remediation: "enable_deletion_protection = true",
             sources: &["AWS Config: elb-deletion-protection-enabled", "Prowler: elbv2_deletion_protection"], kind: Kind::Resource(elb_006) },
         Rule { id: "HIPPO-AWS-ELB-007", title: "Classic load balancer access logs are enabled", severity: Severity::Medium, hipaa: &["164.312(b)"], types: &["aws_elb"], formats: TF_CFN,

@@ -1,12 +1,14 @@
 //! Shared rule building blocks: required settings, key ownership, references, policies.
 
 use crate::model::{Node, Resource, Tri, Val};
-use crate::rules::{Hit, Index};
+use crate::rules::{Hit, Index, Msg};
 
-pub fn hit(line: u32, message: impl Into<String>) -> Vec<Hit> {
+pub fn hit(line: u32, message: impl Into<Msg>) -> Vec<Hit> {
+    let m = message.into();
     vec![Hit {
         line,
-        message: message.into(),
+        message: m.text,
+        unresolved: m.unresolved,
     }]
 }
 
@@ -42,11 +44,48 @@ pub fn require_not_true(r: &Resource, keys: &[&str]) -> Vec<Hit> {
     }
 }
 
-pub fn unknown_msg(key: &str, n: &Node) -> String {
-    format!(
-        "`{key}` is {}; an unknown value is not accepted as compliant",
-        n.describe()
-    )
+/// The message for a setting whose value does not settle the rule. A value that cannot be
+/// known statically (see [`unresolvable`]) makes an `info` finding that names what could not
+/// be resolved; any other value (a string that is not a boolean, say) is a plain failure.
+pub fn unknown_msg(key: &str, n: &Node) -> Msg {
+    match unresolvable(n) {
+        Some(what) => Msg {
+            text: format!(
+                "`{key}` is unknown: it cannot be resolved statically ({what}); check it once the value is known"
+            ),
+            unresolved: true,
+        },
+        None => Msg::from(format!(
+            "`{key}` is {}, which is not a compliant value",
+            n.describe()
+        )),
+    }
+}
+
+/// What a value depends on, if it cannot be known before `terraform apply` or stack creation:
+/// a variable without default, a data source, a module output, a CloudFormation parameter
+/// without default, or a computed attribute of another resource.
+pub fn unresolvable(n: &Node) -> Option<String> {
+    match &n.val {
+        Val::Unknown(e) => Some(e.clone()),
+        // Addresses are qualified by their module directory or template file; the name is
+        // what the reader looks for.
+        Val::Ref(a) => Some(format!(
+            "the value of {}",
+            a.rsplit("::").next().unwrap_or(a)
+        )),
+        _ => None,
+    }
+}
+
+/// A finding about a whole configuration block whose content cannot be known statically.
+pub fn unresolved_block(what: &str) -> Msg {
+    Msg {
+        text: format!(
+            "{what} are unknown: they cannot be resolved statically; check them once known"
+        ),
+        unresolved: true,
+    }
 }
 
 /// A numeric setting must be at least `min`; `missing` is the value used when absent.

@@ -110,7 +110,26 @@ fn iam_006(r: &Resource, idx: &Index) -> Vec<Hit> {
 }
 
 fn iam_005(r: &Resource, _: &Index) -> Vec<Hit> {
-    hit(r.line, "an inline policy is embedded in a role, user or group; use managed policies that can be reviewed and reused")
+    const MSG: &str = "an inline policy is embedded in a role, user or group; use managed policies that can be reviewed and reused";
+    match r.rtype.as_str() {
+        "aws_iam_role_policy" | "aws_iam_user_policy" | "aws_iam_group_policy" => hit(r.line, MSG),
+        // CloudFormation's `AWS::IAM::Policy` is an inline policy embedded in its targets
+        // (`AWS::IAM::ManagedPolicy` is the managed one; both read as `aws_iam_policy`).
+        "aws_iam_policy" if r.source_type == "AWS::IAM::Policy" => hit(r.line, MSG),
+        // Policies embedded in the principal itself: CloudFormation `Policies`, Terraform
+        // `inline_policy` blocks (an empty block only clears inline policies).
+        "aws_iam_role" | "aws_iam_user" | "aws_iam_group" => r
+            .get_any(&["Policies", "inline_policy"])
+            .filter(|p| {
+                p.is_unknown()
+                    || p.items()
+                        .iter()
+                        .any(|i| i.get_any(&["policy", "PolicyDocument"]).is_some())
+            })
+            .map(|p| hit(p.line, MSG))
+            .unwrap_or_default(),
+        _ => vec![],
+    }
 }
 
 fn iam_002(r: &Resource, _: &Index) -> Vec<Hit> {
@@ -120,11 +139,12 @@ fn iam_002(r: &Resource, _: &Index) -> Vec<Hit> {
         "aws_iam_user_policy" | "aws_iam_user_policy_attachment" => hit(r.line, MSG),
         // `aws_iam_policy_attachment { users }`, a CloudFormation policy's `Users`, and a
         // CloudFormation user's own `Policies` / `ManagedPolicyArns`.
-        _ => r
-            .get_any(&["users", "Policies", "ManagedPolicyArns"])
-            .filter(|n| n.is_unknown() || !n.items().is_empty() || !strings(Some(n)).is_empty())
-            .map(|n| hit(n.line, MSG))
-            .unwrap_or_default(),
+        _ => match r.get_any(&["users", "Policies", "ManagedPolicyArns"]) {
+            // Which principals an unknown list names cannot be told before apply.
+            Some(n) if n.is_unknown() => hit(n.line, unknown_msg("users", n)),
+            Some(n) if !n.items().is_empty() || !strings(Some(n)).is_empty() => hit(n.line, MSG),
+            _ => vec![],
+        },
     }
 }
 fn iam_003(r: &Resource, _: &Index) -> Vec<Hit> {
@@ -186,7 +206,8 @@ fn gd_001(r: &Resource, _: &Index) -> Vec<Hit> {
     }
 }
 fn api_001(r: &Resource, _: &Index) -> Vec<Hit> {
-    match r.get("access_log_settings") {
+    // CloudFormation: `AccessLogSetting` (REST API stage), `AccessLogSettings` (HTTP API).
+    match r.get_any(&["access_log_settings", "AccessLogSetting"]) {
         Some(_) => vec![],
         None => hit(r.line, "API stage has no access_log_settings"),
     }
@@ -232,21 +253,21 @@ pub fn rules() -> Vec<Rule> {
             &["AWS Config: iam-user-no-policies-check", "Prowler: iam_policy_attached_only_to_group_or_roles"], iam_002),
         rule!("HIPPO-AWS-IAM-006", "IAM policies do not grant service-wide wildcards on all resources", High, &["164.308(a)(3)(i)", "164.308(a)(4)(ii)(B)", "164.312(a)(1)"], POLICY_HOLDERS, TF_CFN, "No Allow statement with an action such as \"s3:*\" or \"rds:*\" on Resource \"*\"", "Action   = [\"s3:GetObject\", \"s3:PutObject\"]\nResource = \"${aws_s3_bucket.phi.arn}/*\"",
             &["issue 16: service-wide wildcards such as s3:*, ec2:*, rds:* on Resource \"*\"", "Checkov: CKV_AWS_62, CKV_AWS_290", "Prowler: iam_policy_no_full_access_to_service"], iam_006),
-        rule!("HIPPO-AWS-IAM-003", "No long-lived IAM access keys are created in code", Medium, &["164.308(a)(5)(ii)(D)", "164.312(d)"], &["aws_iam_access_key"], TF, "No aws_iam_access_key resources; use roles (OIDC for CI)", "Use an IAM role assumed through OIDC federation instead of an access key",
+        rule!("HIPPO-AWS-IAM-003", "No long-lived IAM access keys are created in code", Medium, &["164.308(a)(5)(ii)(D)", "164.312(d)"], &["aws_iam_access_key"], TF_CFN, "No aws_iam_access_key resources; use roles (OIDC for CI)", "Use an IAM role assumed through OIDC federation instead of an access key",
             &["seed 004: no long-lived secrets stored in the pipeline; short-lived tokens", "Prowler: iam_rotate_access_key_90_days"], iam_003),
         rule!("HIPPO-AWS-IAM-004", "IAM password policy is strong", Medium, &["164.308(a)(5)(ii)(D)"], &["aws_iam_account_password_policy"], TF, "minimum_password_length >= 14, reuse prevention 24, all character classes", "resource \"aws_iam_account_password_policy\" \"strict\" {\n  minimum_password_length      = 14\n  password_reuse_prevention    = 24\n  require_symbols              = true\n  require_numbers              = true\n  require_uppercase_characters = true\n  require_lowercase_characters = true\n}",
             &["AWS Config: iam-password-policy", "Prowler: iam_password_policy_minimum_length_14"], iam_004),
-        rule!("HIPPO-AWS-IAM-005", "No inline IAM policies", Low, &["164.308(a)(4)(ii)(B)", "164.308(a)(4)(ii)(C)"], &["aws_iam_role_policy", "aws_iam_user_policy", "aws_iam_group_policy"], TF, "Permissions come from managed policies attached to roles or groups", "resource \"aws_iam_role_policy_attachment\" \"app\" {\n  role       = aws_iam_role.app.name\n  policy_arn = aws_iam_policy.app.arn\n}",
+        rule!("HIPPO-AWS-IAM-005", "No inline IAM policies", Low, &["164.308(a)(4)(ii)(B)", "164.308(a)(4)(ii)(C)"], &["aws_iam_role_policy", "aws_iam_user_policy", "aws_iam_group_policy", "aws_iam_policy", "aws_iam_role", "aws_iam_user", "aws_iam_group"], TF_CFN, "Permissions come from managed policies attached to roles or groups", "resource \"aws_iam_role_policy_attachment\" \"app\" {\n  role       = aws_iam_role.app.name\n  policy_arn = aws_iam_policy.app.arn\n}",
             &["AWS Config: iam-no-inline-policy-check", "Prowler: iam_inline_policy_no_administrative_privileges"], iam_005),
         rule!("HIPPO-AWS-SM-001", "Secrets Manager secrets use a customer-managed KMS key", Low, &["164.312(a)(2)(iv)"], &["aws_secretsmanager_secret"], TF_CFN, "kms_key_id names a customer-managed KMS key", "kms_key_id = aws_kms_key.secrets.arn",
             &["seed 003: optional customer-managed keys for secrets", "AWS Config: secretsmanager-using-cmk"], sm_001),
         rule!("HIPPO-AWS-SM-002", "Secrets Manager secrets rotate", Medium, &["164.308(a)(5)(ii)(D)"], &["aws_secretsmanager_secret"], TF_CFN, "An aws_secretsmanager_secret_rotation (or RotationSchedule) references the secret", "resource \"aws_secretsmanager_secret_rotation\" \"db\" {\n  secret_id           = aws_secretsmanager_secret.db.id\n  rotation_lambda_arn = aws_lambda_function.rotate.arn\n  rotation_rules { automatically_after_days = 30 }\n}",
             &["seed 004: Rotate keys and passwords automatically", "AWS Config: secretsmanager-rotation-enabled-check", "Prowler: secretsmanager_automatic_rotation_enabled"], sm_002),
-        rule!("HIPPO-AWS-COG-001", "Cognito user pools require MFA", High, &["164.312(d)", "164.308(a)(5)(ii)(D)"], &["aws_cognito_user_pool"], TF, "mfa_configuration = \"ON\"", "mfa_configuration = \"ON\"\nsoftware_token_mfa_configuration {\n  enabled = true\n}",
+        rule!("HIPPO-AWS-COG-001", "Cognito user pools require MFA", High, &["164.312(d)", "164.308(a)(5)(ii)(D)"], &["aws_cognito_user_pool"], TF_CFN, "mfa_configuration = \"ON\"", "mfa_configuration = \"ON\"\nsoftware_token_mfa_configuration {\n  enabled = true\n}",
             &["seed 002: Amazon Cognito - MFA", "seed 000: MFA required per 2025 Security Rule updates"], cog_001),
-        rule!("HIPPO-AWS-GD-001", "GuardDuty detectors are enabled", Medium, &["164.308(a)(1)(ii)(D)", "164.308(a)(6)(ii)"], &["aws_guardduty_detector"], TF, "enable = true", "resource \"aws_guardduty_detector\" \"main\" {\n  enable = true\n}",
+        rule!("HIPPO-AWS-GD-001", "GuardDuty detectors are enabled", Medium, &["164.308(a)(1)(ii)(D)", "164.308(a)(6)(ii)"], &["aws_guardduty_detector"], TF_CFN, "enable = true", "resource \"aws_guardduty_detector\" \"main\" {\n  enable = true\n}",
             &["seed 000: GuardDuty threat detection", "AWS Config: guardduty-enabled-centralized", "Prowler: guardduty_is_enabled"], gd_001),
-        rule!("HIPPO-AWS-APIGW-001", "API Gateway stages write access logs", Medium, &["164.312(b)"], &["aws_api_gateway_stage", "aws_apigatewayv2_stage"], TF, "access_log_settings { destination_arn, format }", "access_log_settings {\n  destination_arn = aws_cloudwatch_log_group.api.arn\n  format          = jsonencode({ requestId = \"$context.requestId\" })\n}",
+        rule!("HIPPO-AWS-APIGW-001", "API Gateway stages write access logs", Medium, &["164.312(b)"], &["aws_api_gateway_stage", "aws_apigatewayv2_stage"], TF_CFN, "access_log_settings { destination_arn, format }", "access_log_settings {\n  destination_arn = aws_cloudwatch_log_group.api.arn\n  format          = jsonencode({ requestId = \"$context.requestId\" })\n}",
             &["seed 002: API Gateway access logs", "AWS Config: api-gw-execution-logging-enabled", "Prowler: apigateway_restapi_logging_enabled"], api_001),
         rule!("HIPPO-TF-001", "Terraform state is stored encrypted in a remote backend", High, &["164.312(a)(2)(iv)", "164.308(a)(1)(ii)(B)"], &["terraform_backend"], TF, "backend \"s3\" with encrypt = true and kms_key_id", "backend \"s3\" {\n  bucket     = \"tf-state\"\n  key        = \"prod/terraform.tfstate\"\n  encrypt    = true\n  kms_key_id = \"alias/terraform-state\"\n}",
             &["seed 002: Store Terraform state in a secure, encrypted remote backend (S3 with KMS encryption)", "seed 004: Manage IaC state with encryption"], tf_001),

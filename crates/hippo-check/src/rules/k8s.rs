@@ -126,6 +126,7 @@ fn k8s_006(r: &Resource, _: &Index) -> Vec<Hit> {
             spec.get(k).filter(|n| n.truth() == Tri::Yes).map(|n| Hit {
                 line: n.line,
                 message: format!("pod shares the host namespace ({k})"),
+                unresolved: false,
             })
         })
         .collect()

@@ -1,7 +1,7 @@
 //! KMS rules: key rotation, keys used by databases, key policies.
 
 use super::helpers::*;
-use super::{Hit, Index, Kind, Rule, Severity, TF, TF_CFN};
+use super::{Hit, Index, Kind, Rule, Severity, TF_CFN};
 use crate::model::{Node, Resource, Tri};
 
 fn symmetric(r: &Resource) -> bool {
@@ -100,7 +100,7 @@ pub fn rules() -> Vec<Rule> {
         Rule { id: "HIPPO-AWS-KMS-002", title: "KMS key encrypting a database rotates", severity: Severity::High, hipaa: &["164.312(a)(2)(iv)"], types: &["aws_kms_key"], formats: TF_CFN,
             expected: "A key referenced by an RDS instance or cluster (directly or through an alias) has enable_key_rotation = true", remediation: "enable_key_rotation = true",
             sources: &["seed 001: RDS encryption key; Key rotation enabled (cross-resource)"], kind: Kind::Resource(kms_002) },
-        Rule { id: "HIPPO-AWS-KMS-003", title: "KMS key policy does not allow every principal", severity: Severity::High, hipaa: &["164.312(a)(1)", "164.308(a)(4)(ii)(B)"], types: &["aws_kms_key"], formats: TF,
+        Rule { id: "HIPPO-AWS-KMS-003", title: "KMS key policy does not allow every principal", severity: Severity::High, hipaa: &["164.312(a)(1)", "164.308(a)(4)(ii)(B)"], types: &["aws_kms_key"], formats: TF_CFN,
             expected: "No Allow statement with Principal \"*\" and no Condition", remediation: "principals {\n  type        = \"AWS\"\n  identifiers = [\"arn:aws:iam::${data.aws_caller_identity.current.account_id}:root\"]\n}",
             sources: &["seed 001: Key policies restrict access", "Prowler: kms_key_not_publicly_accessible"], kind: Kind::Resource(kms_003) },
     ]

@@ -5,10 +5,12 @@ pub mod backup;
 pub mod cloudtrail;
 pub mod compute;
 pub mod datastores;
+pub mod defaults;
 pub mod docker;
 pub mod ecs;
 pub mod eks;
 pub mod elb;
+pub mod formats;
 pub mod helpers;
 pub mod identity;
 pub mod k8s;
@@ -56,6 +58,32 @@ impl Severity {
 pub struct Hit {
     pub line: u32,
     pub message: String,
+    /// The verdict rests on a value that cannot be known statically (a variable without
+    /// default, a data source, a module output, another resource's computed attribute):
+    /// reported at `info`, saying what could not be resolved, never at the rule's severity.
+    pub unresolved: bool,
+}
+
+/// A finding's message, and whether it rests on an unresolvable value (see [`Hit`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Msg {
+    pub text: String,
+    pub unresolved: bool,
+}
+
+impl From<String> for Msg {
+    fn from(text: String) -> Self {
+        Msg {
+            text,
+            unresolved: false,
+        }
+    }
+}
+
+impl From<&str> for Msg {
+    fn from(text: &str) -> Self {
+        Msg::from(text.to_string())
+    }
 }
 
 pub type CheckFn = fn(&Resource, &Index) -> Vec<Hit>;

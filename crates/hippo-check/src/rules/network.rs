@@ -1,7 +1,7 @@
 //! Network rules: security groups open to the world, flow logs, public IPs, default SG.
 
 use super::helpers::*;
-use super::{Hit, Index, Kind, Rule, Severity, TF, TF_CFN};
+use super::{Hit, Index, Kind, Msg, Rule, Severity, TF, TF_CFN};
 use crate::model::{Node, Resource, Tri, Val};
 
 pub const DB_PORTS: &[u32] = &[5432, 3306, 1433, 1521, 27017, 6379, 5439, 9200, 11211, 5984];
@@ -15,7 +15,8 @@ const SG_TYPES: &[&str] = &[
 pub struct Ingress {
     pub line: u32,
     pub world: bool,
-    pub unknown_cidr: bool,
+    /// What a source CIDR depends on, if it cannot be resolved statically.
+    pub unknown_cidr: Option<String>,
     pub from: Option<u32>,
     pub to: Option<u32>,
     pub all_protocols: bool,
@@ -60,11 +61,15 @@ fn one(n: &Node, fallback_line: u32, idx: &Index) -> Ingress {
     .filter_map(|k| n.get(k))
     .collect();
     let mut world = false;
-    let mut unknown_cidr = false;
+    let mut unknown_cidr = None;
     for c in &cidrs {
         let unresolved = |x: &Node| x.is_unknown() && !own_network(x, idx);
-        if unresolved(c) || matches!(&c.val, Val::List(items) if items.iter().any(unresolved)) {
-            unknown_cidr = true;
+        let first = match &c.val {
+            Val::List(items) => items.iter().find(|x| unresolved(x)),
+            _ => Some(*c).filter(|x| unresolved(x)),
+        };
+        if let Some(x) = first {
+            unknown_cidr.get_or_insert_with(|| unresolvable(x).unwrap_or_default());
         }
         world |= strings(Some(c))
             .iter()
@@ -119,12 +124,16 @@ fn world_to(r: &Resource, idx: &Index, ports: &[u32], what: &str) -> Vec<Hit> {
                     i.line,
                     format!("ingress from 0.0.0.0/0 (or ::/0) to {what} port {p}"),
                 ));
-            } else if i.unknown_cidr {
+            } else if let Some(source) = &i.unknown_cidr {
+                // Whether the source is the world is unknowable here: info, naming it.
                 out.extend(hit(
                     i.line,
-                    format!(
-                        "ingress to {what} port {p} from a source CIDR that cannot be determined"
-                    ),
+                    Msg {
+                        text: format!(
+                            "ingress to {what} port {p} from a source CIDR that cannot be determined statically ({source}); check it once the value is known"
+                        ),
+                        unresolved: true,
+                    },
                 ));
             }
         }
@@ -150,7 +159,13 @@ fn net_003(r: &Resource, idx: &Index) -> Vec<Hit> {
 
 /// Security groups (and their standalone rules) that open a DB port to the world.
 fn world_open_db_group<'a>(idx: &Index<'a>, sg: &Resource) -> bool {
-    if !world_to(sg, idx, DB_PORTS, "database").is_empty() {
+    // Only a source known to be the world counts; an unresolved one is NET-001's info.
+    let open = |r: &Resource| {
+        world_to(r, idx, DB_PORTS, "database")
+            .iter()
+            .any(|h| !h.unresolved)
+    };
+    if open(sg) {
         return true;
     }
     [
@@ -167,7 +182,7 @@ fn world_open_db_group<'a>(idx: &Index<'a>, sg: &Resource) -> bool {
             &["id", "name"],
         )
         .iter()
-        .any(|rule| !world_to(rule, idx, DB_PORTS, "database").is_empty())
+        .any(|rule| open(rule))
     })
 }
 
@@ -215,10 +230,12 @@ fn net_007(r: &Resource, _: &Index) -> Vec<Hit> {
 }
 
 fn net_008(r: &Resource, _: &Index) -> Vec<Hit> {
-    let setting = r.get("associate_public_ip_address").or_else(|| {
-        r.body
-            .path(&["network_interfaces", "associate_public_ip_address"])
-    });
+    // Terraform/launch configuration: top level or `network_interfaces`; CloudFormation
+    // instance: `NetworkInterfaces`; launch template: `LaunchTemplateData.NetworkInterfaces`.
+    let body = r.get("LaunchTemplateData").unwrap_or(&r.body);
+    let setting = body
+        .get("associate_public_ip_address")
+        .or_else(|| body.path(&["network_interfaces", "associate_public_ip_address"]));
     match setting {
         Some(n) if n.truth() == Tri::No => vec![],
         Some(n) if n.truth() == Tri::Yes => hit(n.line, "the instance gets a public IP address"),
@@ -250,7 +267,7 @@ pub fn rules() -> Vec<Rule> {
         Rule { id: "HIPPO-AWS-NET-007", title: "Subnets do not auto-assign public IPs", severity: Severity::Medium, hipaa: &["164.312(e)(1)"], types: &["aws_subnet"], formats: TF_CFN,
             expected: "map_public_ip_on_launch = false (public subnets hold only load balancers and NAT gateways)", remediation: "map_public_ip_on_launch = false",
             sources: &["seed 001: Private subnets for all PHI workloads", "AWS Config: subnet-auto-assign-public-ip-disabled", "Prowler: vpc_subnet_no_public_ip_by_default"], kind: Kind::Resource(net_007) },
-        Rule { id: "HIPPO-AWS-NET-008", title: "EC2 instances have no public IP", severity: Severity::High, hipaa: &["164.312(a)(1)", "164.312(e)(1)"], types: &["aws_instance", "aws_launch_configuration", "aws_launch_template"], formats: TF,
+        Rule { id: "HIPPO-AWS-NET-008", title: "EC2 instances have no public IP", severity: Severity::High, hipaa: &["164.312(a)(1)", "164.312(e)(1)"], types: &["aws_instance", "aws_launch_configuration", "aws_launch_template"], formats: TF_CFN,
             expected: "associate_public_ip_address = false (or unset in a private subnet)", remediation: "associate_public_ip_address = false",
             sources: &["seed 003: Workloads run in private subnets without ad hoc public IPs", "AWS Config: ec2-instance-no-public-ip, autoscaling-launch-config-public-ip-disabled", "Prowler: ec2_instance_public_ip"], kind: Kind::Resource(net_008) },
     ]

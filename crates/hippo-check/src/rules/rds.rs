@@ -2,7 +2,7 @@
 //! availability, logging and SSL enforcement through parameter groups.
 
 use super::helpers::*;
-use super::{Hit, Index, Kind, Rule, Severity, TF, TF_CFN};
+use super::{defaults, Hit, Index, Kind, Rule, Severity, TF_CFN};
 use crate::model::{Node, Resource, Tri};
 
 const DB: &[&str] = &["aws_db_instance", "aws_rds_cluster"];
@@ -15,7 +15,11 @@ fn rds_001(r: &Resource, _: &Index) -> Vec<Hit> {
     {
         return vec![];
     }
-    require_true(r, &["storage_encrypted"], false)
+    require_true(
+        r,
+        &["storage_encrypted"],
+        defaults::rds_storage_encrypted_by_default(r),
+    )
 }
 
 fn rds_002(r: &Resource, idx: &Index) -> Vec<Hit> {
@@ -173,12 +177,20 @@ fn rds_013(r: &Resource, _: &Index) -> Vec<Hit> {
 }
 
 fn rds_010(r: &Resource, _: &Index) -> Vec<Hit> {
-    match r.get("auto_minor_version_upgrade") {
-        Some(n) if n.truth() == Tri::No => hit(
+    let Some(n) = r.get("auto_minor_version_upgrade") else {
+        return if defaults::RDS_AUTO_MINOR_VERSION_UPGRADE {
+            vec![]
+        } else {
+            hit(r.line, "`auto_minor_version_upgrade` is not set")
+        };
+    };
+    match n.truth() {
+        Tri::No => hit(
             n.line,
             "automatic minor version upgrades (security patches) are disabled",
         ),
-        _ => vec![],
+        Tri::Yes => vec![],
+        Tri::Unknown => hit(n.line, unknown_msg("auto_minor_version_upgrade", n)),
     }
 }
 
@@ -237,13 +249,13 @@ pub fn rules() -> Vec<Rule> {
         Rule { id: "HIPPO-AWS-RDS-009", title: "PostgreSQL audit and connection logging is configured", severity: Severity::Medium, hipaa: &["164.312(b)", "164.308(a)(1)(ii)(D)"], types: &["aws_db_instance", "aws_rds_cluster", "aws_db_parameter_group", "aws_rds_cluster_parameter_group"], formats: TF_CFN,
             expected: "shared_preload_libraries includes pgaudit; log_connections = 1; log_disconnections = 1", remediation: "parameter {\n  name         = \"shared_preload_libraries\"\n  value        = \"pgaudit\"\n  apply_method = \"pending-reboot\"\n}\nparameter {\n  name  = \"log_connections\"\n  value = \"1\"\n}",
             sources: &["seed 001: RDS Parameter Group (pgaudit, log_connections, log_disconnections)"], kind: Kind::Resource(rds_009) },
-        Rule { id: "HIPPO-AWS-RDS-010", title: "RDS automatic minor version upgrades are on", severity: Severity::Low, hipaa: &["164.308(a)(5)(ii)(B)"], types: DB, formats: TF,
+        Rule { id: "HIPPO-AWS-RDS-010", title: "RDS automatic minor version upgrades are on", severity: Severity::Low, hipaa: &["164.308(a)(5)(ii)(B)"], types: DB, formats: TF_CFN,
             expected: "auto_minor_version_upgrade is not false", remediation: "auto_minor_version_upgrade = true",
             sources: &["seed 001: --auto-minor-version-upgrade", "Prowler: rds_instance_minor_version_upgrade_enabled"], kind: Kind::Resource(rds_010) },
         Rule { id: "HIPPO-AWS-RDS-011", title: "RDS enhanced monitoring is enabled", severity: Severity::Low, hipaa: &["164.312(b)"], types: INSTANCE, formats: TF_CFN,
             expected: "monitoring_interval > 0", remediation: "monitoring_interval = 60\nmonitoring_role_arn = aws_iam_role.rds_monitoring.arn",
             sources: &["AWS Config: rds-enhanced-monitoring-enabled", "Prowler: rds_instance_enhanced_monitoring_enabled"], kind: Kind::Resource(rds_011) },
-        Rule { id: "HIPPO-AWS-RDS-012", title: "RDS is not placed in a public subnet", severity: Severity::High, hipaa: &["164.312(a)(1)", "164.312(e)(1)"], types: INSTANCE, formats: TF,
+        Rule { id: "HIPPO-AWS-RDS-012", title: "RDS is not placed in a public subnet", severity: Severity::High, hipaa: &["164.312(a)(1)", "164.312(e)(1)"], types: INSTANCE, formats: TF_CFN,
             expected: "The DB subnet group contains only private (data) subnets", remediation: "db_subnet_group_name = aws_db_subnet_group.data.name  # subnets with map_public_ip_on_launch = false and no IGW route",
             sources: &["seed 001: Deployed in private data subnets; No PHI resources in public subnets"], kind: Kind::Resource(rds_012) },
         Rule { id: "HIPPO-AWS-RDS-013", title: "RDS IAM database authentication is enabled", severity: Severity::Low, hipaa: &["164.312(d)", "164.312(a)(2)(i)"], types: DB, formats: TF_CFN,

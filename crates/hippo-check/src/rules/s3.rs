@@ -170,7 +170,7 @@ fn bucket_statements(b: &Resource, idx: &Index) -> Option<Vec<Node>> {
 
 fn s3_007(b: &Resource, idx: &Index) -> Vec<Hit> {
     let Some(stmts) = bucket_statements(b, idx) else {
-        return hit(b.line, "no bucket policy denies unencrypted uploads (s3:PutObject without s3:x-amz-server-side-encryption)");
+        return hit(b.line, "no bucket policy requires SSE-KMS on uploads; S3 still encrypts every new object (SSE-S3 by default), so this is advice only");
     };
     let ok = stmts.iter().any(|s| {
         denies(s, "s3:PutObject")
@@ -183,7 +183,7 @@ fn s3_007(b: &Resource, idx: &Index) -> Vec<Hit> {
     } else {
         hit(
             b.line,
-            "the bucket policy does not deny unencrypted uploads",
+            "the bucket policy does not require SSE-KMS on uploads; S3 still encrypts every new object (SSE-S3 by default), so this is advice only",
         )
     }
 }
@@ -313,22 +313,27 @@ pub fn rules() -> Vec<Rule> {
         Rule { id: "HIPPO-AWS-S3-005", title: "S3 server access logging is enabled", severity: Severity::Medium, hipaa: &[AUDIT], types: BUCKET, formats: TF_CFN,
             expected: "Access logging to a log bucket", remediation: "resource \"aws_s3_bucket_logging\" \"phi\" {\n  bucket        = aws_s3_bucket.phi.id\n  target_bucket = aws_s3_bucket.logs.id\n  target_prefix = \"s3-access-logs/\"\n}",
             sources: &["seed 001: Access logging enabled", "seed 003: S3 server access logging on the documents bucket", "AWS Config: s3-bucket-logging-enabled", "Prowler: s3_bucket_server_access_logging_enabled"], kind: Kind::Resource(s3_005) },
-        Rule { id: "HIPPO-AWS-S3-006", title: "S3 lifecycle policy is configured", severity: Severity::Low, hipaa: &["164.316(b)(2)(i)", "164.310(d)(2)(i)"], types: BUCKET, formats: TF,
+        Rule { id: "HIPPO-AWS-S3-006", title: "S3 lifecycle policy is configured", severity: Severity::Low, hipaa: &["164.316(b)(2)(i)", "164.310(d)(2)(i)"], types: BUCKET, formats: TF_CFN,
             expected: "A lifecycle configuration (transition/expiry) applies to the bucket", remediation: "resource \"aws_s3_bucket_lifecycle_configuration\" \"phi\" {\n  bucket = aws_s3_bucket.phi.id\n  rule {\n    id     = \"archive\"\n    status = \"Enabled\"\n    transition {\n      days          = 90\n      storage_class = \"GLACIER\"\n    }\n  }\n}",
             sources: &["seed 001: Lifecycle policies configured"], kind: Kind::Resource(s3_006) },
-        Rule { id: "HIPPO-AWS-S3-007", title: "S3 bucket policy denies unencrypted uploads", severity: Severity::High, hipaa: &[E], types: BUCKET, formats: TF_CFN,
-            expected: "A Deny statement for s3:PutObject conditioned on s3:x-amz-server-side-encryption", remediation: "statement {\n  effect    = \"Deny\"\n  actions   = [\"s3:PutObject\"]\n  resources = [\"${aws_s3_bucket.phi.arn}/*\"]\n  principals {\n    type        = \"*\"\n    identifiers = [\"*\"]\n  }\n  condition {\n    test     = \"StringNotEquals\"\n    variable = \"s3:x-amz-server-side-encryption\"\n    values   = [\"aws:kms\"]\n  }\n}",
-            sources: &["seed 001: Bucket policy denies unencrypted uploads", "seed 003: Buckets deny unencrypted uploads"], kind: Kind::Resource(s3_007) },
-        Rule { id: "HIPPO-AWS-S3-008", title: "S3 bucket policy requires TLS", severity: Severity::High, hipaa: &[TRANS, "164.312(e)(2)(i)"], types: BUCKET, formats: TF,
+        // S3 has encrypted every new object by default (SSE-S3) since 5 January 2023, so a
+        // policy denying uploads without an encryption header no longer guards against
+        // unencrypted PHI; it only stops a client from choosing SSE-S3 over the bucket's
+        // customer-managed key, which HIPPO-AWS-S3-002 already requires by default. Kept as
+        // advice at info, never a failure.
+        Rule { id: "HIPPO-AWS-S3-007", title: "S3 bucket policy requires SSE-KMS on uploads (advisory)", severity: Severity::Info, hipaa: &[E], types: BUCKET, formats: TF_CFN,
+            expected: "Optional since S3 encrypts every new object by default (January 2023): a Deny statement for s3:PutObject conditioned on s3:x-amz-server-side-encryption keeps clients from overriding the bucket's customer-managed key", remediation: "statement {\n  effect    = \"Deny\"\n  actions   = [\"s3:PutObject\"]\n  resources = [\"${aws_s3_bucket.phi.arn}/*\"]\n  principals {\n    type        = \"*\"\n    identifiers = [\"*\"]\n  }\n  condition {\n    test     = \"StringNotEquals\"\n    variable = \"s3:x-amz-server-side-encryption\"\n    values   = [\"aws:kms\"]\n  }\n}",
+            sources: &["seed 001: Bucket policy denies unencrypted uploads", "seed 003: Buckets deny unencrypted uploads", "AWS: Amazon S3 now automatically encrypts all new objects (2023-01-05), https://aws.amazon.com/about-aws/whats-new/2023/01/amazon-s3-automatically-encrypts-new-objects/"], kind: Kind::Resource(s3_007) },
+        Rule { id: "HIPPO-AWS-S3-008", title: "S3 bucket policy requires TLS", severity: Severity::High, hipaa: &[TRANS, "164.312(e)(2)(i)"], types: BUCKET, formats: TF_CFN,
             expected: "A Deny statement with Condition Bool aws:SecureTransport = false", remediation: "condition {\n  test     = \"Bool\"\n  variable = \"aws:SecureTransport\"\n  values   = [\"false\"]\n}",
             sources: &["AWS Config: s3-bucket-ssl-requests-only", "Prowler: s3_bucket_secure_transport_policy"], kind: Kind::Resource(s3_008) },
         Rule { id: "HIPPO-AWS-S3-009", title: "S3 bucket has no public canned ACL", severity: Severity::Critical, hipaa: &[ACCESS], types: &["aws_s3_bucket", "aws_s3_bucket_acl"], formats: TF_CFN,
             expected: "acl is private (or unset); never public-read, public-read-write or authenticated-read", remediation: "acl = \"private\"  # or remove the ACL and use BucketOwnerEnforced ownership",
             sources: &["seed 000: Public S3 buckets", "AWS Config: s3-bucket-public-read-prohibited, s3-bucket-public-write-prohibited", "Prowler: s3_bucket_public_access"], kind: Kind::Resource(s3_009) },
-        Rule { id: "HIPPO-AWS-S3-010", title: "S3 Object Lock is enabled", severity: Severity::Low, hipaa: &[INTEGRITY, AUDIT], types: BUCKET, formats: TF,
+        Rule { id: "HIPPO-AWS-S3-010", title: "S3 Object Lock is enabled", severity: Severity::Low, hipaa: &[INTEGRITY, AUDIT], types: BUCKET, formats: TF_CFN,
             expected: "object_lock_enabled = true", remediation: "resource \"aws_s3_bucket\" \"audit\" {\n  bucket              = \"audit-logs\"\n  object_lock_enabled = true\n}",
             sources: &["seed 002: Immutable logs (S3 Object Lock)"], kind: Kind::Resource(s3_010) },
-        Rule { id: "HIPPO-AWS-S3-011", title: "S3 cross-region replication is configured", severity: Severity::Low, hipaa: &[BACKUP, "164.308(a)(7)(ii)(B)"], types: BUCKET, formats: TF,
+        Rule { id: "HIPPO-AWS-S3-011", title: "S3 cross-region replication is configured", severity: Severity::Low, hipaa: &[BACKUP, "164.308(a)(7)(ii)(B)"], types: BUCKET, formats: TF_CFN,
             expected: "A replication configuration applies to the bucket", remediation: "resource \"aws_s3_bucket_replication_configuration\" \"phi\" {\n  bucket = aws_s3_bucket.phi.id\n  role   = aws_iam_role.replication.arn\n  rule {\n    status = \"Enabled\"\n    destination { bucket = aws_s3_bucket.dr.arn }\n  }\n}",
             sources: &["seed 002: S3 cross-region replication", "AWS Config: s3-bucket-replication-enabled", "Prowler: s3_bucket_cross_region_replication"], kind: Kind::Resource(s3_011) },
         Rule { id: "HIPPO-AWS-S3-012", title: "S3 objects are encrypted with a customer-managed KMS key", severity: Severity::Medium, hipaa: &[E], types: &["aws_s3_object", "aws_s3_bucket_object"], formats: TF,
