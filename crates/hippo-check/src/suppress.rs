@@ -41,6 +41,18 @@ fn re() -> &'static (Regex, Regex, Regex) {
 pub fn parse_directive(line: &str) -> Option<Directive> {
     let (head, reason, until) = re();
     let c = head.captures(line)?;
+    // Prose that mentions the syntax (`hippo:ignore RULE`, "hippo:ignore and ...") is not a
+    // directive: every named rule must look like a rule id (`HIPPO-AWS-S3-001`, `ORG-TAG-1`).
+    let rule_id = |id: &str| {
+        let mut parts = id.split('-');
+        parts.next().is_some_and(|p| {
+            p.len() >= 2 && p.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        }) && id.contains('-')
+            && parts.all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))
+    };
+    if !c[1].split(',').filter(|s| !s.is_empty()).all(rule_id) {
+        return None;
+    }
     let rest = &line[c.get(0)?.end()..];
     let reason = reason
         .captures(rest)

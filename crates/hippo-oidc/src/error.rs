@@ -72,6 +72,7 @@ impl OidcError {
             OidcError::AlgorithmNotAllowed(_) => "algorithm-not-allowed",
             OidcError::UnknownKey(_) => "unknown-key",
             OidcError::BadSignature => "bad-signature",
+            // hippo:ignore HIPPO-SECRET-003 reason="an error code, not a credential"
             OidcError::TokenExpired => "token-expired",
             OidcError::TokenNotYetValid(_) => "token-not-yet-valid",
             OidcError::WrongIssuer => "wrong-issuer",
