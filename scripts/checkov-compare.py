@@ -30,6 +30,7 @@ import subprocess
 import sys
 import time
 
+sys.dont_write_bytecode = True  # no __pycache__ beside the script in the work tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import checkov_map  # noqa: E402  (the classification tables live beside this script)
 
