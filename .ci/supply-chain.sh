@@ -58,7 +58,7 @@ prepare_advisory_db() {
     local db="$HIPPO_ADVISORY_DB_ROOT/$ADVISORY_DB_DIR"
     local stamp
     stamp=$(cd "$snapshot" && find . -type f -printf '%P %s\n' | sort | sha256sum | cut -c1-16)
-    if [[ -f $db/.snapshot-stamp && $(cat "$db/.snapshot-stamp") == "$stamp" ]]; then
+    if [[ -f $db.stamp && -d $db/.git && $(cat "$db.stamp") == "$stamp" ]]; then
         return 0
     fi
     rm -rf "$db"
@@ -69,7 +69,7 @@ prepare_advisory_db() {
     git -C "$db" add -A
     git -C "$db" -c user.name=hippo-ci -c user.email=ci@hippo.invalid \
         commit -q -m "RustSec advisory-db snapshot" --date="$(snapshot_date "$snapshot")"
-    echo "$stamp" >"$db/.snapshot-stamp"
+    echo "$stamp" >"$db.stamp"
 }
 
 # The directory cargo-deny $CARGO_DENY_VERSION derives from db-urls in deny.toml.
@@ -85,7 +85,7 @@ snapshot_date() {
 deny() {
     prepare_advisory_db
     log "cargo deny check (advisories offline from the snapshot)"
-    cargo deny --locked check --disable-fetch --format human \
+    cargo deny --locked --offline check --show-stats \
         advisories bans licenses sources 2>&1 | tee "$evidence/cargo-deny.txt"
     local status=${PIPESTATUS[0]}
     python3 .ci/policy_checks.py accepted-advisories deny.toml

@@ -9,6 +9,8 @@ use rcgen::{
 };
 use rustls::crypto::ring::{cipher_suite, default_provider};
 use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::{Error as PemError, PemObject};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::ServerConfig;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -117,7 +119,7 @@ pub fn server_config(config: &Config, data_dir: &Path) -> Result<Arc<ServerConfi
         .unwrap_or_else(|| dir.join(KEY_FILE));
     let certs = {
         let pem = std::fs::read(&cert_path).map_err(|e| file_err(&cert_path, e))?;
-        rustls_pemfile::certs(&mut pem.as_slice())
+        CertificateDer::pem_slice_iter(&pem)
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| file_err(&cert_path, e))?
     };
@@ -126,9 +128,13 @@ pub fn server_config(config: &Config, data_dir: &Path) -> Result<Arc<ServerConfi
     }
     let key = {
         let pem = std::fs::read(&key_path).map_err(|e| file_err(&key_path, e))?;
-        rustls_pemfile::private_key(&mut pem.as_slice())
-            .map_err(|e| file_err(&key_path, e))?
-            .ok_or_else(|| file_err(&key_path, "contains no PEM private key"))?
+        match PrivateKeyDer::from_pem_slice(&pem) {
+            Ok(key) => key,
+            Err(PemError::NoItemsFound) => {
+                return Err(file_err(&key_path, "contains no PEM private key"))
+            }
+            Err(e) => return Err(file_err(&key_path, e)),
+        }
     };
     let mut cfg = ServerConfig::builder_with_provider(Arc::new(provider()))
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])

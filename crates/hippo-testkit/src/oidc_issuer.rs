@@ -67,8 +67,8 @@ impl SigningKey {
                 Signer::EdDsa(Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).expect("Ed25519 key"))
             }
             KeyAlg::Rs256 => {
-                let der = rustls_pemfile::private_key(&mut RSA_TEST_KEY_PEM.as_bytes())
-                    .expect("RSA fixture reads")
+                use rustls::pki_types::{pem::PemObject, PrivateKeyDer};
+                let der = PrivateKeyDer::from_pem_slice(RSA_TEST_KEY_PEM.as_bytes())
                     .expect("RSA fixture holds a key");
                 Signer::Rs256(RsaKeyPair::from_pkcs8(der.secret_der()).expect("RSA fixture key"))
             }

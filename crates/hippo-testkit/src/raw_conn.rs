@@ -49,9 +49,11 @@ pub async fn tcp_from(addr: SocketAddr, from: Option<IpAddr>) -> io::Result<TcpS
 /// Completes a TLS handshake over `tcp`, trusting only `ca_pem`, offering `alpn`.
 pub async fn tls_over(tcp: TcpStream, ca_pem: &[u8], alpn: &[&[u8]]) -> io::Result<Tls> {
     let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_pemfile::certs(&mut &ca_pem[..]) {
+    use rustls::pki_types::{pem::PemObject, CertificateDer};
+    for cert in CertificateDer::pem_slice_iter(ca_pem) {
+        let cert = cert.map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
         roots
-            .add(cert?)
+            .add(cert)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
