@@ -37,6 +37,15 @@ pub struct Outcome {
     /// `.json`/`.yaml` files without any infrastructure marker that did not parse (commented
     /// JSON, binary data): listed, not errors, so they never change the exit code.
     pub not_infrastructure: Vec<String>,
+    /// Every file read, with the SHA-256 of the bytes scanned, in path order.
+    pub scanned: Vec<ScannedFile>,
+}
+
+/// One scanned file and the hash of its content as scanned.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ScannedFile {
+    pub path: String,
+    pub sha256: String,
 }
 
 /// Scan options.
@@ -61,7 +70,14 @@ pub fn scan(opts: &Options) -> Result<Outcome, CheckError> {
     let mut sups = Vec::new();
     let mut helm_templates = Vec::new();
     let mut not_infrastructure = Vec::new();
+    let mut scanned = Vec::with_capacity(outs.len());
     for o in outs {
+        if let Some(h) = o.sha256 {
+            scanned.push(ScannedFile {
+                path: o.path.to_string(),
+                sha256: hex::encode(h),
+            });
+        }
         if o.helm_template {
             helm_templates.push(o.path.to_string());
         }
@@ -175,6 +191,7 @@ pub fn scan(opts: &Options) -> Result<Outcome, CheckError> {
         paths: opts.paths.iter().map(|p| p.display().to_string()).collect(),
         helm_templates,
         not_infrastructure,
+        scanned,
     })
 }
 
