@@ -128,6 +128,21 @@ mod tests {
         }
     }
 
+    /// A throw-away key made with `openssl genpkey -algorithm ed25519` and its public key
+    /// from `openssl pkey -pubout`: OpenSSL's files are read as they are written.
+    #[test]
+    fn openssl_key_files_are_understood() {
+        let private = temp(
+            "openssl",
+            b"-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEINS2gAtguMNOr2WxPIICGk2jc499TlE8s+5ihjVjfFML\n-----END PRIVATE KEY-----\n",
+        );
+        let public = "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEACKKxuyk8m1bKJftCFLKRhLairMXu3NZT9z2FgLCSH1s=\n-----END PUBLIC KEY-----\n";
+        let key = read_signing_key(&private).unwrap();
+        assert_eq!(parse_public_key(public).unwrap(), key.verifying_key());
+        assert_eq!(public_pem(&key.verifying_key()), public);
+        let _ = std::fs::remove_file(private);
+    }
+
     #[test]
     fn public_keys_round_trip_as_pem_and_hex() {
         let k = SigningKey::from_bytes(&[9u8; 32]).verifying_key();

@@ -11,9 +11,9 @@ use super::helpers::hit;
 use super::pipeline::{
     deploy_command, is_commit_sha, makes_local_cluster, prints, runs_scanner, LONG_LIVED_KEYS,
 };
-use super::Hit;
+use super::{Hit, Index};
 use crate::model::{key_eq, Node, Resource, Val};
-use crate::pipeline::script_lines;
+use crate::pipeline::{script_lines, GITHUB_WORKFLOW};
 
 fn jobs(r: &Resource) -> Vec<(&str, &Node)> {
     r.body
@@ -235,9 +235,22 @@ pub fn untrusted_checkout(r: &Resource) -> Vec<Hit> {
         return vec![];
     };
     let why = format!("a `{trigger}` workflow runs with the repository's secrets and a write token; checking out the pull request's head runs untrusted code with them");
+    // A `workflow_run` job that first checks which event or repository triggered the run
+    // (`github.event.workflow_run.event == 'push'`) keeps fork code out.
+    let guarded = |n: &Node| {
+        n.get("if").and_then(Node::as_str).is_some_and(|c| {
+            c.contains("workflow_run.event") || c.contains("workflow_run.head_repository")
+        })
+    };
     let mut out = Vec::new();
     for (_, job) in jobs(r) {
+        if trigger == "workflow_run" && guarded(job) {
+            continue;
+        }
         for step in steps(job) {
+            if trigger == "workflow_run" && guarded(step) {
+                continue;
+            }
             let checkout = uses(step).is_some_and(|(u, _)| u.starts_with("actions/checkout"));
             if let Some(refn) = step.path(&["with", "ref"]).filter(|_| checkout) {
                 if refn
@@ -342,7 +355,25 @@ fn needs(job: &Node) -> Vec<&str> {
     }
 }
 
-pub fn unscanned_deploys(r: &Resource) -> Vec<Hit> {
+/// True if a job scans, itself or through a local reusable workflow (`uses:
+/// ./.github/workflows/scan.yml`) found in the scanned tree; `depth` stops cycles.
+fn job_scans(job: &Node, idx: &Index, depth: usize) -> bool {
+    if scan_of(job).is_some() {
+        return true;
+    }
+    let Some(local) = uses(job).and_then(|(u, _)| u.strip_prefix("./")) else {
+        return false;
+    };
+    let local = local.split('@').next().unwrap_or(local);
+    depth < 4
+        && idx
+            .of_type(GITHUB_WORKFLOW)
+            .iter()
+            .filter(|w| w.file.ends_with(local))
+            .any(|w| jobs(w).iter().any(|(_, j)| job_scans(j, idx, depth + 1)))
+}
+
+pub fn unscanned_deploys(r: &Resource, idx: &Index) -> Vec<Hit> {
     let all = jobs(r);
     let job = |name: &str| all.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
     let mut out = Vec::new();
@@ -361,7 +392,10 @@ pub fn unscanned_deploys(r: &Resource) -> Vec<Hit> {
                 todo.extend(job(n).map(needs).unwrap_or_default());
             }
         }
-        if !seen.iter().any(|n| job(n).and_then(scan_of).is_some()) {
+        if !seen
+            .iter()
+            .any(|n| job(n).is_some_and(|j| job_scans(j, idx, 0)))
+        {
             out.extend(hit(
                 j.line,
                 format!("job `{id}` deploys (`{what}`, line {line}) without depending on a job that runs `hippo check` or a security scanner"),

@@ -145,8 +145,12 @@ fn pipe_005(r: &Resource, _: &Index) -> Vec<Hit> {
 fn pipe_006(r: &Resource, _: &Index) -> Vec<Hit> {
     by_format(r, github::unprotected_deploys, gitlab::unprotected_deploys)
 }
-fn pipe_007(r: &Resource, _: &Index) -> Vec<Hit> {
-    by_format(r, github::unscanned_deploys, gitlab::unscanned_deploys)
+fn pipe_007(r: &Resource, idx: &Index) -> Vec<Hit> {
+    match r.format {
+        Format::GithubActions => github::unscanned_deploys(r, idx),
+        Format::GitlabCi => gitlab::unscanned_deploys(r),
+        _ => vec![],
+    }
 }
 fn pipe_008(r: &Resource, _: &Index) -> Vec<Hit> {
     by_format(r, github::script_injection, |_| vec![])
@@ -209,7 +213,7 @@ pub fn rules() -> Vec<Rule> {
             &["164.308(a)(5)(ii)(B)", "164.312(c)(1)", "164.312(a)(1)"],
             T,
             GH,
-            "A `pull_request_target` or `workflow_run` workflow never checks out or runs the pull request's head",
+            "A `pull_request_target` workflow never checks out or runs the pull request's head; a `workflow_run` workflow does so only behind an `if:` on `workflow_run.event` or `head_repository`",
             "on: pull_request   # runs fork code without secrets and with a read-only token\n# or keep pull_request_target and check out only the base branch (the default)",
             &["seed 004: Protect the pipeline from untrusted input"],
             pipe_005
@@ -233,8 +237,8 @@ pub fn rules() -> Vec<Rule> {
             &["164.308(a)(1)(ii)(B)", "164.308(a)(8)", "164.312(c)(1)"],
             T,
             BOTH,
-            "Every deploy job depends (GitHub `needs:`, GitLab `needs:` or an earlier stage) on a job that runs `hippo check` or a recognised IaC/security scanner, or runs one itself before deploying",
-            "check:\n  steps:\n    - run: hippo check --fail-on high deploy/\ndeploy:\n  needs: [check]",
+            "Every deploy job depends (GitHub `needs:`, GitLab `needs:` or an earlier stage) on a job that runs `hippo check` or a recognised IaC/security scanner (GitHub: also through a local reusable workflow `uses: ./.github/workflows/…` in the scanned tree), or runs one itself before deploying",
+            "check:\n  steps:\n    - run: hippo check --fail-on high deploy/\ndeploy:\n  needs: [check]\n# A scan enforced only as a required status check on the branch is not visible in the\n# workflow: suppress with a reason that names that check.",
             &["seed 004: hippo check and security scanning before deploy"],
             pipe_007
         ),
