@@ -76,9 +76,15 @@ fn patterns() -> &'static Patterns {
     })
 }
 
-/// The deploy command of a script line, if it is one.
+/// The deploy command of a script line, if it is one. A `--dry-run` (`kubectl apply
+/// --dry-run=server` validating manifests, `helm upgrade --dry-run`) changes nothing.
 pub fn deploy_command(line: &str) -> Option<&str> {
-    patterns().deploy.find(line).map(|m| m.as_str())
+    let p = patterns();
+    p.split
+        .split(line)
+        .flat_map(|cmd| cmd.split('|'))
+        .filter(|cmd| !cmd.contains("--dry-run"))
+        .find_map(|cmd| p.deploy.find(cmd).map(|m| m.as_str()))
 }
 
 /// True if the script builds a local, throw-away cluster (kind, minikube, k3d).
@@ -269,6 +275,11 @@ mod tests {
         assert!(deploy_command("terraform plan -out=apply.tfplan").is_none());
         assert!(deploy_command("terraform plan && echo done").is_none());
         assert!(deploy_command("kubectl get pods").is_none());
+        assert!(deploy_command("kubectl apply --dry-run=server -f deploy/kubernetes/").is_none());
+        assert!(deploy_command(
+            "kubectl create secret generic s --dry-run=client -o yaml | kubectl apply -f -"
+        )
+        .is_some());
     }
 
     #[test]
