@@ -235,20 +235,28 @@ pub fn untrusted_checkout(r: &Resource) -> Vec<Hit> {
         return vec![];
     };
     let why = format!("a `{trigger}` workflow runs with the repository's secrets and a write token; checking out the pull request's head runs untrusted code with them");
-    // A `workflow_run` job that first checks which event or repository triggered the run
-    // (`github.event.workflow_run.event == 'push'`) keeps fork code out.
+    // An `if:` that checks where the code comes from (`head.repo.full_name ==
+    // github.repository`, `workflow_run.event == 'push'`) keeps fork code out. A label check
+    // does not: the head can change after the label is set.
     let guarded = |n: &Node| {
         n.get("if").and_then(Node::as_str).is_some_and(|c| {
-            c.contains("workflow_run.event") || c.contains("workflow_run.head_repository")
+            [
+                "pull_request.head.repo.full_name",
+                "pull_request.head.repo.fork",
+                "workflow_run.event",
+                "workflow_run.head_repository",
+            ]
+            .iter()
+            .any(|g| c.contains(g))
         })
     };
     let mut out = Vec::new();
     for (_, job) in jobs(r) {
-        if trigger == "workflow_run" && guarded(job) {
+        if guarded(job) {
             continue;
         }
         for step in steps(job) {
-            if trigger == "workflow_run" && guarded(step) {
+            if guarded(step) {
                 continue;
             }
             let checkout = uses(step).is_some_and(|(u, _)| u.starts_with("actions/checkout"));

@@ -219,7 +219,7 @@ pub fn rules() -> Vec<Rule> {
             &["164.308(a)(5)(ii)(B)", "164.312(c)(1)", "164.312(a)(1)"],
             T,
             GH,
-            "A `pull_request_target` workflow never checks out or runs the pull request's head; a `workflow_run` workflow does so only behind an `if:` on `workflow_run.event` or `head_repository`",
+            "A `pull_request_target` or `workflow_run` workflow checks out or runs the pull request's head only behind an `if:` that keeps forks out (`head.repo.full_name`/`head.repo.fork`, `workflow_run.event`/`head_repository`); a label check is not enough",
             "on: pull_request   # runs fork code without secrets and with a read-only token\n# or keep pull_request_target and check out only the base branch (the default)",
             &["seed 004: Protect the pipeline from untrusted input"],
             pipe_005
