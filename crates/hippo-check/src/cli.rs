@@ -3,6 +3,10 @@
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
+use crate::attest::{
+    self,
+    verify::{self, VerifyArgs},
+};
 use crate::engine::{self, Options};
 use crate::report::{self, docs, OutputFormat};
 use crate::rules::Severity;
@@ -11,9 +15,13 @@ use crate::suppress::{self, Baseline, BaselineEntry};
 /// Arguments of `hippo check`.
 #[derive(Debug, Clone, clap::Args)]
 #[command(
-    about = "HIPAA compliance gate for infrastructure code (Terraform, CloudFormation, Kubernetes, Dockerfiles, ECS task definitions)"
+    about = "HIPAA compliance gate for infrastructure code (Terraform, CloudFormation, Kubernetes, Dockerfiles, ECS task definitions, GitHub Actions and GitLab CI pipelines)",
+    args_conflicts_with_subcommands = true
 )]
 pub struct CheckArgs {
+    #[command(subcommand)]
+    pub command: Option<CheckCommand>,
+
     /// Files or directories to scan (directories are walked, honouring .gitignore)
     #[arg(value_name = "PATH", default_value = ".")]
     pub paths: Vec<PathBuf>,
@@ -53,11 +61,32 @@ pub struct CheckArgs {
     /// Never colour text output
     #[arg(long)]
     pub no_color: bool,
+
+    /// Also write signed evidence to DIR: evidence.json (files and their SHA-256, findings,
+    /// suppressions, rule pack, commit), its Ed25519 signature, the public key and the report
+    #[arg(long, value_name = "DIR")]
+    pub evidence: Option<PathBuf>,
+
+    /// Ed25519 key signing the evidence: PKCS#8 PEM (`openssl genpkey -algorithm ed25519`) or
+    /// a raw 32-byte seed. Without it a fresh key is used: integrity only, not origin
+    #[arg(long, value_name = "FILE", requires = "evidence")]
+    pub signing_key: Option<PathBuf>,
+}
+
+/// Subcommands of `hippo check`.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum CheckCommand {
+    /// Check a bundle written by `--evidence`: its signature, its report, and that every
+    /// scanned file still has the recorded SHA-256 (exit 1 on any mismatch)
+    VerifyEvidence(VerifyArgs),
 }
 
 /// Runs `hippo check` and returns the process exit code:
 /// 0 clean, 1 findings at or above `--fail-on`, 2 usage or parse error.
 pub fn run(args: &CheckArgs) -> i32 {
+    if let Some(CheckCommand::VerifyEvidence(v)) = &args.command {
+        return verify::run(v);
+    }
     if args.list_rules {
         let text = match args.format {
             OutputFormat::Markdown | OutputFormat::Html => docs::markdown(),
@@ -111,6 +140,24 @@ pub fn run(args: &CheckArgs) -> i32 {
     if let Err(e) = written {
         eprintln!("hippo check: cannot write the report: {e}");
         return 2;
+    }
+    if let Some(dir) = &args.evidence {
+        match attest::write(&outcome, dir, args.signing_key.as_deref()) {
+            Ok(w) if w.generated_key => eprintln!(
+                "hippo check: evidence signed in {} with a fresh key {} (public key beside it): this proves integrity, not origin; use --signing-key for that",
+                w.dir.display(),
+                w.fingerprint
+            ),
+            Ok(w) => eprintln!(
+                "hippo check: evidence signed in {} with key {}",
+                w.dir.display(),
+                w.fingerprint
+            ),
+            Err(e) => {
+                eprintln!("hippo check: cannot write evidence: {e}");
+                return 2;
+            }
+        }
     }
     for e in &outcome.errors {
         eprintln!("hippo check: parse error: {e}");

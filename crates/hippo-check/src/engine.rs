@@ -39,7 +39,17 @@ pub struct Outcome {
     pub not_infrastructure: Vec<String>,
     /// Rules that recognise a scanned resource's type but are not evaluated on its format.
     pub not_evaluated: Vec<NotEvaluated>,
+    /// Every file read, with the SHA-256 of the bytes scanned, in path order.
+    pub scanned: Vec<ScannedFile>,
 }
+
+/// One scanned file and the hash of its content as scanned.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ScannedFile {
+    pub path: String,
+    pub sha256: String,
+}
+
 
 /// A rule skipped for resources of a format it does not cover: the report says so.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -94,7 +104,14 @@ pub fn scan(opts: &Options) -> Result<Outcome, CheckError> {
     let mut sups = Vec::new();
     let mut helm_templates = Vec::new();
     let mut not_infrastructure = Vec::new();
+    let mut scanned = Vec::with_capacity(outs.len());
     for o in outs {
+        if let Some(h) = o.sha256 {
+            scanned.push(ScannedFile {
+                path: o.path.to_string(),
+                sha256: hex::encode(h),
+            });
+        }
         if o.helm_template {
             helm_templates.push(o.path.to_string());
         }
@@ -217,6 +234,7 @@ pub fn scan(opts: &Options) -> Result<Outcome, CheckError> {
         helm_templates,
         not_infrastructure,
         not_evaluated,
+        scanned,
     })
 }
 

@@ -4,13 +4,15 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use sha2::{Digest, Sha256};
+
 use crate::discover::{self, FileKind};
 use crate::error::ParseError;
 use crate::model::Resource;
 use crate::parse::{json, yaml};
 use crate::suppress::{self, Suppression};
 use crate::terraform::{self, TfFile};
-use crate::{cfn, docker, ecs, k8s, secrets};
+use crate::{cfn, docker, ecs, k8s, pipeline, secrets};
 
 /// What one input file contributes to a scan.
 pub struct FileOut {
@@ -24,6 +26,9 @@ pub struct FileOut {
     /// A `.json`/`.yaml` file that is not infrastructure code and could not be parsed (a
     /// `tsconfig.json` with comments, a binary with a data extension): noted, never an error.
     pub not_infrastructure: bool,
+    /// SHA-256 of the exact bytes that were scanned (for signed evidence); `None` if the
+    /// file could not be read.
+    pub sha256: Option<[u8; 32]>,
 }
 
 fn perr(path: &Arc<str>, line: u32, msg: impl Into<String>) -> Option<ParseError> {
@@ -46,6 +51,7 @@ pub fn process(p: &Path) -> FileOut {
         error: None,
         helm_template: false,
         not_infrastructure: false,
+        sha256: None,
     };
     let bytes = match std::fs::read(p) {
         Ok(b) => b,
@@ -54,6 +60,7 @@ pub fn process(p: &Path) -> FileOut {
             return out;
         }
     };
+    out.sha256 = Some(Sha256::digest(&bytes).into());
     let kind = discover::classify(p);
     let text = match String::from_utf8(bytes) {
         Ok(t) => t,
@@ -111,10 +118,15 @@ pub fn process(p: &Path) -> FileOut {
                         out.resources.extend(cfn::resources(&d, &path));
                     } else if k8s::is_manifest(&d) {
                         k8s::resources(&d, &path, &mut out.resources);
+                    } else if let Some(format) = pipeline::format_of(p, &d) {
+                        out.resources
+                            .push(pipeline::resource(format, &d, &path, &text));
                     }
                 }
             }
-            Err(_) if !looks_like_infrastructure(&text) => out.not_infrastructure = true,
+            Err(_) if !looks_like_infrastructure(&text) && !pipeline::is_pipeline_path(p) => {
+                out.not_infrastructure = true
+            }
             Err(e) => out.error = perr(&path, e.line, format!("YAML parse error: {}", e.msg)),
         },
         FileKind::Json => match json::parse(&text) {

@@ -2,6 +2,7 @@
 //!
 //! The lead mounts [`CheckArgs`] as the `hippo check` subcommand and calls [`run`].
 
+pub mod attest;
 pub mod cfn;
 pub mod cli;
 pub mod discover;
@@ -16,6 +17,7 @@ pub mod intake;
 pub mod k8s;
 pub mod model;
 pub mod parse;
+pub mod pipeline;
 pub mod rego;
 pub mod report;
 pub mod rules;

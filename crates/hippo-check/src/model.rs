@@ -180,6 +180,10 @@ pub enum Format {
     Kubernetes,
     Dockerfile,
     EcsJson,
+    /// GitHub Actions workflows (`.github/workflows/*.yml`).
+    GithubActions,
+    /// GitLab CI pipelines (`.gitlab-ci.yml` and the files it includes).
+    GitlabCi,
     /// Any text file (secret scanning).
     Text,
 }
@@ -193,6 +197,8 @@ impl Format {
             Format::Kubernetes => "kubernetes",
             Format::Dockerfile => "dockerfile",
             Format::EcsJson => "ecs-task-definition",
+            Format::GithubActions => "github-actions",
+            Format::GitlabCi => "gitlab-ci",
             Format::Text => "any-text",
         }
     }

@@ -23,6 +23,7 @@ fn exit_code(paths: Vec<PathBuf>) -> i32 {
         paths.len()
     ));
     let args = CheckArgs {
+        command: None,
         paths,
         format: OutputFormat::Json,
         fail_on: Severity::Low,
@@ -33,6 +34,8 @@ fn exit_code(paths: Vec<PathBuf>) -> i32 {
         list_rules: false,
         show_suppressed: false,
         no_color: true,
+        evidence: None,
+        signing_key: None,
     };
     let code = run(&args);
     let _ = std::fs::remove_file(out);

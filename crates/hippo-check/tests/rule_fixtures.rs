@@ -90,6 +90,8 @@ fn dirs_for(f: Format) -> &'static [&'static str] {
         Format::Kubernetes => &["kubernetes"],
         Format::Dockerfile => &["dockerfile"],
         Format::EcsJson => &["ecs"],
+        Format::GithubActions => &["github-actions"],
+        Format::GitlabCi => &["gitlab-ci"],
         Format::Text => &["text"],
     }
 }

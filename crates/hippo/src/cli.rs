@@ -56,7 +56,9 @@ pub enum Command {
     #[command(subcommand)]
     Backup(crate::backup_cmd::BackupCommand),
     /// HIPAA compliance gate for infrastructure code: Terraform, CloudFormation, Kubernetes,
-    /// Dockerfiles, ECS task definitions (exit 1 on findings, 2 on usage or parse errors).
+    /// Dockerfiles, ECS task definitions, GitHub Actions and GitLab CI pipelines (exit 1 on
+    /// findings, 2 on usage or parse errors); `--evidence DIR` signs what was checked and
+    /// `hippo check verify-evidence DIR` verifies it.
     Check(hippo_check::CheckArgs),
     /// Import records into a running server from NDJSON or CSV files (with a column mapping),
     /// in batches, with a progress bar; resumable without duplicates (see --help).

@@ -110,6 +110,8 @@ pub fn expresses(format: Format, rtype: &str) -> bool {
         Format::EcsJson => rtype == "aws_ecs_task_definition",
         Format::Kubernetes => rtype.starts_with("k8s_"),
         Format::Dockerfile => rtype == "dockerfile",
+        Format::GithubActions => rtype == crate::pipeline::GITHUB_WORKFLOW,
+        Format::GitlabCi => rtype == crate::pipeline::GITLAB_PIPELINE,
         Format::Text => false,
     }
 }

@@ -11,6 +11,8 @@ pub mod ecs;
 pub mod eks;
 pub mod elb;
 pub mod formats;
+pub mod github;
+pub mod gitlab;
 pub mod helpers;
 pub mod identity;
 pub mod k8s;
@@ -19,6 +21,7 @@ pub mod logs;
 pub mod meta;
 pub mod neptune;
 pub mod network;
+pub mod pipeline;
 pub mod rbac;
 pub mod rds;
 pub mod s3;
@@ -155,6 +158,7 @@ pub fn registry() -> &'static [Rule] {
         v.extend(k8s::rules());
         v.extend(rbac::rules());
         v.extend(docker::rules());
+        v.extend(pipeline::rules());
         v.extend(meta::rules());
         v.sort_by_key(|r| r.id);
         v
