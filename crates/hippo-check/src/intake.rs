@@ -10,7 +10,7 @@ use crate::model::Resource;
 use crate::parse::{json, yaml};
 use crate::suppress::{self, Suppression};
 use crate::terraform::{self, TfFile};
-use crate::{cfn, docker, ecs, k8s, secrets};
+use crate::{cfn, docker, ecs, k8s, kustomize, secrets};
 
 /// What one input file contributes to a scan.
 pub struct FileOut {
@@ -21,6 +21,9 @@ pub struct FileOut {
     pub sups: Vec<Suppression>,
     pub error: Option<ParseError>,
     pub helm_template: bool,
+    /// A kustomization (by file name or by its `kustomize.config.k8s.io` apiVersion):
+    /// rendered with its bases after intake, not judged as a manifest.
+    pub kustomization: bool,
     /// A `.json`/`.yaml` file that is not infrastructure code and could not be parsed (a
     /// `tsconfig.json` with comments, a binary with a data extension): noted, never an error.
     pub not_infrastructure: bool,
@@ -45,6 +48,7 @@ pub fn process(p: &Path) -> FileOut {
         sups: vec![],
         error: None,
         helm_template: false,
+        kustomization: false,
         not_infrastructure: false,
     };
     let bytes = match std::fs::read(p) {
@@ -106,15 +110,21 @@ pub fn process(p: &Path) -> FileOut {
         FileKind::Yaml if is_helm_template(p, &text) => out.helm_template = true,
         FileKind::Yaml => match yaml::parse_docs(&text) {
             Ok(docs) => {
+                out.kustomization = kustomize::is_kustomization_name(p)
+                    || docs.iter().any(kustomize::is_kustomization_doc);
                 for d in docs {
-                    if cfn::is_template(&d) {
+                    if kustomize::is_kustomization_doc(&d) {
+                        continue;
+                    } else if cfn::is_template(&d) {
                         out.resources.extend(cfn::resources(&d, &path));
                     } else if k8s::is_manifest(&d) {
                         k8s::resources(&d, &path, &mut out.resources);
                     }
                 }
             }
-            Err(_) if !looks_like_infrastructure(&text) => out.not_infrastructure = true,
+            Err(_) if !looks_like_infrastructure(&text) && !kustomize::is_kustomization_name(p) => {
+                out.not_infrastructure = true
+            }
             Err(e) => out.error = perr(&path, e.line, format!("YAML parse error: {}", e.msg)),
         },
         FileKind::Json => match json::parse(&text) {

@@ -130,7 +130,7 @@ fn to_finding(
                 .collect()
         })
         .unwrap_or_default();
-    Finding {
+    let f = Finding {
         fingerprint: crate::suppress::fingerprint(&[
             &id,
             &file,
@@ -146,7 +146,13 @@ fn to_finding(
         resource: target.map(|r| r.name.clone()),
         resource_type: target.map(|r| r.source_type.clone()),
         message,
+        condition: None,
+        origin: None,
         suppressed: None,
         resource_line: target.map(|r| r.line),
+    };
+    match target {
+        Some(r) => crate::findings::with_origin(f, r),
+        None => f,
     }
 }

@@ -19,6 +19,7 @@ fn kind(r: &Rule) -> &'static str {
         Kind::Resource(_) => "resource",
         Kind::Secret => "secret scan",
         Kind::Meta => "suppression hygiene",
+        Kind::Coverage => "coverage note",
     }
 }
 

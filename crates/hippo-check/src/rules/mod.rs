@@ -13,6 +13,7 @@ pub mod helpers;
 pub mod identity;
 pub mod k8s;
 pub mod kms;
+pub mod kustomize;
 pub mod logs;
 pub mod meta;
 pub mod neptune;
@@ -69,6 +70,8 @@ pub enum Kind {
     Secret,
     /// Produced by suppression handling.
     Meta,
+    /// A note on input the gate could not evaluate (e.g. a remote kustomize base).
+    Coverage,
 }
 
 /// One rule of the pack.
@@ -126,6 +129,7 @@ pub fn registry() -> &'static [Rule] {
         v.extend(identity::rules());
         v.extend(k8s::rules());
         v.extend(rbac::rules());
+        v.extend(kustomize::rules());
         v.extend(docker::rules());
         v.extend(meta::rules());
         v.sort_by_key(|r| r.id);
