@@ -122,11 +122,11 @@ pub fn is_empty_collection(v: &Node) -> bool {
     }
 }
 
-/// Joins the condition of an enclosing module call with the block's own.
+/// Joins the condition of the enclosing module calls with the block's own.
 pub fn both(outer: Option<&str>, inner: Option<String>) -> Option<String> {
     match (outer, inner) {
-        (Some(o), Some(i)) => Some(format!("{i}; inside a module {o}")),
-        (Some(o), None) => Some(format!("inside a module {o}")),
+        (Some(o), Some(i)) => Some(format!("{i}; {o}")),
+        (Some(o), None) => Some(o.to_string()),
         (None, inner) => inner,
     }
 }
@@ -185,8 +185,8 @@ mod tests {
     fn module_conditions_compose() {
         assert_eq!(both(None, None), None);
         assert_eq!(
-            both(Some("created when a"), Some("created when b".into())).as_deref(),
-            Some("created when b; inside a module created when a")
+            both(Some("module.m is created when a"), Some("created when b".into())).as_deref(),
+            Some("created when b; module.m is created when a")
         );
     }
 }

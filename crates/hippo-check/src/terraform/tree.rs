@@ -205,6 +205,7 @@ impl<'t> Instance<'t> {
         let prefix = format!("{}module.{name}.", self.prefix);
         let mut child = Instance::new(self.tree, &dir, inputs, prefix, display, self.depth + 1);
         let (_, own) = self.expansion(&block.body);
+        let own = own.map(|c| format!("{}module.{name} is {c}", self.display));
         child.condition = expand::both(self.condition.as_deref(), own);
         Some(child)
     }
