@@ -31,11 +31,9 @@ fn resources_switched_off_by_the_defaults_are_judged_with_their_condition() {
     }
     // for_each over a map that is empty by default.
     let f = of("aws_s3_bucket.tenant[each.key]", "HIPPO-AWS-S3-003");
-    assert!(f
-        .condition
-        .as_deref()
-        .is_some_and(|c| c.contains("for_each = var.tenant_buckets")
-            && c.contains("empty collection")));
+    assert!(f.condition.as_deref().is_some_and(
+        |c| c.contains("for_each = var.tenant_buckets") && c.contains("empty collection")
+    ));
     // A condition computed in a local.
     let f = of("aws_db_instance.reporting[0]", "HIPPO-AWS-RDS-001");
     assert!(f
@@ -44,8 +42,10 @@ fn resources_switched_off_by_the_defaults_are_judged_with_their_condition() {
         .is_some_and(|c| c.starts_with("created when local.production is true")));
     // A module call switched off by default: its resources carry the module's condition.
     let f = of("module.replica.aws_ebs_volume.replica", "HIPPO-AWS-EBS-001");
-    assert!(f.condition.as_deref().is_some_and(|c| c
-        .starts_with("module.replica is created when var.replica is true")));
+    assert!(f
+        .condition
+        .as_deref()
+        .is_some_and(|c| c.starts_with("module.replica is created when var.replica is true")));
     // A literal `count = 0` can be created by no input: not judged.
     assert!(!open(&o)
         .iter()
@@ -65,11 +65,18 @@ fn conditions_appear_in_text_json_and_sarif() {
         .iter()
         .filter(|f| f["condition"].as_str().is_some())
         .count();
-    assert_eq!(with_condition, open(&o).len(), "every finding of the fixture is conditional");
+    assert_eq!(
+        with_condition,
+        open(&o).len(),
+        "every finding of the fixture is conditional"
+    );
     let sarif: serde_json::Value =
         serde_json::from_str(&render(&o, OutputFormat::Sarif, false, false)).expect("sarif");
     let result = &sarif["runs"][0]["results"][0];
-    assert!(result["properties"]["condition"].as_str().is_some(), "{result}");
+    assert!(
+        result["properties"]["condition"].as_str().is_some(),
+        "{result}"
+    );
     assert!(result["message"]["text"]
         .as_str()
         .is_some_and(|t| t.contains("(condition: created ")));

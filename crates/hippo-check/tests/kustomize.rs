@@ -100,13 +100,18 @@ fn remote_bases_are_noted_at_info_and_local_ones_still_rendered() {
         .collect();
     assert_eq!(remote.len(), 2, "{remote:?}");
     assert_eq!(remote[0].0, 3);
-    assert!(remote[0].1.contains("github.com/example-org/platform-manifests"));
+    assert!(remote[0]
+        .1
+        .contains("github.com/example-org/platform-manifests"));
     assert_eq!(remote[1].0, 4);
     assert!(open(&o)
         .iter()
         .filter(|f| f.rule_id == "HIPPO-KUST-001")
         .all(|f| f.severity == hippo_check::Severity::Info));
-    assert!(o.stats["HIPPO-K8S-002"].evaluated >= 1, "the local base is rendered");
+    assert!(
+        o.stats["HIPPO-K8S-002"].evaluated >= 1,
+        "the local base is rendered"
+    );
 }
 
 #[test]
@@ -129,8 +134,11 @@ fn renders_show_their_origin_in_text_and_sarif() {
     let sarif: serde_json::Value =
         serde_json::from_str(&render(&o, OutputFormat::Sarif, false, false)).expect("sarif");
     let results = sarif["runs"][0]["results"].as_array().expect("results");
-    assert!(results.iter().any(|r| r["relatedLocations"][0]["physicalLocation"]
-        ["artifactLocation"]["uri"]
-        .as_str()
-        .is_some_and(|u| u.ends_with("privileged.yaml"))));
+    assert!(results
+        .iter()
+        .any(
+            |r| r["relatedLocations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+                .as_str()
+                .is_some_and(|u| u.ends_with("privileged.yaml"))
+        ));
 }

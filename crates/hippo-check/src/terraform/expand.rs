@@ -185,7 +185,11 @@ mod tests {
     fn module_conditions_compose() {
         assert_eq!(both(None, None), None);
         assert_eq!(
-            both(Some("module.m is created when a"), Some("created when b".into())).as_deref(),
+            both(
+                Some("module.m is created when a"),
+                Some("created when b".into())
+            )
+            .as_deref(),
             Some("created when b; module.m is created when a")
         );
     }
