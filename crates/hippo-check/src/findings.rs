@@ -89,7 +89,7 @@ pub fn with_origin(mut f: Finding, r: &Resource) -> Finding {
         Some(Origin::Rendered(map)) => {
             let at = map.locate(f.line);
             f.line = at.entry_line;
-            f.resource_line = Some(map.locate(r.line).entry_line);
+            f.resource_line = Some(r.display_line());
             f.origin = Some(format!("{}:{}", at.file, at.line));
             // Same rule, same overlay, same message, different source line: keep them apart.
             f.fingerprint = suppress::fingerprint(&[&f.fingerprint, at.file]);

@@ -237,4 +237,13 @@ impl Resource {
     pub fn get_any(&self, keys: &[&str]) -> Option<&Node> {
         self.body.get_any(keys)
     }
+
+    /// The resource's line in `file` as a reader sees it: a kustomize-rendered object's
+    /// tagged line is translated to the overlay entry that brought it in.
+    pub fn display_line(&self) -> u32 {
+        match self.origin.as_deref() {
+            Some(Origin::Rendered(map)) => map.locate(self.line).entry_line,
+            _ => self.line,
+        }
+    }
 }

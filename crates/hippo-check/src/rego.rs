@@ -22,7 +22,7 @@ pub fn input(resources: &[Resource]) -> serde_json::Value {
         .map(|r| {
             serde_json::json!({
                 "address": r.address, "name": r.name, "type": r.rtype, "source_type": r.source_type,
-                "format": r.format.label(), "file": r.file.as_ref(), "line": r.line, "values": r.body.to_json(),
+                "format": r.format.label(), "file": r.file.as_ref(), "line": r.display_line(), "values": r.body.to_json(),
             })
         })
         .collect();
