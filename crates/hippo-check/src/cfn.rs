@@ -149,6 +149,7 @@ pub fn resources(doc: &Node, file: &Arc<str>) -> Vec<Resource> {
             line: r.line,
             end_line: last_line(r),
             body,
+            origin: None,
         });
     }
     out

@@ -29,7 +29,7 @@ pub fn classify(path: &Path) -> FileKind {
         FileKind::Terraform
     } else if lower.ends_with(".tfvars") {
         FileKind::TfVars
-    } else if lower.ends_with(".yaml") || lower.ends_with(".yml") {
+    } else if lower.ends_with(".yaml") || lower.ends_with(".yml") || name == "Kustomization" {
         FileKind::Yaml
     } else if lower.ends_with(".json") || lower.ends_with(".template") {
         FileKind::Json

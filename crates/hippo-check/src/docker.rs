@@ -96,6 +96,7 @@ pub fn parse(text: &str, file: &Arc<str>) -> Result<Resource, (u32, String)> {
         line: 1,
         end_line: text.lines().count() as u32,
         body: Node::new(1, Val::List(items)),
+        origin: None,
     })
 }
 

@@ -29,5 +29,6 @@ pub fn resource(td: &Node, file: &Arc<str>) -> Resource {
         line: td.line,
         end_line: td.line,
         body: td.clone(),
+        origin: None,
     }
 }

@@ -1,7 +1,8 @@
 //! The scan pipeline: discover, parse in parallel, evaluate rules, apply suppressions.
 
 use std::collections::{BTreeMap, HashSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use rayon::prelude::*;
 
@@ -11,6 +12,8 @@ use crate::exceptions::{apply_suppressions, load_baseline};
 use crate::findings::finding;
 pub use crate::findings::{Finding, Suppressed};
 use crate::intake::{process, FileOut};
+use crate::kustomize;
+use crate::model::Format;
 use crate::rules::{self, Index, Kind};
 use crate::terraform::Tree;
 
@@ -105,12 +108,16 @@ pub fn scan(opts: &Options) -> Result<Outcome, CheckError> {
     let mut helm_templates = Vec::new();
     let mut not_infrastructure = Vec::new();
     let mut scanned = Vec::with_capacity(outs.len());
+    let mut kustomizations: Vec<Arc<str>> = Vec::new();
     for o in outs {
         if let Some(h) = o.sha256 {
             scanned.push(ScannedFile {
                 path: o.path.to_string(),
                 sha256: hex::encode(h),
             });
+        }
+        if o.kustomization {
+            kustomizations.push(o.path.clone());
         }
         if o.helm_template {
             helm_templates.push(o.path.to_string());
@@ -131,6 +138,19 @@ pub fn scan(opts: &Options) -> Result<Outcome, CheckError> {
     }
     resources.extend(tree.resources());
     drop(tree);
+    let failed: HashSet<&str> = errors.iter().map(|e| e.file.as_str()).collect();
+    let rendered = kustomize::render_all(&kustomizations, &failed);
+    errors.extend(rendered.errors);
+    if !rendered.patch_files.is_empty() {
+        // A patch is a partial manifest: judged inside the render, not on its own.
+        resources.retain(|r| {
+            r.format != Format::Kubernetes
+                || !rendered
+                    .patch_files
+                    .contains(&kustomize::normalize(Path::new(r.file.as_ref())))
+        });
+    }
+    resources.extend(rendered.resources);
     let idx = Index::new(&resources);
     let registry = rules::registry();
     let not_evaluated = not_evaluated(&resources);
@@ -197,9 +217,27 @@ pub fn scan(opts: &Options) -> Result<Outcome, CheckError> {
             s.message,
         ));
     }
+    if let Some(rule) = rules::find("HIPPO-KUST-001") {
+        for remote in rendered.remote {
+            findings.push(finding(
+                rule.id,
+                rule.title,
+                rule.severity,
+                rule.hipaa,
+                &remote.file,
+                remote.line,
+                None,
+                format!(
+                    "remote base {} is not fetched: its resources were not evaluated",
+                    remote.url
+                ),
+            ));
+        }
+    }
     if let Some(dir) = &opts.rules_dir {
         findings.extend(crate::rego::evaluate(dir, &resources)?);
     }
+    kustomize::drop_repeats(&mut findings);
     dedup(&mut findings);
     let baseline = match &opts.baseline {
         Some(p) => Some(load_baseline(p)?),
@@ -208,7 +246,10 @@ pub fn scan(opts: &Options) -> Result<Outcome, CheckError> {
     let meta = apply_suppressions(&mut findings, &sups, baseline.as_ref(), opts);
     findings.extend(meta);
     for f in &findings {
-        if f.rule_id.starts_with("HIPPO-SECRET") || f.rule_id.starts_with("HIPPO-SUP") {
+        if ["HIPPO-SECRET", "HIPPO-SUP", "HIPPO-KUST"]
+            .iter()
+            .any(|p| f.rule_id.starts_with(p))
+        {
             let s = stats.entry(f.rule_id.to_string()).or_default();
             s.evaluated += 1;
             s.failed += usize::from(f.suppressed.is_none());
@@ -243,7 +284,7 @@ fn dedup(findings: &mut Vec<Finding>) {
     let mut seen = HashSet::with_capacity(findings.len());
     findings.retain(|f| {
         let mut h = std::collections::hash_map::DefaultHasher::new();
-        (f.rule_id, &f.file, f.line, &f.message).hash(&mut h);
+        (f.rule_id, &f.file, f.line, &f.message, &f.origin).hash(&mut h);
         seen.insert(h.finish())
     });
 }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::model::Resource;
+use crate::model::{Origin, Resource};
 use crate::rules::Severity;
 use crate::suppress;
 
@@ -29,6 +29,14 @@ pub struct Finding {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resource_type: Option<String>,
     pub message: String,
+    /// The inputs under which the resource exists, when the scanned inputs do not create it
+    /// (Terraform `count`/`for_each`): the finding holds for those inputs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub condition: Option<String>,
+    /// For a kustomize-rendered object (`file` is then the overlay's kustomization): the
+    /// `file:line` the offending value comes from (a base manifest or a patch).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
     pub fingerprint: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub suppressed: Option<Suppressed>,
@@ -50,7 +58,7 @@ pub fn finding(
 ) -> Finding {
     let res = r.map(|r| r.name.clone());
     let fp = suppress::fingerprint(&[id, file, res.as_deref().unwrap_or(""), &message]);
-    Finding {
+    let f = Finding {
         rule_id: id,
         title,
         severity: sev,
@@ -60,8 +68,33 @@ pub fn finding(
         resource: res,
         resource_type: r.map(|r| r.source_type.clone()),
         message,
+        condition: None,
+        origin: None,
         fingerprint: fp,
         suppressed: None,
         resource_line: r.map(|r| r.line),
+    };
+    match r {
+        Some(r) => with_origin(f, r),
+        None => f,
     }
+}
+
+/// Carries a resource's origin into its finding: the condition that creates a conditional
+/// Terraform resource, or the overlay location of a kustomize-rendered object (whose lines
+/// are tagged with their source file and must be translated before anyone reads them).
+pub fn with_origin(mut f: Finding, r: &Resource) -> Finding {
+    match r.origin.as_deref() {
+        Some(Origin::Conditional(c)) => f.condition = Some(c.clone()),
+        Some(Origin::Rendered(map)) => {
+            let at = map.locate(f.line);
+            f.line = at.entry_line;
+            f.resource_line = Some(r.display_line());
+            f.origin = Some(format!("{}:{}", at.file, at.line));
+            // Same rule, same overlay, same message, different source line: keep them apart.
+            f.fingerprint = suppress::fingerprint(&[&f.fingerprint, at.file]);
+        }
+        None => {}
+    }
+    f
 }

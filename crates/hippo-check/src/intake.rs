@@ -12,7 +12,7 @@ use crate::model::Resource;
 use crate::parse::{json, yaml};
 use crate::suppress::{self, Suppression};
 use crate::terraform::{self, TfFile};
-use crate::{cfn, docker, ecs, k8s, pipeline, secrets};
+use crate::{cfn, docker, ecs, k8s, kustomize, pipeline, secrets};
 
 /// What one input file contributes to a scan.
 pub struct FileOut {
@@ -23,6 +23,9 @@ pub struct FileOut {
     pub sups: Vec<Suppression>,
     pub error: Option<ParseError>,
     pub helm_template: bool,
+    /// A kustomization (by file name or by its `kustomize.config.k8s.io` apiVersion):
+    /// rendered with its bases after intake, not judged as a manifest.
+    pub kustomization: bool,
     /// A `.json`/`.yaml` file that is not infrastructure code and could not be parsed (a
     /// `tsconfig.json` with comments, a binary with a data extension): noted, never an error.
     pub not_infrastructure: bool,
@@ -50,6 +53,7 @@ pub fn process(p: &Path) -> FileOut {
         sups: vec![],
         error: None,
         helm_template: false,
+        kustomization: false,
         not_infrastructure: false,
         sha256: None,
     };
@@ -113,8 +117,12 @@ pub fn process(p: &Path) -> FileOut {
         FileKind::Yaml if is_helm_template(p, &text) => out.helm_template = true,
         FileKind::Yaml => match yaml::parse_docs(&text) {
             Ok(docs) => {
+                out.kustomization = kustomize::is_kustomization_name(p)
+                    || docs.iter().any(kustomize::is_kustomization_doc);
                 for d in docs {
-                    if cfn::is_template(&d) {
+                    if kustomize::is_kustomization_doc(&d) {
+                        continue;
+                    } else if cfn::is_template(&d) {
                         out.resources.extend(cfn::resources(&d, &path));
                     } else if k8s::is_manifest(&d) {
                         k8s::resources(&d, &path, &mut out.resources);
@@ -124,7 +132,11 @@ pub fn process(p: &Path) -> FileOut {
                     }
                 }
             }
-            Err(_) if !looks_like_infrastructure(&text) && !pipeline::is_pipeline_path(p) => {
+            Err(_)
+                if !looks_like_infrastructure(&text)
+                    && !pipeline::is_pipeline_path(p)
+                    && !kustomize::is_kustomization_name(p) =>
+            {
                 out.not_infrastructure = true
             }
             Err(e) => out.error = perr(&path, e.line, format!("YAML parse error: {}", e.msg)),

@@ -55,6 +55,7 @@ pub fn resources(doc: &Node, file: &Arc<str>, out: &mut Vec<Resource>) {
         line: doc.line,
         end_line: doc.line,
         body: doc.clone(),
+        origin: None,
     });
 }
 

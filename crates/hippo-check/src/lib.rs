@@ -15,6 +15,7 @@ pub mod findings;
 pub mod gitinfo;
 pub mod intake;
 pub mod k8s;
+pub mod kustomize;
 pub mod model;
 pub mod parse;
 pub mod pipeline;

@@ -220,6 +220,20 @@ pub struct Resource {
     pub line: u32,
     pub end_line: u32,
     pub body: Node,
+    /// Why the resource is judged beyond its own text: the inputs that create it, or the
+    /// kustomize overlay that rendered it. `None` for a plainly declared resource.
+    pub origin: Option<Arc<Origin>>,
+}
+
+/// Where a resource comes from when its source text alone does not say.
+#[derive(Debug)]
+pub enum Origin {
+    /// A Terraform resource that `count`/`for_each` creates only for some inputs; the
+    /// sentence names the expression and what the scanned inputs gave.
+    Conditional(String),
+    /// An object rendered by a kustomize overlay: its lines are tagged with the file they
+    /// came from (see [`crate::kustomize::SourceMap`]).
+    Rendered(crate::kustomize::SourceMap),
 }
 
 impl Resource {
@@ -228,5 +242,14 @@ impl Resource {
     }
     pub fn get_any(&self, keys: &[&str]) -> Option<&Node> {
         self.body.get_any(keys)
+    }
+
+    /// The resource's line in `file` as a reader sees it: a kustomize-rendered object's
+    /// tagged line is translated to the overlay entry that brought it in.
+    pub fn display_line(&self) -> u32 {
+        match self.origin.as_deref() {
+            Some(Origin::Rendered(map)) => map.locate(self.line).entry_line,
+            _ => self.line,
+        }
     }
 }

@@ -104,6 +104,7 @@ pub fn resource(format: Format, doc: &Node, file: &Arc<str>, text: &str) -> Reso
         line: doc.line.max(1),
         end_line: src.len().max(1) as u32,
         body,
+        origin: None,
     }
 }
 

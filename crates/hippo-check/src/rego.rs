@@ -22,7 +22,7 @@ pub fn input(resources: &[Resource]) -> serde_json::Value {
         .map(|r| {
             serde_json::json!({
                 "address": r.address, "name": r.name, "type": r.rtype, "source_type": r.source_type,
-                "format": r.format.label(), "file": r.file.as_ref(), "line": r.line, "values": r.body.to_json(),
+                "format": r.format.label(), "file": r.file.as_ref(), "line": r.display_line(), "values": r.body.to_json(),
             })
         })
         .collect();
@@ -130,7 +130,7 @@ fn to_finding(
                 .collect()
         })
         .unwrap_or_default();
-    Finding {
+    let f = Finding {
         fingerprint: crate::suppress::fingerprint(&[
             &id,
             &file,
@@ -146,7 +146,13 @@ fn to_finding(
         resource: target.map(|r| r.name.clone()),
         resource_type: target.map(|r| r.source_type.clone()),
         message,
+        condition: None,
+        origin: None,
         suppressed: None,
         resource_line: target.map(|r| r.line),
+    };
+    match target {
+        Some(r) => crate::findings::with_origin(f, r),
+        None => f,
     }
 }

@@ -150,6 +150,7 @@ fn a_rule_not_covering_a_scanned_format_is_reported() {
         line: 1,
         end_line: 1,
         body: Node::map(1),
+        origin: None,
     };
     let mut o = scan_paths(&[precision("literal.tf")]);
     o.not_evaluated = not_evaluated(std::slice::from_ref(&r));

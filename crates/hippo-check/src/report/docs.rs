@@ -47,6 +47,7 @@ fn kind(r: &Rule) -> &'static str {
         Kind::Resource(_) => "resource",
         Kind::Secret => "secret scan",
         Kind::Meta => "suppression hygiene",
+        Kind::Coverage => "coverage note",
     }
 }
 
@@ -78,6 +79,52 @@ pub fn json() -> String {
     serde_json::to_string_pretty(&v).unwrap_or_default()
 }
 
+/// What the gate judges beyond the files as written: conditional Terraform resources and
+/// kustomize renders.
+const EVALUATES: &str = "## What hippo check evaluates
+
+**Conditional Terraform resources.** A compliance gate judges every resource that *some* input \
+could create, not only those the variable defaults create. A resource or module call whose \
+`count` or `for_each` depends on anything but literals (a variable, a local, a module output, a \
+function of those) and gives no instance with the scanned inputs (variable defaults, \
+`terraform.tfvars`, `*.auto.tfvars`), or whose value cannot be known from the code, is judged \
+as if created once. Its findings carry a `condition` (text: `condition:` line; JSON: \
+`condition`; SARIF: `properties.condition` and the message), e.g. `created when var.replica is \
+true (count = var.replica ? 1 : 0; the scanned inputs (defaults, tfvars) give count 0)`; \
+`each.key`/`each.value` of such an instance are unknown, so rules that read them report what \
+they cannot verify. Resources inside a module call switched off this way carry `module.NAME is \
+created when ...`. A `count`/`for_each` the inputs do resolve gives its instances as before, \
+without a condition. Only a block whose `count` is a literal `0`, or whose `for_each` is a \
+literal empty collection, is skipped: no input can create it. Plan JSON is judged as planned: a \
+plan records one set of inputs, so scan the HCL as well to cover every input.
+
+**Kustomize.** A directory with `kustomization.yaml`, `kustomization.yml` or `Kustomization` \
+(or a YAML file whose `apiVersion` is `kustomize.config.k8s.io/...`) is rendered before the \
+Kubernetes rules run. Every root kustomization (one no other scanned kustomization uses as a \
+base) is rendered with its bases: `resources`/`bases` (files and directories, recursively, \
+relative paths), `components`, `patchesStrategicMerge` and `patches` (strategic merge: maps \
+merged by key, containers, volumes and env merged by `name`, `$patch: delete|replace`, \
+`key: null` removes), `patches`/`patchesJson6902` with JSON 6902 operations (add, remove, \
+replace, move, copy, test) and `target` selection (kind, group, version, name as a regular \
+expression, namespace, label selector), `namePrefix`/`nameSuffix`, `namespace`, `commonLabels`, \
+`labels`, `commonAnnotations`, `images` (newName, newTag, digest) and `replicas`. Generators, \
+Helm charts and name references of renamed objects are not rendered. Remote bases (URLs) are \
+not fetched: each is an info finding, HIPPO-KUST-001. A kustomization that cannot be rendered \
+(not a mapping, a missing resource or patch file, a patch that matches nothing, a cycle) is a \
+parse error (exit 2) naming the file and line; the rest of the tree is still judged.
+
+A finding on a rendered object is reported in the overlay's kustomization file, at the line of \
+the entry that brought the offending value in (the `resources` entry of the base, the `patches` \
+entry of the patch, or the field that set it, such as `images`), and its `origin` names the \
+`file:line` the value comes from (SARIF: a related location). Base manifests are valid \
+manifests and are still checked on their own; an overlay finding that only repeats a finding of \
+the same rule at the same base line is dropped, so a problem is reported once, where it is \
+written, and an overlay that fixes a base problem stays silent for it. Patch files are partial \
+manifests: they are judged only inside the render, never on their own. Inline suppressions of \
+overlay findings go above the kustomization entry the finding points at.
+
+";
+
 /// Rules as Markdown (docs/rules.md).
 pub fn markdown() -> String {
     let mut s = String::from(
@@ -90,6 +137,7 @@ pub fn markdown() -> String {
          Key ownership: a setting that must name a customer-managed KMS key fails when it is unset, names `alias/aws/*`, or is a data source for an `alias/aws/*` alias; a reference to an `aws_kms_key`/`aws_kms_alias` resource, a key ARN/ID or a customer alias passes.\n\
          Pipelines as code: a GitHub Actions workflow is any YAML file under `.github/workflows/` or with top-level `on:` and `jobs:`; a GitLab CI pipeline is `.gitlab-ci.yml`, any `*.gitlab-ci.yml`, or a YAML file whose jobs have `script:` and `stage:` (included files). GitLab `extends:` and YAML merge keys are resolved before the rules run. A job deploys when its scripts run `terraform`/`tofu`/`terragrunt apply`, `kubectl apply|create|replace|patch|set image|rollout restart`, `helm upgrade|install`, `helmfile apply|sync`, `aws ecs update-service`, `aws cloudformation deploy|create-stack|update-stack|execute-change-set`, `aws lambda update-function-code`, `sam|cdk|serverless deploy`, `pulumi up`, `gcloud run deploy` or `az webapp deploy` (or use a known deploy action), unless it creates its own throw-away cluster (kind, minikube, k3d). Recognised scanners: `hippo check`, checkov, tfsec, trivy, terrascan, kics, grype, snyk, semgrep, conftest, kubesec, their GitHub actions, CodeQL, and GitLab's security scanning templates and components.\n\n",
     );
+    s.push_str(EVALUATES);
     s.push_str(&format!(
         "{} rules.\n\n| Id | Title | Severity | HIPAA | Inputs |\n|---|---|---|---|---|\n",
         registry().len()

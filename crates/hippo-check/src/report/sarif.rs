@@ -49,17 +49,33 @@ pub fn write(o: &Outcome, w: &mut dyn std::io::Write) -> std::io::Result<()> {
         }
     }
     let result = |f: &crate::engine::Finding| {
+        let mut text = format!("{}: {}", f.title, f.message);
+        if let Some(c) = &f.condition {
+            text.push_str(&format!(" (condition: {c})"));
+        }
+        if let Some(o) = &f.origin {
+            text.push_str(&format!(" (rendered from {o})"));
+        }
         let mut r = json!({
             "ruleId": f.rule_id,
             "ruleIndex": ids.iter().position(|i| *i == f.rule_id).unwrap_or(0),
             "level": level(f.severity),
-            "message": { "text": format!("{}: {}", f.title, f.message) },
+            "message": { "text": text },
             "locations": [{ "physicalLocation": {
                 "artifactLocation": { "uri": f.file.trim_start_matches("./") },
                 "region": { "startLine": f.line.max(1) } } }],
             "partialFingerprints": { "hippoFingerprint/v1": f.fingerprint },
             "properties": { "hipaa": f.hipaa, "resource": f.resource }
         });
+        if let Some(c) = &f.condition {
+            r["properties"]["condition"] = json!(c);
+        }
+        if let Some((file, line)) = f.origin.as_deref().and_then(|o| o.rsplit_once(':')) {
+            r["properties"]["origin"] = json!(f.origin);
+            r["relatedLocations"] = json!([{ "id": 1, "message": { "text": "rendered from" },
+                "physicalLocation": { "artifactLocation": { "uri": file.trim_start_matches("./") },
+                    "region": { "startLine": line.parse::<u32>().unwrap_or(1).max(1) } } }]);
+        }
         if let Some(s) = &f.suppressed {
             r["suppressions"] = json!([{ "kind": if s.kind == "inline" { "inSource" } else { "external" }, "justification": s.reason }]);
         }

@@ -50,6 +50,12 @@ pub fn render(o: &Outcome, color: bool, show_suppressed: bool) -> String {
             "  {}:{:<5} {sev} {} {}{res}: {}{sup}\n",
             current, f.line, f.rule_id, f.title, f.message
         ));
+        if let Some(c) = &f.condition {
+            out.push_str(&format!("          condition: {c}\n"));
+        }
+        if let Some(o) = &f.origin {
+            out.push_str(&format!("          rendered from: {o}\n"));
+        }
     }
     for e in &o.errors {
         out.push_str(&format!(

@@ -17,6 +17,7 @@ pub mod helpers;
 pub mod identity;
 pub mod k8s;
 pub mod kms;
+pub mod kustomize;
 pub mod logs;
 pub mod meta;
 pub mod neptune;
@@ -100,6 +101,8 @@ pub enum Kind {
     Secret,
     /// Produced by suppression handling.
     Meta,
+    /// A note on input the gate could not evaluate (e.g. a remote kustomize base).
+    Coverage,
 }
 
 /// One rule of the pack.
@@ -157,6 +160,7 @@ pub fn registry() -> &'static [Rule] {
         v.extend(identity::rules());
         v.extend(k8s::rules());
         v.extend(rbac::rules());
+        v.extend(kustomize::rules());
         v.extend(docker::rules());
         v.extend(pipeline::rules());
         v.extend(meta::rules());

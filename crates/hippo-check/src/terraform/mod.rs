@@ -2,6 +2,7 @@
 //! `tree` evaluates module trees into normalised resources.
 
 pub mod eval;
+pub mod expand;
 pub mod plan;
 pub mod tfjson;
 mod tree;

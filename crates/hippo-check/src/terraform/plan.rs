@@ -84,6 +84,7 @@ pub fn resources(doc: &Node, file: &Arc<str>) -> Vec<Resource> {
                 line: decl.line,
                 end_line: decl.line,
                 body,
+                origin: None,
             });
         }
     }
@@ -163,6 +164,7 @@ fn walk(
             line: r.line,
             end_line: r.line,
             body,
+            origin: None,
         });
     }
     for c in field(module, "child_modules")

@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use super::eval::{Env, Eval, Memo};
+use super::expand::{self, Scanned};
 use super::{TfBlock, TfBody, TfFile};
-use crate::model::{Format, Node, Resource, Val};
+use crate::model::{Format, Node, Origin, Resource, Val};
 
 /// All Terraform module directories of a scan.
 #[derive(Default)]
@@ -113,6 +114,9 @@ struct Instance<'t> {
     prefix: String,
     display: String,
     depth: u32,
+    /// The condition of the enclosing module calls' `count`/`for_each`, when some input
+    /// could create this instance although the scanned inputs do not (see `expand`).
+    condition: Option<String>,
 }
 
 impl<'t> Instance<'t> {
@@ -126,6 +130,7 @@ impl<'t> Instance<'t> {
             prefix: String::new(),
             display: String::new(),
             depth: 0,
+            condition: None,
         }
     }
 
@@ -164,6 +169,7 @@ impl<'t> Instance<'t> {
             prefix,
             display,
             depth,
+            condition: None,
         }
     }
 
@@ -197,14 +203,18 @@ impl<'t> Instance<'t> {
         }
         let display = format!("{}module.{name}.", self.display);
         let prefix = format!("{}module.{name}.", self.prefix);
-        Some(Instance::new(
-            self.tree,
-            &dir,
-            inputs,
-            prefix,
-            display,
-            self.depth + 1,
-        ))
+        let mut child = Instance::new(self.tree, &dir, inputs, prefix, display, self.depth + 1);
+        let (_, own) = self.expansion(&block.body);
+        let own = own.map(|c| format!("{}module.{name} is {c}", self.display));
+        child.condition = expand::both(self.condition.as_deref(), own);
+        Some(child)
+    }
+
+    /// True unless the module call's `count`/`for_each` is a literal zero or empty: a
+    /// module that some input could instantiate is judged (with its condition).
+    fn module_created(&self, name: &str) -> bool {
+        self.find_module(name)
+            .is_none_or(|(block, _)| !self.expansion(&block.body).0.is_empty())
     }
 
     fn emit(&self, out: &mut Vec<Resource>) {
@@ -213,7 +223,10 @@ impl<'t> Instance<'t> {
                 match b.ident.as_str() {
                     "resource" | "data" => self.emit_resource(f, b, out),
                     "module" => {
-                        if let Some(child) = label(b, 0).and_then(|n| self.child(n)) {
+                        let created = label(b, 0).is_some_and(|n| self.module_created(n));
+                        if let Some(child) =
+                            label(b, 0).filter(|_| created).and_then(|n| self.child(n))
+                        {
                             child.emit(out);
                         }
                     }
@@ -264,6 +277,7 @@ impl<'t> Instance<'t> {
             line: b.line,
             end_line: b.end_line,
             body,
+            origin: None,
         }
     }
 
@@ -276,14 +290,18 @@ impl<'t> Instance<'t> {
         } else {
             (t.to_string(), format!("{t}.{n}"))
         };
+        let (instances, own) = self.expansion(&b.body);
+        let origin = expand::both(self.condition.as_deref(), own)
+            .map(|c| std::sync::Arc::new(Origin::Conditional(c)));
         let mut push = |env: &dyn Env, suffix: String| {
             let body = self.body(env, &b.body, b.line);
             let mut r = self.resource(f, b, &rtype, &name, body);
             r.source_type = t.to_string();
             r.name.push_str(&suffix);
+            r.origin = origin.clone();
             out.push(r);
         };
-        for inst in self.instances(b) {
+        for inst in instances {
             match inst {
                 Some((suffix, each)) => push(&each, suffix),
                 None => push(self, String::new()),
@@ -291,58 +309,94 @@ impl<'t> Instance<'t> {
         }
     }
 
-    /// The instances `for_each` or `count` create when they are known; one plain instance
-    /// (with unknown `each`/`count` values) otherwise. `count = 0` creates none.
-    fn instances(&self, b: &TfBlock) -> Vec<Option<(String, Each<'_, 't>)>> {
+    /// The instances `for_each` or `count` create, and the condition under which they exist
+    /// when the scanned inputs do not settle it. Known values give their instances; a value
+    /// that depends on inputs but gives none (or cannot be known) gives one instance judged
+    /// with the condition; a literal `count = 0` or empty `for_each` gives none (nothing
+    /// can create the block). No `count`/`for_each`: one plain instance.
+    fn expansion(&self, body: &TfBody) -> (Vec<Option<(String, Each<'_, 't>)>>, Option<String>) {
         let each = |key: Node, value: Node, index: Option<f64>| Each {
             inst: self,
             key,
             value,
             index,
         };
-        if let Some(a) = b.body.attr("for_each") {
+        if let Some(a) = body.attr("for_each") {
             let v = Eval::new(self, a.line).eval(&a.expr);
+            let dynamic = expand::depends_on_inputs(&a.expr);
+            if expand::is_empty_collection(&v) {
+                if !dynamic {
+                    return (Vec::new(), None);
+                }
+                let key = Node::new(a.line, Val::Unknown("each.key of an empty for_each".into()));
+                let value = Node::new(
+                    a.line,
+                    Val::Unknown("each.value of an empty for_each".into()),
+                );
+                return (
+                    vec![Some(("[each.key]".to_string(), each(key, value, None)))],
+                    Some(expand::for_each_condition(&a.expr, Scanned::None)),
+                );
+            }
             return match &v.val {
-                Val::Map(kv) => kv
-                    .iter()
-                    .map(|(k, x)| {
-                        Some((
-                            format!("[\"{k}\"]"),
-                            each(Node::new(a.line, Val::Str(k.clone())), x.clone(), None),
-                        ))
-                    })
-                    .collect(),
-                Val::List(items) if items.iter().all(|i| i.as_str().is_some()) => items
-                    .iter()
-                    .map(|i| {
-                        Some((
-                            format!("[\"{}\"]", i.as_str().unwrap_or("")),
-                            each(i.clone(), i.clone(), None),
-                        ))
-                    })
-                    .collect(),
-                _ => vec![None],
+                Val::Map(kv) => (
+                    kv.iter()
+                        .map(|(k, x)| {
+                            Some((
+                                format!("[\"{k}\"]"),
+                                each(Node::new(a.line, Val::Str(k.clone())), x.clone(), None),
+                            ))
+                        })
+                        .collect(),
+                    None,
+                ),
+                Val::List(items) if items.iter().all(|i| i.as_str().is_some()) => (
+                    items
+                        .iter()
+                        .map(|i| {
+                            Some((
+                                format!("[\"{}\"]", i.as_str().unwrap_or("")),
+                                each(i.clone(), i.clone(), None),
+                            ))
+                        })
+                        .collect(),
+                    None,
+                ),
+                Val::Unknown(_) | Val::Ref(_) if dynamic => (
+                    vec![None],
+                    Some(expand::for_each_condition(&a.expr, Scanned::Unknown)),
+                ),
+                _ => (vec![None], None),
             };
         }
-        if let Some(a) = b.body.attr("count") {
+        if let Some(a) = body.attr("count") {
             let v = Eval::new(self, a.line).eval(&a.expr);
-            if let Some(n) = v.as_num() {
-                let n = n.clamp(0.0, 64.0) as usize;
-                return (0..n)
-                    .map(|i| {
-                        Some((
-                            format!("[{i}]"),
-                            each(
-                                Node::new(a.line, Val::Null),
-                                Node::new(a.line, Val::Null),
-                                Some(i as f64),
-                            ),
-                        ))
-                    })
-                    .collect();
-            }
+            let dynamic = expand::depends_on_inputs(&a.expr);
+            let instance = |i: usize| {
+                Some((
+                    format!("[{i}]"),
+                    each(
+                        Node::new(a.line, Val::Null),
+                        Node::new(a.line, Val::Null),
+                        Some(i as f64),
+                    ),
+                ))
+            };
+            return match v.as_num() {
+                Some(n) if n >= 1.0 => ((0..n.min(64.0) as usize).map(instance).collect(), None),
+                Some(_) if dynamic => (
+                    vec![instance(0)],
+                    Some(expand::count_condition(&a.expr, Scanned::None)),
+                ),
+                Some(_) => (Vec::new(), None),
+                None if dynamic => (
+                    vec![None],
+                    Some(expand::count_condition(&a.expr, Scanned::Unknown)),
+                ),
+                None => (vec![None], None),
+            };
         }
-        vec![None]
+        (vec![None], None)
     }
 
     fn body(&self, env: &dyn Env, body: &TfBody, line: u32) -> Node {
