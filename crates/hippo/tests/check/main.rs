@@ -465,15 +465,24 @@ resource "aws_ebs_volume" "data" {
         .filter(|f| f.rule_id.starts_with("HIPPO-AWS-EBS"))
         .map(|f| (f.rule_id, f.line, f.resource.clone().unwrap_or_default()))
         .collect();
-    // count = 0: the legacy volume does not exist; only the "scratch" instance is unencrypted.
+    // A volume switched off by the defaults is still judged (an input turns it on), and its
+    // findings name the condition; of the for_each instances only "scratch" is unencrypted.
     assert_eq!(
         ebs,
-        vec![(
-            "HIPPO-AWS-EBS-001",
-            20,
-            "aws_ebs_volume.data[\"scratch\"]".to_string()
-        )]
+        vec![
+            ("HIPPO-AWS-EBS-001", 5, "aws_ebs_volume.legacy[0]".to_string()),
+            ("HIPPO-AWS-EBS-002", 5, "aws_ebs_volume.legacy[0]".to_string()),
+            ("HIPPO-AWS-EBS-001", 20, "aws_ebs_volume.data[\"scratch\"]".to_string()),
+        ]
     );
+    for f in open(&o).into_iter().filter(|f| f.rule_id.starts_with("HIPPO-AWS-EBS")) {
+        let condition = f.condition.clone().unwrap_or_default();
+        if f.line == 5 {
+            assert!(condition.contains("var.create_legacy"), "{condition}");
+        } else {
+            assert!(condition.is_empty(), "the for_each instance is known: {condition}");
+        }
+    }
 }
 
 #[test]
