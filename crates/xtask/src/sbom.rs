@@ -91,18 +91,101 @@ pub fn binary_packages(root: &Path) -> Result<Vec<LockedCrate>> {
         .collect()
 }
 
-/// Runs `cargo cyclonedx` for one package and returns its SBOM (the file it writes beside the
-/// package's Cargo.toml is removed again).
+/// The SBOM of the hippo binary for this platform (`cargo cyclonedx` writes one per workspace
+/// member; the others are dropped).
 pub fn generate_binary_sbom(root: &Path) -> Result<Value> {
-    let manifest = root.join("crates/hippo/Cargo.toml");
-    run_cyclonedx(root, &["--manifest-path", &manifest.to_string_lossy()])?;
-    take(&root.join("crates/hippo/hippo.cdx.json"))
+    let scratch = workspace::target_dir(root)?.join("sbom-release");
+    let files = collect(root, &[], &scratch)?;
+    let hippo = files
+        .iter()
+        .find(|f| f.ends_with("hippo.cdx.json"))
+        .context("cargo cyclonedx wrote no SBOM for the hippo package")?;
+    let bytes = fs::read(hippo).with_context(|| format!("cannot read {}", hippo.display()))?;
+    serde_json::from_slice(&bytes).with_context(|| format!("{} is not JSON", hippo.display()))
 }
 
 /// Runs `cargo cyclonedx` over the whole workspace, every platform, and moves each member's
-/// SBOM into `out`. Returns their paths.
+/// SBOM into `out`; then adds `dev-only.cdx.json` for the crates only tests and benchmarks use.
+/// Returns their paths.
 pub fn generate_workspace(root: &Path, out: &Path) -> Result<Vec<PathBuf>> {
-    run_cyclonedx(root, &["--target", "all"])?;
+    let mut files = collect(root, &["--target", "all"], out)?;
+    let boms = files
+        .iter()
+        .map(|f| Ok(serde_json::from_slice(&fs::read(f)?)?))
+        .collect::<Result<Vec<Value>>>()?;
+    let listed = listed(&boms);
+    let missing: Vec<LockedCrate> = lock_crates(root)?
+        .into_iter()
+        .filter(|c| !listed.contains_key(&(c.name.clone(), c.version.clone())))
+        .collect();
+    let dev_only = out.join("dev-only.cdx.json");
+    let bom = dev_only_bom(&missing, &licences(root)?)?;
+    fs::write(&dev_only, serde_json::to_vec_pretty(&bom)?)?;
+    files.push(dev_only);
+    Ok(files)
+}
+
+/// Licence expression of every package cargo resolves, by (name, version).
+fn licences(root: &Path) -> Result<BTreeMap<(String, String), String>> {
+    let metadata = workspace::metadata(root, &[])?;
+    Ok(metadata["packages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| {
+            Some((
+                (p["name"].as_str()?.to_string(), p["version"].as_str()?.to_string()),
+                p["license"].as_str()?.to_string(),
+            ))
+        })
+        .collect())
+}
+
+/// cargo-cyclonedx describes what each crate ships and leaves out dev-dependencies, so the
+/// crates only tests and benchmarks compile are listed here by hand, with CycloneDX's
+/// `scope: excluded` (present in the build environment, not in any artifact), their licence
+/// from cargo metadata and the checksum Cargo.lock pins.
+fn dev_only_bom(crates: &[LockedCrate], licences: &BTreeMap<(String, String), String>) -> Result<Value> {
+    let components = crates
+        .iter()
+        .map(|c| {
+            let licence = licences
+                .get(&(c.name.clone(), c.version.clone()))
+                .with_context(|| format!("cargo metadata has no licence for {}@{}", c.name, c.version))?;
+            let mut component = serde_json::json!({
+                "type": "library",
+                "bom-ref": format!("dev-only:{}@{}", c.name, c.version),
+                "name": c.name,
+                "version": c.version,
+                "scope": "excluded",
+                "purl": format!("pkg:cargo/{}@{}", c.name, c.version),
+                "licenses": [{ "expression": licence }],
+            });
+            if let Some(sum) = &c.checksum {
+                component["hashes"] = serde_json::json!([{ "alg": "SHA-256", "content": sum }]);
+            }
+            Ok(component)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(serde_json::json!({
+        "bomFormat": "CycloneDX",
+        "specVersion": "1.5",
+        "version": 1,
+        "metadata": {
+            "component": {
+                "type": "application",
+                "name": "hippo-workspace-dev-only",
+                "description": "crates used only by tests and benchmarks; in no shipped artifact",
+            },
+        },
+        "components": components,
+    }))
+}
+
+/// Runs `cargo cyclonedx` (it writes `<package>.cdx.json` beside each member's Cargo.toml)
+/// and moves the files into `out`.
+fn collect(root: &Path, extra: &[&str], out: &Path) -> Result<Vec<PathBuf>> {
+    run_cyclonedx(root, extra)?;
     fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let metadata = workspace::metadata(root, &["--no-deps"])?;
     let mut written = Vec::new();
@@ -129,7 +212,6 @@ fn run_cyclonedx(root: &Path, extra: &[&str]) -> Result<()> {
     let out = Command::new(workspace::cargo())
         .current_dir(root)
         .args(["cyclonedx", "--format", "json", "--spec-version", "1.5", "-qq"])
-        .args(["--override-filename", "{name}.cdx"])
         .args(extra)
         .output()
         .context("cannot run cargo cyclonedx (install it: cargo install --locked cargo-cyclonedx)")?;
@@ -140,12 +222,6 @@ fn run_cyclonedx(root: &Path, extra: &[&str]) -> Result<()> {
         );
     }
     Ok(())
-}
-
-fn take(path: &Path) -> Result<Value> {
-    let bytes = fs::read(path).with_context(|| format!("cargo cyclonedx wrote no {}", path.display()))?;
-    fs::remove_file(path).ok();
-    serde_json::from_slice(&bytes).with_context(|| format!("{} is not JSON", path.display()))
 }
 
 /// What an SBOM says of one crate.
