@@ -78,6 +78,7 @@ fresh_copy
 sed -i 's|^\[dependencies\]$|[dependencies]\nold-base64 = { package = "base64", version = "=0.5.1" }|' \
     "$scratch/repo/crates/hippo-core/Cargo.toml"
 in_copy cargo update --quiet --workspace
+in_copy cargo fetch --quiet
 expect_failure "advisory from the snapshot" "RUSTSEC-2017-0004" in_copy bash .ci/supply-chain.sh deny
 
 fresh_copy
@@ -85,8 +86,8 @@ python3 - "$scratch/repo/deny.toml" <<'EOF'
 import sys
 p = sys.argv[1]
 s = open(p).read().replace(
-    "ignore = [\n]",
-    'ignore = [\n    { id = "RUSTSEC-2017-0004", reason = "scratch case; expires 2020-01-01" },\n]')
+    "ignore = [\n",
+    'ignore = [\n    { id = "RUSTSEC-2017-0004", reason = "scratch case; expires 2020-01-01" },\n', 1)
 open(p, "w").write(s)
 EOF
 expect_failure "expired advisory acceptance" "expired on 2020-01-01" \
