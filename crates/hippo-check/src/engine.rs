@@ -53,7 +53,6 @@ pub struct ScannedFile {
     pub sha256: String,
 }
 
-
 /// A rule skipped for resources of a format it does not cover: the report says so.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct NotEvaluated {

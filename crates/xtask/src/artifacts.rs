@@ -51,8 +51,12 @@ pub fn write_checksums(dir: &Path) -> Result<()> {
     let mut text = String::new();
     for artifact in ARTIFACTS {
         for path in [dir.join(artifact.file_name()), artifact.signature_path(dir)] {
-            let bytes = fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            let bytes =
+                fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
             let _ = writeln!(text, "{}  {name}", sha256_hex(&bytes));
         }
     }

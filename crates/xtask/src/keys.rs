@@ -28,7 +28,10 @@ pub fn load_public_key(path: &Path) -> Result<VerifyingKey> {
     let pem = fs::read_to_string(path)
         .with_context(|| format!("cannot read the public key {}", path.display()))?;
     VerifyingKey::from_public_key_pem(&pem).map_err(|e| {
-        anyhow::anyhow!("{} is not an Ed25519 public key in PEM ({e})", path.display())
+        anyhow::anyhow!(
+            "{} is not an Ed25519 public key in PEM ({e})",
+            path.display()
+        )
     })
 }
 
@@ -105,8 +108,8 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
 #[cfg(unix)]
 fn refuse_shared_file(path: &Path) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    let meta =
-        fs::metadata(path).with_context(|| format!("cannot read the signing key {}", path.display()))?;
+    let meta = fs::metadata(path)
+        .with_context(|| format!("cannot read the signing key {}", path.display()))?;
     if meta.permissions().mode() & 0o077 != 0 {
         bail!(
             "the signing key {} is readable by group or others; run `chmod 600 {}`",

@@ -20,7 +20,10 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "cargo xtask", about = "Release tooling for hippo: build, SBOM, provenance, signatures")]
+#[command(
+    name = "cargo xtask",
+    about = "Release tooling for hippo: build, SBOM, provenance, signatures"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
@@ -97,7 +100,10 @@ fn sbom_command(out: &std::path::Path, check: &[PathBuf]) -> Result<()> {
         for p in &problems {
             eprintln!("SBOM: {p}");
         }
-        bail!("the SBOM does not account for {} crate(s) of Cargo.lock", problems.len());
+        bail!(
+            "the SBOM does not account for {} crate(s) of Cargo.lock",
+            problems.len()
+        );
     }
     println!(
         "SBOM complete: {} crates of Cargo.lock listed with licence and checksum, in {} file(s)",

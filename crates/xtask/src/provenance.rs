@@ -242,7 +242,9 @@ mod tests {
     fn pinning_rewrites_only_unpinned_from_lines() {
         let digest = format!("sha256:{}", "b".repeat(64));
         let pinned = pin_dockerfile(DOCKERFILE, |_| Ok(digest.clone())).unwrap();
-        assert!(pinned.contains(&format!("FROM rust:1.94.0-slim-bookworm@{digest} AS builder")));
+        assert!(pinned.contains(&format!(
+            "FROM rust:1.94.0-slim-bookworm@{digest} AS builder"
+        )));
         assert!(pinned.contains("debian:12.12-slim@sha256:aaaa AS runtime"));
         assert!(pinned.ends_with("FROM builder AS again\n"));
         assert!(pin_dockerfile(DOCKERFILE, |_| Ok("latest".into())).is_err());

@@ -41,8 +41,8 @@ pub fn run(args: ReleaseArgs) -> Result<PathBuf> {
     let started = OffsetDateTime::now_utc();
     let root = workspace::root()?;
     let commit = workspace::git(&root, &["rev-parse", "HEAD"])?;
-    let dirty = !workspace::git(&root, &["status", "--porcelain", "--untracked-files=no"])?
-        .is_empty();
+    let dirty =
+        !workspace::git(&root, &["status", "--porcelain", "--untracked-files=no"])?.is_empty();
     if dirty && !args.allow_dirty {
         bail!("the working tree has uncommitted changes: commit them, or pass --allow-dirty for a test release");
     }
@@ -72,7 +72,10 @@ pub fn run(args: ReleaseArgs) -> Result<PathBuf> {
 
     let dir = args.out.join(format!("hippo-{version}-{}", &commit[..12]));
     if dir.exists() && fs::read_dir(&dir)?.next().is_some() {
-        bail!("{} exists and is not empty; remove it or choose another --out", dir.display());
+        bail!(
+            "{} exists and is not empty; remove it or choose another --out",
+            dir.display()
+        );
     }
     fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
 
@@ -83,9 +86,15 @@ pub fn run(args: ReleaseArgs) -> Result<PathBuf> {
     let bom = sbom::generate_binary_sbom(&root)?;
     let missing = sbom::check(&bom, &sbom::binary_packages(&root)?)?;
     if !missing.is_empty() {
-        bail!("the SBOM misses crates of the binary:\n  {}", missing.join("\n  "));
+        bail!(
+            "the SBOM misses crates of the binary:\n  {}",
+            missing.join("\n  ")
+        );
     }
-    fs::write(dir.join(Artifact::Sbom.file_name()), serde_json::to_vec_pretty(&bom)?)?;
+    fs::write(
+        dir.join(Artifact::Sbom.file_name()),
+        serde_json::to_vec_pretty(&bom)?,
+    )?;
     fs::write(dir.join(Artifact::Dockerfile.file_name()), &dockerfile)?;
 
     let subjects = [Artifact::Binary, Artifact::Sbom, Artifact::Dockerfile]
@@ -148,7 +157,14 @@ fn pinned_dockerfile(dockerfile: &str, args: &ReleaseArgs) -> Result<String> {
 
 fn resolve_digest(image: &str) -> Result<String> {
     let out = Command::new("docker")
-        .args(["buildx", "imagetools", "inspect", image, "--format", "{{.Manifest.Digest}}"])
+        .args([
+            "buildx",
+            "imagetools",
+            "inspect",
+            image,
+            "--format",
+            "{{.Manifest.Digest}}",
+        ])
         .output()
         .context("cannot run docker buildx to resolve base image digests")?;
     if !out.status.success() {
@@ -164,7 +180,15 @@ fn build_release(root: &Path) -> Result<PathBuf> {
     eprintln!("release: cargo build --release --locked -p hippo");
     let status = Command::new(workspace::cargo())
         .current_dir(root)
-        .args(["build", "--release", "--locked", "--package", "hippo", "--bin", "hippo"])
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "--package",
+            "hippo",
+            "--bin",
+            "hippo",
+        ])
         .status()
         .context("cannot run cargo")?;
     if !status.success() {
@@ -176,22 +200,34 @@ fn build_release(root: &Path) -> Result<PathBuf> {
 /// Who built it: the hosted CI run when there is one, else this host.
 fn builder_id() -> String {
     let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    match (var("GITHUB_SERVER_URL"), var("GITHUB_REPOSITORY"), var("GITHUB_WORKFLOW_REF")) {
+    match (
+        var("GITHUB_SERVER_URL"),
+        var("GITHUB_REPOSITORY"),
+        var("GITHUB_WORKFLOW_REF"),
+    ) {
         (Some(server), Some(_), Some(workflow)) => format!("{server}/{workflow}"),
         _ => format!(
             "local:{}",
-            fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "unknown-host".into())
+            fs::read_to_string("/etc/hostname")
+                .map(|h| h.trim().to_string())
+                .unwrap_or_else(|_| "unknown-host".into())
         ),
     }
 }
 
 fn invocation_id() -> String {
     let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    match (var("GITHUB_SERVER_URL"), var("GITHUB_REPOSITORY"), var("GITHUB_RUN_ID")) {
+    match (
+        var("GITHUB_SERVER_URL"),
+        var("GITHUB_REPOSITORY"),
+        var("GITHUB_RUN_ID"),
+    ) {
         (Some(server), Some(repo), Some(run)) => format!("{server}/{repo}/actions/runs/{run}"),
         _ => {
             let mut id = [0u8; 16];
-            getrandom::getrandom(&mut id).map(|_| hex::encode(id)).unwrap_or_default()
+            getrandom::getrandom(&mut id)
+                .map(|_| hex::encode(id))
+                .unwrap_or_default()
         }
     }
 }

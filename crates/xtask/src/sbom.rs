@@ -56,12 +56,24 @@ pub fn lock_crates(root: &Path) -> Result<Vec<LockedCrate>> {
 pub fn binary_packages(root: &Path) -> Result<Vec<LockedCrate>> {
     let out = Command::new(workspace::cargo())
         .current_dir(root)
-        .args(["tree", "--locked", "-p", "hippo", "-e", "normal,build", "--prefix", "none"])
+        .args([
+            "tree",
+            "--locked",
+            "-p",
+            "hippo",
+            "-e",
+            "normal,build",
+            "--prefix",
+            "none",
+        ])
         .args(["--format", "{p}"])
         .output()
         .context("cannot run cargo tree")?;
     if !out.status.success() {
-        bail!("cargo tree failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+        bail!(
+            "cargo tree failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
     let checksums: BTreeMap<(String, String), Option<String>> = lock_crates(root)?
         .into_iter()
@@ -80,7 +92,12 @@ pub fn binary_packages(root: &Path) -> Result<Vec<LockedCrate>> {
         .map(|key| {
             let checksum = checksums
                 .get(&key)
-                .with_context(|| format!("cargo tree names {}@{} which Cargo.lock lacks", key.0, key.1))?
+                .with_context(|| {
+                    format!(
+                        "cargo tree names {}@{} which Cargo.lock lacks",
+                        key.0, key.1
+                    )
+                })?
                 .clone();
             Ok(LockedCrate {
                 name: key.0,
@@ -134,7 +151,10 @@ fn licences(root: &Path) -> Result<BTreeMap<(String, String), String>> {
         .flatten()
         .filter_map(|p| {
             Some((
-                (p["name"].as_str()?.to_string(), p["version"].as_str()?.to_string()),
+                (
+                    p["name"].as_str()?.to_string(),
+                    p["version"].as_str()?.to_string(),
+                ),
                 p["license"].as_str()?.to_string(),
             ))
         })
@@ -145,13 +165,18 @@ fn licences(root: &Path) -> Result<BTreeMap<(String, String), String>> {
 /// crates only tests and benchmarks compile are listed here by hand, with CycloneDX's
 /// `scope: excluded` (present in the build environment, not in any artifact), their licence
 /// from cargo metadata and the checksum Cargo.lock pins.
-fn dev_only_bom(crates: &[LockedCrate], licences: &BTreeMap<(String, String), String>) -> Result<Value> {
+fn dev_only_bom(
+    crates: &[LockedCrate],
+    licences: &BTreeMap<(String, String), String>,
+) -> Result<Value> {
     let components = crates
         .iter()
         .map(|c| {
             let licence = licences
                 .get(&(c.name.clone(), c.version.clone()))
-                .with_context(|| format!("cargo metadata has no licence for {}@{}", c.name, c.version))?;
+                .with_context(|| {
+                    format!("cargo metadata has no licence for {}@{}", c.name, c.version)
+                })?;
             let mut component = serde_json::json!({
                 "type": "library",
                 "bom-ref": format!("dev-only:{}@{}", c.name, c.version),
@@ -211,10 +236,19 @@ fn collect(root: &Path, extra: &[&str], out: &Path) -> Result<Vec<PathBuf>> {
 fn run_cyclonedx(root: &Path, extra: &[&str]) -> Result<()> {
     let out = Command::new(workspace::cargo())
         .current_dir(root)
-        .args(["cyclonedx", "--format", "json", "--spec-version", "1.5", "-qq"])
+        .args([
+            "cyclonedx",
+            "--format",
+            "json",
+            "--spec-version",
+            "1.5",
+            "-qq",
+        ])
         .args(extra)
         .output()
-        .context("cannot run cargo cyclonedx (install it: cargo install --locked cargo-cyclonedx)")?;
+        .context(
+            "cannot run cargo cyclonedx (install it: cargo install --locked cargo-cyclonedx)",
+        )?;
     if !out.status.success() {
         bail!(
             "cargo cyclonedx failed (is it installed? `cargo install --locked cargo-cyclonedx`): {}",
@@ -240,14 +274,18 @@ fn listed(boms: &[Value]) -> BTreeMap<(String, String), Listed> {
     }
     while let Some(component) = stack.pop() {
         stack.extend(component["components"].as_array().into_iter().flatten());
-        let (Some(name), Some(version)) = (component["name"].as_str(), component["version"].as_str())
+        let (Some(name), Some(version)) =
+            (component["name"].as_str(), component["version"].as_str())
         else {
             continue;
         };
-        let entry = found.entry((name.to_string(), version.to_string())).or_default();
-        entry.licensed |= component["licenses"]
-            .as_array()
-            .is_some_and(|l| l.iter().any(|x| x.get("expression").is_some() || x.get("license").is_some()));
+        let entry = found
+            .entry((name.to_string(), version.to_string()))
+            .or_default();
+        entry.licensed |= component["licenses"].as_array().is_some_and(|l| {
+            l.iter()
+                .any(|x| x.get("expression").is_some() || x.get("license").is_some())
+        });
         for hash in component["hashes"].as_array().into_iter().flatten() {
             if hash["alg"] == "SHA-256" {
                 if let Some(content) = hash["content"].as_str() {
@@ -274,7 +312,9 @@ pub fn check_all(boms: &[Value], crates: &[LockedCrate]) -> Vec<String> {
         }
         if let Some(checksum) = &c.checksum {
             if !entry.sha256.iter().any(|h| h == checksum) {
-                problems.push(format!("{id} lacks the SHA-256 checksum Cargo.lock pins ({checksum})"));
+                problems.push(format!(
+                    "{id} lacks the SHA-256 checksum Cargo.lock pins ({checksum})"
+                ));
             }
         }
     }
@@ -327,10 +367,16 @@ checksum = "aa"
     fn a_missing_crate_licence_or_checksum_is_named() {
         let crates = parse_lock(LOCK).unwrap();
         let missing = bom(json!([]));
-        assert_eq!(check(&missing, &crates).unwrap(), vec!["serde@1.0.0 is not in the SBOM"]);
+        assert_eq!(
+            check(&missing, &crates).unwrap(),
+            vec!["serde@1.0.0 is not in the SBOM"]
+        );
         let unlicensed = bom(json!([{ "name": "serde", "version": "1.0.0",
             "hashes": [{ "alg": "SHA-256", "content": "aa" }] }]));
-        assert_eq!(check(&unlicensed, &crates).unwrap(), vec!["serde@1.0.0 has no licence in the SBOM"]);
+        assert_eq!(
+            check(&unlicensed, &crates).unwrap(),
+            vec!["serde@1.0.0 has no licence in the SBOM"]
+        );
         let wrong_sum = bom(json!([{ "name": "serde", "version": "1.0.0",
             "licenses": [{ "license": { "id": "MIT" } }],
             "hashes": [{ "alg": "SHA-256", "content": "bb" }] }]));

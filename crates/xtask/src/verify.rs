@@ -26,7 +26,10 @@ pub struct VerifyArgs {
 pub fn run(args: &VerifyArgs) -> Result<()> {
     let problems = problems(&args.dir, &args.public_key, args.allow_unpinned_base_images)?;
     if problems.is_empty() {
-        println!("release {} verified: 4 signatures, 3 digests, SBOM subject", args.dir.display());
+        println!(
+            "release {} verified: 4 signatures, 3 digests, SBOM subject",
+            args.dir.display()
+        );
         return Ok(());
     }
     for problem in &problems {
@@ -51,7 +54,9 @@ pub fn problems(dir: &Path, public_key: &Path, allow_unpinned: bool) -> Result<V
         };
         match fs::read(artifact.signature_path(dir)) {
             Ok(sig) if keys::verify(&key, &bytes, &sig) => {}
-            Ok(_) => problems.push(format!("{name}: the signature does not match this file and key")),
+            Ok(_) => problems.push(format!(
+                "{name}: the signature does not match this file and key"
+            )),
             Err(_) => problems.push(format!("{name}.sig is missing")),
         }
     }

@@ -45,7 +45,8 @@ pub fn source_uri(root: &Path) -> String {
 
 /// `[workspace.package] version` of the root manifest (every crate inherits it).
 pub fn version(root: &Path) -> Result<String> {
-    let text = std::fs::read_to_string(root.join("Cargo.toml")).context("cannot read Cargo.toml")?;
+    let text =
+        std::fs::read_to_string(root.join("Cargo.toml")).context("cannot read Cargo.toml")?;
     let manifest: toml::Value = toml::from_str(&text).context("Cargo.toml is not valid TOML")?;
     manifest
         .get("workspace")
@@ -57,7 +58,11 @@ pub fn version(root: &Path) -> Result<String> {
 }
 
 pub fn tool_version(tool: &str) -> Result<String> {
-    let program = if tool == "cargo" { cargo() } else { tool.to_string() };
+    let program = if tool == "cargo" {
+        cargo()
+    } else {
+        tool.to_string()
+    };
     let out = Command::new(&program)
         .arg("--version")
         .output()
@@ -82,7 +87,10 @@ pub fn metadata(root: &Path, extra: &[&str]) -> Result<serde_json::Value> {
         .output()
         .context("cannot run cargo metadata")?;
     if !out.status.success() {
-        bail!("cargo metadata failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+        bail!(
+            "cargo metadata failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
     serde_json::from_slice(&out.stdout).context("cargo metadata printed something that is not JSON")
 }

@@ -470,17 +470,35 @@ resource "aws_ebs_volume" "data" {
     assert_eq!(
         ebs,
         vec![
-            ("HIPPO-AWS-EBS-001", 5, "aws_ebs_volume.legacy[0]".to_string()),
-            ("HIPPO-AWS-EBS-002", 5, "aws_ebs_volume.legacy[0]".to_string()),
-            ("HIPPO-AWS-EBS-001", 20, "aws_ebs_volume.data[\"scratch\"]".to_string()),
+            (
+                "HIPPO-AWS-EBS-001",
+                5,
+                "aws_ebs_volume.legacy[0]".to_string()
+            ),
+            (
+                "HIPPO-AWS-EBS-002",
+                5,
+                "aws_ebs_volume.legacy[0]".to_string()
+            ),
+            (
+                "HIPPO-AWS-EBS-001",
+                20,
+                "aws_ebs_volume.data[\"scratch\"]".to_string()
+            ),
         ]
     );
-    for f in open(&o).into_iter().filter(|f| f.rule_id.starts_with("HIPPO-AWS-EBS")) {
+    for f in open(&o)
+        .into_iter()
+        .filter(|f| f.rule_id.starts_with("HIPPO-AWS-EBS"))
+    {
         let condition = f.condition.clone().unwrap_or_default();
         if f.line == 5 {
             assert!(condition.contains("var.create_legacy"), "{condition}");
         } else {
-            assert!(condition.is_empty(), "the for_each instance is known: {condition}");
+            assert!(
+                condition.is_empty(),
+                "the for_each instance is known: {condition}"
+            );
         }
     }
 }
