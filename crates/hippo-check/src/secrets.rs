@@ -73,7 +73,8 @@ fn placeholder(v: &str) -> bool {
     // is a name in source code: an event kind or an error code, not a credential. (A
     // passphrase joined by hyphens still counts as a possible secret.)
     let identifier = (v.contains('.') || v.contains('_'))
-        && v.split(['.', '_']).all(|w| !w.is_empty() && w.chars().all(|c| c.is_ascii_lowercase()));
+        && v.split(['.', '_'])
+            .all(|w| !w.is_empty() && w.chars().all(|c| c.is_ascii_lowercase()));
     constant_name
         || upper_word
         || identifier
@@ -292,8 +293,14 @@ mod fix_tests {
             assert!(scan(line).is_empty(), "{line}: {:?}", scan(line));
         }
         // Real-looking values still fire.
-        assert_eq!(scan("password = \"correct-horse-battery\"")[0].rule_id, "HIPPO-SECRET-003");
-        assert_eq!(scan("api_key = \"q8Zt2LmV0pXw\"")[0].rule_id, "HIPPO-SECRET-003");
+        assert_eq!(
+            scan("password = \"correct-horse-battery\"")[0].rule_id,
+            "HIPPO-SECRET-003"
+        );
+        assert_eq!(
+            scan("api_key = \"q8Zt2LmV0pXw\"")[0].rule_id,
+            "HIPPO-SECRET-003"
+        );
         assert_eq!(
             // hippo:ignore HIPPO-SECRET-004 reason="the scanner test input: a made-up password that must be found"
             scan("\"postgres://hippo:s3cr3t-Pa55@db.example.com/hippo\"")[0].rule_id,

@@ -46,9 +46,15 @@ pub fn parse_directive(line: &str) -> Option<Directive> {
     let rule_id = |id: &str| {
         let mut parts = id.split('-');
         parts.next().is_some_and(|p| {
-            p.len() >= 2 && p.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+            p.len() >= 2
+                && p.chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
         }) && id.contains('-')
-            && parts.all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))
+            && parts.all(|p| {
+                !p.is_empty()
+                    && p.chars()
+                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+            })
     };
     if !c[1].split(',').filter(|s| !s.is_empty()).all(rule_id) {
         return None;

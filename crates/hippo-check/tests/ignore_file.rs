@@ -22,7 +22,11 @@ fn paths_in_the_ignore_file_are_not_scanned_and_the_rest_still_is() {
         files.dedup();
         files
     };
-    assert_eq!(files_with_findings(&before).len(), 2, "both files are judged without an ignore file");
+    assert_eq!(
+        files_with_findings(&before).len(),
+        2,
+        "both files are judged without an ignore file"
+    );
 
     std::fs::write(
         dir.path().join(".hippocheckignore"),
