@@ -107,7 +107,7 @@ fn fh_001(r: &Resource, idx: &Index) -> Vec<Hit> {
 pub fn rules() -> Vec<Rule> {
     vec![
         rule!("HIPPO-AWS-SQS-001", "SQS queues are encrypted at rest", High, &[E], QUEUE, TF_CFN, "sqs_managed_sse_enabled is not false, or kms_master_key_id is set (unset means SSE-SQS, on by default)", "sqs_managed_sse_enabled = true\n# or, for queues that carry PHI:\nkms_master_key_id = aws_kms_key.queues.arn",
-            &["issue 16: queues carrying personal data with encryption switched off", "AWS Config: sqs-queue-encrypted", "Checkov: CKV_AWS_27"], sqs_001),
+            &["issue 16: queues carrying personal data with encryption switched off", "Checkov: CKV_AWS_27"], sqs_001),
         rule!("HIPPO-AWS-SQS-002", "SQS queues use a customer-managed KMS key", Low, &[E], QUEUE, TF_CFN, "kms_master_key_id names a customer-managed KMS key (not alias/aws/sqs, not SSE-SQS)", "kms_master_key_id                 = aws_kms_key.queues.arn\nkms_data_key_reuse_period_seconds = 300",
             &["seed 001: separate customer-managed keys per service", "Prowler: sqs_queues_server_side_encryption_enabled"], sqs_002),
         rule!("HIPPO-AWS-FH-001", "Kinesis Data Firehose delivery streams encrypt with a customer-managed KMS key", Medium, &[E], &["aws_kinesis_firehose_delivery_stream"], TF_CFN, "server_side_encryption { enabled = true, key_type = \"CUSTOMER_MANAGED_CMK\", key_arn = <CMK> } (not needed when a Kinesis stream is the source)", "server_side_encryption {\n  enabled  = true\n  key_type = \"CUSTOMER_MANAGED_CMK\"\n  key_arn  = aws_kms_key.firehose.arn\n}",
