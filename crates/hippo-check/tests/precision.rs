@@ -262,6 +262,25 @@ fn iam_grants_on_unresolved_resources_are_never_claimed_as_wildcards() {
 }
 
 #[test]
+fn an_action_interpolating_an_unknown_service_is_not_full_admin() {
+    let fs = findings("iam_unresolved.tf");
+    let on = |rule: &str| {
+        fs.iter().find(|f| {
+            f.rule_id == rule
+                && f.resource.as_deref() == Some("aws_iam_policy.service_from_variable")
+        })
+    };
+    assert!(on("HIPPO-AWS-IAM-001").is_none(), "{fs:#?}");
+    let wildcard = on("HIPPO-AWS-IAM-006").expect("IAM-006 says the service is unknown");
+    assert_eq!(wildcard.severity, Severity::Info, "{wildcard:#?}");
+    assert!(
+        wildcard.message.contains("var.service"),
+        "{}",
+        wildcard.message
+    );
+}
+
+#[test]
 fn sqs_queues_are_encrypted_by_default_unless_switched_off() {
     let fs = findings("defaults.tf");
     let on = |res: &str| {

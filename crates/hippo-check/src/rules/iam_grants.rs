@@ -130,14 +130,21 @@ fn every_resource(stmt: &Node) -> Tri {
     }
 }
 
-/// What the first value of a list that could be anything depends on, for the message.
+/// What the unknown values of an `Action` or `Resource` depend on, for the message: a value
+/// that could be anything first, else a string with an unknown part.
 fn first_unknown(n: Option<&Node>) -> Option<String> {
     let n = n?;
-    match &n.val {
-        Val::List(items) => items.iter().find_map(|i| first_unknown(Some(i))),
-        Val::Unknown(_) if !n.is_partial_string() => unresolvable(n),
-        _ => None,
-    }
+    let items: Vec<&Node> = match &n.val {
+        Val::List(items) => items.iter().collect(),
+        _ => vec![n],
+    };
+    let unknown = |partial: bool| {
+        items
+            .iter()
+            .find(|i| matches!(i.val, Val::Unknown(_)) && i.is_partial_string() == partial)
+            .and_then(|i| unresolvable(i))
+    };
+    unknown(false).or_else(|| unknown(true))
 }
 
 /// Case-insensitive IAM wildcard match (`*` any run, `?` one character).
