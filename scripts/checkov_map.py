@@ -21,7 +21,7 @@ IAM_PRIVILEGE_RULES = ["HIPPO-AWS-IAM-001", "HIPPO-AWS-IAM-006"]
 HIPAA_MAP = {
     # RDS and Aurora
     "CKV_AWS_16": ["HIPPO-AWS-RDS-001"], "CKV_AWS_17": ["HIPPO-AWS-RDS-003"],
-    "CKV_AWS_96": ["HIPPO-AWS-RDS-001"], "CKV_AWS_118": ["HIPPO-AWS-RDS-011"],
+    "CKV_AWS_96": ["HIPPO-AWS-RDS-001"], "CKV_AWS_118": ["HIPPO-AWS-RDS-011"], "CKV_AWS_354": ["HIPPO-AWS-RDS-014"],
     "CKV_AWS_129": ["HIPPO-AWS-RDS-006"], "CKV_AWS_324": ["HIPPO-AWS-RDS-006"],
     "CKV_AWS_161": ["HIPPO-AWS-RDS-013"], "CKV_AWS_162": ["HIPPO-AWS-RDS-013"],
     "CKV_AWS_226": ["HIPPO-AWS-RDS-010"], "CKV_AWS_157": ["HIPPO-AWS-RDS-004"],
@@ -51,7 +51,8 @@ HIPAA_MAP = {
     "CKV_AWS_88": ["HIPPO-AWS-NET-008"],
     # Load balancers, WAF
     "CKV_AWS_131": ["HIPPO-AWS-ELB-004"], "CKV_AWS_91": ["HIPPO-AWS-ELB-003"],
-    "CKV_AWS_92": ["HIPPO-AWS-ELB-007"], "CKV_AWS_103": ["HIPPO-AWS-ELB-001"],
+    "CKV_AWS_92": ["HIPPO-AWS-ELB-007"], "CKV_AWS_378": ["HIPPO-AWS-ELB-008"],
+    "CKV_AWS_86": ["HIPPO-AWS-CF-001"], "CKV_AWS_103": ["HIPPO-AWS-ELB-001"],
     "CKV_AWS_2": ["HIPPO-AWS-ELB-002"], "CKV_AWS_150": ["HIPPO-AWS-ELB-006"],
     "CKV2_AWS_20": ["HIPPO-AWS-ELB-002"], "CKV_AWS_127": ["HIPPO-AWS-ELB-005"],
     "CKV2_AWS_28": ["HIPPO-AWS-WAF-001"],
@@ -67,9 +68,10 @@ HIPAA_MAP = {
     "CKV_AWS_3": ["HIPPO-AWS-EBS-001"], "CKV_AWS_189": ["HIPPO-AWS-EBS-002"],
     "CKV_AWS_106": ["HIPPO-AWS-EBS-003"],
     "CKV_AWS_29": ["HIPPO-AWS-ELC-001"], "CKV_AWS_30": ["HIPPO-AWS-ELC-002"],
-    "CKV_AWS_31": ["HIPPO-AWS-ELC-002"],
+    "CKV_AWS_31": ["HIPPO-AWS-ELC-002"], "CKV_AWS_191": ["HIPPO-AWS-ELC-004"],
     "CKV_AWS_28": ["HIPPO-AWS-DDB-001"], "CKV_AWS_119": ["HIPPO-AWS-DDB-002"],
-    "CKV_AWS_26": ["HIPPO-AWS-SNS-001"], "CKV_AWS_43": ["HIPPO-AWS-KIN-001"],
+    "CKV_AWS_26": ["HIPPO-AWS-SNS-001"], "CKV_AWS_27": ["HIPPO-AWS-SQS-001"],
+    "CKV_AWS_241": ["HIPPO-AWS-FH-001"], "CKV_AWS_337": ["HIPPO-AWS-SSM-001"], "CKV_AWS_43": ["HIPPO-AWS-KIN-001"],
     "CKV_AWS_185": ["HIPPO-AWS-KIN-001"], "CKV_AWS_166": ["HIPPO-AWS-BAK-002"],
     "CKV_AWS_42": ["HIPPO-AWS-EFS-001"], "CKV_AWS_184": ["HIPPO-AWS-EFS-001"],
     "CKV_AWS_64": ["HIPPO-AWS-RS-001"], "CKV_AWS_87": ["HIPPO-AWS-RS-002"],
@@ -83,8 +85,9 @@ HIPAA_MAP = {
     "CKV_AWS_62": ["HIPPO-AWS-IAM-001"], "CKV_AWS_63": IAM_PRIVILEGE_RULES,
     "CKV_AWS_1": ["HIPPO-AWS-IAM-001"], "CKV_AWS_49": ["HIPPO-AWS-IAM-001"],
     "CKV_AWS_286": IAM_PRIVILEGE_RULES, "CKV_AWS_287": IAM_PRIVILEGE_RULES,
-    "CKV_AWS_288": IAM_PRIVILEGE_RULES, "CKV_AWS_289": IAM_PRIVILEGE_RULES,
-    "CKV_AWS_290": IAM_PRIVILEGE_RULES, "CKV_AWS_109": IAM_PRIVILEGE_RULES,
+    "CKV_AWS_288": IAM_PRIVILEGE_RULES + ["HIPPO-AWS-IAM-007"],
+    "CKV_AWS_289": IAM_PRIVILEGE_RULES + ["HIPPO-AWS-IAM-008"],
+    "CKV_AWS_290": IAM_PRIVILEGE_RULES, "CKV_AWS_109": IAM_PRIVILEGE_RULES + ["HIPPO-AWS-IAM-008"],
     "CKV_AWS_110": IAM_PRIVILEGE_RULES, "CKV_AWS_111": IAM_PRIVILEGE_RULES,
     "CKV_AWS_107": IAM_PRIVILEGE_RULES, "CKV_AWS_108": IAM_PRIVILEGE_RULES,
     "CKV_AWS_355": IAM_PRIVILEGE_RULES, "CKV_AWS_356": IAM_PRIVILEGE_RULES,
@@ -102,7 +105,7 @@ HIPAA_MAP = {
     "CKV_K8S_20": ["HIPPO-K8S-003"], "CKV_K8S_22": ["HIPPO-K8S-004"],
     "CKV_K8S_23": ["HIPPO-K8S-001"], "CKV_K8S_28": ["HIPPO-K8S-010"],
     "CKV_K8S_37": ["HIPPO-K8S-010"], "CKV_K8S_39": ["HIPPO-K8S-010"],
-    "CKV_K8S_25": ["HIPPO-K8S-010"], "CKV_K8S_6": ["HIPPO-K8S-001"],
+    "CKV_K8S_25": ["HIPPO-K8S-018"], "CKV_K8S_6": ["HIPPO-K8S-001"],
     "CKV_K8S_29": ["HIPPO-K8S-001", "HIPPO-K8S-003", "HIPPO-K8S-012"],
     "CKV_K8S_30": ["HIPPO-K8S-001", "HIPPO-K8S-003", "HIPPO-K8S-004", "HIPPO-K8S-010"],
     "CKV_K8S_31": ["HIPPO-K8S-012"], "CKV_K8S_32": ["HIPPO-K8S-012"],
@@ -137,53 +140,22 @@ COVERED = {
                   "and these containers set them all at container level",
     "CKV_AWS_290": "write action on Resource \"*\" (here logs:PutLogEvents, sqs:SendMessage, EBS CSI driver and Velero "
                    "snapshot actions, KMS key policies): hippo check fails administrator access (HIPPO-AWS-IAM-001) and "
-                   "service-wide wildcards (HIPPO-AWS-IAM-006), not every unscoped write; the data-reading and "
-                   "permission-changing cases are listed as gaps (CKV_AWS_288, GAPS.md)",
+                   "service-wide wildcards (HIPPO-AWS-IAM-006), not every unscoped write; data reads on \"*\" are "
+                   "HIPPO-AWS-IAM-007 and permissions management on \"*\" HIPPO-AWS-IAM-008",
     "CKV_AWS_355": "restrictable action on Resource \"*\": same judgement as CKV_AWS_290",
     "CKV_AWS_111": "write action on Resource \"*\": here only in KMS key policy documents, where \"*\" means the key itself",
     "CKV_AWS_356": "restrictable action on Resource \"*\": here in KMS key policy documents (\"*\" means the key itself) "
                    "and a read-only DKIM audit policy (ses:Get*/List*)",
     "CKV_AWS_109": "permissions management on Resource \"*\": here only the account-root kms:* statement of KMS key "
                    "policies, which is AWS's default key policy (a key policy open to any principal is "
-                   "HIPPO-AWS-KMS-003); in identity policies the same check is a gap (GAPS.md)",
+                   "HIPPO-AWS-KMS-003); in identity policies the same check is HIPPO-AWS-IAM-008",
     "CKV_K8S_35": "a secretKeyRef environment variable is a reference to a Secret, not a literal; literal secrets in "
                   "env are HIPPO-K8S-005, inline Secret data HIPPO-K8S-009; file vs env mounting is hardening",
 }
 
-# HIPAA-relevant checks without a hippo check rule: real misses (copied to GAPS.md).
+# HIPAA-relevant checks without a hippo check rule: real misses (copied to GAPS.md, which also
+# records the gaps closed since, and by which rules).
 GAPS = {
-    "CKV_AWS_27": {"resource": "aws_sqs_queue", "attribute": "sqs_managed_sse_enabled = false with no kms_master_key_id",
-                   "why": "queues carry message bodies (notifications with personal data); an explicit "
-                          "sqs_managed_sse_enabled = false leaves them unencrypted at rest (unset is SSE-SQS by default "
-                          "since 2022, so only the explicit false and the CMK variant should fire)"},
-    "CKV_AWS_191": {"resource": "aws_elasticache_replication_group", "attribute": "kms_key_id",
-                    "why": "at-rest encryption is HIPPO-AWS-ELC-001, but no rule asks for a customer-managed key as for "
-                           "RDS, DynamoDB, SNS, Secrets Manager (issue 16: CMK wherever the service supports one)"},
-    "CKV_AWS_241": {"resource": "aws_kinesis_firehose_delivery_stream",
-                    "attribute": "server_side_encryption { enabled = true, key_type = CUSTOMER_MANAGED_CMK }",
-                    "why": "Firehose buffers the records it delivers; HIPPO-AWS-KIN-001 covers Kinesis streams only"},
-    "CKV_AWS_337": {"resource": "aws_ssm_parameter", "attribute": "key_id (type = SecureString)",
-                    "why": "SecureString parameters hold credentials and connection strings; Secrets Manager already needs "
-                           "a CMK (HIPPO-AWS-SM-001), SSM Parameter Store has no rule"},
-    "CKV_AWS_354": {"resource": "aws_db_instance / aws_rds_cluster",
-                    "attribute": "performance_insights_kms_key_id when performance_insights_enabled = true",
-                    "why": "Performance Insights stores SQL statement text, which can contain PHI literals"},
-    "CKV_AWS_86": {"resource": "aws_cloudfront_distribution", "attribute": "logging_config",
-                   "why": "CloudFront is the request path for the front end; its access log is the audit trail "
-                          "(164.312(b)) as ELB-003 is for load balancers"},
-    "CKV_AWS_378": {"resource": "aws_lb_target_group / aws_alb_target_group", "attribute": "protocol = HTTP",
-                    "why": "the load balancer forwards decrypted requests to targets in clear text; transmission "
-                           "security (164.312(e)(1)) is judged on listeners only (ELB-001/002)"},
-    "CKV_AWS_118": {"resource": "aws_rds_cluster_instance", "attribute": "monitoring_interval > 0",
-                    "why": "HIPPO-AWS-RDS-011 judges aws_db_instance only; Aurora instances are aws_rds_cluster_instance"},
-    "CKV_AWS_288": {"resource": "aws_iam_policy / aws_iam_role_policy / aws_iam_policy_document",
-                    "attribute": "data-read actions (s3:GetObject, s3:GetObjectVersion, secretsmanager:GetSecretValue, "
-                                 "ssm:GetParameter*, kms:Decrypt) with Resource \"*\"",
-                    "why": "read access to every object of every bucket is the ePHI exposure least privilege is about "
-                           "(164.308(a)(4)(ii)(B)); HIPPO-AWS-IAM-006 only fails service-wide wildcards such as s3:*"},
-    "CKV_K8S_25": {"resource": "Kubernetes workload containers", "attribute": "securityContext.capabilities.add",
-                   "why": "HIPPO-K8S-010 passes a container that drops ALL and then adds capabilities back "
-                          "(node-exporter adds SYS_TIME); added capabilities other than NET_BIND_SERVICE should fire"},
     "CKV2_GHA_1": {"resource": "GitHub Actions workflow", "attribute": "top-level permissions: write-all",
                    "why": "issue 16 item 3 (pipeline as code): least-privilege permissions"},
 }

@@ -4,13 +4,16 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::model::{Format, Node, Resource, Val};
+use crate::model::{partial_string, Format, Node, Resource, Val};
 
 /// CloudFormation type to the canonical (Terraform) resource type.
 pub const TYPE_MAP: &[(&str, &str)] = &[
     ("AWS::S3::Bucket", "aws_s3_bucket"),
     ("AWS::S3::BucketPolicy", "aws_s3_bucket_policy"),
     ("AWS::RDS::DBInstance", "aws_db_instance"),
+    // An `AWS::RDS::DBInstance` with `DBClusterIdentifier` is an Aurora instance: storage,
+    // backups and logs belong to its cluster (see `canonical_type`).
+    ("AWS::RDS::DBInstance", "aws_rds_cluster_instance"),
     ("AWS::RDS::DBCluster", "aws_rds_cluster"),
     ("AWS::RDS::DBParameterGroup", "aws_db_parameter_group"),
     (
@@ -77,6 +80,19 @@ pub const TYPE_MAP: &[(&str, &str)] = &[
         "aws_wafv2_web_acl_association",
     ),
     ("AWS::RDS::DBSubnetGroup", "aws_db_subnet_group"),
+    ("AWS::SQS::Queue", "aws_sqs_queue"),
+    (
+        "AWS::KinesisFirehose::DeliveryStream",
+        "aws_kinesis_firehose_delivery_stream",
+    ),
+    (
+        "AWS::CloudFront::Distribution",
+        "aws_cloudfront_distribution",
+    ),
+    (
+        "AWS::ElasticLoadBalancingV2::TargetGroup",
+        "aws_lb_target_group",
+    ),
     ("AWS::Backup::BackupSelection", "aws_backup_selection"),
 ];
 
@@ -125,11 +141,7 @@ pub fn resources(doc: &Node, file: &Arc<str>) -> Vec<Resource> {
             .and_then(Node::as_str)
             .unwrap_or("")
             .to_string();
-        let rtype = TYPE_MAP
-            .iter()
-            .find(|(c, _)| *c == stype)
-            .map(|(_, t)| t.to_string())
-            .unwrap_or_else(|| stype.clone());
+        let rtype = canonical_type(&stype, r.get("Properties"));
         let mut body = r
             .get("Properties")
             .map(|p| ctx.resolve(p))
@@ -153,6 +165,21 @@ pub fn resources(doc: &Node, file: &Arc<str>) -> Vec<Resource> {
         });
     }
     out
+}
+
+/// The canonical type of a CloudFormation resource: its `TYPE_MAP` entry, except that a DB
+/// instance in a cluster is an Aurora instance (`aws_rds_cluster_instance`, as in Terraform).
+fn canonical_type(stype: &str, props: Option<&Node>) -> String {
+    if stype == "AWS::RDS::DBInstance"
+        && props.is_some_and(|p| p.get("DBClusterIdentifier").is_some())
+    {
+        return "aws_rds_cluster_instance".into();
+    }
+    TYPE_MAP
+        .iter()
+        .find(|(c, _)| *c == stype)
+        .map(|(_, t)| t.to_string())
+        .unwrap_or_else(|| stype.to_string())
 }
 
 fn last_line(n: &Node) -> u32 {
@@ -275,7 +302,16 @@ impl Ctx {
                     Val::Ref(r) if out.is_empty() && rest[i + j + 1..].is_empty() => {
                         return Node::new(l, Val::Ref(r))
                     }
-                    _ => return Node::new(l, Val::Unknown(format!("Fn::Sub ${{{name}}}"))),
+                    _ => {
+                        let what = format!("Fn::Sub ${{{name}}}");
+                        // `${X}` alone may be anything; with literal text around it, the
+                        // value keeps that text (see `model::partial_string`).
+                        let whole = s.trim() == format!("${{{name}}}");
+                        return Node::new(
+                            l,
+                            Val::Unknown(if whole { what } else { partial_string(&what) }),
+                        );
+                    }
                 }
             }
             rest = &rest[i + j + 1..];

@@ -24,6 +24,21 @@ pub enum Val {
     Unknown(String),
 }
 
+/// How an unknown string with literal text around its unresolved part describes itself
+/// (`"arn:aws:ecr:${var.region}:123456789012:repository/x"`). Rules that look for a bare
+/// value such as the wildcard `"*"` can rule it out: whatever the unresolved part turns out
+/// to be, the literal text stays.
+const PARTIAL_STRING: &str = "a string interpolating ";
+
+/// The `Val::Unknown` description of a partially known string built around `what`.
+pub fn partial_string(what: &str) -> String {
+    if what.starts_with(PARTIAL_STRING) {
+        what.to_string()
+    } else {
+        format!("{PARTIAL_STRING}{what}")
+    }
+}
+
 /// Three-valued truth used by rules: unknown is never compliant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tri {
@@ -110,6 +125,12 @@ impl Node {
             Val::Str(s) => s.trim().parse().ok(),
             _ => None,
         }
+    }
+
+    /// True for an unknown string that has literal text around its unknown part (see
+    /// [`partial_string`]): it cannot equal a bare value such as `"*"`.
+    pub fn is_partial_string(&self) -> bool {
+        matches!(&self.val, Val::Unknown(u) if u.starts_with(PARTIAL_STRING))
     }
 
     pub fn is_unknown(&self) -> bool {

@@ -215,3 +215,79 @@ fn an_unresolvable_source_cidr_is_info_not_open_to_the_world() {
         partner.message
     );
 }
+
+#[test]
+fn iam_grants_on_unresolved_resources_are_never_claimed_as_wildcards() {
+    const IAM: [&str; 4] = [
+        "HIPPO-AWS-IAM-001",
+        "HIPPO-AWS-IAM-006",
+        "HIPPO-AWS-IAM-007",
+        "HIPPO-AWS-IAM-008",
+    ];
+    for (file, partial, whole, dependency) in [
+        (
+            "iam_unresolved.tf",
+            "aws_iam_policy.regional",
+            "aws_iam_policy.from_variable",
+            "var.resources has no default",
+        ),
+        (
+            "iam_unresolved.yaml",
+            "Regional",
+            "FromParameter",
+            "parameter Resources has no default",
+        ),
+    ] {
+        let fs = findings(file);
+        let iam: Vec<&Finding> = fs.iter().filter(|f| IAM.contains(&f.rule_id)).collect();
+        // An ARN with an unknown region is not "*": nothing to report.
+        assert!(
+            !iam.iter().any(|f| f.resource.as_deref() == Some(partial)),
+            "{file}: {iam:#?}"
+        );
+        // A whole resource list that could be ["*"]: each rule says so, at info.
+        for rule in IAM {
+            let f = iam
+                .iter()
+                .find(|f| f.rule_id == rule && f.resource.as_deref() == Some(whole))
+                .unwrap_or_else(|| panic!("{file}: {rule} silent on {whole}: {iam:#?}"));
+            assert_eq!(f.severity, Severity::Info, "{f:#?}");
+            assert!(
+                f.message.contains("cannot be resolved statically"),
+                "{}",
+                f.message
+            );
+            assert!(f.message.contains(dependency), "{}", f.message);
+        }
+    }
+}
+
+#[test]
+fn an_action_interpolating_an_unknown_service_is_not_full_admin() {
+    let fs = findings("iam_unresolved.tf");
+    let on = |rule: &str| {
+        fs.iter().find(|f| {
+            f.rule_id == rule
+                && f.resource.as_deref() == Some("aws_iam_policy.service_from_variable")
+        })
+    };
+    assert!(on("HIPPO-AWS-IAM-001").is_none(), "{fs:#?}");
+    let wildcard = on("HIPPO-AWS-IAM-006").expect("IAM-006 says the service is unknown");
+    assert_eq!(wildcard.severity, Severity::Info, "{wildcard:#?}");
+    assert!(
+        wildcard.message.contains("var.service"),
+        "{}",
+        wildcard.message
+    );
+}
+
+#[test]
+fn sqs_queues_are_encrypted_by_default_unless_switched_off() {
+    let fs = findings("defaults.tf");
+    let on = |res: &str| {
+        fs.iter()
+            .any(|f| f.rule_id == "HIPPO-AWS-SQS-001" && f.resource.as_deref() == Some(res))
+    };
+    assert!(!on("aws_sqs_queue.default_sse"), "{fs:#?}");
+    assert!(on("aws_sqs_queue.sse_off"), "{fs:#?}");
+}

@@ -223,3 +223,16 @@ fn every_rule_covers_each_format_of_its_types_or_says_why_not() {
     }
     assert!(problems.is_empty(), "{problems:#?}");
 }
+
+/// Rule ids are unique: fixtures, suppressions and baselines name rules by id, so two rules
+/// sharing one would answer for each other's fixtures.
+#[test]
+fn rule_ids_are_unique() {
+    let mut seen = BTreeSet::new();
+    let dup: Vec<&str> = registry()
+        .iter()
+        .map(|r| r.id)
+        .filter(|id| !seen.insert(*id))
+        .collect();
+    assert!(dup.is_empty(), "duplicate rule ids: {dup:?}");
+}

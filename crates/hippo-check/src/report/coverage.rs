@@ -162,11 +162,11 @@ pub const AWS_CONFIG_HIPAA: &[(&str, Cov)] = &[
     ("guardduty-enabled-centralized", R(&["HIPPO-AWS-GD-001"])),
     (
         "iam-customer-policy-blocked-kms-actions",
-        No("KMS action patterns in IAM policies not modelled yet"),
+        R(&["HIPPO-AWS-IAM-007"]),
     ),
     (
         "iam-inline-policy-blocked-kms-actions",
-        No("KMS action patterns in IAM policies not modelled yet"),
+        R(&["HIPPO-AWS-IAM-007"]),
     ),
     ("iam-no-inline-policy-check", R(&["HIPPO-AWS-IAM-005"])),
     ("iam-password-policy", R(&["HIPPO-AWS-IAM-004"])),
@@ -176,7 +176,7 @@ pub const AWS_CONFIG_HIPAA: &[(&str, Cov)] = &[
     ),
     (
         "iam-policy-no-statements-with-full-access",
-        No("service-wide wildcard actions (s3:*) not flagged yet"),
+        R(&["HIPPO-AWS-IAM-006"]),
     ),
     ("iam-root-access-key-check", Rt(ACCOUNT)),
     ("iam-user-mfa-enabled", Rt(ACCOUNT)),

@@ -130,6 +130,17 @@ fn elc_001(r: &Resource, _: &Index) -> Vec<Hit> {
         defaults::elasticache_at_rest_by_default(r),
     )
 }
+fn elc_004(r: &Resource, idx: &Index) -> Vec<Hit> {
+    // Without encryption at rest there is no key to judge; HIPPO-AWS-ELC-001 reports that.
+    let at_rest = match r.get("at_rest_encryption_enabled") {
+        Some(n) => n.truth() == Tri::Yes,
+        None => defaults::elasticache_at_rest_by_default(r),
+    };
+    if !at_rest {
+        return vec![];
+    }
+    require_cmk(r, &["kms_key_id"], idx, "the cache's data at rest")
+}
 fn elc_002(r: &Resource, _: &Index) -> Vec<Hit> {
     require_true(r, &["transit_encryption_enabled"], false)
 }
@@ -211,6 +222,8 @@ pub fn rules() -> Vec<Rule> {
             &["seed 000: Encryption in transit (TLS 1.2+)", "Prowler: elasticache_redis_cluster_in_transit_encryption_enabled"], elc_002),
         rule!("HIPPO-AWS-ELC-003", "ElastiCache automatic backups are enabled", Low, &["164.308(a)(7)(ii)(A)"], &["aws_elasticache_replication_group"], TF_CFN, "snapshot_retention_limit >= 1", "snapshot_retention_limit = 7",
             &["AWS Config: elasticache-redis-cluster-automatic-backup-check", "Prowler: elasticache_redis_cluster_backup_enabled"], elc_003),
+        rule!("HIPPO-AWS-ELC-004", "ElastiCache encrypts data at rest with a customer-managed KMS key", Medium, &[E], &["aws_elasticache_replication_group"], TF_CFN, "kms_key_id names a customer-managed KMS key when at-rest encryption is on", "at_rest_encryption_enabled = true\nkms_key_id                 = aws_kms_key.cache.arn",
+            &["seed 001: separate customer-managed keys per service", "Checkov: CKV_AWS_191"], elc_004),
         rule!("HIPPO-AWS-SNS-001", "SNS topics are encrypted with a customer-managed key", Low, &[E], &["aws_sns_topic"], TF_CFN, "kms_master_key_id names a customer-managed KMS key", "kms_master_key_id = aws_kms_key.sns.arn",
             &["seed 002: Alerts via SNS", "AWS Config: sns-encrypted-kms", "Prowler: sns_topics_kms_encryption_at_rest_enabled"], sns_001),
         rule!("HIPPO-AWS-OS-001", "OpenSearch domains encrypt data at rest", High, &[E], os, TF_CFN, "encrypt_at_rest { enabled = true }", "encrypt_at_rest {\n  enabled = true\n}",

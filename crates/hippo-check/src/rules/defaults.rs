@@ -52,3 +52,13 @@ pub fn rds_storage_encrypted_by_default(r: &Resource) -> bool {
 fn engine(r: &Resource) -> Option<&str> {
     r.get_any(&["engine", "Engine"]).and_then(Node::as_str)
 }
+
+/// SQS encryption at rest when neither `sqs_managed_sse_enabled` / `SqsManagedSseEnabled` nor
+/// `kms_master_key_id` / `KmsMasterKeyId` is set: on (SSE-SQS, with SQS-owned keys) for every
+/// queue created since October 2022. Only an explicit `false` without a KMS key leaves a
+/// queue unencrypted.
+/// Source (Encryption at rest in Amazon SQS):
+/// https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-server-side-encryption.html
+/// and the AWS CDK, which builds on that default ("By default queues are encrypted using
+/// SSE-SQS"): https://docs.aws.amazon.com/cdk/api/v2/docs/aws-cdk-lib.aws_sqs-readme.html
+pub const SQS_MANAGED_SSE_BY_DEFAULT: bool = true;

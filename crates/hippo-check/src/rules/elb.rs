@@ -1,5 +1,6 @@
-//! Load balancer rules: TLS 1.2+ policies, HTTP to HTTPS redirect, access logs (application,
-//! network and classic load balancers).
+//! Load balancer and CloudFront rules: TLS 1.2+ policies, HTTP to HTTPS redirect, TLS to
+//! targets, access logs (application, network and classic load balancers, CloudFront
+//! distributions).
 
 use super::helpers::*;
 use super::{Hit, Index, Kind, Rule, Severity, TF_CFN};
@@ -7,6 +8,7 @@ use crate::model::{Node, Resource};
 
 const LISTENER: &[&str] = &["aws_lb_listener", "aws_alb_listener"];
 const LB: &[&str] = &["aws_lb", "aws_alb"];
+const TARGET_GROUP: &[&str] = &["aws_lb_target_group", "aws_alb_target_group"];
 
 /// True for ELB security policies that allow only TLS 1.2 and newer.
 pub fn tls12_policy(p: &str) -> bool {
@@ -167,6 +169,32 @@ fn elb_007(r: &Resource, _: &Index) -> Vec<Hit> {
     }
 }
 
+fn elb_008(r: &Resource, _: &Index) -> Vec<Hit> {
+    match r.get("protocol") {
+        Some(n) if n.as_str().is_some_and(|p| p.eq_ignore_ascii_case("HTTP")) => hit(
+            n.line,
+            "the target group receives plain HTTP: the load balancer decrypts requests and forwards them, PHI included, unencrypted to the targets (inside the VPC); use HTTPS to the targets",
+        ),
+        Some(n) if n.is_unknown() => hit(n.line, unknown_msg("protocol", n)),
+        _ => vec![],
+    }
+}
+
+fn cf_001(r: &Resource, _: &Index) -> Vec<Hit> {
+    // Terraform `logging_config { bucket }`; CloudFormation `DistributionConfig.Logging`.
+    let logging = r
+        .get("logging_config")
+        .or_else(|| r.body.path(&["DistributionConfig", "Logging"]));
+    match logging.and_then(|l| l.get("bucket")) {
+        Some(b) if b.is_unknown() || b.as_str().is_some_and(|s| !s.is_empty()) => vec![],
+        Some(b) => hit(b.line, "CloudFront access logging names no bucket"),
+        None => hit(
+            logging.map(|l| l.line).unwrap_or(r.line),
+            "CloudFront access logging is not configured (no logging_config / DistributionConfig.Logging with a bucket)",
+        ),
+    }
+}
+
 fn elb_006(r: &Resource, _: &Index) -> Vec<Hit> {
     lb_setting(
         r,
@@ -222,5 +250,11 @@ pub fn rules() -> Vec<Rule> {
         Rule { id: "HIPPO-AWS-ELB-007", title: "Classic load balancer access logs are enabled", severity: Severity::Medium, hipaa: &["164.312(b)"], types: &["aws_elb"], formats: TF_CFN,
             expected: "access_logs { bucket, enabled = true } (AccessLoggingPolicy with Enabled: true)", remediation: "access_logs {\n  bucket   = aws_s3_bucket.lb_logs.id\n  interval = 5\n  enabled  = true\n}",
             sources: &["issue 16: classic ELB access logs", "AWS Config: elb-logging-enabled", "Prowler: elb_logging_enabled", "Checkov: CKV_AWS_92"], kind: Kind::Resource(elb_007) },
+        Rule { id: "HIPPO-AWS-ELB-008", title: "Load balancer target groups forward over TLS", severity: Severity::Low, hipaa: &["164.312(e)(1)", "164.312(e)(2)(ii)"], types: TARGET_GROUP, formats: TF_CFN,
+            expected: "protocol = \"HTTPS\" for HTTP target groups (traffic inside the VPC is encrypted end to end)", remediation: "protocol = \"HTTPS\"\nhealth_check {\n  protocol = \"HTTPS\"\n  path     = \"/healthz\"\n}",
+            sources: &["seed 000: Encryption in transit (TLS 1.2+)", "issue 16: target groups forwarding decrypted requests", "Checkov: CKV_AWS_378"], kind: Kind::Resource(elb_008) },
+        Rule { id: "HIPPO-AWS-CF-001", title: "CloudFront distributions write access logs", severity: Severity::Medium, hipaa: &["164.312(b)"], types: &["aws_cloudfront_distribution"], formats: TF_CFN,
+            expected: "logging_config { bucket = ... } (CloudFormation DistributionConfig.Logging.Bucket)", remediation: "logging_config {\n  bucket          = aws_s3_bucket.cdn_logs.bucket_domain_name\n  include_cookies = false\n  prefix          = \"cdn/\"\n}",
+            sources: &["issue 16: access log of the front end's request path, as ELB-003 for load balancers", "Prowler: cloudfront_distributions_logging_enabled", "Checkov: CKV_AWS_86"], kind: Kind::Resource(cf_001) },
     ]
 }

@@ -31,6 +31,14 @@ pub const TERRAFORM_ONLY_TYPES: &[(&str, &str)] = &[
         "an alias of aws_lb_listener (AWS::ElasticLoadBalancingV2::Listener)",
     ),
     (
+        "aws_alb_target_group",
+        "an alias of aws_lb_target_group (AWS::ElasticLoadBalancingV2::TargetGroup)",
+    ),
+    (
+        "aws_ssm_parameter",
+        "AWS::SSM::Parameter cannot create SecureString parameters, the only type the rule judges",
+    ),
+    (
         "aws_default_security_group",
         "Terraform adopts the VPC's default group; CloudFormation cannot manage it",
     ),

@@ -227,8 +227,15 @@ fn doc_statement(s: &Node) -> Node {
             .cloned()
             .unwrap_or(Node::new(l, Val::Str("Allow".into()))),
     )];
-    if let Some(a) = s.get("actions") {
-        kv.push(("Action".into(), a.clone()));
+    for (block, json) in [
+        ("actions", "Action"),
+        ("not_actions", "NotAction"),
+        ("resources", "Resource"),
+        ("not_resources", "NotResource"),
+    ] {
+        if let Some(v) = s.get(block) {
+            kv.push((json.into(), v.clone()));
+        }
     }
     if let Some(p) = s.get("principals") {
         let ids = p

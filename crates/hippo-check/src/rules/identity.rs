@@ -1,22 +1,11 @@
-//! Identity, secrets and account services: IAM policies, Secrets Manager, Cognito MFA,
-//! GuardDuty, API Gateway logging, and Terraform state/variable hygiene.
+//! Identity, secrets and account services: IAM users, keys and inline policies, Secrets
+//! Manager, SSM SecureString parameters, Cognito MFA, GuardDuty, API Gateway logging, and
+//! Terraform state/variable hygiene.
 
 use super::datastores::rule;
 use super::helpers::*;
 use super::{Hit, Index, Kind, Rule, Severity, TF, TF_CFN};
 use crate::model::{Node, Resource, Tri};
-
-/// Resources that hold policy documents, in both formats (CloudFormation `AWS::IAM::Role`,
-/// `User` and `Group` carry inline `Policies`).
-const POLICY_HOLDERS: &[&str] = &[
-    "aws_iam_policy",
-    "aws_iam_role_policy",
-    "aws_iam_user_policy",
-    "aws_iam_group_policy",
-    "aws_iam_role",
-    "aws_iam_user",
-    "aws_iam_group",
-];
 
 /// Resources through which a policy can reach a user directly.
 const USER_GRANTS: &[&str] = &[
@@ -26,88 +15,6 @@ const USER_GRANTS: &[&str] = &[
     "aws_iam_policy",
     "aws_iam_user",
 ];
-
-fn iam_001(r: &Resource, idx: &Index) -> Vec<Hit> {
-    let mut out = Vec::new();
-    for p in policy_documents(r) {
-        let Some(stmts) = policy_statements(p, idx) else {
-            if p.is_unknown() {
-                out.extend(hit(p.line, unknown_msg("policy", p)));
-            }
-            continue;
-        };
-        let admin = stmts.iter().any(|s| {
-            s.get("Effect").and_then(Node::as_str) == Some("Allow")
-                && strings(s.get("Action")).iter().any(|a| a == "*")
-                && (s.get("Resource").is_none()
-                    || strings(s.get("Resource")).iter().any(|a| a == "*"))
-        });
-        if admin {
-            out.extend(hit(
-                p.line,
-                "policy grants \"*\" actions on \"*\" resources (full administrator access)",
-            ));
-        }
-    }
-    out
-}
-
-/// Every policy document a resource carries, with the line to report it at: Terraform's
-/// `policy` and `inline_policy { policy }`, CloudFormation's `PolicyDocument` and
-/// `Policies[].PolicyDocument` (roles, users, groups).
-fn policy_documents(r: &Resource) -> Vec<&Node> {
-    let mut out: Vec<&Node> = r
-        .get_any(&["policy", "PolicyDocument"])
-        .into_iter()
-        .collect();
-    for key in ["inline_policy", "Policies"] {
-        for p in r.get(key).map(|p| p.items()).unwrap_or_default() {
-            out.extend(p.get_any(&["policy", "PolicyDocument"]));
-        }
-    }
-    out
-}
-
-/// `service:*` actions (not the bare `"*"`, which HIPPO-AWS-IAM-001 reports).
-fn service_wildcards(stmt: &Node) -> Vec<String> {
-    strings(stmt.get("Action"))
-        .into_iter()
-        .filter(|a| a.len() > 2 && a.ends_with(":*") && !a.contains('?'))
-        .collect()
-}
-
-fn iam_006(r: &Resource, idx: &Index) -> Vec<Hit> {
-    let mut out = Vec::new();
-    for p in policy_documents(r) {
-        let Some(stmts) = policy_statements(p, idx) else {
-            if p.is_unknown() {
-                out.extend(hit(p.line, unknown_msg("policy", p)));
-            }
-            continue;
-        };
-        let mut wild: Vec<String> = stmts
-            .iter()
-            .filter(|s| {
-                s.get("Effect").and_then(Node::as_str) == Some("Allow")
-                    && (s.get("Resource").is_none()
-                        || strings(s.get("Resource")).iter().any(|a| a == "*"))
-            })
-            .flat_map(service_wildcards)
-            .collect();
-        wild.sort();
-        wild.dedup();
-        if !wild.is_empty() {
-            out.extend(hit(
-                p.line,
-                format!(
-                    "policy grants every action of a service ({}) on every resource (\"*\"); name the actions and resources the principal needs",
-                    wild.join(", ")
-                ),
-            ));
-        }
-    }
-    out
-}
 
 fn iam_005(r: &Resource, _: &Index) -> Vec<Hit> {
     const MSG: &str = "an inline policy is embedded in a role, user or group; use managed policies that can be reviewed and reused";
@@ -173,6 +80,15 @@ fn iam_004(r: &Resource, _: &Index) -> Vec<Hit> {
 }
 fn sm_001(r: &Resource, idx: &Index) -> Vec<Hit> {
     require_cmk(r, &["kms_key_id"], idx, "the secret")
+}
+fn ssm_001(r: &Resource, idx: &Index) -> Vec<Hit> {
+    match r.get("type") {
+        Some(t) if t.as_str() == Some("SecureString") => {
+            require_cmk(r, &["key_id"], idx, "the SecureString parameter")
+        }
+        Some(t) if t.is_unknown() => hit(t.line, unknown_msg("type", t)),
+        _ => vec![],
+    }
 }
 fn sm_002(r: &Resource, idx: &Index) -> Vec<Hit> {
     if r.get("rotation_rules").is_some()
@@ -247,12 +163,8 @@ fn tf_002(r: &Resource, _: &Index) -> Vec<Hit> {
 
 pub fn rules() -> Vec<Rule> {
     vec![
-        rule!("HIPPO-AWS-IAM-001", "IAM policies do not grant full administrator access", High, &["164.308(a)(3)(i)", "164.308(a)(4)(ii)(B)", "164.312(a)(1)"], POLICY_HOLDERS, TF_CFN, "No Allow statement with Action \"*\" on Resource \"*\"", "Grant only the actions the role needs, on named resources",
-            &["seed 001: Task roles with least privilege", "seed 003: CI/CD IAM scoped roles", "AWS Config: iam-policy-no-statements-with-admin-access", "Prowler: iam_policy_no_administrative_privileges"], iam_001),
         rule!("HIPPO-AWS-IAM-002", "IAM policies are not attached directly to users", Medium, &["164.308(a)(4)(ii)(B)"], USER_GRANTS, TF_CFN, "Permissions granted through groups or roles", "resource \"aws_iam_group_policy_attachment\" \"ops\" {\n  group      = aws_iam_group.ops.name\n  policy_arn = aws_iam_policy.ops.arn\n}",
             &["AWS Config: iam-user-no-policies-check", "Prowler: iam_policy_attached_only_to_group_or_roles"], iam_002),
-        rule!("HIPPO-AWS-IAM-006", "IAM policies do not grant service-wide wildcards on all resources", High, &["164.308(a)(3)(i)", "164.308(a)(4)(ii)(B)", "164.312(a)(1)"], POLICY_HOLDERS, TF_CFN, "No Allow statement with an action such as \"s3:*\" or \"rds:*\" on Resource \"*\"", "Action   = [\"s3:GetObject\", \"s3:PutObject\"]\nResource = \"${aws_s3_bucket.phi.arn}/*\"",
-            &["issue 16: service-wide wildcards such as s3:*, ec2:*, rds:* on Resource \"*\"", "Checkov: CKV_AWS_62, CKV_AWS_290", "Prowler: iam_policy_no_full_access_to_service"], iam_006),
         rule!("HIPPO-AWS-IAM-003", "No long-lived IAM access keys are created in code", Medium, &["164.308(a)(5)(ii)(D)", "164.312(d)"], &["aws_iam_access_key"], TF_CFN, "No aws_iam_access_key resources; use roles (OIDC for CI)", "Use an IAM role assumed through OIDC federation instead of an access key",
             &["seed 004: no long-lived secrets stored in the pipeline; short-lived tokens", "Prowler: iam_rotate_access_key_90_days"], iam_003),
         rule!("HIPPO-AWS-IAM-004", "IAM password policy is strong", Medium, &["164.308(a)(5)(ii)(D)"], &["aws_iam_account_password_policy"], TF, "minimum_password_length >= 14, reuse prevention 24, all character classes", "resource \"aws_iam_account_password_policy\" \"strict\" {\n  minimum_password_length      = 14\n  password_reuse_prevention    = 24\n  require_symbols              = true\n  require_numbers              = true\n  require_uppercase_characters = true\n  require_lowercase_characters = true\n}",
@@ -261,6 +173,8 @@ pub fn rules() -> Vec<Rule> {
             &["AWS Config: iam-no-inline-policy-check", "Prowler: iam_inline_policy_no_administrative_privileges"], iam_005),
         rule!("HIPPO-AWS-SM-001", "Secrets Manager secrets use a customer-managed KMS key", Low, &["164.312(a)(2)(iv)"], &["aws_secretsmanager_secret"], TF_CFN, "kms_key_id names a customer-managed KMS key", "kms_key_id = aws_kms_key.secrets.arn",
             &["seed 003: optional customer-managed keys for secrets", "AWS Config: secretsmanager-using-cmk"], sm_001),
+        rule!("HIPPO-AWS-SSM-001", "SSM SecureString parameters use a customer-managed KMS key", Low, &["164.312(a)(2)(iv)"], &["aws_ssm_parameter"], TF, "key_id names a customer-managed KMS key when type = \"SecureString\" (not the AWS-managed alias/aws/ssm)", "type   = \"SecureString\"\nkey_id = aws_kms_key.parameters.arn",
+            &["issue 16: SecureString parameters with the AWS-managed key, as SM-001 for Secrets Manager", "Checkov: CKV_AWS_337"], ssm_001),
         rule!("HIPPO-AWS-SM-002", "Secrets Manager secrets rotate", Medium, &["164.308(a)(5)(ii)(D)"], &["aws_secretsmanager_secret"], TF_CFN, "An aws_secretsmanager_secret_rotation (or RotationSchedule) references the secret", "resource \"aws_secretsmanager_secret_rotation\" \"db\" {\n  secret_id           = aws_secretsmanager_secret.db.id\n  rotation_lambda_arn = aws_lambda_function.rotate.arn\n  rotation_rules { automatically_after_days = 30 }\n}",
             &["seed 004: Rotate keys and passwords automatically", "AWS Config: secretsmanager-rotation-enabled-check", "Prowler: secretsmanager_automatic_rotation_enabled"], sm_002),
         rule!("HIPPO-AWS-COG-001", "Cognito user pools require MFA", High, &["164.312(d)", "164.308(a)(5)(ii)(D)"], &["aws_cognito_user_pool"], TF_CFN, "mfa_configuration = \"ON\"", "mfa_configuration = \"ON\"\nsoftware_token_mfa_configuration {\n  enabled = true\n}",

@@ -181,6 +181,39 @@ fn k8s_010(r: &Resource, _: &Index) -> Vec<Hit> {
     })
 }
 
+/// The one capability a non-root web server may need back (binding ports below 1024).
+const HARMLESS_CAPABILITY: &str = "NET_BIND_SERVICE";
+
+fn k8s_018(r: &Resource, _: &Index) -> Vec<Hit> {
+    each(r, |_, c| {
+        let Some(add) = c
+            .get("securityContext")
+            .and_then(|s| s.path(&["capabilities", "add"]))
+        else {
+            return vec![];
+        };
+        let added: Vec<String> = strings(Some(add))
+            .into_iter()
+            .filter(|a| {
+                !a.trim_start_matches("CAP_")
+                    .eq_ignore_ascii_case(HARMLESS_CAPABILITY)
+            })
+            .collect();
+        if added.is_empty() {
+            vec![]
+        } else {
+            hit(
+                add.line,
+                format!(
+                    "container {} adds Linux capabilities back ({}); only NET_BIND_SERVICE may be added",
+                    cname(c),
+                    added.join(", ")
+                ),
+            )
+        }
+    })
+}
+
 fn labels(doc: &Node) -> Vec<(String, String)> {
     let meta = if doc.get("kind").and_then(Node::as_str) == Some("Pod") {
         doc.get("metadata")
@@ -283,6 +316,7 @@ pub fn rules() -> Vec<Rule> {
         rule!("HIPPO-K8S-007", "Container images are pinned", Medium, &["164.312(c)(1)"], WL, K8S, "image uses a version tag or digest, never latest", "image: registry.example.com/app@sha256:...", &["seed 004: Pin dependency versions; disallow latest tags"], k8s_007),
         rule!("HIPPO-K8S-008", "Ingresses terminate TLS", High, &["164.312(e)(1)"], &["k8s_ingress"], K8S, "spec.tls lists the hosts", "spec:\n  tls:\n  - hosts: [app.example.com]\n    secretName: app-tls", &["seed 000: Transmission security (TLS 1.2+)"], k8s_008),
         rule!("HIPPO-K8S-010", "Containers drop all Linux capabilities", Medium, ac, WL, K8S, "securityContext.capabilities.drop includes ALL", "securityContext:\n  capabilities:\n    drop: [\"ALL\"]", &["seed 004: least privilege", "Checkov: CKV_K8S_28, CKV_K8S_37"], k8s_010),
+        rule!("HIPPO-K8S-018", "Containers do not add Linux capabilities", Medium, ac, WL, K8S, "securityContext.capabilities.add is absent or only NET_BIND_SERVICE", "securityContext:\n  capabilities:\n    drop: [\"ALL\"]\n    add: [\"NET_BIND_SERVICE\"]  # only if the process binds a port below 1024", &["seed 004: least privilege", "Checkov: CKV_K8S_25"], k8s_018),
         rule!("HIPPO-K8S-011", "Workloads are covered by a NetworkPolicy", Medium, &["164.312(e)(1)", "164.308(a)(4)(ii)(B)"], WL, K8S, "A NetworkPolicy in the namespace selects the pods", "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: api\n  namespace: phi\nspec:\n  podSelector:\n    matchLabels:\n      app: api\n  policyTypes: [Ingress, Egress]", &["seed 000: Network segmentation (2025 HIPAA requirement)", "seed 004: network micro-segmentation", "Checkov: CKV2_K8S_6"], k8s_011),
         rule!("HIPPO-K8S-012", "Containers use the RuntimeDefault seccomp profile", Low, ac, WL, K8S, "securityContext.seccompProfile.type RuntimeDefault (pod or container)", "securityContext:\n  seccompProfile:\n    type: RuntimeDefault", &["seed 004: hardened baselines", "Checkov: CKV_K8S_31"], k8s_012),
         rule!("HIPPO-K8S-013", "Service account tokens are not mounted by default", Low, &["164.312(a)(1)"], WL, K8S, "automountServiceAccountToken: false unless the pod calls the API", "spec:\n  automountServiceAccountToken: false", &["seed 002: IRSA per service; least privilege", "Checkov: CKV_K8S_38"], k8s_013),

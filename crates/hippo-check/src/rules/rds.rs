@@ -1,5 +1,6 @@
-//! RDS rules: encryption with customer-managed keys, network exposure, backups,
-//! availability, logging and SSL enforcement through parameter groups.
+//! RDS rules: encryption with customer-managed keys (storage and Performance Insights),
+//! network exposure, backups, availability, logging and SSL enforcement through parameter
+//! groups, for instances, Aurora clusters and Aurora instances.
 
 use super::helpers::*;
 use super::{defaults, Hit, Index, Kind, Rule, Severity, TF_CFN};
@@ -7,6 +8,16 @@ use crate::model::{Node, Resource, Tri};
 
 const DB: &[&str] = &["aws_db_instance", "aws_rds_cluster"];
 const INSTANCE: &[&str] = &["aws_db_instance"];
+/// Instances, Aurora instances included (`aws_rds_cluster_instance`; in CloudFormation a
+/// DB instance with `DBClusterIdentifier`), for the settings an Aurora instance keeps itself:
+/// storage, backups, logs and deletion protection belong to its cluster.
+const ANY_INSTANCE: &[&str] = &["aws_db_instance", "aws_rds_cluster_instance"];
+/// Everything that can run Performance Insights.
+const PI: &[&str] = &[
+    "aws_db_instance",
+    "aws_rds_cluster",
+    "aws_rds_cluster_instance",
+];
 const PG: &[&str] = &["aws_db_parameter_group", "aws_rds_cluster_parameter_group"];
 
 fn rds_001(r: &Resource, _: &Index) -> Vec<Hit> {
@@ -198,6 +209,23 @@ fn rds_011(r: &Resource, _: &Index) -> Vec<Hit> {
     require_min(r, &["monitoring_interval"], 1.0, Some(0.0))
 }
 
+fn rds_014(r: &Resource, idx: &Index) -> Vec<Hit> {
+    // Terraform `performance_insights_enabled`; CloudFormation `EnablePerformanceInsights`
+    // (instances) and `PerformanceInsightsEnabled` (clusters). Off by default.
+    match r.get_any(&["performance_insights_enabled", "EnablePerformanceInsights"]) {
+        Some(n) if n.truth() == Tri::Yes => require_cmk(
+            r,
+            &["performance_insights_kms_key_id"],
+            idx,
+            "Performance Insights (which keeps SQL text, PHI literals included)",
+        ),
+        Some(n) if n.truth() == Tri::Unknown => {
+            hit(n.line, unknown_msg("performance_insights_enabled", n))
+        }
+        _ => vec![],
+    }
+}
+
 fn rds_012(r: &Resource, idx: &Index) -> Vec<Hit> {
     let Some(group) = r.get("db_subnet_group_name") else {
         return vec![];
@@ -228,7 +256,7 @@ pub fn rules() -> Vec<Rule> {
         Rule { id: "HIPPO-AWS-RDS-002", title: "RDS uses a customer-managed KMS key", severity: Severity::High, hipaa: &[E], types: DB, formats: TF_CFN,
             expected: "kms_key_id names a customer-managed key (not alias/aws/rds, not unset)", remediation: "kms_key_id = aws_kms_key.rds.arn",
             sources: &["seed 001: --kms-key-id alias/rds-encryption; separate keys per service", "gap: Checkov has no CMK check for RDS instances"], kind: Kind::Resource(rds_002) },
-        Rule { id: "HIPPO-AWS-RDS-003", title: "RDS instance is not publicly accessible", severity: Severity::Critical, hipaa: &["164.312(a)(1)", "164.312(e)(1)"], types: INSTANCE, formats: TF_CFN,
+        Rule { id: "HIPPO-AWS-RDS-003", title: "RDS instance is not publicly accessible", severity: Severity::Critical, hipaa: &["164.312(a)(1)", "164.312(e)(1)"], types: ANY_INSTANCE, formats: TF_CFN,
             expected: "publicly_accessible = false (or unset)", remediation: "publicly_accessible = false",
             sources: &["seed 001: Not publicly accessible", "AWS Config: rds-instance-public-access-check", "Prowler: rds_instance_no_public_access"], kind: Kind::Resource(rds_003) },
         Rule { id: "HIPPO-AWS-RDS-004", title: "RDS instance is Multi-AZ", severity: Severity::Medium, hipaa: &["164.308(a)(7)(ii)(C)", "164.308(a)(7)(i)"], types: INSTANCE, formats: TF_CFN,
@@ -249,10 +277,10 @@ pub fn rules() -> Vec<Rule> {
         Rule { id: "HIPPO-AWS-RDS-009", title: "PostgreSQL audit and connection logging is configured", severity: Severity::Medium, hipaa: &["164.312(b)", "164.308(a)(1)(ii)(D)"], types: &["aws_db_instance", "aws_rds_cluster", "aws_db_parameter_group", "aws_rds_cluster_parameter_group"], formats: TF_CFN,
             expected: "shared_preload_libraries includes pgaudit; log_connections = 1; log_disconnections = 1", remediation: "parameter {\n  name         = \"shared_preload_libraries\"\n  value        = \"pgaudit\"\n  apply_method = \"pending-reboot\"\n}\nparameter {\n  name  = \"log_connections\"\n  value = \"1\"\n}",
             sources: &["seed 001: RDS Parameter Group (pgaudit, log_connections, log_disconnections)"], kind: Kind::Resource(rds_009) },
-        Rule { id: "HIPPO-AWS-RDS-010", title: "RDS automatic minor version upgrades are on", severity: Severity::Low, hipaa: &["164.308(a)(5)(ii)(B)"], types: DB, formats: TF_CFN,
+        Rule { id: "HIPPO-AWS-RDS-010", title: "RDS automatic minor version upgrades are on", severity: Severity::Low, hipaa: &["164.308(a)(5)(ii)(B)"], types: &["aws_db_instance", "aws_rds_cluster", "aws_rds_cluster_instance"], formats: TF_CFN,
             expected: "auto_minor_version_upgrade is not false", remediation: "auto_minor_version_upgrade = true",
             sources: &["seed 001: --auto-minor-version-upgrade", "Prowler: rds_instance_minor_version_upgrade_enabled"], kind: Kind::Resource(rds_010) },
-        Rule { id: "HIPPO-AWS-RDS-011", title: "RDS enhanced monitoring is enabled", severity: Severity::Low, hipaa: &["164.312(b)"], types: INSTANCE, formats: TF_CFN,
+        Rule { id: "HIPPO-AWS-RDS-011", title: "RDS enhanced monitoring is enabled", severity: Severity::Low, hipaa: &["164.312(b)"], types: ANY_INSTANCE, formats: TF_CFN,
             expected: "monitoring_interval > 0", remediation: "monitoring_interval = 60\nmonitoring_role_arn = aws_iam_role.rds_monitoring.arn",
             sources: &["AWS Config: rds-enhanced-monitoring-enabled", "Prowler: rds_instance_enhanced_monitoring_enabled"], kind: Kind::Resource(rds_011) },
         Rule { id: "HIPPO-AWS-RDS-012", title: "RDS is not placed in a public subnet", severity: Severity::High, hipaa: &["164.312(a)(1)", "164.312(e)(1)"], types: INSTANCE, formats: TF_CFN,
@@ -261,5 +289,8 @@ pub fn rules() -> Vec<Rule> {
         Rule { id: "HIPPO-AWS-RDS-013", title: "RDS IAM database authentication is enabled", severity: Severity::Low, hipaa: &["164.312(d)", "164.312(a)(2)(i)"], types: DB, formats: TF_CFN,
             expected: "iam_database_authentication_enabled = true (short-lived tokens instead of static passwords)", remediation: "iam_database_authentication_enabled = true",
             sources: &["seed 004: Use dynamic, short-lived credentials for databases", "Prowler: rds_instance_iam_authentication_enabled", "Checkov: CKV_AWS_161"], kind: Kind::Resource(rds_013) },
+        Rule { id: "HIPPO-AWS-RDS-014", title: "RDS Performance Insights uses a customer-managed KMS key", severity: Severity::Medium, hipaa: &[E], types: PI, formats: TF_CFN,
+            expected: "performance_insights_kms_key_id names a customer-managed key when performance_insights_enabled = true", remediation: "performance_insights_enabled    = true\nperformance_insights_kms_key_id = aws_kms_key.rds.arn",
+            sources: &["issue 16: Performance Insights keeps SQL text, which can carry PHI literals", "Checkov: CKV_AWS_354"], kind: Kind::Resource(rds_014) },
     ]
 }

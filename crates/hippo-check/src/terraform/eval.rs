@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use hcl::expr::{BinaryOperator, Expression, ObjectKey, TraversalOperator, UnaryOperator};
 use hcl::template::{Element, Template};
 
-use crate::model::{Node, Val};
+use crate::model::{partial_string, Node, Val};
 
 /// What an expression can see: variables, locals and the resource-address prefix.
 pub trait Env {
@@ -145,9 +145,12 @@ impl<'a> Eval<'a> {
                     Val::Str(s) => out.push_str(&s),
                     Val::Num(n) => out.push_str(&fmt_num(n)),
                     Val::Bool(b) => out.push_str(&b.to_string()),
-                    Val::Ref(r) => return unknown(self.line, format!("template using {r}")),
-                    Val::Unknown(u) => return unknown(self.line, u),
-                    _ => return unknown(self.line, "template interpolation"),
+                    // Literal text around the unknown part: the value is some string with
+                    // that text in it, never a bare wildcard or a whole list (see
+                    // `partial_string`).
+                    Val::Ref(r) => return unknown(self.line, partial_string(&r)),
+                    Val::Unknown(u) => return unknown(self.line, partial_string(&u)),
+                    _ => return unknown(self.line, partial_string("an interpolation")),
                 },
                 Element::Directive(_) => return unknown(self.line, "template directive"),
             }
