@@ -35,7 +35,7 @@ tools() {
 # packages' own LTO settings would double a fresh machine's CI time).
 install_tool() {
     local name=$1 version=$2
-    if command -v "$name" >/dev/null 2>&1 && "$name" --version 2>/dev/null | grep -q " $version"; then
+    if command -v "$name" >/dev/null 2>&1 && cargo "${name#cargo-}" --version 2>/dev/null | grep -q " $version$"; then
         return 0
     fi
     log "installing $name $version"

@@ -7,7 +7,7 @@ one entry per check id seen failing on the compared trees:
   setting (a Checkov failure counts as reported when one of them fires on the same resource).
 - COVERED: HIPAA-relevant, but hippo check deliberately judges it differently; the reason.
 - GAPS: HIPAA-relevant and hippo check has no rule for it; resource type and attribute, so a
-  rule writer can pick it up (also listed in GAPS.md).
+  rule writer can pick it up (also listed in docs/checkov-gaps.md).
 - NOT_HIPAA: the check is not a HIPAA safeguard; the reason.
 
 A check id in none of the tables is printed as UNCLASSIFIED by the script: classify it here.
@@ -153,7 +153,7 @@ COVERED = {
                   "env are HIPPO-K8S-005, inline Secret data HIPPO-K8S-009; file vs env mounting is hardening",
 }
 
-# HIPAA-relevant checks without a hippo check rule: real misses (copied to GAPS.md, which also
+# HIPAA-relevant checks without a hippo check rule: real misses (copied to docs/checkov-gaps.md, which also
 # records the gaps closed since, and by which rules).
 GAPS = {
     "CKV2_GHA_1": {"resource": "GitHub Actions workflow", "attribute": "top-level permissions: write-all",
