@@ -133,11 +133,17 @@ resource "aws_sns_topic_policy" "security_alarms" {
 }
 
 resource "aws_sns_topic_subscription" "security_alarms_email" {
-  count = var.alarm_email == "" ? 0 : 1
-
   topic_arn = aws_sns_topic.security_alarms.arn
   protocol  = "email"
   endpoint  = var.alarm_email
+}
+
+resource "aws_sns_topic_subscription" "security_alarms_https" {
+  for_each = toset(var.alarm_https_endpoints)
+
+  topic_arn = aws_sns_topic.security_alarms.arn
+  protocol  = "https"
+  endpoint  = each.value
 }
 
 # GuardDuty findings of medium severity and above.

@@ -138,9 +138,36 @@ variable "waf_rate_limit_per_5min" {
 }
 
 variable "alarm_email" {
-  description = "Address subscribed to the security alarm topic (GuardDuty findings, backup failures, root logins). Empty: no subscription."
+  description = "Address subscribed to the security alarm topic (GuardDuty findings, backup failures, root logins, Hippo's security events and operational alarms). Required: alarms that reach nobody are no alarms."
   type        = string
-  default     = ""
+
+  validation {
+    condition     = can(regex("^[^@[:space:]]+@[^@[:space:]]+\\.[^@[:space:]]+$", var.alarm_email))
+    error_message = "alarm_email must be the address of the person or list on call for security alarms (e.g. security-oncall@example.org); an empty address would leave every alarm unheard."
+  }
+}
+
+variable "alarm_https_endpoints" {
+  description = "Extra HTTPS endpoints subscribed to the alarm topic (e.g. a paging service's SNS integration URL)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for e in var.alarm_https_endpoints : startswith(e, "https://")])
+    error_message = "Every alarm_https_endpoints entry must be an https:// URL."
+  }
+}
+
+variable "db_connections_alarm" {
+  description = "Database connections above which the rds-connections alarm fires; keep it below the instance class's max_connections (docs/deploy.md sizes the pools)."
+  type        = number
+  default     = 150
+}
+
+variable "db_replica_identifiers" {
+  description = "Identifiers of RDS read replicas whose ReplicaLag is alarmed (none by default)."
+  type        = list(string)
+  default     = []
 }
 
 variable "tags" {

@@ -84,10 +84,13 @@ pub enum Action {
     /// An operator imported a tenant from a verified archive (`hippo tenant import`).
     #[serde(rename = "tenant.import")]
     TenantImport,
+    /// A security alert raised by the server's detectors (brute force, break-glass, ...).
+    #[serde(rename = "security.alert")]
+    SecurityAlert,
 }
 
 impl Action {
-    pub const ALL: [Action; 30] = [
+    pub const ALL: [Action; 31] = [
         Action::RecordCreate,
         Action::RecordRead,
         Action::RecordUpdate,
@@ -118,6 +121,7 @@ impl Action {
         Action::SearchReindex,
         Action::TenantExport,
         Action::TenantImport,
+        Action::SecurityAlert,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -152,6 +156,7 @@ impl Action {
             Action::SearchReindex => "search.reindex",
             Action::TenantExport => "tenant.export",
             Action::TenantImport => "tenant.import",
+            Action::SecurityAlert => "security.alert",
         }
     }
 
@@ -184,6 +189,7 @@ impl Action {
             Action::BreakGlassReview => "session",
             Action::PolicyExplain => "policy",
             Action::ApiKeyRotate => "apikey",
+            Action::SecurityAlert => "alert",
         }
     }
 }

@@ -79,7 +79,8 @@ pub fn allows(role: Role, action: Action) -> bool {
         | RecordVerify
         | SearchReindex
         | TenantExport
-        | TenantImport => false,
+        | TenantImport
+        | SecurityAlert => false,
     }
 }
 

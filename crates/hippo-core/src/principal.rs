@@ -15,6 +15,8 @@ pub enum ActorKind {
     Operator,
     /// A caller that could not be authenticated.
     Anonymous,
+    /// The server itself (e.g. a security alert its detectors raised).
+    System,
 }
 
 impl ActorKind {
@@ -24,6 +26,7 @@ impl ActorKind {
             ActorKind::User => "user",
             ActorKind::Operator => "operator",
             ActorKind::Anonymous => "anonymous",
+            ActorKind::System => "system",
         }
     }
 }
@@ -51,6 +54,13 @@ impl Actor {
         Self {
             id: "anonymous".into(),
             kind: ActorKind::Anonymous,
+        }
+    }
+    /// The server itself, for events no person or service caused directly.
+    pub fn system() -> Self {
+        Self {
+            id: "hippo".into(),
+            kind: ActorKind::System,
         }
     }
     pub fn operator() -> Self {

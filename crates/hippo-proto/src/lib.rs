@@ -1,5 +1,6 @@
 //! Hippo's wire types: the JSON bodies of the HTTP API, shared by the server, the CLI and tests.
 
+pub mod ops;
 pub mod people;
 pub use people::*;
 

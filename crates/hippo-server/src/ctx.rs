@@ -216,7 +216,12 @@ impl Caller {
         resource: hippo_policy::ResourceFacts,
     ) -> Result<(AuditDraft, hippo_policy::Decision), ApiError> {
         let mut draft = self.draft(action);
-        let decision = state.policy.decide(&self.policy_input(action, resource));
+        let decision = {
+            let _span = tracing::info_span!(target: "hippo::policy", "policy", otel.name = %format!("policy {}", action.as_str()), policy.action = action.as_str(), policy.allowed = tracing::field::Empty).entered();
+            let d = state.policy.decide(&self.policy_input(action, resource));
+            tracing::Span::current().record("policy.allowed", d.allowed);
+            d
+        };
         if decision.widened_by_emergency {
             draft.detail("widened_by", decision.rule.clone());
         }

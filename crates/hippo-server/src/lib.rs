@@ -16,6 +16,7 @@ pub mod ratelimit;
 pub mod routes;
 pub mod serve;
 pub mod state;
+pub mod telemetry;
 pub mod tls;
 
 pub use config::{Config, ConfigError};

@@ -10,8 +10,10 @@ use axum::http::{header, HeaderName, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::IntoResponse;
 use axum::response::Response;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
+use tracing::Instrument;
 
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -20,6 +22,10 @@ pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub struct RequestScope {
     pub request_id: String,
     pub principal: OnceLock<String>,
+    /// The authenticated principal's tenant (for the detectors).
+    pub tenant: OnceLock<String>,
+    /// Records whose content this response carries (for the read-volume detector).
+    pub records_returned: AtomicU64,
 }
 
 tokio::task_local! {
@@ -32,14 +38,30 @@ pub fn current_request_id() -> Option<String> {
 }
 
 /// Records which principal the current request was authenticated as (for the access log).
-pub fn set_principal(id: &str) {
-    let _ = SCOPE.try_with(|s| s.principal.set(id.to_owned()));
+pub fn set_principal(principal: &hippo_core::Principal) {
+    let _ = SCOPE.try_with(|s| {
+        let _ = s.principal.set(principal.id.clone());
+        let _ = s.tenant.set(principal.tenant.as_str().to_owned());
+    });
+    tracing::Span::current().record("principal", principal.id.as_str());
 }
 
-/// Settings for the response headers every response carries.
+/// A span around one store call: its operation name only (never its arguments).
+pub fn store_span(op: &'static str) -> tracing::Span {
+    tracing::info_span!(target: "hippo::store", "store", otel.name = %format!("store {op}"), store.operation = op)
+}
+
+/// Notes that the current response carries `n` records (read, listed or found).
+pub fn note_records_returned(n: usize) {
+    let _ = SCOPE.try_with(|s| s.records_returned.fetch_add(n as u64, Relaxed));
+}
+
+/// Settings for the response headers every response carries, and the telemetry every
+/// request feeds.
 #[derive(Clone)]
 pub struct HeaderPolicy {
     pub hsts: bool,
+    pub telemetry: Arc<crate::telemetry::Telemetry>,
 }
 
 /// Assigns a request id, runs the request inside its scope, adds security headers, logs the outcome.
@@ -51,7 +73,7 @@ pub async fn request_scope(
     let started = Instant::now();
     let scope = Arc::new(RequestScope {
         request_id: uuid::Uuid::now_v7().to_string(),
-        principal: OnceLock::new(),
+        ..RequestScope::default()
     });
     let route = req
         .extensions()
@@ -59,6 +81,20 @@ pub async fn request_scope(
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "(unmatched)".to_owned());
     let method = method_for_log(req.method());
+    let telemetry = policy.telemetry.clone();
+    let in_flight = telemetry.metrics.as_ref().map(|m| m.request_started());
+    // The request's span: the same fields as the access log line, nothing from the request
+    // itself (the route is the template). Exported to OpenTelemetry when tracing is on.
+    let span = tracing::info_span!(
+        target: "hippo::http",
+        "request",
+        otel.name = %format!("{method} {route}"),
+        http.request.method = method,
+        http.route = %route,
+        request_id = %scope.request_id,
+        principal = tracing::field::Empty,
+        http.response.status_code = tracing::field::Empty,
+    );
     // Set by the connection layer (serve.rs) when the target or headers exceed the limits.
     let too_large = req.extensions().get::<crate::limits::TooLarge>().copied();
     let handle = async move {
@@ -67,7 +103,19 @@ pub async fn request_scope(
             None => next.run(req).await,
         }
     };
-    let mut resp = SCOPE.scope(scope.clone(), handle).await;
+    let mut resp = SCOPE
+        .scope(scope.clone(), handle.instrument(span.clone()))
+        .await;
+    span.record("http.response.status_code", resp.status().as_u16());
+    drop(in_flight);
+    observe(
+        &telemetry,
+        &scope,
+        &route,
+        method,
+        resp.status().as_u16(),
+        started,
+    );
     if needs_problem_body(&resp) {
         resp = generic_problem(resp.status(), &scope.request_id);
     }
@@ -98,6 +146,46 @@ pub async fn request_scope(
         "request"
     );
     resp
+}
+
+/// Feeds one finished request to the metrics and the detectors: denials and records read,
+/// attributed to the principal's ids.
+fn observe(
+    telemetry: &crate::telemetry::Telemetry,
+    scope: &RequestScope,
+    route: &str,
+    method: &'static str,
+    status: u16,
+    started: Instant,
+) {
+    if let Some(m) = &telemetry.metrics {
+        m.request_finished(route, method, status, started.elapsed());
+    }
+    let Some(tenant) = scope.tenant.get() else {
+        return;
+    };
+    let now = hippo_core::time_fmt::now_millis();
+    if status == 403 {
+        telemetry.signal(
+            hippo_telemetry::Signal::Denied {
+                tenant: tenant.clone(),
+            },
+            now,
+        );
+    }
+    let records = scope.records_returned.load(Relaxed);
+    if records > 0 {
+        if let Some(principal) = scope.principal.get() {
+            telemetry.signal(
+                hippo_telemetry::Signal::RecordsRead {
+                    tenant: tenant.clone(),
+                    principal: principal.clone(),
+                    records,
+                },
+                now,
+            );
+        }
+    }
 }
 
 /// The method as the access log shows it: one of the standard methods, else `OTHER`, since an

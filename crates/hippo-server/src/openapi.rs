@@ -6,7 +6,7 @@
 //! which is what [`crate::problem`] sends.
 
 use crate::auth::{passkeys, signin, users};
-use crate::routes::{admin, audit, batch, ledger, metrics, ops, records, search};
+use crate::routes::{admin, audit, batch, ledger, metrics, ops, records, search, status};
 use hippo_proto::PROBLEM_JSON;
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::Operation;
@@ -24,7 +24,7 @@ use utoipa::{Modify, OpenApi};
         signin::login, signin::mfa, signin::enrol_totp, signin::confirm_totp, signin::logout, signin::current, signin::break_glass,
         passkeys::register_start, passkeys::register_finish, passkeys::login_start, passkeys::login_finish,
         audit::list, ledger::tree_heads, ledger::sign_tree_head, ledger::inclusion, ledger::consistency, ledger::pubkey, ledger::disclosures,
-        ops::healthz, ops::readyz, ops::version, metrics::metrics,
+        ops::healthz, ops::readyz, ops::version, metrics::metrics, status::status,
     ),
     modifiers(&BearerAuth, &ProblemResponses),
     tags((name = "records"), (name = "auth"), (name = "admin"), (name = "audit"), (name = "ops"))

@@ -42,6 +42,8 @@ pub enum ServeError {
     Oidc(#[from] hippo_oidc::OidcError),
     #[error("continuous backup cannot start, so the server does not start: {0}")]
     Backup(String),
+    #[error("security alerting cannot start, so the server does not start: {0}")]
+    Alerts(#[from] crate::config::ConfigError),
 }
 
 /// Serves until `shutdown` resolves, then drains connections and closes the store.
@@ -84,6 +86,7 @@ pub async fn run(
         crate::backup_job::spawn(&config, data_dir, store.clone()).map_err(ServeError::Backup)?;
     let mut state = AppState::new(store.clone(), config, policy, oidc);
     state.backup = backup.as_ref().map(|b| b.status.clone());
+    state.telemetry.start_alerts(&state.config, store.clone())?;
     let app = routes::router(state.clone(), acceptor.is_some());
     warn_if_file_limit_is_low(&state.config.connections);
     tracing::info!(addr = %local, url = %format!("{scheme}://{local}"), "listening");

@@ -26,6 +26,8 @@ pub struct AppState {
     pub webauthn: Arc<webauthn_rs::Webauthn>,
     /// Continuous backup's figures, when it runs (embedded store with `backup.to`).
     pub backup: Option<Arc<hippo_backup::ship::ShipStatus>>,
+    /// Metrics, alerts and the background jobs' last outcomes.
+    pub telemetry: Arc<crate::telemetry::Telemetry>,
     clock: Clock,
     /// When each API key's last use was last written by this instance.
     key_use: Arc<Mutex<HashMap<String, i64>>>,
@@ -47,7 +49,13 @@ impl AppState {
             .auth
             .webauthn()
             .expect("validated: the WebAuthn relying party is usable");
+        let telemetry = Arc::new(crate::telemetry::Telemetry::new(
+            &config,
+            &store,
+            hippo_core::time_fmt::now_millis(),
+        ));
         Self {
+            telemetry,
             webauthn: Arc::new(webauthn),
             limiter: Arc::new(Limiter::new(&config.rate_limit)),
             throttle: Arc::new(SignInThrottle::new(config.auth.throttle)),

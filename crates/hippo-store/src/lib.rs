@@ -22,6 +22,7 @@ pub mod record_rules;
 pub mod search;
 pub mod sql;
 pub mod sqlite;
+pub mod stats;
 pub mod store;
 pub mod tenant_archive;
 

@@ -379,6 +379,10 @@ pub trait Store: crate::identity::IdentityStore + Send + Sync + 'static {
     // --- operations --------------------------------------------------------------------------
     /// Checks that the store is open and its keys are loaded.
     async fn ready(&self) -> Result<(), StoreError>;
+    /// The connection pool's occupancy, for a store that has one (PostgreSQL).
+    fn pool_figures(&self) -> Option<crate::stats::PoolFigures> {
+        None
+    }
     /// Finishes pending commits and closes the databases.
     async fn shutdown(&self);
 }

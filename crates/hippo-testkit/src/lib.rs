@@ -7,6 +7,7 @@ pub mod oidc_issuer;
 pub mod pg;
 pub mod raw;
 pub mod raw_conn;
+pub mod receiver;
 pub mod relay;
 pub mod store;
 pub mod tls_probe;

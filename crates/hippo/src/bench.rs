@@ -66,6 +66,17 @@ pub struct BenchArgs {
     /// on the same disk]; another disk or a tmpfs shows what the shared disk costs.
     #[arg(long, value_name = "DIR", requires = "backup")]
     pub backup_sink: Option<PathBuf>,
+    /// Telemetry overhead instead: audited reads on a server with metrics off and no tracing
+    /// against one with metrics on and traces sampled at --trace-ratio, in alternating rounds
+    /// (both servers started from this binary on scratch data directories).
+    #[arg(long, conflicts_with_all = ["search", "backup"])]
+    pub telemetry: bool,
+    /// With --telemetry: measured rounds (each measures both servers).
+    #[arg(long, default_value_t = 5)]
+    pub rounds: usize,
+    /// With --telemetry: fraction of traces the instrumented server samples.
+    #[arg(long, default_value_t = 0.01)]
+    pub trace_ratio: f64,
     /// Write the generated corpus to this file as NDJSON (for `POST /v1/records:batch` or
     /// other tools) and exit.
     #[arg(long, value_name = "FILE")]
@@ -180,6 +191,12 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     }
     if args.backup {
         return crate::backup_bench::run(&args).await;
+    }
+    if args.telemetry {
+        if args.rounds == 0 {
+            bail!("--rounds must be at least 1");
+        }
+        return crate::telemetry_bench::run(&args).await;
     }
     println!(
         "hippo bench: {} clients, {} s per phase, {}-byte bodies, target {}",

@@ -67,6 +67,9 @@ pub enum Command {
     Bench(crate::bench::BenchArgs),
     /// Print the version.
     Version,
+    /// Show a running server's health, audit state and alert sinks (needs an auditor or
+    /// admin key in HIPPO_API_KEY).
+    Status(crate::status_cmd::StatusArgs),
 }
 
 #[derive(Args)]

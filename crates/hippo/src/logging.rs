@@ -1,25 +1,48 @@
-//! Log set-up: JSON lines on stderr for the server, terse text for CLI commands, and a panic
-//! hook that reports where a panic happened but never its message (which could hold PHI).
+//! Log and trace set-up: JSON lines on stderr for the server (and, when configured, its spans
+//! exported over OTLP), terse text for CLI commands, and a panic hook that reports where a
+//! panic happened but never its message (which could hold PHI).
 
 use anyhow::Result;
 use hippo_server::config::LogConfig;
-use tracing_subscriber::EnvFilter;
+use hippo_telemetry::TracingSettings;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
-pub fn init_server(cfg: &LogConfig) -> Result<()> {
+/// Spans exported to OpenTelemetry: the server's own (request, policy, store, audit jobs),
+/// whatever the log level, and nothing from libraries.
+const TRACE_TARGETS: &str =
+    "hippo::http=info,hippo::policy=info,hippo::store=info,hippo::audit=info";
+
+/// Sets up logging, and trace export when `tracing.otlp_endpoint` is set. Returns the tracer
+/// provider, to be shut down (flushing spans) when the server stops. Call inside Tokio.
+pub fn init_server(
+    cfg: &LogConfig,
+    tracing_cfg: &TracingSettings,
+) -> Result<Option<SdkTracerProvider>> {
     let filter = EnvFilter::try_new(format!("{},hyper=warn,rustls=warn", cfg.level.as_str()))?;
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let result = if cfg.format == hippo_server::config::LogFormat::Json {
-        builder
-            .json()
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let fmt = if cfg.format == hippo_server::config::LogFormat::Json {
+        fmt.json()
             .flatten_event(true)
             .with_current_span(false)
-            .try_init()
+            .with_span_list(false)
+            .boxed()
     } else {
-        builder.try_init()
+        fmt.boxed()
     };
-    result.map_err(|e| anyhow::anyhow!("cannot set up logging: {e}"))
+    let provider = hippo_telemetry::otlp::provider(tracing_cfg)
+        .map_err(|e| anyhow::anyhow!("cannot set up trace export: {e}"))?;
+    let otel = provider
+        .as_ref()
+        .map(|p| hippo_telemetry::otlp::layer(p).with_filter(EnvFilter::new(TRACE_TARGETS)));
+    tracing_subscriber::registry()
+        .with(fmt.with_filter(filter))
+        .with(otel)
+        .try_init()
+        .map_err(|e| anyhow::anyhow!("cannot set up logging: {e}"))?;
+    Ok(provider)
 }
 
 pub fn init_cli() {

@@ -14,6 +14,8 @@ mod logging;
 mod people_cmd;
 mod records_cmd;
 mod search_bench;
+mod status_cmd;
+mod telemetry_bench;
 mod tenant_move;
 
 use anyhow::{Context, Result};
@@ -69,6 +71,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Tenant(cmd) => tenant(&data_dir, cmd).await,
         Command::Bench(args) => bench::run(args).await,
         Command::Import(args) => import_cmd::run(&data_dir, args).await,
+        Command::Status(args) => status_cmd::run(&data_dir, args).await,
         Command::Audit(cmd) => {
             let store = open_store(&data_dir).await?;
             let audit = hippo_server::Config::load(&data_dir, &FlagOverrides::default())?.audit;
@@ -113,19 +116,24 @@ async fn serve(data_dir: &Path, args: cli::ServeArgs) -> Result<()> {
     let done = init::ensure(data_dir, &flags)
         .await
         .with_context(|| format!("cannot start with data directory {}", data_dir.display()))?;
-    logging::init_server(&done.config.log)?;
+    let tracer = logging::init_server(&done.config.log, &done.config.tracing)?;
     if let Some(token) = &done.admin_token {
         print_first_run(data_dir, &done, token);
     }
     let config = done.config.clone();
     let store: Arc<dyn Store> = done.store.clone();
-    hippo_server::serve::run(
+    let result = hippo_server::serve::run(
         config,
         data_dir,
         store,
         hippo_server::serve::shutdown_signal(),
     )
-    .await?;
+    .await;
+    if let Some(t) = tracer {
+        // Flush the spans still batched; a collector that is gone costs the timeout, no more.
+        let _ = tokio::task::spawn_blocking(move || t.shutdown()).await;
+    }
+    result?;
     Ok(())
 }
 

@@ -6,7 +6,14 @@ use crate::state::AppState;
 use hippo_core::time_fmt::rfc3339;
 use hippo_store::identity::{Emergency, SessionRow};
 
-pub fn break_glass_opened(_state: &AppState, row: &SessionRow, e: Emergency) {
+pub fn break_glass_opened(state: &AppState, row: &SessionRow, e: Emergency) {
+    state.telemetry.signal(
+        hippo_telemetry::Signal::BreakGlassOpened {
+            tenant: row.tenant.as_str().to_owned(),
+            user: row.user_id.clone(),
+        },
+        state.now_ms(),
+    );
     tracing::warn!(
         target: "security",
         alert = "break_glass_opened",

@@ -92,7 +92,7 @@ pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, Api
     };
     match result {
         Ok((principal, credential)) => {
-            set_principal(&principal.id);
+            set_principal(&principal);
             Ok(Caller {
                 principal,
                 meta,

@@ -49,9 +49,9 @@ pub(super) async fn failed(
     meta: &RequestMeta,
     why: &str,
 ) -> ApiError {
-    state
-        .throttle
-        .failure(account, &source(meta), state.now_ms());
+    let now = state.now_ms();
+    state.throttle.failure(account, &source(meta), now);
+    state.telemetry.sign_in_failed(&draft, account, meta, now);
     draft.detail("reason", why.to_owned());
     refuse(state, draft, Outcome::Denied, ApiError::SignInFailed).await
 }
@@ -108,6 +108,7 @@ pub async fn login(
     };
     let name = normalize_username(&req.username).unwrap_or_default();
     if let Err(retry_after_secs) = s.throttle.check(&name, &source(&meta), now) {
+        s.telemetry.sign_in_throttled(&draft, &name, &meta, now);
         draft.detail("reason", "locked");
         return Err(refuse(
             &s,
@@ -329,6 +330,8 @@ pub async fn mfa(
         s.throttle
             .check(&account, &source(&pending.meta), pending.now_ms)
     {
+        s.telemetry
+            .sign_in_throttled(&draft, &account, &pending.meta, pending.now_ms);
         return Err(refuse(
             &s,
             draft,
@@ -399,6 +402,7 @@ pub(super) async fn complete(
             ok,
         )
         .await?;
+    s.telemetry.session_issued();
     s.store
         .revoke_session(
             &pending.hash,

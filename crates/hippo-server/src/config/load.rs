@@ -19,6 +19,8 @@ const NON_CONFIG_ENV: &[&str] = &[
     "bin",
     "log",
     "keyring",
+    // The webhook signing secret of [alerts] (alert_webhook_secret).
+    "alert_webhook_secret",
 ];
 
 impl Config {

@@ -7,6 +7,7 @@ mod auth;
 mod backup;
 mod load;
 mod secrets;
+mod telemetry;
 mod validate;
 
 pub use auth::AuthConfig;
@@ -16,6 +17,7 @@ pub use secrets::KEYRING_ENV;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+pub use telemetry::{AlertsConfig, MetricsConfig, WEBHOOK_SECRET_ENV};
 
 pub const CONFIG_FILE: &str = "hippo.toml";
 
@@ -60,6 +62,12 @@ pub struct Config {
     pub search: hippo_search::SearchSettings,
     /// Continuous backup of the embedded store.
     pub backup: BackupConfig,
+    /// The `/metrics` counters.
+    pub metrics: MetricsConfig,
+    /// OpenTelemetry trace export (off unless `otlp_endpoint` is set).
+    pub tracing: hippo_telemetry::TracingSettings,
+    /// Security-event detectors and where their alerts go.
+    pub alerts: AlertsConfig,
     /// An external OpenID Connect identity provider whose bearer JWTs are accepted
     /// (production: Cognito, Okta, Keycloak, Entra ID). Unset: none are.
     #[serde(skip_serializing)]
@@ -88,6 +96,9 @@ pub struct AuditConfig {
     pub export_dir: Option<PathBuf>,
     /// Seconds between background export runs.
     pub export_interval_secs: u64,
+    /// Seconds between background verifications of every audit log (recomputing each tree
+    /// and checking it against the signed heads); a failure raises an alert. 0: never.
+    pub verify_interval_secs: u64,
     /// S3 destination of the background exporter, `s3://bucket/prefix` (production): objects
     /// are written with Object Lock in COMPLIANCE mode until now + `retention_days`. The bucket
     /// must have Object Lock enabled. Credentials come from AWS_ACCESS_KEY_ID,
@@ -124,6 +135,7 @@ impl Default for AuditConfig {
             allow_short_retention: false,
             export_dir: None,
             export_interval_secs: 300,
+            verify_interval_secs: 3600,
             export_url: None,
             s3_endpoint: None,
             s3_region: None,
@@ -218,6 +230,9 @@ impl Default for Config {
             policy: PolicyConfig::default(),
             search: hippo_search::SearchSettings::default(),
             backup: BackupConfig::default(),
+            metrics: MetricsConfig::default(),
+            tracing: hippo_telemetry::TracingSettings::default(),
+            alerts: AlertsConfig::default(),
             oidc: None,
         }
     }

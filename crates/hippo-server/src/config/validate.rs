@@ -81,6 +81,8 @@ impl Config {
             (None, None) => {}
         }
         self.backup.validate()?;
+        self.alerts.validate()?;
+        super::telemetry::validate_tracing(&self.tracing)?;
         if self.audit.tree_head_interval_secs == 0 || self.audit.export_interval_secs == 0 {
             return Err(ConfigError::new(
                 "audit.tree_head_interval_secs",

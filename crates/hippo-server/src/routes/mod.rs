@@ -8,6 +8,7 @@ pub mod metrics;
 pub mod ops;
 pub mod records;
 pub mod search;
+pub mod status;
 
 use crate::auth;
 use crate::middleware::{request_scope, HeaderPolicy};
@@ -22,6 +23,7 @@ use std::collections::HashMap;
 
 /// Builds the application: every route, behind the request-scope middleware.
 pub fn router(state: AppState, hsts: bool) -> Router {
+    let telemetry = state.telemetry.clone();
     Router::new()
         .route("/v1/records", post(records::create).get(records::list))
         .route(
@@ -103,6 +105,7 @@ pub fn router(state: AppState, hsts: bool) -> Router {
         .route("/v1/audit/pubkey", get(ledger::pubkey))
         .route("/v1/audit/disclosures", get(ledger::disclosures))
         .route("/metrics", get(metrics::metrics))
+        .route("/v1/status", get(status::status))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/version", get(ops::version))
@@ -110,7 +113,7 @@ pub fn router(state: AppState, hsts: bool) -> Router {
         .fallback(ops::not_found)
         .with_state(state)
         .layer(axum::middleware::from_fn_with_state(
-            HeaderPolicy { hsts },
+            HeaderPolicy { hsts, telemetry },
             request_scope,
         ))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(

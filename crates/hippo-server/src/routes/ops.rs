@@ -17,19 +17,7 @@ pub async fn healthz() -> Json<Health> {
 
 #[utoipa::path(get, path = "/readyz", tag = "ops", responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
 pub async fn readyz(State(s): State<AppState>) -> Response {
-    let store = s.store.ready().await;
-    let checks = vec![
-        ReadinessCheck {
-            name: "keys".into(),
-            ok: store.is_ok(),
-            detail: None,
-        },
-        ReadinessCheck {
-            name: "store".into(),
-            ok: store.is_ok(),
-            detail: store.as_ref().err().map(|e| e.reason().to_owned()),
-        },
-    ];
+    let checks = readiness_checks(&s).await;
     let ok = checks.iter().all(|c| c.ok);
     let status = if ok {
         StatusCode::OK
@@ -41,6 +29,23 @@ pub async fn readyz(State(s): State<AppState>) -> Response {
         checks,
     };
     (status, Json(body)).into_response()
+}
+
+/// The checks `/readyz` reports (and `GET /v1/status` shows).
+pub async fn readiness_checks(s: &AppState) -> Vec<ReadinessCheck> {
+    let store = s.store.ready().await;
+    vec![
+        ReadinessCheck {
+            name: "keys".into(),
+            ok: store.is_ok(),
+            detail: None,
+        },
+        ReadinessCheck {
+            name: "store".into(),
+            ok: store.is_ok(),
+            detail: store.as_ref().err().map(|e| e.reason().to_owned()),
+        },
+    ]
 }
 
 #[utoipa::path(get, path = "/version", tag = "ops", responses((status = 200, body = VersionInfo)))]

@@ -2,6 +2,7 @@
 
 use super::{read_json, QueryParams};
 use crate::ctx::Caller;
+use crate::middleware::{note_records_returned, store_span};
 use crate::problem::ApiError;
 use crate::state::AppState;
 use axum::body::Body;
@@ -11,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use hippo_core::{validate, Action, AuditDraft, Record, RecordFilter, RecordId, RecordInput};
 use hippo_proto::{Problem, RecordHistory, RecordPage, RecordView, RecordWrite, UnreadableRecord};
+use tracing::Instrument;
 
 const DEFAULT_PAGE: usize = 100;
 const MAX_PAGE: usize = 1000;
@@ -177,8 +179,10 @@ pub async fn get(
     let record = s
         .store
         .get_record(&caller.principal.tenant, id, draft)
+        .instrument(store_span("get_record"))
         .await?;
     let record = disclose(&s, &caller, Action::RecordRead, record).await?;
+    note_records_returned(1);
     Ok(record_response(StatusCode::OK, record))
 }
 
@@ -247,7 +251,9 @@ pub async fn history(
     let versions = s
         .store
         .record_history(&caller.principal.tenant, id, draft)
+        .instrument(store_span("record_history"))
         .await?;
+    note_records_returned(1);
     // The newest version decides whether the record may be seen at all.
     if let Some(newest) = versions.last() {
         disclose(&s, &caller, Action::RecordHistory, newest.clone()).await?;
@@ -287,8 +293,10 @@ pub async fn version(
     let record = s
         .store
         .get_record_version(&caller.principal.tenant, id, version, draft)
+        .instrument(store_span("get_record_version"))
         .await?;
     let record = disclose(&s, &caller, Action::RecordRead, record).await?;
+    note_records_returned(1);
     Ok(record_response(StatusCode::OK, record))
 }
 
@@ -348,14 +356,17 @@ pub async fn list(
     let page = s
         .store
         .list_records(&caller.principal.tenant, filter, after, limit, draft)
+        .instrument(store_span("list_records"))
         .await?;
+    let items: Vec<RecordView> = page
+        .items
+        .into_iter()
+        .filter_map(|r| visible(&s, &caller, Action::RecordList, r))
+        .map(RecordView::from)
+        .collect();
+    note_records_returned(items.len());
     Ok(Json(RecordPage {
-        items: page
-            .items
-            .into_iter()
-            .filter_map(|r| visible(&s, &caller, Action::RecordList, r))
-            .map(RecordView::from)
-            .collect(),
+        items,
         unreadable: unreadable(page.unreadable),
         next_cursor: page.next_cursor,
     }))

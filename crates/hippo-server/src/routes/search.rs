@@ -15,6 +15,7 @@ use hippo_core::Record;
 use hippo_proto::{Problem, RecordView, SearchHit, SearchResults, SnippetFragment};
 use hippo_store::search::{parse_cursor, SearchRequest, Visible};
 use std::sync::Arc;
+use tracing::Instrument;
 
 const DEFAULT_PAGE: usize = 20;
 const MAX_PAGE: usize = 100;
@@ -110,6 +111,7 @@ pub async fn search(
     let page = s
         .store
         .search_records(&caller.principal.tenant, request, draft)
+        .instrument(crate::middleware::store_span("search_records"))
         .await?;
     let items = page
         .items
@@ -121,7 +123,8 @@ pub async fn search(
             snippet: query.as_ref().and_then(|q| snippet_of(q, &r.body)),
             record: RecordView::from(r),
         })
-        .collect();
+        .collect::<Vec<_>>();
+    crate::middleware::note_records_returned(items.len());
     Ok(Json(SearchResults {
         items,
         unreadable: unreadable(page.unreadable),

@@ -14,6 +14,15 @@ fn transient(code: &str) -> bool {
 /// A driver error as a store error. PostgreSQL's own messages can quote values (e.g. "invalid
 /// input syntax ... \"<value>\""), so only the SQLSTATE, table and constraint are kept.
 pub(crate) fn db(e: sqlx::Error) -> StoreError {
+    let mapped = map(e);
+    crate::stats::postgres_error(match mapped {
+        StoreError::Unavailable(_) => crate::stats::DbErrorClass::Unavailable,
+        _ => crate::stats::DbErrorClass::Refused,
+    });
+    mapped
+}
+
+fn map(e: sqlx::Error) -> StoreError {
     match e {
         sqlx::Error::Database(d) => {
             let code = d.code().map(|c| c.into_owned()).unwrap_or_default();

@@ -193,20 +193,32 @@ async fn worker(
         // Its own task: a panicking operation drops the batch (rolled back, every caller told
         // the database did not finish) and leaves the worker running.
         let run = tokio::spawn(async move {
-            let _ = tokio::time::timeout(
+            let (jobs, started) = (batch.len(), std::time::Instant::now());
+            let committed = tokio::time::timeout(
                 shared2.timeout,
                 commit_batch(&shared2, &scope2, &ctx2, batch),
             )
-            .await;
+            .await
+            .unwrap_or(false);
+            crate::stats::batch_committed(
+                crate::StoreKind::Postgres,
+                jobs,
+                started.elapsed(),
+                committed,
+            );
         });
         let _ = run.await;
     }
 }
 
-async fn commit_batch(shared: &Shared, scope: &str, ctx: &LogCtx, batch: Vec<Job>) {
+/// Runs one batch; true if it committed.
+async fn commit_batch(shared: &Shared, scope: &str, ctx: &LogCtx, batch: Vec<Job>) -> bool {
     let mut tx = match super::begin(&shared.pool, scope, "job").await {
         Ok(tx) => tx,
-        Err(e) => return fail_all(batch, BatchFailure::begin(e)).await,
+        Err(e) => {
+            fail_all(batch, BatchFailure::begin(e)).await;
+            return false;
+        }
     };
     let last = batch.len() - 1;
     let mut ran: Vec<Ran> = Vec::with_capacity(batch.len());
@@ -235,7 +247,8 @@ async fn commit_batch(shared: &Shared, scope: &str, ctx: &LogCtx, batch: Vec<Job
         }
     }
     if let Some(f) = broken {
-        return answer(ran, &Err(f), None);
+        answer(ran, &Err(f), None);
+        return false;
     }
     let mut events = Vec::new();
     let mut offsets = Vec::with_capacity(ran.len());
@@ -252,13 +265,18 @@ async fn commit_batch(shared: &Shared, scope: &str, ctx: &LogCtx, batch: Vec<Job
     };
     let first = match first {
         Ok(f) => f,
-        Err(f) => return answer(ran, &Err(f), None),
+        Err(f) => {
+            answer(ran, &Err(f), None);
+            return false;
+        }
     };
     let commit = tx
         .commit()
         .await
         .map_err(|e| BatchFailure::commit(errors::db(e)));
+    let committed = commit.is_ok();
     answer(ran, &commit, Some((first, offsets)));
+    committed
 }
 
 /// Answers every job of a batch with its verdict (and its first event's number).

@@ -615,6 +615,14 @@ impl Store for PgStore {
         self.timed(job_lock(&self.pool, name)).await
     }
 
+    fn pool_figures(&self) -> Option<crate::stats::PoolFigures> {
+        Some(crate::stats::PoolFigures {
+            open: self.pool.size(),
+            idle: self.pool.num_idle() as u32,
+            max: self.pool.options().get_max_connections(),
+        })
+    }
+
     async fn ready(&self) -> Result<(), StoreError> {
         self.timed(async {
             let mut tx = self.begin(audit::SYSTEM).await?;

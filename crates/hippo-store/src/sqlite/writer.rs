@@ -108,20 +108,23 @@ fn run(conn: Connection, rx: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        commit_batch(&conn, batch);
+        let (jobs, started) = (batch.len(), std::time::Instant::now());
+        let committed = commit_batch(&conn, batch);
+        crate::stats::batch_committed(crate::StoreKind::Sqlite, jobs, started.elapsed(), committed);
     }
     // Fold the WAL back into the main file so a clean shutdown leaves one file per database.
     let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);");
 }
 
-fn commit_batch(conn: &Connection, batch: Vec<Job>) {
+/// Runs one batch; true if it committed.
+fn commit_batch(conn: &Connection, batch: Vec<Job>) -> bool {
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
         let failure = BatchFailure::begin(e);
         for job in batch {
             let (_, done) = job(None);
             done(Err(failure.clone()));
         }
-        return;
+        return false;
     }
     let mut completions = Vec::with_capacity(batch.len());
     for job in batch {
@@ -139,7 +142,9 @@ fn commit_batch(conn: &Connection, batch: Vec<Job>) {
     if commit.is_err() {
         let _ = conn.execute_batch("ROLLBACK");
     }
+    let committed = commit.is_ok();
     for (done, savepoint) in completions {
         done(verdict(savepoint, &commit));
     }
+    committed
 }

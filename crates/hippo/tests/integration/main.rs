@@ -4,6 +4,7 @@
 //! themselves on the other (see `hippo_testkit::runs_on`). With the variable unset,
 //! `every_store` runs the whole binary again on PostgreSQL, so `cargo test` covers both.
 
+mod alerts;
 mod audit;
 mod backup;
 mod backup_continuity;
@@ -20,6 +21,7 @@ mod import;
 mod init;
 mod isolation;
 mod ledger;
+mod metrics;
 mod moto;
 mod numbers;
 mod ops;
@@ -31,6 +33,7 @@ mod search;
 mod shared_database;
 mod tenant_move;
 mod tls;
+mod traces;
 mod verify_cli;
 
 use hippo_core::LogId;
