@@ -298,3 +298,20 @@ pub async fn disclosures(
             .into_response(),
     )
 }
+
+#[utoipa::path(post, path = "/v1/audit/verify", tag = "audit",
+    responses((status = 200, description = "The caller's audit log recomputed from its events and checked against every stored signed tree head: `ok`, the report, and its text", body = Object)),
+    security(("bearer" = [])))]
+pub async fn verify_now(State(s): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+    let (mut draft, _) = begin(&s, &caller, None, &[], "verify").await?;
+    let report = ledger::verify(s.store.as_ref(), &caller.log(), Vec::new()).await?;
+    draft.detail("ok", report.is_ok());
+    draft.detail("events_checked", report.events_checked);
+    record(&s, draft).await?;
+    Ok(Json(serde_json::json!({
+        "ok": report.is_ok(),
+        "report": report,
+        "text": report.to_string(),
+    }))
+    .into_response())
+}
