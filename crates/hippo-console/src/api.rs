@@ -8,7 +8,6 @@
 //! API checks it against the session, as it does for any cookie-authenticated request.
 
 use axum::body::{Body, Bytes};
-use axum::extract::MatchedPath;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, Method, Request, StatusCode};
 use axum::Router;
@@ -19,10 +18,16 @@ use tower::ServiceExt;
 /// The session cookie's name (set by the API at sign-in).
 pub const SESSION_COOKIE: &str = "hippo_session";
 
+/// Copies the request extensions the API needs (e.g. the peer address) from a page's request
+/// to the API call. Only those: axum keeps a route's path parameters in the extensions too, and
+/// the page's must not reach the API's route.
+pub type CopyExtensions = fn(&http::Extensions, &mut http::Extensions);
+
 /// The API's router, without the outer middleware (the page's request scope already runs).
 #[derive(Clone)]
 pub struct Api {
     router: Router,
+    copy: CopyExtensions,
 }
 
 /// How a call authenticates.
@@ -76,8 +81,8 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 impl Api {
-    pub fn new(router: Router) -> Self {
-        Self { router }
+    pub fn new(router: Router, copy: CopyExtensions) -> Self {
+        Self { router, copy }
     }
 
     /// Calls `method path` (path with query) as the page's caller.
@@ -97,9 +102,7 @@ impl Api {
                 None => Body::empty(),
             })
             .expect("a path built by the console is a valid URI");
-        let mut ext = page.extensions.clone();
-        ext.remove::<MatchedPath>();
-        *req.extensions_mut() = ext;
+        (self.copy)(&page.extensions, req.extensions_mut());
         let h = req.headers_mut();
         if let Some(ua) = page.headers.get(header::USER_AGENT) {
             h.insert(header::USER_AGENT, ua.clone());

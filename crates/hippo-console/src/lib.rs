@@ -31,8 +31,9 @@ use http_body_util::BodyExt;
 use std::collections::HashMap;
 use subtle::ConstantTimeEq;
 
-/// The console's routes, calling `api` (the API router, with its state) in-process.
-pub fn router(api: Router) -> Router {
+/// The console's routes, calling `api` (the API router, with its state) in-process; `copy`
+/// carries the request extensions the API reads (the peer address) to each call.
+pub fn router(api: Router, copy: api::CopyExtensions) -> Router {
     Router::new()
         .route("/console", get(home))
         .route("/console/", get(home))
@@ -72,7 +73,7 @@ pub fn router(api: Router) -> Router {
             "/console/admin/policy",
             get(admin::policy_form).post(admin::policy),
         )
-        .with_state(Api::new(api))
+        .with_state(Api::new(api, copy))
         .layer(axum::middleware::map_response(console_headers))
 }
 

@@ -26,7 +26,11 @@ pub fn router(state: AppState, hsts: bool) -> Router {
     // The console (issue 18) calls the API in-process, so its pages are audited and authorised
     // by the same handlers as any API client.
     api.clone()
-        .merge(hippo_console::router(api))
+        .merge(hippo_console::router(api, |from, to| {
+            if let Some(peer) = from.get::<crate::ctx::PeerAddr>() {
+                to.insert(*peer);
+            }
+        }))
         .layer(axum::middleware::from_fn_with_state(
             HeaderPolicy { hsts },
             request_scope,

@@ -24,10 +24,10 @@ struct Rig {
     b: Browser,
 }
 
-/// The base64 SHA-256 of the server CA's SubjectPublicKeyInfo: Chromium trusts certificates
-/// chaining to that key only (`--ignore-certificate-errors-spki-list`), not any certificate.
-fn ca_spki(s: &TestServer) -> String {
-    let ca = s.data_dir.join("tls").join("ca.pem");
+/// The base64 SHA-256 of the test server's certificate key (SubjectPublicKeyInfo): Chromium
+/// accepts that one key only (`--ignore-certificate-errors-spki-list`), not any certificate.
+fn server_spki(s: &TestServer) -> String {
+    let ca = s.data_dir.join("tls").join("server.pem");
     let out = std::process::Command::new("sh")
         .arg("-c")
         .arg(
@@ -52,7 +52,7 @@ async fn rig(options: Options) -> Option<Rig> {
         return None;
     }
     let s = TestServer::start_with(BIN, options);
-    let b = Browser::start(&ca_spki(&s)).await;
+    let b = Browser::start(&server_spki(&s)).await;
     Some(Rig { s, b })
 }
 
@@ -105,19 +105,46 @@ async fn check_page(r: &Rig, name: &str) {
         !url.contains(CANARY) && !title.contains(CANARY),
         "PHI in URL or title: {url} {title}"
     );
-    // Headers, as the browser got them: fetched again with the browser's own session cookie.
-    let mut req = s.client().get(&url);
-    if let Some(c) = b.cookie("hippo_session").await {
-        req = req.header(
-            "cookie",
-            format!("hippo_session={}", c["value"].as_str().unwrap()),
+    // Every response the browser received since the last check (from DevTools network
+    // events): from this origin only; every page with the strict CSP and no caching.
+    let responses = b.responses().await;
+    assert!(
+        responses.iter().any(|(_, kind, _)| kind == "Document"),
+        "{name}: no page seen in {:?}",
+        responses.iter().map(|(u, k, _)| (u, k)).collect::<Vec<_>>()
+    );
+    // Not requests to any origin: the browser's own pages (chrome://) and `data:` URLs, which
+    // Chromium's built-in controls use (the date picker's icon); the CSP refuses `data:`
+    // images of the page itself (`img-src 'self'`).
+    let responses: Vec<_> = responses
+        .into_iter()
+        .filter(|(url, _, _)| {
+            !url.starts_with("chrome://")
+                && !url.starts_with("chrome-untrusted://")
+                && !url.starts_with("data:")
+        })
+        .collect();
+    for (url, kind, headers) in &responses {
+        assert!(
+            url.starts_with(&s.base_url),
+            "{name}: {url} is from another origin"
         );
+        if kind == "Document" {
+            assert_eq!(
+                headers
+                    .get("content-security-policy")
+                    .and_then(|v| v.as_str()),
+                Some(CSP),
+                "{name}: {url}"
+            );
+            assert_eq!(
+                headers.get("cache-control").and_then(|v| v.as_str()),
+                Some("no-store"),
+                "{name}: {url}"
+            );
+        }
     }
-    let resp = req.send().await.unwrap();
-    let h = resp.headers();
-    assert_eq!(h["content-security-policy"], CSP, "{name}");
-    assert_eq!(h["cache-control"], "no-store", "{name}");
-    // Nothing from another origin, no inline script or style.
+    // And the page's own record of what it loaded.
     let resources = b
         .exec(
             "return performance.getEntriesByType('resource').map(e => e.name)",
@@ -194,7 +221,8 @@ async fn first_sign_in(r: &Rig, name: &str, shots: bool) {
     assert_eq!(
         b.count("ul.codes li").await,
         10,
-        "recovery codes are shown once"
+        "recovery codes are shown once: {}",
+        b.source().await
     );
     if shots {
         check_page(r, "recovery-codes").await;
@@ -253,7 +281,7 @@ async fn an_admin_works_through_every_page() {
         .click()
         .await;
     let src = b.source().await;
-    assert!(src.contains("Integrity verified"), "integrity shown");
+    assert!(src.contains("Integrity verified"), "integrity shown: {src}");
     assert!(src.contains(CANARY), "the admin may read the body");
     check_page(&r, "record").await;
     b.find("ol.versions a").await.click().await;
@@ -363,7 +391,7 @@ async fn an_admin_works_through_every_page() {
 
     // Policy.
     b.goto(&s.url("/console/admin/policy")).await;
-    submit(b, "form").await;
+    submit(b, "main form").await;
     assert!(b
         .find("#policy-answer")
         .await
@@ -476,9 +504,7 @@ async fn an_idle_session_warns_then_ends() {
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     }
     assert!(shown, "the warning shows before the session ends");
-    // A screenshot only: re-fetching the page (as check_page does) would keep the session alive.
-    std::fs::create_dir_all(shot_dir()).unwrap();
-    std::fs::write(shot_dir().join("timeout-warning.png"), b.screenshot().await).unwrap();
+    check_page(&r, "timeout-warning").await;
     // Waiting, not timing: the page leaves by itself once the idle time has passed.
     let mut left = false;
     for _ in 0..90 {

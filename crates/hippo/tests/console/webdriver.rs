@@ -10,7 +10,7 @@ use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-const ELEMENT: &str = "element-6066-11e4-a52f-4f735a6b1d5f";
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 /// Paths of Debian's `chromium` and `chromium-driver` packages.
 pub const CHROMIUM: &str = "/usr/bin/chromium";
@@ -71,6 +71,8 @@ impl Browser {
         let profile = tempfile::tempdir().expect("profile dir");
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
+            // The DevTools network events, to read every response's URL and headers.
+            "goog:loggingPrefs": {"performance": "ALL"},
             "goog:chromeOptions": {
                 "binary": CHROMIUM,
                 "args": [
@@ -94,13 +96,18 @@ impl Browser {
             .as_str()
             .unwrap_or_else(|| panic!("no WebDriver session: {r}"))
             .to_owned();
-        Self {
+        let b = Self {
             http,
             base,
             session,
             driver,
             _profile: profile,
-        }
+        };
+        // Start from a blank page and forget what the browser's own start page loaded.
+        b.goto("about:blank").await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        b.responses().await;
+        b
     }
 
     async fn cmd(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
@@ -161,7 +168,10 @@ impl Browser {
             .await;
         Element {
             browser: self,
-            id: v[ELEMENT].as_str().expect("element id").to_owned(),
+            id: v[ELEMENT]
+                .as_str()
+                .unwrap_or_else(|| panic!("no element {css}: {v}"))
+                .to_owned(),
         }
     }
 
@@ -186,6 +196,35 @@ impl Browser {
     pub async fn cookie(&self, name: &str) -> Option<Value> {
         let v = self.cmd(reqwest::Method::GET, "/cookie", None).await;
         v.as_array()?.iter().find(|c| c["name"] == name).cloned()
+    }
+
+    /// The DevTools `Network.responseReceived` events since the last call: (url, resource
+    /// type, headers with lower-case names).
+    pub async fn responses(&self) -> Vec<(String, String, serde_json::Map<String, Value>)> {
+        let v = self.post("/se/log", json!({"type": "performance"})).await;
+        let mut out = Vec::new();
+        for entry in v.as_array().into_iter().flatten() {
+            let msg: Value =
+                serde_json::from_str(entry["message"].as_str().unwrap_or("{}")).unwrap_or_default();
+            if msg["message"]["method"] != "Network.responseReceived" {
+                continue;
+            }
+            let p = &msg["message"]["params"];
+            let headers = p["response"]["headers"]
+                .as_object()
+                .map(|h| {
+                    h.iter()
+                        .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            out.push((
+                p["response"]["url"].as_str().unwrap_or("").to_owned(),
+                p["type"].as_str().unwrap_or("").to_owned(),
+                headers,
+            ));
+        }
+        out
     }
 
     pub async fn accept_alert(&self) {
