@@ -351,6 +351,15 @@ pub async fn policy_form(State(api): State<Api>, parts: Parts) -> Response {
         Ok(s) => s,
         Err(r) => return r,
     };
+    // This page shows a form only (no API call until it is sent): refuse it here to the roles
+    // the API would refuse the question to (the policy table's `policy.explain`).
+    if !matches!(s.view.role.as_str(), "admin" | "auditor") {
+        return crate::html::error_page(
+            StatusCode::FORBIDDEN,
+            Some(&s.who()),
+            "Your role may not ask the policy engine; ask an administrator or auditor.",
+        );
+    }
     let main = policy_main(
         &s,
         "<p class=\"empty\">Ask what a role may do with a kind of record in this tenant.</p>",

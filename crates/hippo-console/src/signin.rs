@@ -94,10 +94,15 @@ pub async fn form(parts: Parts, RawQuery(raw): RawQuery) -> Response {
 }
 
 fn code_form(action: &str, token: &str, message: Option<&str>, intro: &str) -> String {
+    let label = if action.ends_with("/enrol") {
+        "Code from your authenticator app"
+    } else {
+        "Code from your authenticator app (or a recovery code)"
+    };
     format!(
         "{intro}{err}<form method=\"post\" action=\"{action}\" class=\"stack\">\
 <input type=\"hidden\" name=\"csrf\" value=\"{token}\">\
-<label for=\"code\">Code from your authenticator app (or a recovery code)</label>\
+<label for=\"code\">{label}</label>\
 <input id=\"code\" name=\"code\" inputmode=\"numeric\" autocomplete=\"one-time-code\" required>\
 <button type=\"submit\">Verify</button></form>",
         err = alert(message),

@@ -210,6 +210,7 @@ async fn first_sign_in(r: &Rig, name: &str, shots: bool) {
     fill(b, "#username", name).await;
     fill(b, "#password", PASSWORD).await;
     submit(b, "form").await;
+    assert!(b.wait("code.secret").await, "{}", b.source().await);
     let key = b.find("code.secret").await.text().await;
     if shots {
         check_page(r, "enrol").await;
@@ -218,6 +219,7 @@ async fn first_sign_in(r: &Rig, name: &str, shots: bool) {
     let code = totp::code_at_step(&secret, now_step()).unwrap();
     fill(b, "#code", &code).await;
     submit(b, "form").await;
+    b.wait("ul.codes li").await;
     assert_eq!(
         b.count("ul.codes li").await,
         10,

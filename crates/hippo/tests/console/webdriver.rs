@@ -175,6 +175,17 @@ impl Browser {
         }
     }
 
+    /// Waits (up to 10 s) until an element matches `css`; true if one did.
+    pub async fn wait(&self, css: &str) -> bool {
+        for _ in 0..100 {
+            if self.count(css).await > 0 {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        false
+    }
+
     pub async fn count(&self, css: &str) -> usize {
         let v = self
             .post("/elements", json!({"using": "css selector", "value": css}))
