@@ -60,6 +60,7 @@ fn nav(who: &Who<'_>, current: &str) -> String {
     if matches!(who.role, "auditor" | "admin") {
         links.push(("/console/audit", "Audit events"));
         links.push(("/console/audit/disclosures", "Disclosures"));
+        links.push(("/console/audit/break-glass", "Break-glass review"));
         links.push(("/console/audit/ledger", "Tamper evidence"));
     }
     if who.role == "admin" {

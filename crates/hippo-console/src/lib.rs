@@ -8,10 +8,15 @@
 //! rather than a single-page app: no npm build step, no client-side state holding PHI, and
 //! every page view is one audited API call away from the same code the API runs.
 
+// Handlers return `Result<_, Response>` where the error is the page to send instead (a
+// redirect or an error page); a Response is what axum handlers return by value anyway.
+#![allow(clippy::result_large_err)]
+
 mod admin;
 pub mod api;
 pub mod assets;
 mod audit;
+mod breakglass;
 pub mod diff;
 pub mod html;
 mod ledger;
@@ -51,6 +56,11 @@ pub fn router(api: Router, copy: api::CopyExtensions) -> Router {
         .route(
             "/console/audit/disclosures/print",
             get(audit::disclosures_print),
+        )
+        .route("/console/audit/break-glass", get(breakglass::list))
+        .route(
+            "/console/audit/break-glass/{session}/review",
+            post(breakglass::review),
         )
         .route("/console/audit/ledger", get(ledger::status))
         .route("/console/audit/ledger/verify", post(ledger::verify))
@@ -215,7 +225,7 @@ async fn home(axum::extract::State(api): axum::extract::State<Api>, parts: Parts
     if matches!(role, "auditor" | "admin") {
         tasks.push_str("<li><a href=\"/console/audit\">Review audit events</a>: who did what, when, from where; filter by person, action, outcome, time, subject or emergency access.</li>");
         tasks.push_str("<li><a href=\"/console/audit/disclosures\">Account for disclosures</a> of one person's records, as CSV or a printable page.</li>");
-        tasks.push_str("<li><a href=\"/console/audit?log=access&amp;action=breakglass.open\">Review emergency (break-glass) access</a>.</li>");
+        tasks.push_str("<li><a href=\"/console/audit/break-glass\">Review emergency (break-glass) access</a>: sessions awaiting review, with what was done.</li>");
         tasks.push_str("<li><a href=\"/console/audit/ledger\">Check tamper evidence</a>: signed tree heads, verify the log now.</li>");
     }
     if role == "admin" {

@@ -82,10 +82,9 @@ fn signin_page(
 /// `GET /console/signin`
 pub async fn form(parts: Parts, RawQuery(raw): RawQuery) -> Response {
     let (token, fresh) = pre_token(&parts);
-    let note = match Form::from_query(raw.as_deref()).get("ended") {
-        Some(_) => Some("Your session has ended. Please sign in again."),
-        None => None,
-    };
+    let note = Form::from_query(raw.as_deref())
+        .get("ended")
+        .map(|_| "Your session has ended. Please sign in again.");
     with_pre(
         signin_page(StatusCode::OK, &token, None, note),
         &token,

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod audit;
 pub mod batch;
+pub mod breakglass;
 pub mod ledger;
 pub mod metrics;
 pub mod ops;
@@ -122,6 +123,11 @@ fn api_routes(state: AppState) -> Router {
         .route("/v1/audit/proofs/consistency", get(ledger::consistency))
         .route("/v1/audit/pubkey", get(ledger::pubkey))
         .route("/v1/audit/verify", post(ledger::verify_now))
+        .route("/v1/audit/break-glass", get(breakglass::list))
+        .route(
+            "/v1/audit/break-glass/{session}/review",
+            post(breakglass::review),
+        )
         .route("/v1/audit/disclosures", get(ledger::disclosures))
         .route("/metrics", get(metrics::metrics))
         .route("/healthz", get(ops::healthz))

@@ -257,6 +257,52 @@ async fn create_record(s: &TestServer, subject: &str) -> String {
     id
 }
 
+/// Signs `name` in through the API (password, TOTP enrolment) and opens an emergency
+/// elevation on that session, as a clinician would in an emergency.
+async fn open_break_glass(s: &TestServer, name: &str) {
+    let c = s.client();
+    let v: Value = c
+        .post(s.url("/v1/auth/login"))
+        .json(&json!({"username": name, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let pending = v["token"].as_str().unwrap().to_owned();
+    let e: Value = c
+        .post(s.url("/v1/auth/mfa/totp"))
+        .bearer_auth(&pending)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let secret = totp::decode_base32(e["secret_base32"].as_str().unwrap()).unwrap();
+    let code = totp::code_at_step(&secret, now_step()).unwrap();
+    let v: Value = c
+        .post(s.url("/v1/auth/mfa/totp/confirm"))
+        .bearer_auth(&pending)
+        .json(&json!({ "code": code }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = v["token"].as_str().unwrap().to_owned();
+    let r = c
+        .post(s.url("/v1/auth/break-glass"))
+        .bearer_auth(&token)
+        .json(&json!({"reason": "patient unconscious in the emergency room", "minutes": 15}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+}
+
 /// The admin's day: sign-in with TOTP enrolment, search and open a record (versions, diff,
 /// integrity), the audit browser with filters, the accounting of disclosures (page, CSV,
 /// print), users, API keys (create, revoke) and the policy question; every page checked.
@@ -342,6 +388,38 @@ async fn an_admin_works_through_every_page() {
         .await;
     assert!(b.source().await.contains(&ada));
     check_page(&r, "disclosures-print").await;
+
+    // Break-glass review: an elevation opened by a writer awaits review; the review is recorded.
+    let bo = add_user(s, "bo", "writer").await;
+    open_break_glass(s, "bo").await;
+    b.goto(&s.url("/console/audit/break-glass")).await;
+    let src = b.source().await;
+    assert!(
+        src.contains("Awaiting review (1)") && src.contains(&bo),
+        "{src}"
+    );
+    let form = "form[action^='/console/audit/break-glass/']";
+    fill(
+        b,
+        &format!("{form} input[name=note]"),
+        "confirmed with the ward",
+    )
+    .await;
+    submit(b, form).await;
+    assert!(b.wait("table").await);
+    let src = b.source().await;
+    assert!(
+        src.contains("Awaiting review (0)") && src.contains("justified"),
+        "{src}"
+    );
+    assert!(src.contains(&ada), "the reviewer is named");
+    check_page(&r, "break-glass-review").await;
+    // The review is an audit event of its own.
+    b.goto(&s.url(&format!(
+        "/console/audit?action=breakglass.review&actor={ada}"
+    )))
+    .await;
+    assert!(b.source().await.contains("breakglass.review"));
 
     // Tamper evidence: sign a tree head, then run the verifier from the page.
     b.goto(&s.url("/console/audit/ledger")).await;
