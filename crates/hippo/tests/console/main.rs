@@ -188,11 +188,21 @@ async fn fill(b: &Browser, css: &str, text: &str) {
     b.find(css).await.send_keys(text).await;
 }
 
+/// Submits `form` and waits for the page that answers.
 async fn submit(b: &Browser, form: &str) {
+    b.mark_page().await;
     b.find(&format!("{form} button[type=submit]"))
         .await
         .click()
         .await;
+    b.wait_new_page().await;
+}
+
+/// Follows the link `css` and waits for its page.
+async fn follow(b: &Browser, css: &str) {
+    b.mark_page().await;
+    b.find(css).await.click().await;
+    b.wait_new_page().await;
 }
 
 fn now_step() -> u64 {
@@ -229,7 +239,7 @@ async fn first_sign_in(r: &Rig, name: &str, shots: bool) {
     if shots {
         check_page(r, "recovery-codes").await;
     }
-    b.find("a.button").await.click().await;
+    follow(b, "a.button").await;
     assert!(b.url().await.ends_with("/console"));
 }
 
@@ -324,15 +334,12 @@ async fn an_admin_works_through_every_page() {
     submit(b, "form[role=search]").await;
     assert!(b.url().await.ends_with("/console/records/search"));
     check_page(&r, "search-results").await;
-    b.find(&format!("a[href='/console/records/{id}']"))
-        .await
-        .click()
-        .await;
+    follow(b, &format!("a[href='/console/records/{id}']")).await;
     let src = b.source().await;
     assert!(src.contains("Integrity verified"), "integrity shown: {src}");
     assert!(src.contains(CANARY), "the admin may read the body");
     check_page(&r, "record").await;
-    b.find("ol.versions a").await.click().await;
+    follow(b, "ol.versions a").await;
     let src = b.source().await;
     assert!(
         src.contains("/birthDate") && src.contains("added"),
@@ -457,8 +464,15 @@ async fn an_admin_works_through_every_page() {
     if b.count(&revoke).await == 0 {
         panic!("no revoke button for {key_id}: {}", b.source().await);
     }
-    submit(b, &revoke).await;
+    // The script asks for confirmation first (a revocation cannot be undone).
+    b.mark_page().await;
+    b.find(&format!("{revoke} button")).await.click().await;
     b.accept_alert().await;
+    b.wait_new_page().await;
+    assert!(
+        b.source().await.contains("revoked"),
+        "the list shows the key revoked"
+    );
     assert!(b.url().await.ends_with("/console/admin/keys"));
     let refused = s
         .client()
@@ -481,7 +495,11 @@ async fn an_admin_works_through_every_page() {
     check_page(&r, "policy").await;
 
     // Sign out: the session ends; the console sends the browser to sign in again.
-    b.find("header form button").await.click().await;
+    follow(b, "header form button").await;
+    assert!(
+        b.wait("#username").await,
+        "the sign-in page follows sign-out"
+    );
     assert!(b.url().await.contains("/console/signin"));
     b.goto(&s.url("/console/records")).await;
     assert!(b.url().await.contains("/console/signin"));
@@ -532,7 +550,11 @@ async fn a_reader_cannot_administer_and_an_auditor_never_sees_a_body() {
         .unwrap()
         .status();
     assert_eq!(status, 403);
-    b.find("header form button").await.click().await;
+    follow(b, "header form button").await;
+    assert!(
+        b.wait("#username").await,
+        "the sign-in page follows sign-out"
+    );
 
     first_sign_in(&r, "aud", false).await;
     assert_eq!(

@@ -186,6 +186,28 @@ impl Browser {
         false
     }
 
+    /// Marks the current document, so [`Browser::wait_new_page`] can tell when it is replaced.
+    pub async fn mark_page(&self) {
+        self.exec("window.__hippoOldPage = true;", json!([])).await;
+    }
+
+    /// Waits (up to 10 s) until the marked document was replaced by a loaded one.
+    pub async fn wait_new_page(&self) {
+        for _ in 0..100 {
+            let done = self
+                .exec(
+                    "return window.__hippoOldPage === undefined && document.readyState === 'complete';",
+                    json!([]),
+                )
+                .await;
+            if done == true {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("no new page after 10 s");
+    }
+
     pub async fn count(&self, css: &str) -> usize {
         let v = self
             .post("/elements", json!({"using": "css selector", "value": css}))
