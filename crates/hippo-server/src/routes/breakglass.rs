@@ -131,7 +131,8 @@ struct Review {
 #[utoipa::path(post, path = "/v1/audit/break-glass/{session}/review", tag = "audit",
     params(("session" = String, Path, description = "The session id of the elevation")),
     responses((status = 200, description = "The review, recorded as a breakglass.review event", body = Object),
-              (status = 400, body = hippo_proto::Problem), (status = 404, body = hippo_proto::Problem), (status = 409, body = hippo_proto::Problem)),
+              (status = 400, body = hippo_proto::Problem), (status = 404, body = hippo_proto::Problem), (status = 409, body = hippo_proto::Problem),
+              (status = 413, body = hippo_proto::Problem), (status = 415, body = hippo_proto::Problem)),
     security(("bearer" = [])))]
 pub async fn review(
     State(s): State<AppState>,

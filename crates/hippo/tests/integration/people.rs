@@ -26,7 +26,7 @@ fn now_step() -> u64 {
 }
 
 /// Creates a user through the admin API; returns their id.
-async fn add_user(s: &TestServer, name: &str, role: &str) -> String {
+pub(crate) async fn add_user(s: &TestServer, name: &str, role: &str) -> String {
     let r = post(
         s,
         "/v1/admin/users",
@@ -41,8 +41,8 @@ async fn add_user(s: &TestServer, name: &str, role: &str) -> String {
         .to_owned()
 }
 
-struct SignedIn {
-    token: String,
+pub(crate) struct SignedIn {
+    pub(crate) token: String,
     csrf: String,
     cookie: String,
     secret: Vec<u8>,
@@ -51,7 +51,7 @@ struct SignedIn {
 }
 
 /// First sign-in: password, then enrolment of a TOTP authenticator.
-async fn first_sign_in(s: &TestServer, name: &str) -> SignedIn {
+pub(crate) async fn first_sign_in(s: &TestServer, name: &str) -> SignedIn {
     let r = post(
         s,
         "/v1/auth/login",
