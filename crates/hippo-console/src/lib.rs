@@ -20,6 +20,7 @@ mod breakglass;
 pub mod diff;
 pub mod html;
 mod ledger;
+mod passkeys;
 mod records;
 mod signin;
 
@@ -47,6 +48,19 @@ pub fn router(api: Router, copy: api::CopyExtensions) -> Router {
         .route("/console/signin/mfa", post(signin::mfa))
         .route("/console/signin/enrol", post(signin::enrol))
         .route("/console/signout", post(signin::signout))
+        .route("/console/signin/passkey/start", post(passkeys::login_start))
+        .route(
+            "/console/signin/passkey/finish",
+            post(passkeys::login_finish),
+        )
+        .route(
+            "/console/passkeys/register/start",
+            post(passkeys::register_start),
+        )
+        .route(
+            "/console/passkeys/register/finish",
+            post(passkeys::register_finish),
+        )
         .route("/console/audit", get(audit::events))
         .route("/console/audit/disclosures", get(audit::disclosures))
         .route(
@@ -233,7 +247,14 @@ async fn home(axum::extract::State(api): axum::extract::State<Api>, parts: Parts
         tasks.push_str("<li><a href=\"/console/admin/keys\">Manage API keys</a>: create with an expiry, revoke, see last use.</li>");
         tasks.push_str("<li><a href=\"/console/admin/policy\">Ask the policy engine</a> what a role may do.</li>");
     }
-    let main = format!("<p>What would you like to do?</p><ul class=\"tasks\">{tasks}</ul>");
+    let main = format!(
+        "<p>What would you like to do?</p><ul class=\"tasks\">{tasks}</ul>\
+<section class=\"passkey\" hidden aria-labelledby=\"pk-h\"><h2 id=\"pk-h\">Passkeys</h2>\
+<p>A passkey on this device can replace the authenticator app's code when you sign in.</p>\
+<button type=\"button\" id=\"add-passkey\" data-csrf=\"{}\">Add a passkey</button>\
+<p id=\"passkey-status\" role=\"status\"></p></section>",
+        html::esc(&s.csrf)
+    );
     html::page(
         StatusCode::OK,
         "Console home",

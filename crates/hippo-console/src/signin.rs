@@ -19,7 +19,7 @@ use serde_json::json;
 use subtle::ConstantTimeEq;
 
 const PRE_CSRF: &str = "hippo_console_csrf";
-const PENDING: &str = "hippo_pending";
+pub(crate) const PENDING: &str = "hippo_pending";
 
 fn random_token() -> String {
     let mut b = [0u8; 24];
@@ -44,10 +44,20 @@ fn pre_token(parts: &Parts) -> (String, bool) {
 }
 
 fn pre_ok(parts: &Parts, form: &Form) -> bool {
-    match (cookie(&parts.headers, PRE_CSRF), form.get("csrf")) {
-        (Some(c), Some(f)) => c.as_bytes().ct_eq(f.as_bytes()).into(),
+    pre_csrf_ok(parts, form.get("csrf").unwrap_or(""))
+}
+
+/// True when `sent` repeats this browser's pre-session token.
+pub(crate) fn pre_csrf_ok(parts: &Parts, sent: &str) -> bool {
+    match cookie(&parts.headers, PRE_CSRF) {
+        Some(c) if !sent.is_empty() => c.as_bytes().ct_eq(sent.as_bytes()).into(),
         _ => false,
     }
+}
+
+/// The pending sign-in's token (between password and second factor), if any.
+pub(crate) fn pending_token(parts: &Parts) -> Option<String> {
+    cookie(&parts.headers, PENDING).map(str::to_owned)
 }
 
 fn with_pre(mut resp: Response, token: &str, fresh: bool) -> Response {
@@ -155,6 +165,10 @@ pub async fn submit(State(api): State<Api>, parts: Parts, body: Body) -> Respons
                 &token,
                 None,
                 "<p>Enter the 6-digit code your authenticator app shows now.</p>",
+            ) + &format!(
+                "<p class=\"passkey\" hidden><button type=\"button\" id=\"passkey-signin\" data-csrf=\"{}\">Use a passkey instead</button></p>\
+<p id=\"passkey-status\" role=\"status\"></p>",
+                esc(&token)
             );
             let mut resp = page(StatusCode::OK, "Second factor", None, "", &main);
             set_cookie(&mut resp, PENDING, &view.token, "/console/signin", 300);
