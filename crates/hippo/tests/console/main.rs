@@ -405,6 +405,7 @@ async fn an_admin_works_through_every_page() {
         src.contains("Awaiting review (1)") && src.contains(&bo),
         "{src}"
     );
+    check_page(&r, "break-glass-pending").await;
     let form = "form[action^='/console/audit/break-glass/']";
     fill(
         b,
@@ -440,9 +441,30 @@ async fn an_admin_works_through_every_page() {
     );
     check_page(&r, "tamper-evidence").await;
 
-    // Users.
+    // Users: disabling one (after the confirmation) ends their access at once.
     b.goto(&s.url("/console/admin/users")).await;
     check_page(&r, "users").await;
+    b.mark_page().await;
+    b.find(&format!(
+        "form[action='/console/admin/users/{bo}/disable'] button"
+    ))
+    .await
+    .click()
+    .await;
+    b.accept_alert().await;
+    b.wait_new_page().await;
+    assert!(
+        b.source().await.contains("disabled"),
+        "bo is shown disabled"
+    );
+    let r2 = s
+        .client()
+        .post(s.url("/v1/auth/login"))
+        .json(&json!({"username": "bo", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r2.status(), 401, "a disabled user cannot sign in");
 
     // API keys: create one with an expiry, use it, revoke it in the console, see it refused.
     b.goto(&s.url("/console/admin/keys")).await;
