@@ -23,7 +23,7 @@ use utoipa::{Modify, OpenApi};
         users::create_user, users::list_users, users::disable_user, users::enable_user, users::reset_mfa, users::revoke_sessions, users::explain,
         signin::login, signin::mfa, signin::enrol_totp, signin::confirm_totp, signin::logout, signin::current, signin::break_glass,
         passkeys::register_start, passkeys::register_finish, passkeys::login_start, passkeys::login_finish,
-        audit::list, ledger::tree_heads, ledger::sign_tree_head, ledger::inclusion, ledger::consistency, ledger::pubkey, ledger::disclosures, ledger::verify_now, breakglass::list, breakglass::review,
+        audit::list, ledger::tree_heads, ledger::sign_tree_head, ledger::inclusion, ledger::consistency, ledger::pubkey, ledger::disclosures, ledger::verify_now, breakglass::break_glass_list, breakglass::break_glass_review,
         ops::healthz, ops::readyz, ops::version, metrics::metrics,
     ),
     modifiers(&BearerAuth, &ProblemResponses),

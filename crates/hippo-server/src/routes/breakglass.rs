@@ -87,7 +87,10 @@ async fn load(
 #[utoipa::path(get, path = "/v1/audit/break-glass", tag = "audit",
     responses((status = 200, description = "Emergency elevations of the caller's tenant, newest first, each with its review (null while it awaits one)", body = Object)),
     security(("bearer" = [])))]
-pub async fn list(State(s): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+pub async fn break_glass_list(
+    State(s): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
     let mut draft = caller.authorize(&s, Action::AuditRead).await?;
     draft.detail("view", "break-glass");
     let (opened, reviews) = load(&s, &caller, draft).await?;
@@ -134,7 +137,7 @@ struct Review {
               (status = 400, body = hippo_proto::Problem), (status = 404, body = hippo_proto::Problem), (status = 409, body = hippo_proto::Problem),
               (status = 413, body = hippo_proto::Problem), (status = 415, body = hippo_proto::Problem)),
     security(("bearer" = [])))]
-pub async fn review(
+pub async fn break_glass_review(
     State(s): State<AppState>,
     caller: Caller,
     Path(session): Path<String>,

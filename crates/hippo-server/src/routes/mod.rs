@@ -123,10 +123,10 @@ fn api_routes(state: AppState) -> Router {
         .route("/v1/audit/proofs/consistency", get(ledger::consistency))
         .route("/v1/audit/pubkey", get(ledger::pubkey))
         .route("/v1/audit/verify", post(ledger::verify_now))
-        .route("/v1/audit/break-glass", get(breakglass::list))
+        .route("/v1/audit/break-glass", get(breakglass::break_glass_list))
         .route(
             "/v1/audit/break-glass/{session}/review",
-            post(breakglass::review),
+            post(breakglass::break_glass_review),
         )
         .route("/v1/audit/disclosures", get(ledger::disclosures))
         .route("/metrics", get(metrics::metrics))
