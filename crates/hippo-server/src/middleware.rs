@@ -216,7 +216,12 @@ fn needs_problem_body(resp: &Response) -> bool {
         v.as_bytes()
             .starts_with(hippo_proto::PROBLEM_JSON.as_bytes())
     });
-    (resp.status().is_client_error() || resp.status().is_server_error()) && !is_problem
+    // Console pages (issue 18) answer errors as HTML pages of their own.
+    let is_page = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+    (resp.status().is_client_error() || resp.status().is_server_error()) && !is_problem && !is_page
 }
 
 fn generic_problem(status: axum::http::StatusCode, request_id: &str) -> Response {

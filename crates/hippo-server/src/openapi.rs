@@ -6,7 +6,7 @@
 //! which is what [`crate::problem`] sends.
 
 use crate::auth::{passkeys, signin, users};
-use crate::routes::{admin, audit, batch, ledger, metrics, ops, records, search, status};
+use crate::routes::{admin, audit, batch, breakglass, ledger, metrics, ops, records, search, status};
 use hippo_proto::PROBLEM_JSON;
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::Operation;
@@ -23,7 +23,7 @@ use utoipa::{Modify, OpenApi};
         users::create_user, users::list_users, users::disable_user, users::enable_user, users::reset_mfa, users::revoke_sessions, users::explain,
         signin::login, signin::mfa, signin::enrol_totp, signin::confirm_totp, signin::logout, signin::current, signin::break_glass,
         passkeys::register_start, passkeys::register_finish, passkeys::login_start, passkeys::login_finish,
-        audit::list, ledger::tree_heads, ledger::sign_tree_head, ledger::inclusion, ledger::consistency, ledger::pubkey, ledger::disclosures,
+        audit::list, ledger::tree_heads, ledger::sign_tree_head, ledger::inclusion, ledger::consistency, ledger::pubkey, ledger::disclosures, ledger::verify_now, breakglass::break_glass_list, breakglass::break_glass_review,
         ops::healthz, ops::readyz, ops::version, metrics::metrics, status::status,
     ),
     modifiers(&BearerAuth, &ProblemResponses),

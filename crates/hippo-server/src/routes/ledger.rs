@@ -298,3 +298,28 @@ pub async fn disclosures(
             .into_response(),
     )
 }
+
+#[utoipa::path(post, path = "/v1/audit/verify", tag = "audit",
+    responses((status = 200, description = "The caller's audit log recomputed from its events and checked against every stored signed tree head: `ok`, the report, and its text", body = Object)),
+    security(("bearer" = [])))]
+pub async fn verify_now(State(s): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+    let (mut draft, _) = begin(&s, &caller, None, &[], "verify").await?;
+    let report = ledger::verify(s.store.as_ref(), &caller.log(), Vec::new()).await?;
+    // The same bookkeeping and alert as the scheduled verification (audit_jobs::verify_all).
+    let now = hippo_core::time_fmt::now_millis();
+    s.telemetry
+        .note_verification(&caller.log(), report.is_ok(), now);
+    if !report.is_ok() {
+        s.telemetry
+            .signal(hippo_telemetry::Signal::VerificationFailed { log: caller.log() }, now);
+    }
+    draft.detail("ok", report.is_ok());
+    draft.detail("events_checked", report.events_checked);
+    record(&s, draft).await?;
+    Ok(Json(serde_json::json!({
+        "ok": report.is_ok(),
+        "report": report,
+        "text": report.to_string(),
+    }))
+    .into_response())
+}

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod audit;
 pub mod batch;
+pub mod breakglass;
 pub mod ledger;
 pub mod metrics;
 pub mod ops;
@@ -24,6 +25,26 @@ use std::collections::HashMap;
 /// Builds the application: every route, behind the request-scope middleware.
 pub fn router(state: AppState, hsts: bool) -> Router {
     let telemetry = state.telemetry.clone();
+    let api = api_routes(state);
+    // The console (issue 18) calls the API in-process, so its pages are audited and authorised
+    // by the same handlers as any API client.
+    api.clone()
+        .merge(hippo_console::router(api, |from, to| {
+            if let Some(peer) = from.get::<crate::ctx::PeerAddr>() {
+                to.insert(*peer);
+            }
+        }))
+        .layer(axum::middleware::from_fn_with_state(
+            HeaderPolicy { hsts, telemetry },
+            request_scope,
+        ))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            panic_response,
+        ))
+}
+
+/// The API's routes with their state, without the outer layers.
+fn api_routes(state: AppState) -> Router {
     Router::new()
         .route("/v1/records", post(records::create).get(records::list))
         .route(
@@ -103,6 +124,12 @@ pub fn router(state: AppState, hsts: bool) -> Router {
         .route("/v1/audit/proofs/inclusion", get(ledger::inclusion))
         .route("/v1/audit/proofs/consistency", get(ledger::consistency))
         .route("/v1/audit/pubkey", get(ledger::pubkey))
+        .route("/v1/audit/verify", post(ledger::verify_now))
+        .route("/v1/audit/break-glass", get(breakglass::break_glass_list))
+        .route(
+            "/v1/audit/break-glass/{session}/review",
+            post(breakglass::break_glass_review),
+        )
         .route("/v1/audit/disclosures", get(ledger::disclosures))
         .route("/metrics", get(metrics::metrics))
         .route("/v1/status", get(status::status))
@@ -112,13 +139,6 @@ pub fn router(state: AppState, hsts: bool) -> Router {
         .route("/openapi.json", get(ops::openapi))
         .fallback(ops::not_found)
         .with_state(state)
-        .layer(axum::middleware::from_fn_with_state(
-            HeaderPolicy { hsts, telemetry },
-            request_scope,
-        ))
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
-            panic_response,
-        ))
 }
 
 /// A panic becomes a generic 500; its message (which could hold anything) is never sent or logged.
