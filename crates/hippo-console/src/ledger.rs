@@ -43,6 +43,7 @@ signed at <time>{time}</time> by key <code>{key}</code>.</p>",
         ),
         None => "<p class=\"empty\">No tree head has been signed yet. Sign one now, or wait for the server's schedule.</p>".into(),
     };
+    let jobs = scheduled(api, parts).await;
     let rows: String = heads
         .iter()
         .rev()
@@ -64,7 +65,7 @@ signed at <time>{time}</time> by key <code>{key}</code>.</p>",
     };
     let csrf = csrf_field(&s.csrf);
     let main = format!(
-        "{latest}<div class=\"actions\"><form method=\"post\" action=\"/console/audit/ledger/verify\" class=\"inline\">{csrf}\
+        "{latest}{jobs}<div class=\"actions\"><form method=\"post\" action=\"/console/audit/ledger/verify\" class=\"inline\">{csrf}\
 <button type=\"submit\">Verify now</button></form><form method=\"post\" action=\"/console/audit/ledger/sign\" class=\"inline\">{csrf}\
 <button type=\"submit\">Sign a tree head now</button></form></div>{report}{table}"
     );
@@ -74,6 +75,33 @@ signed at <time>{time}</time> by key <code>{key}</code>.</p>",
         Some(&s.who()),
         "/console/audit/ledger",
         &main,
+    )
+}
+
+/// The server's scheduled work on this log (`GET /v1/status`): the last verification and its
+/// result, and the last successful export, as this instance saw them since it started.
+async fn scheduled(api: &Api, parts: &Parts) -> String {
+    let a = api
+        .call(parts, Method::GET, "/v1/status", Auth::Cookie(None), None)
+        .await;
+    let Some(v) = a.json::<Value>().filter(|_| a.ok()) else {
+        return String::new();
+    };
+    let audit = &v["audit"];
+    let verification = match (
+        audit["last_verification"].as_str(),
+        audit["last_verification_ok"].as_bool(),
+    ) {
+        (_, Some(false)) => "<strong>FAILED</strong>: verify now and start incident response".to_owned(),
+        (Some(t), _) => format!("<time>{}</time>, intact", esc(t)),
+        (None, _) => "not since this server started".to_owned(),
+    };
+    let export = audit["last_export"]
+        .as_str()
+        .map(|t| format!("<time>{}</time>", esc(t)))
+        .unwrap_or_else(|| "none since this server started (is an export destination configured?)".into());
+    format!(
+        "<p>Last scheduled verification: {verification}. Last successful export: {export}.</p>"
     )
 }
 
