@@ -84,10 +84,28 @@ pub enum Action {
     /// An operator imported a tenant from a verified archive (`hippo tenant import`).
     #[serde(rename = "tenant.import")]
     TenantImport,
+    /// A document (letter, scan, PDF, image) attached to a record.
+    #[serde(rename = "document.create")]
+    DocumentCreate,
+    /// A document's content read (whole or a range).
+    #[serde(rename = "document.read")]
+    DocumentRead,
+    /// A record's documents listed (metadata only).
+    #[serde(rename = "document.list")]
+    DocumentList,
+    /// A document deleted (a tombstone version; earlier versions remain).
+    #[serde(rename = "document.delete")]
+    DocumentDelete,
+    /// An operator crypto-shredded documents (a tenant's or one subject's): keys destroyed.
+    #[serde(rename = "document.shred")]
+    DocumentShred,
+    /// An operator rotated a tenant's document key-encryption key (`hippo keys rotate`).
+    #[serde(rename = "key.rotate")]
+    KeyRotate,
 }
 
 impl Action {
-    pub const ALL: [Action; 30] = [
+    pub const ALL: [Action; 36] = [
         Action::RecordCreate,
         Action::RecordRead,
         Action::RecordUpdate,
@@ -118,6 +136,12 @@ impl Action {
         Action::SearchReindex,
         Action::TenantExport,
         Action::TenantImport,
+        Action::DocumentCreate,
+        Action::DocumentRead,
+        Action::DocumentList,
+        Action::DocumentDelete,
+        Action::DocumentShred,
+        Action::KeyRotate,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -152,6 +176,12 @@ impl Action {
             Action::SearchReindex => "search.reindex",
             Action::TenantExport => "tenant.export",
             Action::TenantImport => "tenant.import",
+            Action::DocumentCreate => "document.create",
+            Action::DocumentRead => "document.read",
+            Action::DocumentList => "document.list",
+            Action::DocumentDelete => "document.delete",
+            Action::DocumentShred => "document.shred",
+            Action::KeyRotate => "key.rotate",
         }
     }
 
@@ -170,7 +200,15 @@ impl Action {
             | Action::RecordHistory
             | Action::RecordSearch
             | Action::RecordVerify
-            | Action::SearchReindex => "record",
+            | Action::SearchReindex
+            // A document is part of its record's PHI: its events name the record (resource id)
+            // and its subject, so the accounting of disclosures lists document reads too.
+            | Action::DocumentCreate
+            | Action::DocumentRead
+            | Action::DocumentList
+            | Action::DocumentDelete
+            | Action::DocumentShred => "record",
+            Action::KeyRotate => "key",
             Action::ApiKeyCreate | Action::ApiKeyList | Action::ApiKeyRevoke => "apikey",
             Action::AuditRead => "audit",
             Action::TenantCreate | Action::TenantExport | Action::TenantImport => "tenant",

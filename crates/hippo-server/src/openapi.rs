@@ -6,7 +6,7 @@
 //! which is what [`crate::problem`] sends.
 
 use crate::auth::{passkeys, signin, users};
-use crate::routes::{admin, audit, batch, ledger, metrics, ops, records, search};
+use crate::routes::{admin, audit, batch, documents, ledger, metrics, ops, records, search};
 use hippo_proto::PROBLEM_JSON;
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::Operation;
@@ -25,9 +25,10 @@ use utoipa::{Modify, OpenApi};
         passkeys::register_start, passkeys::register_finish, passkeys::login_start, passkeys::login_finish,
         audit::list, ledger::tree_heads, ledger::sign_tree_head, ledger::inclusion, ledger::consistency, ledger::pubkey, ledger::disclosures,
         ops::healthz, ops::readyz, ops::version, metrics::metrics,
+        documents::upload, documents::list, documents::download, documents::delete,
     ),
     modifiers(&BearerAuth, &ProblemResponses),
-    tags((name = "records"), (name = "auth"), (name = "admin"), (name = "audit"), (name = "ops"))
+    tags((name = "records"), (name = "auth"), (name = "admin"), (name = "audit"), (name = "ops"), (name = "documents"))
 )]
 struct ApiDoc;
 

@@ -26,6 +26,8 @@ pub struct AppState {
     pub webauthn: Arc<webauthn_rs::Webauthn>,
     /// Continuous backup's figures, when it runs (embedded store with `backup.to`).
     pub backup: Option<Arc<hippo_backup::ship::ShipStatus>>,
+    /// Documents attached to records (sealed blobs and their keys), when configured.
+    pub documents: Option<Arc<hippo_docs::Documents>>,
     clock: Clock,
     /// When each API key's last use was last written by this instance.
     key_use: Arc<Mutex<HashMap<String, i64>>>,
@@ -57,6 +59,7 @@ impl AppState {
             policy: Arc::new(policy),
             oidc: oidc.map(Arc::new),
             backup: None,
+            documents: None,
             clock: Arc::new(hippo_core::time_fmt::now_millis),
             key_use: Arc::new(Mutex::new(HashMap::new())),
         }

@@ -5,12 +5,14 @@
 
 mod auth;
 mod backup;
+mod documents;
 mod load;
 mod secrets;
 mod validate;
 
 pub use auth::AuthConfig;
 pub use backup::BackupConfig;
+pub use documents::DocumentsConfig;
 pub use hippo_store::StoreKind;
 pub use secrets::KEYRING_ENV;
 use serde::{Deserialize, Serialize};
@@ -60,6 +62,8 @@ pub struct Config {
     pub search: hippo_search::SearchSettings,
     /// Continuous backup of the embedded store.
     pub backup: BackupConfig,
+    /// Clinical documents: sealed blobs (data directory or S3) and their key provider.
+    pub documents: DocumentsConfig,
     /// An external OpenID Connect identity provider whose bearer JWTs are accepted
     /// (production: Cognito, Okta, Keycloak, Entra ID). Unset: none are.
     #[serde(skip_serializing)]
@@ -218,6 +222,7 @@ impl Default for Config {
             policy: PolicyConfig::default(),
             search: hippo_search::SearchSettings::default(),
             backup: BackupConfig::default(),
+            documents: DocumentsConfig::default(),
             oidc: None,
         }
     }

@@ -81,6 +81,7 @@ impl Config {
             (None, None) => {}
         }
         self.backup.validate()?;
+        self.documents.validate()?;
         if self.audit.tree_head_interval_secs == 0 || self.audit.export_interval_secs == 0 {
             return Err(ConfigError::new(
                 "audit.tree_head_interval_secs",
