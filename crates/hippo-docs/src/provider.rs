@@ -276,10 +276,13 @@ impl KeyProvider for LocalProvider {
 /// A bounded cache of unwrapped data keys, each kept at most `ttl`: reads of the same object
 /// do not call the provider (a KMS round trip) every time, and a destroyed or retired key stops
 /// working within `ttl` at most.
+/// The cached keys by id with when each was cached, and the ids oldest first (for eviction).
+type CacheState = (HashMap<Vec<u8>, (DataKey, Instant)>, VecDeque<Vec<u8>>);
+
 pub struct KeyCache {
     ttl: Duration,
     capacity: usize,
-    inner: Mutex<(HashMap<Vec<u8>, (DataKey, Instant)>, VecDeque<Vec<u8>>)>,
+    inner: Mutex<CacheState>,
 }
 
 impl KeyCache {

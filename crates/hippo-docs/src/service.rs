@@ -116,7 +116,7 @@ impl Documents {
 
     fn check_type(&self, declared: &str) -> Result<String, DocError> {
         let e = essence(declared);
-        if self.settings.allowed_types.iter().any(|a| *a == e) {
+        if self.settings.allowed_types.contains(&e) {
             Ok(e)
         } else {
             Err(DocError::TypeNotAllowed {
