@@ -6,6 +6,7 @@ mod backup_cmd;
 mod bench;
 mod cli;
 mod corpus;
+mod docs_bench;
 mod drill;
 mod https;
 mod import_cmd;
