@@ -7,6 +7,7 @@ pub mod header;
 pub mod kms;
 pub mod provider;
 pub mod s3;
+pub mod scan;
 pub mod service;
 pub mod sink;
 pub mod sniff;

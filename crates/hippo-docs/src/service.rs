@@ -42,6 +42,8 @@ pub struct Settings {
     pub allowed_types: Vec<String>,
     pub key_cache_entries: usize,
     pub key_cache_ttl: Duration,
+    /// The malware-scan hook, if configured (fails closed).
+    pub scan: Option<crate::scan::ScanCommand>,
 }
 
 impl Default for Settings {
@@ -60,6 +62,7 @@ impl Default for Settings {
             .to_vec(),
             key_cache_entries: 1024,
             key_cache_ttl: Duration::from_secs(300),
+            scan: None,
         }
     }
 }
@@ -166,6 +169,7 @@ impl Documents {
             },
         };
         let aad = chunk_aad(&oid, header.chunk_size, &header.nonce_prefix);
+        let scan = self.settings.scan.as_ref().map(|c| c.start()).transpose()?;
         let mut writer = self.sink.begin(&blob_key(tenant, &meta)).await?;
         writer.write(&header.encode()).await?;
         Ok(Upload {
@@ -176,6 +180,7 @@ impl Documents {
             out: Vec::with_capacity(header.chunk_size as usize + stream::TAG_LEN),
             limit,
             meta,
+            scan,
         })
     }
 
@@ -488,6 +493,7 @@ pub struct Upload {
     out: Vec<u8>,
     limit: u64,
     meta: DocMeta,
+    scan: Option<crate::scan::Scan>,
 }
 
 impl Upload {
@@ -502,6 +508,9 @@ impl Upload {
             return Err(DocError::TooLarge { limit: self.limit });
         }
         self.sha.update(bytes);
+        if let Some(scan) = self.scan.as_mut() {
+            scan.feed(bytes);
+        }
         if let Some(head) = self.head.as_mut() {
             head.extend_from_slice(bytes);
             if head.len() < SNIFF_LEN {
@@ -547,6 +556,10 @@ impl Upload {
         let mut out = std::mem::take(&mut self.out);
         self.sealer.finish(&mut out)?;
         self.writer.write(&out).await?;
+        // The scanner's verdict before the blob is committed: refused, nothing is kept.
+        if let Some(scan) = self.scan.take() {
+            scan.finish()?;
+        }
         self.writer.commit().await?;
         self.meta.sha256 = hex::encode(self.sha.finalize());
         Ok(Staged { meta: self.meta })

@@ -19,6 +19,8 @@ pub fn settings(config: &Config) -> Settings {
         allowed_types: d.allowed_types.clone(),
         key_cache_entries: d.key_cache_entries,
         key_cache_ttl: Duration::from_secs(d.key_cache_ttl_secs),
+        scan: (!d.scan_command.is_empty())
+            .then(|| hippo_docs::scan::ScanCommand(d.scan_command.clone())),
     }
 }
 

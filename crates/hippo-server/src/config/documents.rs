@@ -32,6 +32,10 @@ pub struct DocumentsConfig {
     /// With `to = s3://…`: the KMS key of the bucket's SSE-KMS encryption (unset: the
     /// bucket's default key). Objects are always written with `aws:kms`.
     pub s3_kms_key_id: Option<String>,
+    /// Malware-scan hook: a command and its arguments that reads each document on standard
+    /// input and exits 0 (clean) or 1 (infected: refused with 422); any other outcome refuses
+    /// the upload with 503 (fail closed). Empty: no scan. E.g. ["clamdscan", "--no-summary", "-"].
+    pub scan_command: Vec<String>,
 }
 
 impl Default for DocumentsConfig {
@@ -55,6 +59,7 @@ impl Default for DocumentsConfig {
             key_cache_entries: 1024,
             key_cache_ttl_secs: 300,
             s3_kms_key_id: None,
+            scan_command: Vec::new(),
         }
     }
 }

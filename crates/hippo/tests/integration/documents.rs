@@ -502,3 +502,45 @@ fn wrapped_key_offset(blob: &[u8]) -> usize {
     // magic 8, format 1, length 4, chunk 4, prefix 7, provider len 1 + name, ref len 2 + ref, len 2
     8 + 1 + 4 + 4 + 7 + 1 + h.key.provider.len() + 2 + h.key.key_ref.len() + 2
 }
+
+#[tokio::test]
+async fn the_malware_scan_refuses_an_infected_document_and_fails_closed() {
+    // A scanner reading the document on stdin: "infected" (exit 1) when it holds EICAR.
+    let scanner = r#"["sh", "-c", "grep -q EICAR && exit 1; exit 0"]"#;
+    let s = server_with(Options::default().env("HIPPO_DOCUMENTS__SCAN_COMMAND", scanner));
+    let key = s.admin_key.clone();
+    let rid = create_id(&s, &key, patient("scan-subject")).await;
+    upload_ok(&s, &key, &rid, pdf(70_000)).await;
+    let mut infected = pdf(70_000);
+    infected.extend_from_slice(
+        b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*",
+    );
+    expect_problem(
+        upload(&s, &key, &rid, "application/pdf", infected).await,
+        422,
+        "document-infected",
+    )
+    .await;
+    let list = get_json(&s, &key, &format!("/v1/records/{rid}/documents")).await;
+    assert_eq!(
+        list["items"].as_array().unwrap().len(),
+        1,
+        "the infected one is not kept: {list}"
+    );
+    wait_until_no_partials(&s).await;
+
+    // A scanner that cannot run: every upload is refused (fail closed).
+    let s2 = server_with(Options::default().env(
+        "HIPPO_DOCUMENTS__SCAN_COMMAND",
+        r#"["/nonexistent/scanner"]"#,
+    ));
+    let key2 = s2.admin_key.clone();
+    let rid2 = create_id(&s2, &key2, patient("scan-down")).await;
+    expect_problem(
+        upload(&s2, &key2, &rid2, "application/pdf", pdf(5000)).await,
+        503,
+        "scan-unavailable",
+    )
+    .await;
+    assert_eq!(stored(&s2), Vec::<String>::new());
+}
