@@ -122,6 +122,9 @@ resource "aws_ecs_task_definition" "hippo" {
         { name = "HIPPO_AUDIT__S3_SSE", value = "aws:kms" },
         { name = "HIPPO_AUDIT__S3_KMS_KEY_ID", value = aws_kms_key.s3.arn },
         { name = "HIPPO_AUDIT__RETENTION_DAYS", value = "2192" },
+        # Documents (issue 20): sealed by hippo, then SSE-KMS under the documents CMK.
+        { name = "HIPPO_DOCUMENTS__TO", value = "s3://${aws_s3_bucket.documents.id}/${var.environment}" },
+        { name = "HIPPO_DOCUMENTS__S3_KMS_KEY_ID", value = aws_kms_key.documents.arn },
       ]
 
       # HIPPO_KEYRING: the keyring JSON every task shares (secrets.tf); hippo refuses to start

@@ -34,6 +34,7 @@ locals {
 
   # Bucket names are global: suffix with the account and region.
   audit_bucket_name      = "${local.prefix}-audit-${local.account_id}-${local.region}"
+  documents_bucket_name  = "${local.prefix}-documents-${local.account_id}-${local.region}"
   trail_bucket_name      = "${local.prefix}-trail-${local.account_id}-${local.region}"
   access_log_bucket_name = "${local.prefix}-access-logs-${local.account_id}-${local.region}"
 

@@ -87,10 +87,28 @@ pub enum Action {
     /// A security alert raised by the server's detectors (brute force, break-glass, ...).
     #[serde(rename = "security.alert")]
     SecurityAlert,
+    /// A document (letter, scan, PDF, image) attached to a record.
+    #[serde(rename = "document.create")]
+    DocumentCreate,
+    /// A document's content read (whole or a range).
+    #[serde(rename = "document.read")]
+    DocumentRead,
+    /// A record's documents listed (metadata only).
+    #[serde(rename = "document.list")]
+    DocumentList,
+    /// A document deleted (a tombstone version; earlier versions remain).
+    #[serde(rename = "document.delete")]
+    DocumentDelete,
+    /// An operator crypto-shredded documents (a tenant's or one subject's): keys destroyed.
+    #[serde(rename = "document.shred")]
+    DocumentShred,
+    /// An operator rotated a tenant's document key-encryption key (`hippo keys rotate`).
+    #[serde(rename = "key.rotate")]
+    KeyRotate,
 }
 
 impl Action {
-    pub const ALL: [Action; 31] = [
+    pub const ALL: [Action; 37] = [
         Action::RecordCreate,
         Action::RecordRead,
         Action::RecordUpdate,
@@ -122,6 +140,12 @@ impl Action {
         Action::TenantExport,
         Action::TenantImport,
         Action::SecurityAlert,
+        Action::DocumentCreate,
+        Action::DocumentRead,
+        Action::DocumentList,
+        Action::DocumentDelete,
+        Action::DocumentShred,
+        Action::KeyRotate,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -157,6 +181,12 @@ impl Action {
             Action::TenantExport => "tenant.export",
             Action::TenantImport => "tenant.import",
             Action::SecurityAlert => "security.alert",
+            Action::DocumentCreate => "document.create",
+            Action::DocumentRead => "document.read",
+            Action::DocumentList => "document.list",
+            Action::DocumentDelete => "document.delete",
+            Action::DocumentShred => "document.shred",
+            Action::KeyRotate => "key.rotate",
         }
     }
 
@@ -175,7 +205,15 @@ impl Action {
             | Action::RecordHistory
             | Action::RecordSearch
             | Action::RecordVerify
-            | Action::SearchReindex => "record",
+            | Action::SearchReindex
+            // A document is part of its record's PHI: its events name the record (resource id)
+            // and its subject, so the accounting of disclosures lists document reads too.
+            | Action::DocumentCreate
+            | Action::DocumentRead
+            | Action::DocumentList
+            | Action::DocumentDelete
+            | Action::DocumentShred => "record",
+            Action::KeyRotate => "key",
             Action::ApiKeyCreate | Action::ApiKeyList | Action::ApiKeyRevoke => "apikey",
             Action::AuditRead => "audit",
             Action::TenantCreate | Action::TenantExport | Action::TenantImport => "tenant",

@@ -56,10 +56,12 @@ impl FromStr for Role {
 pub fn allows(role: Role, action: Action) -> bool {
     use Action::*;
     match action {
-        RecordRead | RecordList | RecordHistory | RecordSearch => {
+        RecordRead | RecordList | RecordHistory | RecordSearch | DocumentRead | DocumentList => {
             matches!(role, Role::Admin | Role::Writer | Role::Reader)
         }
-        RecordCreate | RecordUpdate | RecordDelete => matches!(role, Role::Admin | Role::Writer),
+        RecordCreate | RecordUpdate | RecordDelete | DocumentCreate | DocumentDelete => {
+            matches!(role, Role::Admin | Role::Writer)
+        }
         ApiKeyCreate | ApiKeyList | ApiKeyRevoke => role == Role::Admin,
         AuditRead => matches!(role, Role::Auditor | Role::Admin),
         // Tenants are created by the operator on the host, never through a tenant's API.
@@ -80,7 +82,9 @@ pub fn allows(role: Role, action: Action) -> bool {
         | SearchReindex
         | TenantExport
         | TenantImport
-        | SecurityAlert => false,
+        | SecurityAlert
+        | DocumentShred
+        | KeyRotate => false,
     }
 }
 

@@ -29,7 +29,12 @@ pub struct PolicyEngine {
 fn discloses_records(action: Action) -> bool {
     matches!(
         action,
-        Action::RecordRead | Action::RecordList | Action::RecordHistory | Action::RecordSearch
+        Action::RecordRead
+            | Action::RecordList
+            | Action::RecordHistory
+            | Action::RecordSearch
+            | Action::DocumentRead
+            | Action::DocumentList
     )
 }
 

@@ -6,6 +6,7 @@ pub mod backup_job;
 pub mod config;
 pub mod connections;
 pub mod ctx;
+pub mod documents_setup;
 pub mod h1_errors;
 pub mod init;
 pub mod limits;

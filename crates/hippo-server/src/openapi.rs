@@ -6,7 +6,9 @@
 //! which is what [`crate::problem`] sends.
 
 use crate::auth::{passkeys, signin, users};
-use crate::routes::{admin, audit, batch, breakglass, ledger, metrics, ops, records, search, status};
+use crate::routes::{
+    admin, audit, batch, breakglass, documents, ledger, metrics, ops, records, search, status,
+};
 use hippo_proto::PROBLEM_JSON;
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::Operation;
@@ -25,9 +27,10 @@ use utoipa::{Modify, OpenApi};
         passkeys::register_start, passkeys::register_finish, passkeys::login_start, passkeys::login_finish,
         audit::list, ledger::tree_heads, ledger::sign_tree_head, ledger::inclusion, ledger::consistency, ledger::pubkey, ledger::disclosures, ledger::verify_now, breakglass::break_glass_list, breakglass::break_glass_review,
         ops::healthz, ops::readyz, ops::version, metrics::metrics, status::status,
+        documents::upload, documents::list, documents::download, documents::delete,
     ),
     modifiers(&BearerAuth, &ProblemResponses),
-    tags((name = "records"), (name = "auth"), (name = "admin"), (name = "audit"), (name = "ops"))
+    tags((name = "records"), (name = "auth"), (name = "admin"), (name = "audit"), (name = "ops"), (name = "documents"))
 )]
 struct ApiDoc;
 

@@ -95,6 +95,11 @@ pub enum ApiError {
         id: hippo_core::RecordId,
         version: i64,
     },
+    /// A document operation's failure (see `crate::routes::documents`).
+    #[error("{}", crate::routes::documents::public_detail(.0))]
+    Document(hippo_docs::DocError),
+    #[error("the range is outside the document's {size} bytes")]
+    RangeNotSatisfiable { size: u64 },
 }
 
 impl ApiError {
@@ -132,6 +137,8 @@ impl ApiError {
             RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             AuditUnavailable | Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Internal | IntegrityFailed { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            Document(e) => crate::routes::documents::status(e),
+            RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
         }
     }
 
@@ -171,6 +178,8 @@ impl ApiError {
             Unavailable => "unavailable",
             Internal => "internal",
             IntegrityFailed { .. } => "integrity-failed",
+            Document(e) => crate::routes::documents::slug(e),
+            RangeNotSatisfiable { .. } => "range-not-satisfiable",
         }
     }
 
@@ -210,6 +219,8 @@ impl ApiError {
             Unavailable => "Service unavailable",
             Internal => "Internal error",
             IntegrityFailed { .. } => "Record fails its integrity check",
+            Document(e) => crate::routes::documents::title(e),
+            RangeNotSatisfiable { .. } => "Range not satisfiable",
         }
     }
 
@@ -274,6 +285,11 @@ impl IntoResponse for ApiError {
                     header::WWW_AUTHENTICATE,
                     HeaderValue::from_static("Bearer realm=\"hippo\""),
                 );
+            }
+            ApiError::RangeNotSatisfiable { size } => {
+                if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
+                    headers.insert(header::CONTENT_RANGE, v);
+                }
             }
             ApiError::RateLimited { retry_after_secs }
             | ApiError::SignInLocked { retry_after_secs } => {

@@ -44,6 +44,8 @@ pub enum ServeError {
     Backup(String),
     #[error("security alerting cannot start, so the server does not start: {0}")]
     Alerts(#[from] crate::config::ConfigError),
+    #[error("the documents service cannot start, so the server does not start: {0}")]
+    Documents(String),
 }
 
 /// Serves until `shutdown` resolves, then drains connections and closes the store.
@@ -84,9 +86,12 @@ pub async fn run(
     let grace = Duration::from_secs(config.shutdown_grace_secs);
     let backup =
         crate::backup_job::spawn(&config, data_dir, store.clone()).map_err(ServeError::Backup)?;
+    let documents =
+        crate::documents_setup::build(&config, data_dir).map_err(ServeError::Documents)?;
     let mut state = AppState::new(store.clone(), config, policy, oidc);
     state.backup = backup.as_ref().map(|b| b.status.clone());
     state.telemetry.start_alerts(&state.config, store.clone())?;
+    state.documents = Some(documents);
     let app = routes::router(state.clone(), acceptor.is_some());
     warn_if_file_limit_is_low(&state.config.connections);
     tracing::info!(addr = %local, url = %format!("{scheme}://{local}"), "listening");

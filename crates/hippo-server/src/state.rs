@@ -28,6 +28,8 @@ pub struct AppState {
     pub backup: Option<Arc<hippo_backup::ship::ShipStatus>>,
     /// Metrics, alerts and the background jobs' last outcomes.
     pub telemetry: Arc<crate::telemetry::Telemetry>,
+    /// Documents attached to records (sealed blobs and their keys), when configured.
+    pub documents: Option<Arc<hippo_docs::Documents>>,
     clock: Clock,
     /// When each API key's last use was last written by this instance.
     key_use: Arc<Mutex<HashMap<String, i64>>>,
@@ -65,6 +67,7 @@ impl AppState {
             policy: Arc::new(policy),
             oidc: oidc.map(Arc::new),
             backup: None,
+            documents: None,
             clock: Arc::new(hippo_core::time_fmt::now_millis),
             key_use: Arc::new(Mutex::new(HashMap::new())),
         }

@@ -81,6 +81,16 @@ impl Telemetry {
             })?;
             sinks.push(Box::new(sink));
         }
+        if let Some(arn) = &a.sns_topic_arn {
+            let sink = hippo_telemetry::SnsSink::new(arn, a.sns_endpoint.clone()).map_err(|e| {
+                ConfigError::new(
+                    "alerts.sns_topic_arn",
+                    e.to_string(),
+                    "name the alarm topic's ARN and provide AWS credentials in the environment",
+                )
+            })?;
+            sinks.push(Box::new(sink));
+        }
         let metrics = self.metrics.clone().unwrap_or_else(|| {
             // Alerts are counted even when request metrics are off.
             let pool_store = store.clone();

@@ -291,6 +291,16 @@ impl Keyring {
         Zeroizing::new(mac.finalize().into_bytes().into())
     }
 
+    /// The root under which document key-encryption keys are wrapped (the local key provider
+    /// of `hippo-docs`): derived from the KEK, so it is never stored on its own.
+    pub fn documents_root(&self) -> DataKey {
+        use hmac::{Hmac, Mac};
+        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(self.kek.as_slice())
+            .expect("any key length");
+        mac.update(b"hippo documents root v1");
+        Zeroizing::new(mac.finalize().into_bytes().into())
+    }
+
     /// The credential seal, derived as [`LedgerKeys::credential_seal`] derives it (the same
     /// key on both stores for the same keyring).
     pub fn credential_seal(&self) -> CredentialSeal {

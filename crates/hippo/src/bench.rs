@@ -77,6 +77,17 @@ pub struct BenchArgs {
     /// With --telemetry: fraction of traces the instrumented server samples.
     #[arg(long, default_value_t = 0.01)]
     pub trace_ratio: f64,
+    /// Documents benchmark instead (no server): sealed upload and download throughput against
+    /// copying the same bytes unencrypted through the same sink, and memory per concurrent
+    /// upload (--clients uploads at once).
+    #[arg(long, conflicts_with_all = ["search", "backup"])]
+    pub documents: bool,
+    /// With --documents: a directory or s3://bucket/prefix [default: a scratch directory].
+    #[arg(long, value_name = "DIR|S3_URL", requires = "documents")]
+    pub documents_to: Option<String>,
+    /// With --documents: size of each document in MiB.
+    #[arg(long, default_value_t = 32, requires = "documents")]
+    pub document_mib: usize,
     /// Write the generated corpus to this file as NDJSON (for `POST /v1/records:batch` or
     /// other tools) and exit.
     #[arg(long, value_name = "FILE")]
@@ -197,6 +208,9 @@ pub async fn run(args: BenchArgs) -> Result<()> {
             bail!("--rounds must be at least 1");
         }
         return crate::telemetry_bench::run(&args).await;
+    }
+    if args.documents {
+        return crate::docs_bench::run(&args).await;
     }
     println!(
         "hippo bench: {} clients, {} s per phase, {}-byte bodies, target {}",

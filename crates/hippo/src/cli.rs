@@ -51,6 +51,10 @@ pub enum Command {
     /// Keyrings: a new one for scale-out deployments, and sealed escrow copies for recovery.
     #[command(subcommand)]
     Keyring(KeyringCommand),
+    /// Document keys: rotate a tenant's key version (rewrapping every document), show
+    /// status, crypto-shred a tenant's or one subject's documents.
+    #[command(subcommand)]
+    Keys(crate::keys_cmd::KeysCommand),
     /// Backups of the embedded store: create, list, verify, restore (to a point in time),
     /// prune, and restore drills that measure RTO and RPO.
     #[command(subcommand)]

@@ -6,10 +6,12 @@ mod backup_cmd;
 mod bench;
 mod cli;
 mod corpus;
+mod docs_bench;
 mod drill;
 mod https;
 mod import_cmd;
 mod import_source;
+mod keys_cmd;
 mod logging;
 mod people_cmd;
 mod records_cmd;
@@ -95,6 +97,7 @@ async fn run(cli: Cli) -> Result<()> {
             logging::init_cli();
             backup_cmd::escrow(&data_dir, &out, keyring.as_deref())
         }
+        Command::Keys(cmd) => keys_cmd::run(&data_dir, cmd).await,
         Command::Backup(cmd) => {
             logging::init_cli();
             backup_cmd::run(&data_dir, cmd).await

@@ -5,6 +5,7 @@
 
 mod auth;
 mod backup;
+mod documents;
 mod load;
 mod secrets;
 mod telemetry;
@@ -12,6 +13,7 @@ mod validate;
 
 pub use auth::AuthConfig;
 pub use backup::BackupConfig;
+pub use documents::DocumentsConfig;
 pub use hippo_store::StoreKind;
 pub use secrets::KEYRING_ENV;
 use serde::{Deserialize, Serialize};
@@ -68,6 +70,8 @@ pub struct Config {
     pub tracing: hippo_telemetry::TracingSettings,
     /// Security-event detectors and where their alerts go.
     pub alerts: AlertsConfig,
+    /// Clinical documents: sealed blobs (data directory or S3) and their key provider.
+    pub documents: DocumentsConfig,
     /// An external OpenID Connect identity provider whose bearer JWTs are accepted
     /// (production: Cognito, Okta, Keycloak, Entra ID). Unset: none are.
     #[serde(skip_serializing)]
@@ -233,6 +237,7 @@ impl Default for Config {
             metrics: MetricsConfig::default(),
             tracing: hippo_telemetry::TracingSettings::default(),
             alerts: AlertsConfig::default(),
+            documents: DocumentsConfig::default(),
             oidc: None,
         }
     }

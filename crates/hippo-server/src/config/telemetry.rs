@@ -36,6 +36,13 @@ pub struct AlertsConfig {
     /// PEM bundle of CAs trusted for the webhook's certificate, besides none (unset: only
     /// publicly trusted roots through the platform's configuration).
     pub webhook_ca_file: Option<PathBuf>,
+    /// SNS topic that receives each alert (e.g. the deployment's `security_alarms` topic,
+    /// which pages the on-call subscriber); credentials from AWS_ACCESS_KEY_ID,
+    /// AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN. Unset: no SNS delivery.
+    pub sns_topic_arn: Option<String>,
+    /// SNS endpoint override (a VPC endpoint, a test server). Unset: AWS_ENDPOINT_URL_SNS,
+    /// AWS_ENDPOINT_URL, else SNS in the topic's region.
+    pub sns_endpoint: Option<String>,
     /// Delivery attempts per alert and sink before giving up (backoff doubles each time).
     pub retry_attempts: u32,
     /// The first backoff between attempts, in milliseconds.
@@ -50,6 +57,8 @@ impl Default for AlertsConfig {
             webhook_url: None,
             webhook_secret_file: None,
             webhook_ca_file: None,
+            sns_topic_arn: None,
+            sns_endpoint: None,
             retry_attempts: 5,
             retry_backoff_ms: 500,
             thresholds: DetectorSettings::default(),

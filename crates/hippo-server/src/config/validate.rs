@@ -83,6 +83,7 @@ impl Config {
         self.backup.validate()?;
         self.alerts.validate()?;
         super::telemetry::validate_tracing(&self.tracing)?;
+        self.documents.validate()?;
         if self.audit.tree_head_interval_secs == 0 || self.audit.export_interval_secs == 0 {
             return Err(ConfigError::new(
                 "audit.tree_head_interval_secs",

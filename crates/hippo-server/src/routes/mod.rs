@@ -4,6 +4,7 @@ pub mod admin;
 pub mod audit;
 pub mod batch;
 pub mod breakglass;
+pub mod documents;
 pub mod ledger;
 pub mod metrics;
 pub mod ops;
@@ -55,6 +56,15 @@ fn api_routes(state: AppState) -> Router {
         )
         .route("/v1/records/{id}/history", get(records::history))
         .route("/v1/search", get(search::search))
+        // Documents attached to records (issue 20).
+        .route(
+            "/v1/records/{id}/documents",
+            post(documents::upload).get(documents::list),
+        )
+        .route(
+            "/v1/records/{id}/documents/{doc}",
+            get(documents::download).delete(documents::delete),
+        )
         .route("/v1/records:batch", post(batch::create_batch))
         .route("/v1/records/{id}/versions/{version}", get(records::version))
         .route(

@@ -34,7 +34,7 @@ fn record_response(status: StatusCode, record: Record) -> Response {
 }
 
 /// Runs a fallible step of request parsing; a failure is audited on `draft` and returned.
-async fn checked<T>(
+pub(crate) async fn checked<T>(
     s: &AppState,
     caller: &Caller,
     draft: &AuditDraft,
@@ -71,7 +71,7 @@ fn apply(obligations: &hippo_policy::Obligations, r: &mut Record) {
 /// The per-record decision after a read (type and labels are known only then): a record the
 /// policy withholds is refused with 403 and a `denied` event under the same request id as the
 /// read's; fields it removes are removed.
-async fn disclose(
+pub(crate) async fn disclose(
     s: &AppState,
     caller: &Caller,
     action: Action,
@@ -111,7 +111,7 @@ pub(crate) fn unreadable(failures: Vec<hippo_store::IntegrityFailure>) -> Vec<Un
         .collect()
 }
 
-fn parse_id(raw: &str) -> Result<RecordId, ApiError> {
+pub(crate) fn parse_id(raw: &str) -> Result<RecordId, ApiError> {
     raw.parse().map_err(|_| ApiError::MalformedId("id"))
 }
 

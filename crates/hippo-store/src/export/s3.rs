@@ -553,6 +553,9 @@ impl ExportSink for S3Sink {
     }
 }
 
+#[path = "s3_objects.rs"]
+mod objects;
+
 #[cfg(test)]
 #[path = "s3_tests.rs"]
 mod tests;

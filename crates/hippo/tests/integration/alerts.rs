@@ -272,3 +272,60 @@ async fn stopped_tree_head_signing_raises_an_alert_for_the_growing_log() {
     let for_default = alerts.iter().filter(|a| a["key"] == "default").count();
     assert_eq!(for_default, 1);
 }
+
+#[tokio::test]
+async fn alerts_reach_an_sns_topic_signed_with_sigv4() {
+    let Some(moto) = super::moto::Moto::start() else {
+        return;
+    };
+    // A topic with a queue subscribed, so the test can read what SNS delivered.
+    let setup = format!(
+        "sns = boto3.client('sns', endpoint_url='{e}', region_name='us-east-1')\n\
+         sqs = boto3.client('sqs', endpoint_url='{e}', region_name='us-east-1')\n\
+         topic = sns.create_topic(Name='hippo-security-alarms')['TopicArn']\n\
+         q = sqs.create_queue(QueueName='oncall')['QueueUrl']\n\
+         qarn = sqs.get_queue_attributes(QueueUrl=q, AttributeNames=['QueueArn'])['Attributes']['QueueArn']\n\
+         sns.subscribe(TopicArn=topic, Protocol='sqs', Endpoint=qarn, Attributes={{'RawMessageDelivery': 'true'}})\n\
+         print(json.dumps({{'topic': topic, 'queue': q}}))\n",
+        e = moto.endpoint
+    );
+    let v = moto.python(&setup);
+    let (topic, queue) = (v["topic"].as_str().unwrap(), v["queue"].as_str().unwrap());
+    let s = server_with(
+        Options::default()
+            .env("HIPPO_ALERTS__SNS_TOPIC_ARN", topic)
+            .env("HIPPO_ALERTS__SNS_ENDPOINT", &moto.endpoint)
+            .env("HIPPO_ALERTS__THRESHOLDS__DENIALS", "3")
+            .env("AWS_ACCESS_KEY_ID", super::moto::KEY_ID)
+            .env("AWS_SECRET_ACCESS_KEY", super::moto::SECRET),
+    );
+    let reader = s.create_key("default", "reader");
+    for _ in 0..3 {
+        let r = authed(&s.client(), Method::POST, s.url("/v1/records"), &reader)
+            .json(&json!({"type": "Patient", "subject": CANARY, "body": {"name": CANARY}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403);
+    }
+    let read = format!(
+        "sqs = boto3.client('sqs', endpoint_url='{e}', region_name='us-east-1')\n\
+         import time\n\
+         out = []\n\
+         for _ in range(40):\n\
+         \x20   m = sqs.receive_message(QueueUrl='{queue}', MaxNumberOfMessages=10, WaitTimeSeconds=0).get('Messages', [])\n\
+         \x20   out += [x['Body'] for x in m]\n\
+         \x20   if out: break\n\
+         \x20   time.sleep(0.5)\n\
+         print(json.dumps(out))\n",
+        e = moto.endpoint
+    );
+    let bodies = moto.python(&read);
+    let bodies = bodies.as_array().unwrap();
+    assert_eq!(bodies.len(), 1, "{bodies:?}");
+    let body = bodies[0].as_str().unwrap();
+    assert!(!body.contains(CANARY));
+    let alert: Value = serde_json::from_str(body).unwrap();
+    assert_eq!(alert["kind"], "denial_spike");
+    assert_eq!(alert["tenant"], "default");
+}

@@ -1,0 +1,109 @@
+//! The AWS KMS key provider against a local KMS-compatible server (moto serves KMS as it
+//! serves S3): documents' data keys wrapped by KMS `Encrypt` with an encryption context and
+//! unwrapped by `Decrypt`; a wrapped key moved to another document is refused by KMS (the
+//! encryption context binds it), by name; KMS unreachable is 503 and nothing is stored (fail
+//! closed).
+//!
+//! moto is installed by `.ci/run`; without it the test is skipped loudly, unless `CI` is set.
+
+use super::documents::{download, pdf, upload, upload_ok};
+use super::moto::{Moto, KEY_ID, SECRET};
+use super::*;
+
+fn with_kms(options: Options, endpoint: &str, key: &str) -> Options {
+    options
+        .env("AWS_ACCESS_KEY_ID", KEY_ID)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET)
+        .env("AWS_REGION", "us-east-1")
+        .env("HIPPO_DOCUMENTS__KEY_PROVIDER", "kms")
+        .env("HIPPO_DOCUMENTS__KMS_KEY_ID", key)
+        .env("HIPPO_DOCUMENTS__KMS_ENDPOINT", endpoint)
+}
+
+fn create_key(moto: &Moto) -> String {
+    moto.python(&format!(
+        "kms = boto3.client('kms', endpoint_url='{}', region_name='us-east-1')\n\
+         print(json.dumps(kms.create_key(Description='hippo documents')['KeyMetadata']['KeyId']))",
+        moto.endpoint
+    ))
+    .as_str()
+    .unwrap()
+    .to_owned()
+}
+
+#[tokio::test]
+async fn kms_wraps_document_keys_and_an_unreachable_kms_fails_closed() {
+    let Some(moto) = Moto::start() else { return };
+    let kms_key = create_key(&moto);
+    let s = server_with(with_kms(Options::default(), &moto.endpoint, &kms_key));
+    let key = s.admin_key.clone();
+    let rid = create_id(&s, &key, patient("kms-subject")).await;
+    let data = pdf(150_000);
+    let doc = upload_ok(&s, &key, &rid, data.clone()).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = download(&s, &key, &rid, &doc, None).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.bytes().await.unwrap().as_ref(), data.as_slice());
+    // The object header names the KMS provider and key; the wrapped key is a KMS ciphertext.
+    let path = s
+        .data_dir
+        .join(format!("documents/docs/default/{rid}/{doc}/v1.blob"));
+    let blob = std::fs::read(&path).unwrap();
+    let (h, _) = hippo_docs::Header::decode(&blob).unwrap();
+    assert_eq!(
+        (h.key.provider.as_str(), h.key.key_ref.as_str()),
+        ("kms", kms_key.as_str())
+    );
+    assert!(h.key.bytes.len() > 32, "a KMS ciphertext blob");
+    // KMS refuses to decrypt under another encryption context: a header moved to another
+    // document does not open there.
+    let other = upload_ok(&s, &key, &rid, pdf(2000)).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let other_path = s
+        .data_dir
+        .join(format!("documents/docs/default/{rid}/{other}/v1.blob"));
+    let other_blob = std::fs::read(&other_path).unwrap();
+    std::fs::write(&other_path, [&blob[..1024], &other_blob[1024..]].concat()).unwrap();
+    let p = expect_problem(
+        download(&s, &key, &rid, &other, None).await,
+        500,
+        "document-key-refused",
+    )
+    .await;
+    assert!(
+        p["detail"]
+            .as_str()
+            .unwrap()
+            .contains("KMS refused Decrypt"),
+        "{p}"
+    );
+    std::fs::write(&other_path, &other_blob).unwrap();
+
+    drop(s);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let closed = format!("http://127.0.0.1:{port}");
+    let s2 = server_with(with_kms(Options::default(), &closed, &kms_key));
+    let key2 = s2.admin_key.clone();
+    let rid2 = create_id(&s2, &key2, patient("kms-down")).await;
+    let p = expect_problem(
+        upload(&s2, &key2, &rid2, "application/pdf", pdf(3000)).await,
+        503,
+        "key-service-unavailable",
+    )
+    .await;
+    assert!(!p["detail"].as_str().unwrap().contains("127.0.0.1"), "{p}");
+    let list = get_json(&s2, &key2, &format!("/v1/records/{rid2}/documents")).await;
+    assert!(
+        list["items"].as_array().unwrap().is_empty(),
+        "nothing stored: {list}"
+    );
+    assert!(!s2.logs().contains(SECRET));
+}
