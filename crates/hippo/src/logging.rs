@@ -34,9 +34,14 @@ pub fn init_server(
     };
     let provider = hippo_telemetry::otlp::provider(tracing_cfg)
         .map_err(|e| anyhow::anyhow!("cannot set up trace export: {e}"))?;
+    // `Targets`, not `EnvFilter`: a per-layer filter runs for every span and event, and a
+    // static target list is a few string comparisons where an EnvFilter matches directives.
+    let targets: tracing_subscriber::filter::Targets = TRACE_TARGETS
+        .parse()
+        .map_err(|e| anyhow::anyhow!("trace targets: {e}"))?;
     let otel = provider
         .as_ref()
-        .map(|p| hippo_telemetry::otlp::layer(p).with_filter(EnvFilter::new(TRACE_TARGETS)));
+        .map(|p| hippo_telemetry::otlp::layer(p).with_filter(targets));
     tracing_subscriber::registry()
         .with(fmt.with_filter(filter))
         .with(otel)
