@@ -92,17 +92,19 @@ async fn scheduled(api: &Api, parts: &Parts) -> String {
         audit["last_verification"].as_str(),
         audit["last_verification_ok"].as_bool(),
     ) {
-        (_, Some(false)) => "<strong>FAILED</strong>: verify now and start incident response".to_owned(),
+        (_, Some(false)) => {
+            "<strong>FAILED</strong>: verify now and start incident response".to_owned()
+        }
         (Some(t), _) => format!("<time>{}</time>, intact", esc(t)),
         (None, _) => "not since this server started".to_owned(),
     };
     let export = audit["last_export"]
         .as_str()
         .map(|t| format!("<time>{}</time>", esc(t)))
-        .unwrap_or_else(|| "none since this server started (is an export destination configured?)".into());
-    format!(
-        "<p>Last scheduled verification: {verification}. Last successful export: {export}.</p>"
-    )
+        .unwrap_or_else(|| {
+            "none since this server started (is an export destination configured?)".into()
+        });
+    format!("<p>Last scheduled verification: {verification}. Last successful export: {export}.</p>")
 }
 
 fn millis(ms: i64) -> String {

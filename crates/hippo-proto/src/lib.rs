@@ -1,7 +1,7 @@
 //! Hippo's wire types: the JSON bodies of the HTTP API, shared by the server, the CLI and tests.
 
-pub mod ops;
 pub mod documents;
+pub mod ops;
 pub mod people;
 pub use documents::*;
 pub use people::*;

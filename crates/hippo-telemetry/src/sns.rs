@@ -87,7 +87,10 @@ impl SnsSink {
             .ok_or_else(|| SinkError::Transport("the SNS endpoint is not a URL".into()))?;
         let headers = [
             ("host", host.as_str()),
-            ("content-type", "application/x-www-form-urlencoded; charset=utf-8"),
+            (
+                "content-type",
+                "application/x-www-form-urlencoded; charset=utf-8",
+            ),
         ];
         let identity =
             aws_smithy_runtime_api::client::identity::Identity::from(self.credentials.clone());

@@ -310,8 +310,10 @@ pub async fn verify_now(State(s): State<AppState>, caller: Caller) -> Result<Res
     s.telemetry
         .note_verification(&caller.log(), report.is_ok(), now);
     if !report.is_ok() {
-        s.telemetry
-            .signal(hippo_telemetry::Signal::VerificationFailed { log: caller.log() }, now);
+        s.telemetry.signal(
+            hippo_telemetry::Signal::VerificationFailed { log: caller.log() },
+            now,
+        );
     }
     draft.detail("ok", report.is_ok());
     draft.detail("events_checked", report.events_checked);
