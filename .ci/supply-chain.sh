@@ -85,6 +85,9 @@ snapshot_date() {
 deny() {
     prepare_advisory_db
     log "cargo deny check (advisories offline from the snapshot)"
+    # Every locked package, for every platform (cargo metadata reads them all), from crates.io;
+    # the advisories stay offline.
+    cargo fetch --locked >/dev/null
     cargo deny --locked --offline check --show-stats \
         advisories bans licenses sources 2>&1 | tee "$evidence/cargo-deny.txt"
     local status=${PIPESTATUS[0]}

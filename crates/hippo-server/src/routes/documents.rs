@@ -135,7 +135,7 @@ fn describe(draft: &mut hippo_core::AuditDraft, m: &DocMeta) {
     params(("id" = String, Path, format = Uuid, description = "Record id (UUID)")),
     request_body(content = Vec<u8>, description = "The document's bytes; Content-Type must be an accepted type and match the content", content_type = "application/octet-stream"),
     responses((status = 201, body = DocumentView), (status = 400, body = Problem), (status = 404, body = Problem), (status = 413, body = Problem),
-              (status = 415, body = Problem), (status = 503, body = Problem)),
+              (status = 410, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem), (status = 503, body = Problem)),
     security(("bearer" = [])))]
 pub async fn upload(
     State(s): State<AppState>,
@@ -221,7 +221,7 @@ pub async fn upload(
 
 #[utoipa::path(get, path = "/v1/records/{id}/documents", tag = "documents",
     params(("id" = String, Path, format = Uuid, description = "Record id (UUID)")),
-    responses((status = 200, body = DocumentList), (status = 400, body = Problem), (status = 404, body = Problem)),
+    responses((status = 200, body = DocumentList), (status = 400, body = Problem), (status = 404, body = Problem), (status = 410, body = Problem)),
     security(("bearer" = [])))]
 pub async fn list(
     State(s): State<AppState>,
@@ -299,9 +299,9 @@ fn slice(chunk: Vec<u8>, i: u64, chunk_size: u64, first: u64, last: u64) -> Byte
 
 #[utoipa::path(get, path = "/v1/records/{id}/documents/{doc}", tag = "documents",
     params(("id" = String, Path, format = Uuid, description = "Record id (UUID)"), ("doc" = String, Path, format = Uuid, description = "Document id"),
-           ("version" = Option<u32>, Query, description = "A version (default: the newest)"), ("Range" = Option<String>, Header, description = "One byte range, e.g. bytes=0-1023")),
+           ("version" = Option<u32>, Query, minimum = 1, description = "A version, from 1 (default: the newest)"), ("Range" = Option<String>, Header, description = "One byte range, e.g. bytes=0-1023")),
     responses((status = 200, description = "The document's content", content_type = "application/octet-stream"), (status = 206, description = "The requested range"),
-              (status = 404, body = Problem), (status = 410, body = Problem), (status = 416, body = Problem), (status = 500, body = Problem), (status = 503, body = Problem)),
+              (status = 400, body = Problem), (status = 404, body = Problem), (status = 410, body = Problem), (status = 416, body = Problem), (status = 500, body = Problem), (status = 503, body = Problem)),
     security(("bearer" = [])))]
 pub async fn download(
     State(s): State<AppState>,
@@ -433,7 +433,7 @@ fn stream_body(
 
 #[utoipa::path(delete, path = "/v1/records/{id}/documents/{doc}", tag = "documents",
     params(("id" = String, Path, format = Uuid, description = "Record id (UUID)"), ("doc" = String, Path, format = Uuid, description = "Document id")),
-    responses((status = 200, description = "The tombstone version", body = DocumentView), (status = 404, body = Problem), (status = 410, body = Problem)),
+    responses((status = 200, description = "The tombstone version", body = DocumentView), (status = 400, body = Problem), (status = 404, body = Problem), (status = 410, body = Problem)),
     security(("bearer" = [])))]
 pub async fn delete(
     State(s): State<AppState>,
