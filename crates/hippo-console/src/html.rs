@@ -68,6 +68,7 @@ fn nav(who: &Who<'_>, current: &str) -> String {
         links.push(("/console/admin/keys", "API keys"));
         links.push(("/console/admin/policy", "Policy"));
     }
+    links.push(("/console/tenants", "Tenants"));
     let items: String = links
         .iter()
         .map(|(href, label)| {
@@ -92,7 +93,10 @@ fn nav(who: &Who<'_>, current: &str) -> String {
         "<header class=\"top\"><nav aria-label=\"Main\"><ul>{items}</ul></nav>\
 <div class=\"who\"><span>{user} · {role} · tenant {tenant}</span>\
 <form method=\"post\" action=\"/console/signout\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-<button type=\"submit\">Sign out</button></form></div>\
+<button type=\"submit\">Sign out</button></form>\
+<form method=\"post\" action=\"/console/signout\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+<input type=\"hidden\" name=\"everywhere\" value=\"true\">\
+<button type=\"submit\" class=\"secondary\" id=\"signout-everywhere\">Sign out everywhere</button></form></div>\
 <p class=\"session\" id=\"session-times\">Session ends after inactivity at <time id=\"idle-at\">{idle}</time>, \
 and at the latest at <time>{abs}</time>.</p>{emergency}</header>\
 <div id=\"timeout-warning\" class=\"warning\" role=\"alert\" hidden>Your session is about to end \

@@ -23,6 +23,7 @@ mod ledger;
 mod passkeys;
 mod records;
 mod signin;
+mod tenants;
 
 use api::{cookie, Api, Auth, SESSION_COOKIE};
 use axum::body::Body;
@@ -61,6 +62,7 @@ pub fn router(api: Router, copy: api::CopyExtensions) -> Router {
             "/console/passkeys/register/finish",
             post(passkeys::register_finish),
         )
+        .route("/console/tenants", get(tenants::tenants))
         .route("/console/audit", get(audit::events))
         .route("/console/audit/disclosures", get(audit::disclosures))
         .route(

@@ -73,6 +73,17 @@ fn signin_page(
     message: Option<&str>,
     note: Option<&str>,
 ) -> Response {
+    signin_page_for(status, token, message, note, "")
+}
+
+/// The sign-in form, with the tenant field filled in (switching tenants from the tenants page).
+fn signin_page_for(
+    status: StatusCode,
+    token: &str,
+    message: Option<&str>,
+    note: Option<&str>,
+    tenant: &str,
+) -> Response {
     let note = note
         .map(|n| format!("<p class=\"notice\" role=\"status\">{}</p>", esc(n)))
         .unwrap_or_default();
@@ -81,10 +92,11 @@ fn signin_page(
 <input type=\"hidden\" name=\"csrf\" value=\"{token}\">\
 <label for=\"username\">User name</label><input id=\"username\" name=\"username\" autocomplete=\"username\" required>\
 <label for=\"password\">Password</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\
-<label for=\"tenant\">Tenant <span class=\"hint\">(only if you belong to several)</span></label><input id=\"tenant\" name=\"tenant\">\
+<label for=\"tenant\">Tenant <span class=\"hint\">(only if you belong to several)</span></label><input id=\"tenant\" name=\"tenant\" value=\"{tenant}\">\
 <button type=\"submit\">Continue</button></form>",
         err = alert(message),
         token = esc(token),
+        tenant = esc(tenant),
     );
     page(status, "Sign in", None, "", &main)
 }
@@ -92,11 +104,13 @@ fn signin_page(
 /// `GET /console/signin`
 pub async fn form(parts: Parts, RawQuery(raw): RawQuery) -> Response {
     let (token, fresh) = pre_token(&parts);
-    let note = Form::from_query(raw.as_deref())
+    let query = Form::from_query(raw.as_deref());
+    let note = query
         .get("ended")
         .map(|_| "Your session has ended. Please sign in again.");
+    let tenant = query.get("tenant").filter(|t| crate::is_id(t)).unwrap_or("");
     with_pre(
-        signin_page(StatusCode::OK, &token, None, note),
+        signin_page_for(StatusCode::OK, &token, None, note, tenant),
         &token,
         fresh,
     )
@@ -301,11 +315,17 @@ pub async fn signout(State(api): State<Api>, parts: Parts, body: Body) -> Respon
     if let Err(r) = s.check_csrf(&form) {
         return r;
     }
+    // "Sign out everywhere" ends every session of the person (other browsers, other devices).
+    let path = if form.get("everywhere") == Some("true") {
+        "/v1/auth/logout?everywhere=true"
+    } else {
+        "/v1/auth/logout"
+    };
     let a = api
         .call(
             &parts,
             Method::POST,
-            "/v1/auth/logout",
+            path,
             Auth::Cookie(Some(&s.csrf)),
             None,
         )

@@ -67,6 +67,22 @@ pub struct SessionView {
     pub emergency_until: Option<String>,
 }
 
+/// One tenant the signed-in person belongs to.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TenantMembership {
+    pub tenant: String,
+    pub role: String,
+    /// The tenant of the session asking (a session works in one tenant; switching is a new
+    /// sign-in naming the other).
+    pub current: bool,
+}
+
+/// The tenants of the signed-in person.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MembershipList {
+    pub items: Vec<TenantMembership>,
+}
+
 /// Opens an emergency (break-glass) elevation on the caller's session.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

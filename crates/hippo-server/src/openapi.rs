@@ -5,7 +5,7 @@
 //! or audit log unavailable) and 500, and declares every error as `application/problem+json`,
 //! which is what [`crate::problem`] sends.
 
-use crate::auth::{passkeys, signin, users};
+use crate::auth::{passkeys, signin, tenants, users};
 use crate::routes::{
     admin, audit, batch, breakglass, documents, ledger, metrics, ops, records, search, status,
 };
@@ -23,7 +23,7 @@ use utoipa::{Modify, OpenApi};
         records::create, records::get, records::update, records::delete, records::history, records::version, records::list, search::search, batch::create_batch,
         admin::create_key, admin::list_keys, admin::revoke_key, users::rotate_key,
         users::create_user, users::list_users, users::disable_user, users::enable_user, users::reset_mfa, users::revoke_sessions, users::explain,
-        signin::login, signin::mfa, signin::enrol_totp, signin::confirm_totp, signin::logout, signin::current, signin::break_glass,
+        signin::login, signin::mfa, signin::enrol_totp, signin::confirm_totp, signin::logout, signin::current, signin::break_glass, tenants::my_tenants,
         passkeys::register_start, passkeys::register_finish, passkeys::login_start, passkeys::login_finish,
         audit::list, ledger::tree_heads, ledger::sign_tree_head, ledger::inclusion, ledger::consistency, ledger::pubkey, ledger::disclosures, ledger::verify_now, breakglass::break_glass_list, breakglass::break_glass_review,
         ops::healthz, ops::readyz, ops::version, metrics::metrics, status::status,

@@ -11,7 +11,13 @@ use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
 use opentelemetry_sdk::Resource;
 use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+use tracing::subscriber::Interest;
+use tracing::Metadata;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::{Context, Filter};
+use tracing_subscriber::registry::LookupSpan;
 
 /// `[tracing]` in the configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -20,8 +26,8 @@ pub struct TracingSettings {
     /// OTLP/HTTP traces endpoint, e.g. `http://127.0.0.1:4318/v1/traces` (an ADOT or
     /// OpenTelemetry collector sidecar). Unset: no trace export.
     pub otlp_endpoint: Option<String>,
-    /// Fraction of traces kept (0.0 to 1.0); a request whose caller sent a sampled
-    /// `traceparent` is kept whatever this says.
+    /// Fraction of traces kept (0.0 to 1.0), decided once per request (or background job)
+    /// when its root span starts; every span inside a kept request is kept with it.
     pub sample_ratio: f64,
     /// `service.name` of the exported spans.
     pub service_name: String,
@@ -108,7 +114,9 @@ pub fn provider(s: &TracingSettings) -> Result<Option<SdkTracerProvider>, Tracin
         .with_endpoint(endpoint.clone())
         .build()
         .map_err(|e| TracingError::Endpoint(e.to_string()))?;
-    let sampler = Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(s.sample_ratio)));
+    // Sampling is decided before a span reaches OpenTelemetry (see [`HeadSampler`]): whatever
+    // arrives here was kept.
+    let sampler = Sampler::AlwaysOn;
     let provider = SdkTracerProvider::builder()
         .with_batch_exporter(exporter)
         .with_sampler(sampler)
@@ -129,8 +137,121 @@ where
     tracing_opentelemetry::layer().with_tracer(provider.tracer("hippo"))
 }
 
+/// Head sampling as a per-layer filter of the OpenTelemetry layer: a root span (a request, a
+/// background job: a span of one of `root_targets`) is kept for `ratio` of them, and a span or
+/// event of `targets` inside a kept one is kept with it. Only root targets start traces: a
+/// store or policy span whose request was dropped is dropped with it (the filter sees only the
+/// spans it kept, so without this such a span would look like a root of its own). An unsampled request therefore never reaches the
+/// OpenTelemetry layer at all (no span data built, no ids drawn), which is what keeps tracing
+/// at 1% nearly free; the SDK's own ratio sampler decides only after that work is done.
+///
+/// The choice is deterministic spacing rather than a coin: of every `1/ratio` roots exactly one
+/// is kept, so a low ratio still yields a steady trickle of traces under any load.
+pub struct HeadSampler {
+    targets: Targets,
+    root_targets: &'static [&'static str],
+    ratio: f64,
+    roots: AtomicU64,
+}
+
+impl HeadSampler {
+    pub fn new(targets: Targets, root_targets: &'static [&'static str], ratio: f64) -> Self {
+        Self {
+            targets,
+            root_targets,
+            ratio: ratio.clamp(0.0, 1.0),
+            roots: AtomicU64::new(0),
+        }
+    }
+
+    /// Whether the next root is kept: true when `n * ratio` crosses an integer.
+    fn keep_root(&self) -> bool {
+        let n = self.roots.fetch_add(1, Ordering::Relaxed) as f64;
+        ((n + 1.0) * self.ratio).floor() > (n * self.ratio).floor()
+    }
+}
+
+impl<S> Filter<S> for HeadSampler
+where
+    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn enabled(&self, meta: &Metadata<'_>, cx: &Context<'_, S>) -> bool {
+        if !self.targets.would_enable(meta.target(), meta.level()) {
+            return false;
+        }
+        // The context is filtered by this filter: it only finds spans this filter kept.
+        if cx.lookup_current().is_some() {
+            return true;
+        }
+        meta.is_span() && self.root_targets.contains(&meta.target()) && self.keep_root()
+    }
+
+    fn callsite_enabled(&self, meta: &'static Metadata<'static>) -> Interest {
+        if self.targets.would_enable(meta.target(), meta.level()) {
+            // Decided per span, not per call site.
+            Interest::sometimes()
+        } else {
+            Interest::never()
+        }
+    }
+}
+
 /// Re-exports so the binary names the layer traits without its own dependency juggling.
 pub mod tracing_subscriber_layer {
     pub use tracing_subscriber::registry::LookupSpan;
     pub use tracing_subscriber::Layer;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::Layer;
+
+    /// Counts the spans that reach it, by name.
+    #[derive(Clone, Default)]
+    struct Seen(Arc<std::sync::Mutex<Vec<String>>>);
+
+    impl<S: tracing::Subscriber> Layer<S> for Seen {
+        fn on_new_span(
+            &self,
+            attrs: &tracing::span::Attributes<'_>,
+            _: &tracing::span::Id,
+            _: tracing_subscriber::layer::Context<'_, S>,
+        ) {
+            self.0.lock().unwrap().push(attrs.metadata().name().to_owned());
+        }
+    }
+
+    fn run(ratio: f64, requests: usize) -> Vec<String> {
+        let seen = Seen::default();
+        let targets: Targets = "hippo::http=info,hippo::store=info".parse().unwrap();
+        let subscriber = tracing_subscriber::registry()
+            .with(seen.clone().with_filter(HeadSampler::new(targets, &["hippo::http"], ratio)));
+        tracing::subscriber::with_default(subscriber, || {
+            for _ in 0..requests {
+                let root = tracing::info_span!(target: "hippo::http", "request");
+                let _in = root.enter();
+                let _store = tracing::info_span!(target: "hippo::store", "store").entered();
+                let _lib = tracing::info_span!(target: "hyper", "library").entered();
+            }
+        });
+        let names = seen.0.lock().unwrap().clone();
+        names
+    }
+
+    #[test]
+    fn one_request_in_a_hundred_is_kept_whole_and_nothing_else() {
+        let names = run(0.01, 1000);
+        assert_eq!(names.iter().filter(|n| *n == "request").count(), 10);
+        assert_eq!(names.iter().filter(|n| *n == "store").count(), 10);
+        assert!(!names.iter().any(|n| n == "library"), "{names:?}");
+    }
+
+    #[test]
+    fn the_bounds_keep_everything_or_nothing() {
+        assert_eq!(run(1.0, 50).len(), 100);
+        assert!(run(0.0, 50).is_empty());
+    }
 }

@@ -15,6 +15,10 @@ use tracing_subscriber::{EnvFilter, Layer};
 const TRACE_TARGETS: &str =
     "hippo::http=info,hippo::policy=info,hippo::store=info,hippo::audit=info";
 
+/// The targets whose spans start a trace: requests and the audit jobs. Policy and store spans
+/// are only ever exported inside one of these.
+const TRACE_ROOTS: &[&str] = &["hippo::http", "hippo::audit"];
+
 /// Sets up logging, and trace export when `tracing.otlp_endpoint` is set. Returns the tracer
 /// provider, to be shut down (flushing spans) when the server stops. Call inside Tokio.
 pub fn init_server(
@@ -36,12 +40,15 @@ pub fn init_server(
         .map_err(|e| anyhow::anyhow!("cannot set up trace export: {e}"))?;
     // `Targets`, not `EnvFilter`: a per-layer filter runs for every span and event, and a
     // static target list is a few string comparisons where an EnvFilter matches directives.
+    // The sampler decides per request before the OpenTelemetry layer sees anything.
     let targets: tracing_subscriber::filter::Targets = TRACE_TARGETS
         .parse()
         .map_err(|e| anyhow::anyhow!("trace targets: {e}"))?;
+    let sampler =
+        hippo_telemetry::otlp::HeadSampler::new(targets, TRACE_ROOTS, tracing_cfg.sample_ratio);
     let otel = provider
         .as_ref()
-        .map(|p| hippo_telemetry::otlp::layer(p).with_filter(targets));
+        .map(|p| hippo_telemetry::otlp::layer(p).with_filter(sampler));
     tracing_subscriber::registry()
         .with(fmt.with_filter(filter))
         .with(otel)

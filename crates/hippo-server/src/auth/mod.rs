@@ -5,5 +5,6 @@ pub mod alert;
 pub mod caller;
 pub mod passkeys;
 pub mod signin;
+pub mod tenants;
 pub mod throttle;
 pub mod users;

@@ -10,7 +10,7 @@ use crate::problem::ApiError;
 use crate::routes::read_json;
 use crate::state::AppState;
 use axum::body::Body;
-use axum::extract::{FromRequestParts, State};
+use axum::extract::{FromRequestParts, RawQuery, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -24,6 +24,7 @@ use hippo_proto::{
 };
 use hippo_store::identity::{
     normalize_username, session_id, Emergency, FactorUse, NewSession, SessionRow, SessionStage,
+    UserChange,
 };
 
 /// The issuer name shown in authenticator apps.
@@ -498,7 +499,7 @@ pub async fn confirm_totp(
     ))
 }
 
-fn session_hash(caller: &Caller) -> Result<[u8; 32], ApiError> {
+pub(super) fn session_hash(caller: &Caller) -> Result<[u8; 32], ApiError> {
     match &caller.credential {
         Credential::Session { token_hash, .. } => Ok(*token_hash),
         _ => Err(ApiError::SignInStep(
@@ -508,11 +509,41 @@ fn session_hash(caller: &Caller) -> Result<[u8; 32], ApiError> {
 }
 
 #[utoipa::path(post, path = "/v1/auth/logout", tag = "auth",
-    responses((status = 204)), security(("bearer" = [])))]
-pub async fn logout(State(s): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+    params(("everywhere" = Option<bool>, Query, description = "true: end every session of the signed-in person (all browsers and devices), not only this one")),
+    responses((status = 204), (status = 400, body = hippo_proto::Problem)), security(("bearer" = [])))]
+pub async fn logout(
+    State(s): State<AppState>,
+    caller: Caller,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let params = crate::routes::QueryParams::parse(raw.as_deref(), &["everywhere"])?;
+    let everywhere = match params.get("everywhere") {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => {
+            return Err(ApiError::BadParameter(
+                "everywhere must be true or false".into(),
+            ))
+        }
+    };
     let hash = session_hash(&caller)?;
-    let draft = caller.authorize(&s, Action::AuthLogout).await?;
-    s.store.revoke_session(&hash, caller.now_ms, draft).await?;
+    let mut draft = caller.authorize(&s, Action::AuthLogout).await?;
+    if everywhere {
+        // The same change an administrator's "revoke sessions" makes, on oneself: every
+        // session of the user ends in one commit, this one included.
+        draft.detail("everywhere", true);
+        s.store
+            .change_user(
+                Some(&caller.principal.tenant),
+                &caller.principal.id,
+                UserChange::RevokeSessions,
+                caller.now_ms,
+                draft,
+            )
+            .await?;
+    } else {
+        s.store.revoke_session(&hash, caller.now_ms, draft).await?;
+    }
     let mut resp = StatusCode::NO_CONTENT.into_response();
     resp.headers_mut()
         .insert(header::SET_COOKIE, session_cookie("", 0));

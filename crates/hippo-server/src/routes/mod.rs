@@ -100,6 +100,7 @@ fn api_routes(state: AppState) -> Router {
         )
         .route("/v1/auth/logout", post(auth::signin::logout))
         .route("/v1/auth/session", get(auth::signin::current))
+        .route("/v1/auth/tenants", get(auth::tenants::my_tenants))
         .route("/v1/auth/break-glass", post(auth::signin::break_glass))
         .route(
             "/v1/admin/users",

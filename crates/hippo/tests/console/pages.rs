@@ -206,6 +206,16 @@ async fn an_admin_works_through_every_page() {
         .contains("Allowed"));
     check_page(&r, "policy").await;
 
+    // Tenants: her memberships (the current one marked) and the tenant's people and keys.
+    b.goto(&s.url("/console/tenants")).await;
+    let src = b.source().await;
+    assert!(
+        src.contains("Your tenants") && src.contains("Current") && src.contains("default"),
+        "{src}"
+    );
+    assert!(src.contains("still to enrol a second factor"), "{src}");
+    check_page(&r, "tenants").await;
+
     // Sign out: the session ends; the console sends the browser to sign in again.
     follow(b, "header form button").await;
     assert!(
@@ -262,10 +272,43 @@ async fn a_reader_cannot_administer_and_an_auditor_never_sees_a_body() {
         .unwrap()
         .status();
     assert_eq!(status, 403);
-    follow(b, "header form button").await;
+    // A reader has no tenant administration, only their own memberships.
+    b.goto(&s.url("/console/tenants")).await;
+    let src = b.source().await;
+    assert!(src.contains("Your tenants") && !src.contains("API keys</dt>"), "{src}");
+    // Sign out everywhere: every session of the reader ends, and the trail says so.
+    let old_cookie = b.cookie("hippo_session").await.unwrap()["value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    follow(b, "#signout-everywhere").await;
     assert!(
         b.wait("#username").await,
         "the sign-in page follows sign-out"
+    );
+    let after = s
+        .client()
+        .get(s.url("/v1/auth/session"))
+        .bearer_auth(&old_cookie)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(after, 401, "the session ended");
+    let trail = api(
+        s,
+        reqwest::Method::GET,
+        "/v1/audit?log=access&action=auth.logout",
+        None,
+    )
+    .await;
+    assert!(
+        trail["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["details"]["everywhere"] == json!(true)),
+        "{trail}"
     );
 
     first_sign_in(&r, "aud", false).await;

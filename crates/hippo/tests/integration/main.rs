@@ -31,6 +31,7 @@ mod moto;
 mod numbers;
 mod ops;
 mod people;
+mod people_sessions;
 mod readme;
 mod records;
 mod s3_export;

@@ -47,7 +47,7 @@ pub(crate) struct SignedIn {
     cookie: String,
     secret: Vec<u8>,
     step: u64,
-    recovery: Vec<String>,
+    pub(crate) recovery: Vec<String>,
 }
 
 /// First sign-in: password, then enrolment of a TOTP authenticator.

@@ -114,3 +114,57 @@ fn a_bad_trace_setting_stops_the_start_naming_the_key() {
     assert!(!status.success());
     assert!(out.contains("tracing.sample_ratio"), "{out}");
 }
+
+/// At a ratio below one, whole requests are kept or dropped: about that share of the reads
+/// arrives, and every exported store or policy span sits in a trace whose request span came
+/// too (no orphans from dropped requests).
+#[tokio::test]
+async fn sampling_keeps_whole_requests_at_the_configured_ratio() {
+    let collector = Receiver::start(0).await;
+    let s = server_with(
+        Options::default()
+            .env(
+                "HIPPO_TRACING__OTLP_ENDPOINT",
+                &format!("{}/v1/traces", collector.url()),
+            )
+            .env("HIPPO_TRACING__SAMPLE_RATIO", "0.25")
+            .env("OTEL_BSP_SCHEDULE_DELAY", "200"),
+    );
+    let writer = s.create_key("default", "writer");
+    let c = s.client();
+    let id = create_id(&s, &writer, json!({"type": "Note", "body": {"n": 1}})).await;
+    let reads = 80;
+    for _ in 0..reads {
+        let r = authed(&c, Method::GET, s.url(&format!("/v1/records/{id}")), &writer)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    // Give the exporter time to send everything it kept, then count.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let got = collector
+        .wait_for(Duration::from_secs(20), |g| !g.is_empty())
+        .await;
+    let bodies: Vec<Vec<u8>> = got.iter().map(|r| r.body.clone()).collect();
+    let sp = spans(&bodies);
+    let kept: Vec<_> = sp
+        .iter()
+        .filter(|s| s.3 == "GET /v1/records/{id}")
+        .collect();
+    // Roots are counted across requests and background jobs alike, so allow a little slack
+    // around a quarter of the reads.
+    assert!(
+        (reads / 4 - 6..=reads / 4 + 6).contains(&kept.len()),
+        "{} of {reads} reads exported at ratio 0.25",
+        kept.len()
+    );
+    for child in sp.iter().filter(|s| s.3 == "store get_record") {
+        assert!(
+            sp.iter()
+                .any(|r| r.0 == child.0 && r.1 == child.2 && r.3 == "GET /v1/records/{id}"),
+            "a store span was exported without its request"
+        );
+    }
+    assert!(sp.iter().any(|s| s.3 == "store get_record"));
+}
