@@ -108,7 +108,10 @@ pub async fn form(parts: Parts, RawQuery(raw): RawQuery) -> Response {
     let note = query
         .get("ended")
         .map(|_| "Your session has ended. Please sign in again.");
-    let tenant = query.get("tenant").filter(|t| crate::is_id(t)).unwrap_or("");
+    let tenant = query
+        .get("tenant")
+        .filter(|t| crate::is_id(t))
+        .unwrap_or("");
     with_pre(
         signin_page_for(StatusCode::OK, &token, None, note, tenant),
         &token,

@@ -111,11 +111,7 @@ async fn overview(api: &Api, parts: &Parts, s: &Signed) -> String {
         .iter()
         .filter(|u| u.disabled_at.is_none() && !u.totp_enrolled && u.passkeys == 0)
         .count();
-    let live_keys = keys
-        .items
-        .iter()
-        .filter(|k| k.revoked_at.is_none())
-        .count();
+    let live_keys = keys.items.iter().filter(|k| k.revoked_at.is_none()).count();
     let no_expiry = keys
         .items
         .iter()

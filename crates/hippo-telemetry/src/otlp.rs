@@ -220,15 +220,20 @@ mod tests {
             _: &tracing::span::Id,
             _: tracing_subscriber::layer::Context<'_, S>,
         ) {
-            self.0.lock().unwrap().push(attrs.metadata().name().to_owned());
+            self.0
+                .lock()
+                .unwrap()
+                .push(attrs.metadata().name().to_owned());
         }
     }
 
     fn run(ratio: f64, requests: usize) -> Vec<String> {
         let seen = Seen::default();
         let targets: Targets = "hippo::http=info,hippo::store=info".parse().unwrap();
-        let subscriber = tracing_subscriber::registry()
-            .with(seen.clone().with_filter(HeadSampler::new(targets, &["hippo::http"], ratio)));
+        let subscriber = tracing_subscriber::registry().with(
+            seen.clone()
+                .with_filter(HeadSampler::new(targets, &["hippo::http"], ratio)),
+        );
         tracing::subscriber::with_default(subscriber, || {
             for _ in 0..requests {
                 let root = tracing::info_span!(target: "hippo::http", "request");

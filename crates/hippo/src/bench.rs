@@ -77,6 +77,14 @@ pub struct BenchArgs {
     /// With --telemetry: fraction of traces the instrumented server samples.
     #[arg(long, default_value_t = 0.01)]
     pub trace_ratio: f64,
+    /// Console benchmark instead: render time of the audit browser (`/console/audit`, a fixed
+    /// mix of filters and pages) over a tenant log of --events audit events, signed in as an
+    /// auditor, on a scratch deployment started from this binary.
+    #[arg(long, conflicts_with_all = ["search", "backup", "telemetry"])]
+    pub console: bool,
+    /// With --console: audit events in the browsed log.
+    #[arg(long, default_value_t = 1_000_000, requires = "console")]
+    pub events: u64,
     /// Documents benchmark instead (no server): sealed upload and download throughput against
     /// copying the same bytes unencrypted through the same sink, and memory per concurrent
     /// upload (--clients uploads at once).
@@ -208,6 +216,9 @@ pub async fn run(args: BenchArgs) -> Result<()> {
             bail!("--rounds must be at least 1");
         }
         return crate::telemetry_bench::run(&args).await;
+    }
+    if args.console {
+        return crate::console_bench::run(&args).await;
     }
     if args.documents {
         return crate::docs_bench::run(&args).await;

@@ -5,6 +5,7 @@ mod backup_bench;
 mod backup_cmd;
 mod bench;
 mod cli;
+mod console_bench;
 mod corpus;
 mod docs_bench;
 mod drill;

@@ -14,11 +14,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-struct Running {
+pub(crate) struct Running {
     child: Child,
-    base: String,
-    key: String,
-    client_ca: PathBuf,
+    pub(crate) base: String,
+    pub(crate) key: String,
+    pub(crate) client_ca: PathBuf,
 }
 
 impl Drop for Running {
@@ -76,6 +76,15 @@ async fn otlp_sink() -> Result<(String, Arc<AtomicU64>)> {
 }
 
 async fn start(dir: &Path, env: &[(&str, String)]) -> Result<Running> {
+    let (store, key) = prepare(dir).await?;
+    store.shutdown().await;
+    drop(store);
+    spawn(dir, key, env).await
+}
+
+/// Initialises a scratch data directory; returns its store (open, for seeding) and the first
+/// admin key.
+pub(crate) async fn prepare(dir: &Path) -> Result<(Arc<dyn hippo_store::Store>, String)> {
     let done = hippo_server::init::ensure(dir, &Default::default())
         .await
         .with_context(|| format!("initialising {}", dir.display()))?;
@@ -83,7 +92,12 @@ async fn start(dir: &Path, env: &[(&str, String)]) -> Result<Running> {
         .admin_token
         .clone()
         .context("a fresh data directory yields an admin key")?;
-    done.store.shutdown().await;
+    Ok((done.store, key))
+}
+
+/// Starts a server from this binary on a prepared data directory (its store closed) and waits
+/// until it is ready.
+pub(crate) async fn spawn(dir: &Path, key: String, env: &[(&str, String)]) -> Result<Running> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();

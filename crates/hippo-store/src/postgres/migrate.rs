@@ -14,6 +14,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/006_search.sql"),
     include_str!("migrations/007_search_key.sql"),
     include_str!("migrations/008_idempotency.sql"),
+    include_str!("migrations/009_audit_browse.sql"),
 ];
 
 /// Arbitrary, fixed key of the migration lock ("hippo" in ASCII).

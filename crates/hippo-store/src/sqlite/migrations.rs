@@ -8,6 +8,7 @@ pub const CATALOG: &[&str] = &[
     include_str!("migrations/catalog_002_chunks.sql"),
     include_str!("migrations/catalog_003_people.sql"),
     include_str!("migrations/catalog_004_passkeys.sql"),
+    include_str!("migrations/catalog_005_audit_browse.sql"),
 ];
 pub const TENANT: &[&str] = &[
     include_str!("migrations/tenant_001_init.sql"),
@@ -16,6 +17,7 @@ pub const TENANT: &[&str] = &[
     include_str!("migrations/tenant_004_search_key.sql"),
     include_str!("migrations/tenant_005_idempotency.sql"),
     include_str!("migrations/tenant_006_backup_journal.sql"),
+    include_str!("migrations/tenant_007_audit_browse.sql"),
 ];
 
 /// Applies every migration newer than the database's `user_version`, each in its own

@@ -275,7 +275,10 @@ async fn a_reader_cannot_administer_and_an_auditor_never_sees_a_body() {
     // A reader has no tenant administration, only their own memberships.
     b.goto(&s.url("/console/tenants")).await;
     let src = b.source().await;
-    assert!(src.contains("Your tenants") && !src.contains("API keys</dt>"), "{src}");
+    assert!(
+        src.contains("Your tenants") && !src.contains("API keys</dt>"),
+        "{src}"
+    );
     // Sign out everywhere: every session of the reader ends, and the trail says so.
     let old_cookie = b.cookie("hippo_session").await.unwrap()["value"]
         .as_str()

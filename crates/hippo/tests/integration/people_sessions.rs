@@ -53,11 +53,23 @@ async fn signing_out_everywhere_ends_every_session_of_the_person_and_no_one_else
     }
 
     // A bad value is a clear 400 and ends nothing.
-    let r = post(&s, "/v1/auth/logout?everywhere=yes", Some(&phone), json!({})).await;
+    let r = post(
+        &s,
+        "/v1/auth/logout?everywhere=yes",
+        Some(&phone),
+        json!({}),
+    )
+    .await;
     expect_problem(r, 400, "invalid-parameter").await;
     assert_eq!(session_status(&s, &phone).await, 200);
 
-    let r = post(&s, "/v1/auth/logout?everywhere=true", Some(&phone), json!({})).await;
+    let r = post(
+        &s,
+        "/v1/auth/logout?everywhere=true",
+        Some(&phone),
+        json!({}),
+    )
+    .await;
     assert_eq!(r.status(), 204);
     assert_eq!(session_status(&s, &phone).await, 401);
     assert_eq!(
@@ -87,10 +99,15 @@ async fn a_person_sees_their_tenants_and_an_api_key_is_told_it_has_none() {
     let s = server();
     add_user(&s, "locum.gp", "writer").await;
     let me = first_sign_in(&s, "locum.gp").await;
-    let r = authed(&s.client(), Method::GET, s.url("/v1/auth/tenants"), &me.token)
-        .send()
-        .await
-        .unwrap();
+    let r = authed(
+        &s.client(),
+        Method::GET,
+        s.url("/v1/auth/tenants"),
+        &me.token,
+    )
+    .send()
+    .await
+    .unwrap();
     assert_eq!(r.status(), 200);
     let v: Value = r.json().await.unwrap();
     assert_eq!(
@@ -98,14 +115,20 @@ async fn a_person_sees_their_tenants_and_an_api_key_is_told_it_has_none() {
         json!([{"tenant": "default", "role": "writer", "current": true}])
     );
     // An API key is not a person: the route says so instead of guessing.
-    let r = authed(&s.client(), Method::GET, s.url("/v1/auth/tenants"), &s.admin_key)
-        .send()
-        .await
-        .unwrap();
+    let r = authed(
+        &s.client(),
+        Method::GET,
+        s.url("/v1/auth/tenants"),
+        &s.admin_key,
+    )
+    .send()
+    .await
+    .unwrap();
     expect_problem(r, 401, "sign-in-step").await;
 }
 
-/// The tenant log's events of one action, as an admin reads them.
+/// The access log's events of one action (sign-ins and sign-outs live there), as an admin
+/// reads them.
 async fn audit_events(s: &TestServer, action: &str) -> Vec<Value> {
     let r = authed(
         &s.client(),

@@ -135,10 +135,15 @@ async fn sampling_keeps_whole_requests_at_the_configured_ratio() {
     let id = create_id(&s, &writer, json!({"type": "Note", "body": {"n": 1}})).await;
     let reads = 80;
     for _ in 0..reads {
-        let r = authed(&c, Method::GET, s.url(&format!("/v1/records/{id}")), &writer)
-            .send()
-            .await
-            .unwrap();
+        let r = authed(
+            &c,
+            Method::GET,
+            s.url(&format!("/v1/records/{id}")),
+            &writer,
+        )
+        .send()
+        .await
+        .unwrap();
         assert_eq!(r.status(), 200);
     }
     // Give the exporter time to send everything it kept, then count.
