@@ -112,6 +112,16 @@ pub(crate) struct Phase {
 }
 
 impl Phase {
+    /// Successful operations.
+    pub(crate) fn ops(&self) -> usize {
+        self.ops
+    }
+
+    /// Length of the phase in seconds.
+    pub(crate) fn seconds(&self) -> f64 {
+        self.elapsed.as_secs_f64()
+    }
+
     /// Successful operations per second.
     pub(crate) fn rate(&self) -> f64 {
         self.ops as f64 / self.elapsed.as_secs_f64().max(1e-9)
