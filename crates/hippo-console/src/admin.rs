@@ -47,17 +47,9 @@ async fn users_page(
     message: Option<&str>,
     status: StatusCode,
 ) -> Response {
-    let a = api
-        .call(
-            parts,
-            Method::GET,
-            "/v1/admin/users",
-            Auth::Cookie(None),
-            None,
-        )
-        .await;
-    let Some(list) = a.json::<UserList>().filter(|_| a.ok()) else {
-        return s.failed(&a);
+    let list: UserList = match s.get(api, parts, "/v1/admin/users").await {
+        Ok(v) => v,
+        Err(page) => return page,
     };
     let rows: String = list
         .items
@@ -199,17 +191,9 @@ async fn keys_page(
     banner: &str,
     status: StatusCode,
 ) -> Response {
-    let a = api
-        .call(
-            parts,
-            Method::GET,
-            "/v1/admin/apikeys",
-            Auth::Cookie(None),
-            None,
-        )
-        .await;
-    let Some(list) = a.json::<ApiKeyList>().filter(|_| a.ok()) else {
-        return s.failed(&a);
+    let list: ApiKeyList = match s.get(api, parts, "/v1/admin/apikeys").await {
+        Ok(v) => v,
+        Err(page) => return page,
     };
     let rows: String = list
         .items

@@ -19,17 +19,9 @@ async fn render(
     report: &str,
     status: StatusCode,
 ) -> Response {
-    let a = api
-        .call(
-            parts,
-            Method::GET,
-            "/v1/audit/tree-heads",
-            Auth::Cookie(None),
-            None,
-        )
-        .await;
-    let Some(v) = a.json::<Value>().filter(|_| a.ok()) else {
-        return s.failed(&a);
+    let v: Value = match s.get(api, parts, "/v1/audit/tree-heads").await {
+        Ok(v) => v,
+        Err(page) => return page,
     };
     let heads = v["items"].as_array().cloned().unwrap_or_default();
     let latest = match heads.last() {

@@ -155,6 +155,22 @@ impl Signed {
     pub fn failed(&self, a: &api::Answer) -> Response {
         error_page(a.status, Some(&self.who()), &a.problem())
     }
+
+    /// GETs an API path with the session cookie: its JSON answer, or the error page to send
+    /// instead (the API's refusal, as a page).
+    pub async fn get<T: serde::de::DeserializeOwned>(
+        &self,
+        api: &Api,
+        parts: &Parts,
+        path: &str,
+    ) -> Result<T, Response> {
+        let a = api
+            .call(parts, Method::GET, path, Auth::Cookie(None), None)
+            .await;
+        a.json::<T>()
+            .filter(|_| a.ok())
+            .ok_or_else(|| self.failed(&a))
+    }
 }
 
 /// The signed-in person of this request, or the response to send instead (to the sign-in page).

@@ -19,17 +19,9 @@ pub async fn tenants(State(api): State<Api>, parts: Parts) -> Response {
         Ok(s) => s,
         Err(r) => return r,
     };
-    let a = api
-        .call(
-            &parts,
-            Method::GET,
-            "/v1/auth/tenants",
-            Auth::Cookie(None),
-            None,
-        )
-        .await;
-    let Some(list) = a.json::<MembershipList>().filter(|_| a.ok()) else {
-        return s.failed(&a);
+    let list: MembershipList = match s.get(&api, &parts, "/v1/auth/tenants").await {
+        Ok(v) => v,
+        Err(page) => return page,
     };
     let rows: String = list
         .items
