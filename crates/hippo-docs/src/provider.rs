@@ -279,6 +279,38 @@ impl KeyProvider for LocalProvider {
 /// The cached keys by id with when each was cached, and the ids oldest first (for eviction).
 type CacheState = (HashMap<Vec<u8>, (DataKey, Instant)>, VecDeque<Vec<u8>>);
 
+/// Process-wide figures of the data-key caches (lookups by result, keys held), read by the
+/// metrics at scrape time. Counts only: never a key, an id or an object name.
+pub mod cache_figures {
+    use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+
+    pub(super) static HITS: AtomicU64 = AtomicU64::new(0);
+    pub(super) static MISSES: AtomicU64 = AtomicU64::new(0);
+    pub(super) static EXPIRED: AtomicU64 = AtomicU64::new(0);
+    pub(super) static ENTRIES: AtomicI64 = AtomicI64::new(0);
+
+    #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+    pub struct KeyCacheFigures {
+        /// Lookups answered from the cache.
+        pub hits: u64,
+        /// Lookups of a key not in the cache (it is then unwrapped by the provider).
+        pub misses: u64,
+        /// Lookups of a key held longer than the time limit (dropped, then unwrapped anew).
+        pub expired: u64,
+        /// Unwrapped keys held now, over every cache of the process.
+        pub entries: i64,
+    }
+
+    pub fn snapshot() -> KeyCacheFigures {
+        KeyCacheFigures {
+            hits: HITS.load(Relaxed),
+            misses: MISSES.load(Relaxed),
+            expired: EXPIRED.load(Relaxed),
+            entries: ENTRIES.load(Relaxed).max(0),
+        }
+    }
+}
+
 pub struct KeyCache {
     ttl: Duration,
     capacity: usize,
@@ -305,14 +337,24 @@ impl KeyCache {
     }
 
     pub fn get(&self, id: &[u8]) -> Option<DataKey> {
+        use cache_figures::{ENTRIES, EXPIRED, HITS, MISSES};
+        use std::sync::atomic::Ordering::Relaxed;
         let mut g = self.inner.lock().expect("key cache lock");
         match g.0.get(id) {
-            Some((k, at)) if at.elapsed() < self.ttl => Some(k.clone()),
+            Some((k, at)) if at.elapsed() < self.ttl => {
+                HITS.fetch_add(1, Relaxed);
+                Some(k.clone())
+            }
             Some(_) => {
                 g.0.remove(id);
+                EXPIRED.fetch_add(1, Relaxed);
+                ENTRIES.fetch_sub(1, Relaxed);
                 None
             }
-            None => None,
+            None => {
+                MISSES.fetch_add(1, Relaxed);
+                None
+            }
         }
     }
 
@@ -320,23 +362,29 @@ impl KeyCache {
         if self.capacity == 0 {
             return;
         }
+        use cache_figures::ENTRIES;
+        use std::sync::atomic::Ordering::Relaxed;
         let mut g = self.inner.lock().expect("key cache lock");
         while g.0.len() >= self.capacity {
             match g.1.pop_front() {
                 Some(old) => {
-                    g.0.remove(&old);
+                    if g.0.remove(&old).is_some() {
+                        ENTRIES.fetch_sub(1, Relaxed);
+                    }
                 }
                 None => break,
             }
         }
         if g.0.insert(id.clone(), (key, Instant::now())).is_none() {
             g.1.push_back(id);
+            ENTRIES.fetch_add(1, Relaxed);
         }
     }
 
     /// Forgets every cached key (after shredding or retiring).
     pub fn clear(&self) {
         let mut g = self.inner.lock().expect("key cache lock");
+        cache_figures::ENTRIES.fetch_sub(g.0.len() as i64, std::sync::atomic::Ordering::Relaxed);
         g.0.clear();
         g.1.clear();
     }
@@ -366,5 +414,23 @@ mod tests {
         let expired = KeyCache::new(2, Duration::ZERO);
         expired.put(vec![1], Zeroizing::new([1; 32]));
         assert!(expired.get(&[1]).is_none());
+    }
+
+    #[test]
+    fn lookups_are_counted_by_result() {
+        // The figures are process-wide and other tests run alongside: compare growth only.
+        let before = cache_figures::snapshot();
+        let c = KeyCache::new(4, Duration::from_secs(3600));
+        c.put(vec![9, 1], Zeroizing::new([1; 32]));
+        assert!(c.get(&[9, 1]).is_some());
+        assert!(c.get(&[9, 1]).is_some());
+        assert!(c.get(&[9, 2]).is_none());
+        let stale = KeyCache::new(4, Duration::ZERO);
+        stale.put(vec![9, 3], Zeroizing::new([3; 32]));
+        assert!(stale.get(&[9, 3]).is_none());
+        let after = cache_figures::snapshot();
+        assert!(after.hits >= before.hits + 2);
+        assert!(after.misses > before.misses);
+        assert!(after.expired > before.expired);
     }
 }

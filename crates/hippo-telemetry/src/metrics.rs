@@ -188,6 +188,7 @@ impl Metrics {
             }
         }
         r.register_collector(Box::new(StoreCollector { kind: store, pool }));
+        r.register_collector(Box::new(KeyCacheCollector));
         Self {
             registry: Arc::new(r),
             requests,
@@ -296,6 +297,35 @@ pub struct InFlight {
 impl Drop for InFlight {
     fn drop(&mut self) {
         self.gauge.dec();
+    }
+}
+
+/// Reads the document data-key cache's figures at scrape time.
+#[derive(Debug)]
+struct KeyCacheCollector;
+
+impl Collector for KeyCacheCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> std::fmt::Result {
+        let f = hippo_docs::provider::cache_figures::snapshot();
+        let mut m = encoder.encode_descriptor(
+            "hippo_key_cache_lookups",
+            "Lookups of unwrapped document data keys in the cache, by result (hit; miss: unwrapped by the key provider; expired: held past the time limit)",
+            None,
+            MetricType::Counter,
+        )?;
+        for (result, n) in [("hit", f.hits), ("miss", f.misses), ("expired", f.expired)] {
+            m.encode_family(&[("result", result)])?
+                .encode_counter::<NoLabelSet, _, u64>(&n, None)?;
+        }
+        let mut m = encoder.encode_descriptor(
+            "hippo_key_cache_entries",
+            "Unwrapped document data keys held in memory now",
+            None,
+            MetricType::Gauge,
+        )?;
+        m.encode_family(&[("cache", "documents")])?
+            .encode_gauge(&f.entries)?;
+        Ok(())
     }
 }
 

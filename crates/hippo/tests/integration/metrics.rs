@@ -332,3 +332,44 @@ async fn the_shipped_alert_rules_and_dashboard_use_only_metrics_the_server_expos
         );
     }
 }
+
+/// The document data-key cache is visible: lookups by result and keys held, counts only.
+#[tokio::test]
+async fn the_document_key_cache_is_measured() {
+    let s = server();
+    let key = s.admin_key.clone();
+    let auditor = s.create_key("default", "auditor");
+    let record = create_id(&s, &key, patient("key-cache-1")).await;
+    let doc = super::documents::upload_ok(&s, &key, &record, super::documents::pdf(100_000)).await
+        ["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for _ in 0..3 {
+        let r = super::documents::download(&s, &key, &record, &doc, None).await;
+        assert_eq!(r.status(), 200);
+        r.bytes().await.unwrap();
+    }
+    let text = scrape(&s, &auditor).await;
+    assert!(!text.contains(CANARY), "a document byte reached /metrics");
+    let families = parse_openmetrics(&text);
+    let lookup = |result: &str| {
+        sample(
+            &families,
+            "hippo_key_cache_lookups",
+            "hippo_key_cache_lookups_total",
+            &[("result", result)],
+        )
+    };
+    // Three downloads of one document: at most the first unwraps its key, the rest hit.
+    assert!(lookup("hit") >= 2.0, "{text}");
+    assert!(lookup("hit") + lookup("miss") >= 3.0);
+    assert!(
+        sample(
+            &families,
+            "hippo_key_cache_entries",
+            "hippo_key_cache_entries",
+            &[("cache", "documents")]
+        ) >= 1.0
+    );
+}
