@@ -4,12 +4,12 @@
 //! Tenants themselves are created by the operator on the host (`hippo tenant create`), never
 //! over the web.
 
-use crate::api::{Api, Auth};
+use crate::api::Api;
 use crate::html::{esc, page};
 use crate::{signed_in, Signed};
 use axum::extract::State;
 use axum::http::request::Parts;
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use hippo_proto::{ApiKeyList, MembershipList, UserList};
 
@@ -69,28 +69,12 @@ from the Users page.</p>"
 
 /// The current tenant's people and keys, for its administrators (two audited listings).
 async fn overview(api: &Api, parts: &Parts, s: &Signed) -> String {
-    let users = api
-        .call(
-            parts,
-            Method::GET,
-            "/v1/admin/users",
-            Auth::Cookie(None),
-            None,
-        )
-        .await;
-    let keys = api
-        .call(
-            parts,
-            Method::GET,
-            "/v1/admin/apikeys",
-            Auth::Cookie(None),
-            None,
-        )
-        .await;
-    let (Some(users), Some(keys)) = (
-        users.json::<UserList>().filter(|_| users.ok()),
-        keys.json::<ApiKeyList>().filter(|_| keys.ok()),
-    ) else {
+    let users = s.get::<UserList>(api, parts, "/v1/admin/users").await.ok();
+    let keys = s
+        .get::<ApiKeyList>(api, parts, "/v1/admin/apikeys")
+        .await
+        .ok();
+    let (Some(users), Some(keys)) = (users, keys) else {
         return "<p class=\"error\" role=\"alert\">The tenant's users and keys could not be listed just now.</p>".into();
     };
     let active_users = users

@@ -11,6 +11,7 @@ mod backup_continuity;
 mod backup_faults;
 mod backup_ops;
 mod batch;
+mod benches;
 mod breakglass;
 mod connections;
 mod crash;
