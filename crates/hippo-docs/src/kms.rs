@@ -8,8 +8,8 @@
 //! and TLS stack for the four calls Hippo makes. KMS unreachable or failing (5xx, throttling)
 //! is [`DocError::KeyServiceUnavailable`] (503, fail closed); a refusal (a wrong key, a
 //! ciphertext that does not decrypt, a disabled key, access denied) is
-//! [`DocError::KeyVersion`]. Credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY /
-//! AWS_SESSION_TOKEN and are never logged.
+//! [`DocError::KeyVersion`]. Credentials come from the environment or a task role
+//! (`hippo_store::aws`) and are never logged.
 
 use crate::provider::{DataKey, KeyProvider, Wrapped};
 use crate::DocError;
@@ -17,14 +17,15 @@ use async_trait::async_trait;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::{json, Value};
-use std::time::{Duration, SystemTime};
+use hippo_store::aws::{self, AwsCredentials, AwsError};
+use std::time::Duration;
 use zeroize::Zeroizing;
 
 /// A KMS endpoint with credentials: the calls Hippo makes.
 pub struct KmsClient {
     endpoint: String,
     region: String,
-    credentials: aws_credential_types::Credentials,
+    credentials: AwsCredentials,
     http: reqwest::Client,
 }
 
@@ -36,38 +37,16 @@ impl std::fmt::Debug for KmsClient {
     }
 }
 
-fn env(name: &str) -> Option<String> {
-    std::env::var(name)
-        .ok()
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
-}
-
 impl KmsClient {
     /// A client for `endpoint` (default: AWS_ENDPOINT_URL_KMS, AWS_ENDPOINT_URL, else
-    /// `https://kms.<region>.amazonaws.com`) with credentials from the environment.
+    /// `https://kms.<region>.amazonaws.com`) with credentials from the environment: fixed keys,
+    /// or the container credentials endpoint of an ECS task role or EKS Pod Identity.
     pub fn from_env(endpoint: Option<String>, region: Option<String>) -> Result<Self, DocError> {
-        let region = region
-            .or_else(|| env("AWS_REGION"))
-            .or_else(|| env("AWS_DEFAULT_REGION"))
-            .unwrap_or_else(|| "us-east-1".into());
-        let endpoint = endpoint
-            .or_else(|| env("AWS_ENDPOINT_URL_KMS"))
-            .or_else(|| env("AWS_ENDPOINT_URL"))
+        let region = aws::region(region);
+        let endpoint = aws::endpoint_override(endpoint, "KMS")
             .unwrap_or_else(|| format!("https://kms.{region}.amazonaws.com"));
-        let (Some(id), Some(secret)) = (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY"))
-        else {
-            return Err(DocError::KeyState(
-                "the KMS key provider needs AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN)".into(),
-            ));
-        };
-        let credentials = aws_credential_types::Credentials::new(
-            id,
-            secret,
-            env("AWS_SESSION_TOKEN"),
-            None,
-            "environment",
-        );
+        let credentials = AwsCredentials::from_env()
+            .map_err(|e| DocError::KeyState(format!("the KMS key provider: {e}")))?;
         let http = reqwest::Client::builder()
             .use_rustls_tls()
             .connect_timeout(Duration::from_secs(5))
@@ -87,49 +66,30 @@ impl KmsClient {
         let body = serde_json::to_vec(body).expect("serialises");
         let url = format!("{}/", self.endpoint);
         let target = format!("TrentService.{op}");
-        let host = reqwest::Url::parse(&url)
-            .ok()
-            .and_then(|u| {
-                u.host_str().map(|h| match u.port() {
-                    Some(p) => format!("{h}:{p}"),
-                    None => h.to_owned(),
-                })
-            })
-            .ok_or_else(|| {
-                DocError::KeyState(format!("the KMS endpoint {:?} is not a URL", self.endpoint))
+        // No credentials (the container endpoint down) is the key service being unavailable.
+        let creds =
+            self.credentials.current().await.map_err(|e| {
+                DocError::KeyServiceUnavailable(format!("KMS {op}: {e}"))
             })?;
-        let headers = [
-            ("host", host.as_str()),
-            ("content-type", "application/x-amz-json-1.1"),
-            ("x-amz-target", target.as_str()),
-        ];
-        let identity =
-            aws_smithy_runtime_api::client::identity::Identity::from(self.credentials.clone());
-        let settings = aws_sigv4::http_request::SigningSettings::default();
-        let params = aws_sigv4::sign::v4::SigningParams::builder()
-            .identity(&identity)
-            .region(&self.region)
-            .name("kms")
-            .time(SystemTime::now())
-            .settings(settings)
-            .build()
-            .map_err(|e| DocError::KeyState(format!("signing: {e}")))?
-            .into();
-        let signable = aws_sigv4::http_request::SignableRequest::new(
-            "POST",
-            url.as_str(),
-            headers.iter().copied(),
-            aws_sigv4::http_request::SignableBody::Bytes(&body),
+        let headers = aws::sign_post(
+            &creds,
+            "kms",
+            &self.region,
+            &url,
+            &[
+                ("content-type", "application/x-amz-json-1.1"),
+                ("x-amz-target", target.as_str()),
+            ],
+            &body,
         )
-        .map_err(|e| DocError::KeyState(format!("signing: {e}")))?;
-        let (instructions, _) = aws_sigv4::http_request::sign(signable, &params)
-            .map_err(|e| DocError::KeyState(format!("signing: {e}")))?
-            .into_parts();
+        .map_err(|e| match e {
+            AwsError::Signing(_) => {
+                DocError::KeyState(format!("the KMS endpoint {:?}: {e}", self.endpoint))
+            }
+            other => DocError::KeyServiceUnavailable(format!("KMS {op}: {other}")),
+        })?;
         let mut req = self.http.post(&url).body(body);
-        for (name, value) in headers.iter().filter(|(n, _)| *n != "host") {
-            req = req.header(*name, *value);
-        }
-        for (name, value) in instructions.headers() {
+        for (name, value) in headers {
             req = req.header(name, value);
         }
         let resp = req.send().await.map_err(|e| {

@@ -8,6 +8,7 @@ pub mod kms;
 pub mod provider;
 pub mod s3;
 pub mod scan;
+pub mod sealed_keyring;
 pub mod service;
 pub mod sink;
 pub mod sniff;

@@ -68,7 +68,7 @@ pub async fn ensure(data_dir: &Path, flags: &FlagOverrides) -> Result<Initialize
         return ensure_postgres(data_dir, config, ca_file).await;
     }
     if !fresh {
-        let store = Arc::new(SqliteStore::open(data_dir)?);
+        let store = Arc::new(open_sqlite(data_dir, &config)?);
         return Ok(Initialized {
             store,
             config,
@@ -142,7 +142,14 @@ pub async fn open_store(data_dir: &Path) -> Result<Arc<dyn Store>, InitError> {
     if config.store == hippo_store::StoreKind::Postgres {
         return Ok(Arc::new(connect_postgres(data_dir, &config).await?));
     }
-    Ok(Arc::new(SqliteStore::open(data_dir)?))
+    Ok(Arc::new(open_sqlite(data_dir, &config)?))
+}
+
+/// The embedded store with the configured keyring (which KMS may have to open first).
+pub fn open_sqlite(data_dir: &Path, config: &Config) -> Result<SqliteStore, InitError> {
+    hippo_store::keyring::require_private(data_dir, true)?;
+    let keyring = config.load_keyring(data_dir)?;
+    Ok(SqliteStore::open_with_keyring(data_dir, keyring)?)
 }
 
 /// Creates an API key as the operator (command line) and returns its token.

@@ -235,9 +235,17 @@ impl Keyring {
     /// Loads a keyring file from anywhere (a keyring shared by several instances, mounted from
     /// a secret store), refusing one that group or others can read.
     pub fn load_file(path: &Path) -> Result<Self, StoreError> {
-        require_private(path, false)?;
-        let text = Zeroizing::new(fs::read_to_string(path).map_err(|e| StoreError::io(path, e))?);
+        let text = Self::read_file(path)?;
         Self::parse(&text, &path.display().to_string(), path.to_owned())
+    }
+
+    /// A keyring file's text, refusing one that group or others can read (for a caller that
+    /// must open a KMS-sealed keyring before parsing it).
+    pub fn read_file(path: &Path) -> Result<Zeroizing<String>, StoreError> {
+        require_private(path, false)?;
+        Ok(Zeroizing::new(
+            fs::read_to_string(path).map_err(|e| StoreError::io(path, e))?,
+        ))
     }
 
     /// Reads a keyring given as JSON text (e.g. injected from a secret store into the
@@ -247,6 +255,11 @@ impl Keyring {
     }
 
     fn parse(text: &str, source: &str, path: PathBuf) -> Result<Self, StoreError> {
+        if text.contains("\"hippo-keyring-kms/v1\"") {
+            return Err(StoreError::Crypto(format!(
+                "{source} is a keyring sealed by KMS: load it through the deployment's configuration (hippo serve, or a command given --data-dir), which opens it with KMS"
+            )));
+        }
         // Not serde's message: it may quote part of the input, which is key material.
         let file: KeyringFile = serde_json::from_str(text).map_err(|e| {
             StoreError::Crypto(format!(

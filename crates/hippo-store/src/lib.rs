@@ -5,6 +5,7 @@
 //! returns), so no caller can forget to audit and no audit failure can be ignored.
 
 pub mod audit_log;
+pub mod aws;
 pub mod continuity;
 pub mod error;
 pub mod escrow;

@@ -1,18 +1,19 @@
 //! The SNS alert sink: publishes each alert's JSON to an SNS topic (the deployment's encrypted
 //! `security_alarms` topic, or any SNS-compatible endpoint), signed with AWS Signature V4
-//! (`aws-sigv4`) and sent with the workspace's reqwest. Credentials come from the environment
-//! (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN), as for the other AWS calls.
+//! (`hippo_store::aws`) and sent with the workspace's reqwest. Credentials come from the
+//! environment or a task role, as for the other AWS calls.
 
 use crate::alerts::{AlertSink, SinkError};
 use async_trait::async_trait;
 use hippo_proto::ops::SecurityAlert;
-use std::time::{Duration, SystemTime};
+use hippo_store::aws::{self, AwsCredentials};
+use std::time::Duration;
 
 pub struct SnsSink {
     topic_arn: String,
     region: String,
     endpoint: String,
-    credentials: aws_credential_types::Credentials,
+    credentials: AwsCredentials,
     http: reqwest::Client,
 }
 
@@ -23,13 +24,6 @@ pub enum SnsError {
     Topic(String),
     #[error("alerts.sns_topic_arn: {0}")]
     Credentials(String),
-}
-
-fn env(name: &str) -> Option<String> {
-    std::env::var(name)
-        .ok()
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
 }
 
 impl SnsSink {
@@ -43,23 +37,10 @@ impl SnsSink {
             ));
         }
         let region = parts[3].to_owned();
-        let endpoint = endpoint
-            .or_else(|| env("AWS_ENDPOINT_URL_SNS"))
-            .or_else(|| env("AWS_ENDPOINT_URL"))
+        let endpoint = aws::endpoint_override(endpoint, "SNS")
             .unwrap_or_else(|| format!("https://sns.{region}.amazonaws.com"));
-        let (Some(id), Some(secret)) = (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY"))
-        else {
-            return Err(SnsError::Credentials(
-                "publishing to SNS needs AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN)".into(),
-            ));
-        };
-        let credentials = aws_credential_types::Credentials::new(
-            id,
-            secret,
-            env("AWS_SESSION_TOKEN"),
-            None,
-            "environment",
-        );
+        let credentials = AwsCredentials::from_env()
+            .map_err(|e| SnsError::Credentials(format!("publishing to SNS: {e}")))?;
         let http = reqwest::Client::builder()
             .use_rustls_tls()
             .connect_timeout(Duration::from_secs(5))
@@ -75,53 +56,28 @@ impl SnsSink {
         })
     }
 
-    fn signed_headers(&self, url: &str, body: &[u8]) -> Result<Vec<(String, String)>, SinkError> {
-        let host = reqwest::Url::parse(url)
-            .ok()
-            .and_then(|u| {
-                u.host_str().map(|h| match u.port() {
-                    Some(p) => format!("{h}:{p}"),
-                    None => h.to_owned(),
-                })
-            })
-            .ok_or_else(|| SinkError::Transport("the SNS endpoint is not a URL".into()))?;
-        let headers = [
-            ("host", host.as_str()),
-            (
+    async fn signed_headers(
+        &self,
+        url: &str,
+        body: &[u8],
+    ) -> Result<Vec<(String, String)>, SinkError> {
+        let creds = self
+            .credentials
+            .current()
+            .await
+            .map_err(|e| SinkError::Transport(e.to_string()))?;
+        aws::sign_post(
+            &creds,
+            "sns",
+            &self.region,
+            url,
+            &[(
                 "content-type",
                 "application/x-www-form-urlencoded; charset=utf-8",
-            ),
-        ];
-        let identity =
-            aws_smithy_runtime_api::client::identity::Identity::from(self.credentials.clone());
-        let params = aws_sigv4::sign::v4::SigningParams::builder()
-            .identity(&identity)
-            .region(&self.region)
-            .name("sns")
-            .time(SystemTime::now())
-            .settings(aws_sigv4::http_request::SigningSettings::default())
-            .build()
-            .map_err(|e| SinkError::Transport(format!("signing: {e}")))?
-            .into();
-        let signable = aws_sigv4::http_request::SignableRequest::new(
-            "POST",
-            url,
-            headers.iter().copied(),
-            aws_sigv4::http_request::SignableBody::Bytes(body),
+            )],
+            body,
         )
-        .map_err(|e| SinkError::Transport(format!("signing: {e}")))?;
-        let (instructions, _) = aws_sigv4::http_request::sign(signable, &params)
-            .map_err(|e| SinkError::Transport(format!("signing: {e}")))?
-            .into_parts();
-        let mut out: Vec<(String, String)> = headers
-            .iter()
-            .filter(|(n, _)| *n != "host")
-            .map(|(n, v)| (n.to_string(), v.to_string()))
-            .collect();
-        for (name, value) in instructions.headers() {
-            out.push((name.to_owned(), value.to_owned()));
-        }
-        Ok(out)
+        .map_err(|e| SinkError::Transport(e.to_string()))
     }
 }
 
@@ -146,7 +102,7 @@ impl AlertSink for SnsSink {
             .finish();
         let url = format!("{}/", self.endpoint);
         let mut req = self.http.post(&url).body(form.clone());
-        for (name, value) in self.signed_headers(&url, form.as_bytes())? {
+        for (name, value) in self.signed_headers(&url, form.as_bytes()).await? {
             req = req.header(name, value);
         }
         let resp = req.send().await.map_err(|e| {

@@ -290,9 +290,10 @@ impl TestServer {
             cmd.env("HIPPO_STORE", "postgres")
                 .env("HIPPO_DATABASE_URL", url);
         }
-        // The CLI opens the same deployment as the server, so it needs the same keyring.
+        // The CLI opens the same deployment as the server, so it needs the same keyring (and
+        // the same AWS, where KMS seals it).
         for (k, v) in &self.options.env {
-            if k == "HIPPO_KEYRING_FILE" || k == "HIPPO_KEYRING" {
+            if k == "HIPPO_KEYRING_FILE" || k == "HIPPO_KEYRING" || k.starts_with("AWS_") {
                 cmd.env(k, v);
             }
         }
@@ -353,6 +354,27 @@ impl TestServer {
         self.base_url = format!("https://{addr}");
         self.child = Some(started.child);
         self.stdout = started.stdout;
+    }
+
+    /// Stops the server and starts it again on the same data directory with `extra`
+    /// environment on top of its options, expecting it to refuse to start; returns its exit
+    /// status and its log. The server stays stopped ([`TestServer::restart`] starts it again).
+    pub fn restart_failing(&mut self, extra: &[(&str, &str)]) -> (std::process::ExitStatus, String) {
+        self.kill();
+        let mut options = self.options.clone();
+        for (k, v) in extra {
+            options = options.env(k, v);
+        }
+        let mut started = spawn(&self.bin, &self.data_dir, &self.log_path, &options);
+        assert!(
+            started.addr.is_none(),
+            "the server started, but should not have"
+        );
+        let status = started.child.wait().expect("wait");
+        (
+            status,
+            std::fs::read_to_string(&self.log_path).unwrap_or_default(),
+        )
     }
 
     /// Every file under the data directory, with its bytes.

@@ -247,7 +247,9 @@ async fn verify_database(
         hippo_store::StoreKind::Postgres => {
             std::sync::Arc::new(hippo_server::init::connect_postgres(data_dir, &cfg).await?)
         }
-        hippo_store::StoreKind::Sqlite => std::sync::Arc::new(SqliteStore::open(data_dir)?),
+        hippo_store::StoreKind::Sqlite => {
+            std::sync::Arc::new(hippo_server::init::open_sqlite(data_dir, &cfg)?)
+        }
     };
     let sink = hippo_store::export::open_sink(export, &cfg.audit.s3_options())?;
     let mut logs = vec![hippo_core::LogId::System];

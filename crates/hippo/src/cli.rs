@@ -95,8 +95,23 @@ pub enum KeyringCommand {
     /// secret store shared by every instance; pipe it so it never lands on disk or in a process
     /// list, e.g. `hippo keyring generate | aws secretsmanager put-secret-value --secret-id ARN
     /// --secret-string file:///dev/stdin`. Instances read it from HIPPO_KEYRING (the JSON) or
-    /// keyring_file (a mode-600 file).
-    Generate,
+    /// keyring_file (a mode-600 file). With --kms-key-id the keyring is sealed by that KMS key
+    /// (KMS Encrypt): the secret then reveals nothing without kms:Decrypt, which instances call
+    /// at start (and fail to start without).
+    Generate {
+        #[command(flatten)]
+        kms: KmsSealArgs,
+    },
+    /// Seal an existing plain keyring by a KMS key and print the sealed form on stdout (to put
+    /// in the secret store in place of the plain one).
+    Seal {
+        #[command(flatten)]
+        kms: KmsSealArgs,
+        /// The plain keyring [default: the data directory's, or its configured keyring_file /
+        /// HIPPO_KEYRING].
+        #[arg(long, value_name = "FILE")]
+        keyring: Option<std::path::PathBuf>,
+    },
     /// Write the keyring sealed to a recovery passphrase (Argon2id, AES-256-GCM), read from
     /// HIPPO_ESCROW_PASSPHRASE (at least 16 characters). Without the keyring a backup cannot
     /// be opened: keep this copy apart from the backups (e.g. a Secrets Manager secret
@@ -110,6 +125,19 @@ pub enum KeyringCommand {
         #[arg(long, value_name = "FILE")]
         keyring: Option<std::path::PathBuf>,
     },
+}
+
+/// Which KMS key seals a keyring, and where KMS is.
+#[derive(clap::Args)]
+pub struct KmsSealArgs {
+    /// The KMS key (id, ARN or alias) that seals the keyring; credentials and region from the
+    /// usual AWS variables (AWS_ACCESS_KEY_ID…, AWS_REGION) or the task role.
+    #[arg(long, value_name = "KEY")]
+    pub kms_key_id: Option<String>,
+    /// KMS endpoint override (a VPC endpoint, a test server) [default: AWS_ENDPOINT_URL_KMS,
+    /// AWS_ENDPOINT_URL, else KMS in AWS_REGION].
+    #[arg(long, value_name = "URL", requires = "kms_key_id")]
+    pub kms_endpoint: Option<String>,
 }
 
 #[derive(Subcommand)]

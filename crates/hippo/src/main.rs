@@ -12,6 +12,7 @@ mod drill;
 mod https;
 mod import_cmd;
 mod import_source;
+mod keyring_seal;
 mod keys_cmd;
 mod logging;
 mod people_cmd;
@@ -88,11 +89,15 @@ async fn run(cli: Cli) -> Result<()> {
             store.shutdown().await;
             result
         }
-        Command::Keyring(cli::KeyringCommand::Generate) => {
+        Command::Keyring(cli::KeyringCommand::Generate { kms }) => {
             let json = hippo_store::Keyring::generate_json()?;
-            println!("{}", json.as_str());
+            let out = keyring_seal::sealed_if_asked(&kms, json).await?;
+            println!("{}", out.as_str());
             eprintln!("A new keyring is on stdout: store it in your secret store (never in a repository or a log); every instance of one deployment must use the same keyring.");
             Ok(())
+        }
+        Command::Keyring(cli::KeyringCommand::Seal { kms, keyring }) => {
+            keyring_seal::seal_existing(&data_dir, &kms, keyring.as_deref()).await
         }
         Command::Keyring(cli::KeyringCommand::Escrow { out, keyring }) => {
             logging::init_cli();

@@ -73,9 +73,11 @@ impl Config {
     }
 
     /// Loads the keyring: `HIPPO_KEYRING` (the JSON itself), else `keyring_file`, else the data
-    /// directory's; errors name the key to fix.
+    /// directory's; a keyring sealed by KMS (`hippo keyring generate --kms-key-id`) is opened
+    /// with KMS `Decrypt` first, and KMS failing fails the load. Errors name the key to fix.
     pub fn load_keyring(&self, data_dir: &Path) -> Result<hippo_store::Keyring, ConfigError> {
         if let Some(json) = keyring_from_env().map(zeroize::Zeroizing::new) {
+            let json = self.unseal_keyring(json, KEYRING_ENV)?;
             return hippo_store::Keyring::from_json(&json, KEYRING_ENV).map_err(|e| {
                 ConfigError::new(
                     "keyring_file",
@@ -85,12 +87,31 @@ impl Config {
             });
         }
         let path = self.keyring_path(data_dir);
-        hippo_store::Keyring::load_file(&path).map_err(|e| {
-            ConfigError::new(
-                "keyring_file",
-                e.to_string(),
-                "give every instance the deployment's keyring: HIPPO_KEYRING (its JSON) or keyring_file / HIPPO_KEYRING_FILE (a mode-600 file)",
-            )
-        })
+        let fix = "give every instance the deployment's keyring: HIPPO_KEYRING (its JSON) or keyring_file / HIPPO_KEYRING_FILE (a mode-600 file)";
+        let text = hippo_store::Keyring::read_file(&path)
+            .map_err(|e| ConfigError::new("keyring_file", e.to_string(), fix))?;
+        let source = path.display().to_string();
+        let text = self.unseal_keyring(text, &source)?;
+        hippo_store::Keyring::from_json(&text, &source)
+            .map_err(|e| ConfigError::new("keyring_file", e.to_string(), fix))
+    }
+
+    /// The plain keyring JSON: `text` itself, or what KMS opens it to when it is sealed.
+    fn unseal_keyring(
+        &self,
+        text: zeroize::Zeroizing<String>,
+        source: &str,
+    ) -> Result<zeroize::Zeroizing<String>, ConfigError> {
+        let Some(key) = hippo_docs::sealed_keyring::sealed_by(&text) else {
+            return Ok(text);
+        };
+        hippo_docs::sealed_keyring::open_blocking(self.documents.kms_endpoint.clone(), &text)
+            .map_err(|e| {
+                ConfigError::new(
+                    "keyring_file",
+                    format!("{source} is sealed by KMS key {key}, which did not open it: {e}"),
+                    "let this instance reach KMS (AWS_ENDPOINT_URL_KMS or documents.kms_endpoint, AWS_REGION) with credentials allowed kms:Decrypt on that key; the server does not start without its keyring",
+                )
+            })
     }
 }

@@ -17,8 +17,7 @@ use reqwest::Url;
 use rusty_s3::{Bucket, S3Action, UrlStyle};
 use std::time::Duration;
 
-/// Static AWS credentials (its `Debug` shows the key id only, never the secret).
-pub use rusty_s3::Credentials;
+pub use crate::aws::Credentials;
 
 /// How long a presigned request stays valid (it is sent at once).
 const PRESIGN_TTL: Duration = Duration::from_secs(900);
@@ -102,79 +101,13 @@ pub struct S3Options {
     pub kms_key_id: Option<String>,
 }
 
-fn env_nonempty(name: &str) -> Option<String> {
-    std::env::var(name)
-        .ok()
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
-}
-
-/// Where the sink's AWS credentials come from.
-enum CredentialSource {
-    /// Fixed keys (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN).
-    Static(Credentials),
-    /// The container credentials endpoint (ECS task role, EKS Pod Identity): temporary keys,
-    /// fetched when needed and refreshed five minutes before they expire.
-    Container {
-        url: Url,
-        /// AWS_CONTAINER_AUTHORIZATION_TOKEN, or the file of AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE
-        /// (read at each fetch: it is rotated).
-        token: Option<String>,
-        token_file: Option<std::path::PathBuf>,
-        /// The current keys and their expiry (Unix seconds).
-        cached: tokio::sync::Mutex<Option<(Credentials, i64)>>,
-    },
-}
-
-/// The ECS/EKS container credentials endpoint from the standard variables, if set. Plain HTTP
-/// is accepted only to loopback and the ECS/EKS link-local agents, as the AWS SDKs do.
-fn container_source() -> Result<Option<CredentialSource>, ExportError> {
-    let url = if let Some(rel) = env_nonempty("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") {
-        format!("http://169.254.170.2{rel}")
-    } else if let Some(full) = env_nonempty("AWS_CONTAINER_CREDENTIALS_FULL_URI") {
-        full
-    } else {
-        return Ok(None);
-    };
-    let bad = || {
-        ExportError::Config(
-            "the container credentials URI must be https, or http to loopback, 169.254.170.2 or 169.254.170.23".into(),
-        )
-    };
-    let url = Url::parse(&url).map_err(|_| bad())?;
-    let host = url.host_str().unwrap_or("");
-    let allowed_http = host == "localhost"
-        || match host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<std::net::IpAddr>()
-        {
-            Ok(std::net::IpAddr::V4(ip)) => {
-                ip.is_loopback()
-                    || ip.octets() == [169, 254, 170, 2]
-                    || ip.octets() == [169, 254, 170, 23]
-            }
-            Ok(std::net::IpAddr::V6(ip)) => {
-                ip.is_loopback() || ip.segments() == [0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x23]
-            }
-            Err(_) => false,
-        };
-    if !(url.scheme() == "https" || (url.scheme() == "http" && allowed_http)) {
-        return Err(bad());
-    }
-    Ok(Some(CredentialSource::Container {
-        url,
-        token: env_nonempty("AWS_CONTAINER_AUTHORIZATION_TOKEN"),
-        token_file: env_nonempty("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE").map(Into::into),
-        cached: tokio::sync::Mutex::new(None),
-    }))
-}
+use crate::aws::AwsCredentials;
 
 /// Sealed batches as S3 objects under Object Lock.
 pub struct S3Sink {
     url: S3Url,
     bucket: Bucket,
-    credentials: CredentialSource,
+    credentials: AwsCredentials,
     client: reqwest::Client,
     options: S3Options,
 }
@@ -194,14 +127,7 @@ impl S3Sink {
     /// (`AWS_CONTAINER_CREDENTIALS_RELATIVE_URI` on ECS, `AWS_CONTAINER_CREDENTIALS_FULL_URI`
     /// with `AWS_CONTAINER_AUTHORIZATION_TOKEN[_FILE]` on EKS).
     pub fn new(url: S3Url, options: S3Options) -> Result<Self, ExportError> {
-        let source = match Credentials::from_env() {
-            Some(c) => CredentialSource::Static(c),
-            None => container_source()?.ok_or_else(|| {
-                ExportError::Config(
-                    "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary credentials), or run with a task role (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI / _FULL_URI)".into(),
-                )
-            })?,
-        };
+        let source = AwsCredentials::from_env().map_err(|e| ExportError::Config(e.to_string()))?;
         Self::with_source(url, options, source)
     }
 
@@ -211,30 +137,21 @@ impl S3Sink {
         options: S3Options,
         credentials: Credentials,
     ) -> Result<Self, ExportError> {
-        Self::with_source(url, options, CredentialSource::Static(credentials))
+        Self::with_source(url, options, AwsCredentials::Static(credentials))
     }
 
     fn with_source(
         url: S3Url,
         options: S3Options,
-        credentials: CredentialSource,
+        credentials: AwsCredentials,
     ) -> Result<Self, ExportError> {
         if options.kms_key_id.is_some() && options.sse != ServerSideEncryption::AwsKms {
             return Err(ExportError::Config(
                 "a KMS key id needs server-side encryption aws:kms".into(),
             ));
         }
-        let region = options
-            .region
-            .clone()
-            .or_else(|| env_nonempty("AWS_REGION"))
-            .or_else(|| env_nonempty("AWS_DEFAULT_REGION"))
-            .unwrap_or_else(|| "us-east-1".to_owned());
-        let endpoint = options
-            .endpoint
-            .clone()
-            .or_else(|| env_nonempty("AWS_ENDPOINT_URL_S3"))
-            .or_else(|| env_nonempty("AWS_ENDPOINT_URL"));
+        let region = crate::aws::region(options.region.clone());
+        let endpoint = crate::aws::endpoint_override(options.endpoint.clone(), "S3");
         let (endpoint, style) = match endpoint {
             Some(e) => (e, UrlStyle::Path),
             None => (
@@ -262,62 +179,16 @@ impl S3Sink {
         })
     }
 
-    /// Current credentials: the static ones, or the container endpoint's (cached until five
-    /// minutes before they expire).
+    /// Current credentials (see [`AwsCredentials::current`]).
     async fn credentials(&self) -> Result<Credentials, ExportError> {
-        let (url, token, token_file, cached) = match &self.credentials {
-            CredentialSource::Static(c) => return Ok(c.clone()),
-            CredentialSource::Container {
-                url,
-                token,
-                token_file,
-                cached,
-            } => (url, token, token_file, cached),
-        };
-        let mut cached = cached.lock().await;
-        let now = hippo_core::time_fmt::now_millis() / 1000;
-        if let Some((c, expires)) = cached.as_ref() {
-            if *expires - 300 > now {
-                return Ok(c.clone());
-            }
-        }
-        let fail = |reason: String| ExportError::S3Transport {
-            op: "credentials",
-            key: "container credentials endpoint".into(),
-            reason,
-        };
-        let token = match token_file {
-            Some(path) => Some(
-                std::fs::read_to_string(path)
-                    .map_err(|e| fail(format!("authorization token file: {e}")))?
-                    .trim()
-                    .to_owned(),
-            ),
-            None => token.clone(),
-        };
-        let mut req = self.client.get(url.clone());
-        if let Some(t) = token {
-            req = req.header("authorization", t);
-        }
-        let resp = req
-            .send()
+        self.credentials
+            .current()
             .await
-            .map_err(|e| fail(e.without_url().to_string()))?;
-        if !resp.status().is_success() {
-            return Err(fail(format!("HTTP {}", resp.status().as_u16())));
-        }
-        let text = resp
-            .text()
-            .await
-            .map_err(|e| fail(e.without_url().to_string()))?;
-        // The response carries the secret: report only that it did not parse.
-        let parsed =
-            rusty_s3::credentials::Ec2SecurityCredentialsMetadataResponse::deserialize(&text)
-                .map_err(|_| fail("unreadable credentials response".into()))?;
-        let expires = parsed.expiration().as_second();
-        let creds = parsed.into_credentials();
-        *cached = Some((creds.clone(), expires));
-        Ok(creds)
+            .map_err(|e| ExportError::S3Transport {
+                op: "credentials",
+                key: "AWS credentials".into(),
+                reason: e.to_string(),
+            })
     }
 
     /// PUTs `bytes` at `key` with the sink's server-side encryption, and Object Lock in

@@ -39,12 +39,12 @@ async fn container_credentials_are_fetched_with_the_token_and_cached() {
             endpoint: Some("http://127.0.0.1:9".into()),
             ..S3Options::default()
         },
-        CredentialSource::Container {
-            url: Url::parse(&format!("http://{addr}/v2/credentials/x")).unwrap(),
-            token: Some("pod-identity-token".into()),
-            token_file: None,
-            cached: tokio::sync::Mutex::new(None),
-        },
+        AwsCredentials::container(
+            &format!("http://{addr}/v2/credentials/x"),
+            Some("pod-identity-token".into()),
+            None,
+        )
+        .unwrap(),
     )
     .unwrap();
     let first = sink.credentials().await.unwrap();

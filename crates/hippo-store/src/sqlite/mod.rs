@@ -107,6 +107,13 @@ impl SqliteStore {
         Self::open_with(data_dir, keyring, false)
     }
 
+    /// Opens an existing store with a keyring already loaded (e.g. one that KMS had to open
+    /// first), failing closed as [`SqliteStore::open`] does.
+    pub fn open_with_keyring(data_dir: &Path, keyring: Keyring) -> Result<Self, StoreError> {
+        keyring::require_private(data_dir, true)?;
+        Self::open_with(data_dir, keyring, false)
+    }
+
     fn open_with(data_dir: &Path, keyring: Keyring, create: bool) -> Result<Self, StoreError> {
         let key_path = data_dir.join(CATALOG_KEY);
         keyring::require_private(&key_path, false)?;

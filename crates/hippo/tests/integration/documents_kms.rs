@@ -107,3 +107,63 @@ async fn kms_wraps_document_keys_and_an_unreachable_kms_fails_closed() {
     );
     assert!(!s2.logs().contains(SECRET));
 }
+
+/// Every store: a running deployment's keyring sealed by KMS with `hippo keyring seal` (as
+/// docs/deploy.md shows), put in place of the plain one, and the server restarted on it; then
+/// KMS out of reach: the keyring does not open, and the server does not start (fail closed).
+#[tokio::test]
+async fn a_keyring_sealed_by_kms_reveals_nothing_alone_and_without_kms_the_server_does_not_start() {
+    let Some(moto) = Moto::start() else { return };
+    let kms_key = create_key(&moto);
+    let aws = Options::default()
+        .env("AWS_ACCESS_KEY_ID", KEY_ID)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ENDPOINT_URL_KMS", &moto.endpoint);
+    let mut s = server_with(aws);
+    let rid = create_id(&s, &s.admin_key, patient("sealed-keyring")).await;
+    let auditor = s.create_key("default", "auditor");
+    let key_before = get_json(&s, &auditor, "/v1/audit/pubkey").await;
+
+    let out = s.cli(&["keyring", "seal", "--kms-key-id", &kms_key]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let sealed = String::from_utf8(out.stdout).unwrap();
+    let envelope: Value = serde_json::from_str(&sealed).unwrap();
+    assert_eq!(envelope["format"], "hippo-keyring-kms/v1", "{sealed}");
+    assert_eq!(envelope["kms_key_id"], kms_key.as_str());
+    let plain: Value =
+        serde_json::from_slice(&std::fs::read(s.data_dir.join("keyring.json")).unwrap()).unwrap();
+    let kek = plain["kek"].as_str().unwrap();
+    assert!(
+        !sealed.contains(kek) && envelope.get("kek").is_none(),
+        "no key in the clear: {sealed}"
+    );
+
+    // The sealed form replaces the plain one (same owner-only file); the server opens it
+    // through KMS and signs with the same key; the record is still there.
+    s.stop();
+    std::fs::write(s.data_dir.join("keyring.json"), &sealed).unwrap();
+    s.restart();
+    assert_eq!(get_json(&s, &auditor, "/v1/audit/pubkey").await, key_before);
+    get_json(&s, &s.admin_key, &format!("/v1/records/{rid}")).await;
+    // The CLI opens it too (create_key runs `hippo` against the same deployment).
+    s.create_key("default", "reader");
+
+    // KMS out of reach: no keyring, no server.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let closed = format!("http://127.0.0.1:{port}");
+    let (status, log) = s.restart_failing(&[("AWS_ENDPOINT_URL_KMS", &closed)]);
+    assert!(!status.success());
+    assert!(
+        log.contains("keyring_file") && log.contains(&format!("sealed by KMS key {kms_key}")),
+        "{log}"
+    );
+    assert!(!log.contains(SECRET) && !log.contains(kek), "{log}");
+    // KMS back: it starts again.
+    s.restart();
+    get_json(&s, &s.admin_key, &format!("/v1/records/{rid}")).await;
+}
