@@ -23,9 +23,7 @@ fn stream(c: &mut Criterion) {
     let opener = Opener::new(&KEY, PREFIX, b"bench".to_vec(), DEFAULT_CHUNK);
     let mut g = c.benchmark_group("stream_1MiB_64KiB_chunks");
     g.throughput(Throughput::Bytes(SIZE as u64));
-    g.bench_function("copy (baseline)", |b| {
-        b.iter(|| black_box(data.clone()))
-    });
+    g.bench_function("copy (baseline)", |b| b.iter(|| black_box(data.clone())));
     g.bench_function("seal", |b| b.iter(|| seal(black_box(&data))));
     g.bench_function("open", |b| {
         b.iter(|| {

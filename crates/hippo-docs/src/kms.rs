@@ -16,8 +16,8 @@ use crate::DocError;
 use async_trait::async_trait;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use serde_json::{json, Value};
 use hippo_store::aws::{self, AwsCredentials, AwsError};
+use serde_json::{json, Value};
 use std::time::Duration;
 use zeroize::Zeroizing;
 
@@ -67,10 +67,11 @@ impl KmsClient {
         let url = format!("{}/", self.endpoint);
         let target = format!("TrentService.{op}");
         // No credentials (the container endpoint down) is the key service being unavailable.
-        let creds =
-            self.credentials.current().await.map_err(|e| {
-                DocError::KeyServiceUnavailable(format!("KMS {op}: {e}"))
-            })?;
+        let creds = self
+            .credentials
+            .current()
+            .await
+            .map_err(|e| DocError::KeyServiceUnavailable(format!("KMS {op}: {e}")))?;
         let headers = aws::sign_post(
             &creds,
             "kms",

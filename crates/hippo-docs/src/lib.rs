@@ -16,7 +16,7 @@ pub mod stream;
 
 pub use header::{Header, HeaderError, WrappedKey};
 pub use provider::{DataKey, KeyCache, KeyProvider, LocalProvider};
-pub use service::{DocMeta, Documents, OpenDoc, Settings, Staged, Upload};
+pub use service::{DocMeta, Documents, OpenDoc, Settings, Staged, Upload, READ_CHUNKS};
 pub use sink::{BlobSink, BlobWriter, DirSink};
 pub use stream::FrameError;
 

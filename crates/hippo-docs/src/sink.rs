@@ -10,7 +10,7 @@ use crate::DocError;
 use async_trait::async_trait;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 #[async_trait]
 pub trait BlobSink: Send + Sync {
@@ -176,23 +176,32 @@ impl BlobSink for DirSink {
 
     async fn read_range(&self, key: &str, start: u64, len: u64) -> Result<Vec<u8>, DocError> {
         let path = self.path(key)?;
-        let mut f = match tokio::fs::File::open(&path).await {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(DocError::BlobMissing)
+        // One trip to the blocking pool for open and positioned reads (tokio's file type would
+        // make one per open, seek and read).
+        tokio::task::spawn_blocking(move || {
+            use std::os::unix::fs::FileExt;
+            let f = match std::fs::File::open(&path) {
+                Ok(f) => f,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(DocError::BlobMissing)
+                }
+                Err(e) => return Err(io(&path, e)),
+            };
+            let mut buf = vec![0u8; len as usize];
+            let mut got = 0usize;
+            while got < buf.len() {
+                match f.read_at(&mut buf[got..], start + got as u64) {
+                    Ok(0) => break,
+                    Ok(n) => got += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(io(&path, e)),
+                }
             }
-            Err(e) => return Err(io(&path, e)),
-        };
-        f.seek(std::io::SeekFrom::Start(start))
-            .await
-            .map_err(|e| io(&path, e))?;
-        let mut buf = Vec::with_capacity(len as usize);
-        (&mut f)
-            .take(len)
-            .read_to_end(&mut buf)
-            .await
-            .map_err(|e| io(&path, e))?;
-        Ok(buf)
+            buf.truncate(got);
+            Ok(buf)
+        })
+        .await
+        .map_err(|_| DocError::Sink("a document read was cancelled".into()))?
     }
 
     async fn size(&self, key: &str) -> Result<Option<u64>, DocError> {

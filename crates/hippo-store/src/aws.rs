@@ -304,7 +304,9 @@ mod tests {
         assert!(auth.starts_with("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/"));
         assert!(auth.contains("/eu-west-1/kms/aws4_request"));
         assert!(auth.contains("SignedHeaders=content-type;host;"));
-        assert!(h.iter().any(|(n, v)| n == "x-amz-security-token" && v == "tok"));
+        assert!(h
+            .iter()
+            .any(|(n, v)| n == "x-amz-security-token" && v == "tok"));
         assert!(!h.iter().any(|(n, _)| n == "host"), "the client sets host");
         assert!(!format!("{h:?}").contains("never-shown-secret"));
         assert!(!format!("{:?}", AwsCredentials::Static(creds)).contains("never-shown-secret"));

@@ -359,7 +359,10 @@ impl TestServer {
     /// Stops the server and starts it again on the same data directory with `extra`
     /// environment on top of its options, expecting it to refuse to start; returns its exit
     /// status and its log. The server stays stopped ([`TestServer::restart`] starts it again).
-    pub fn restart_failing(&mut self, extra: &[(&str, &str)]) -> (std::process::ExitStatus, String) {
+    pub fn restart_failing(
+        &mut self,
+        extra: &[(&str, &str)],
+    ) -> (std::process::ExitStatus, String) {
         self.kill();
         let mut options = self.options.clone();
         for (k, v) in extra {

@@ -134,13 +134,15 @@ async fn bench(args: &BenchArgs, size: usize, scratch: &std::path::Path) -> Resu
         }
         w.commit().await?;
         let plain_up = mb / t.elapsed().as_secs_f64();
+        // Read back in the spans the download route reads (READ_CHUNKS chunks at a time).
+        let span = chunk as u64 * hippo_docs::READ_CHUNKS;
         let t = Instant::now();
         let mut at = 0u64;
         let mut read = 0usize;
         while (at as usize) < size {
-            let part = sink.read_range(&key, at, chunk as u64).await?;
+            let part = sink.read_range(&key, at, span).await?;
             read += part.len();
-            at += chunk as u64;
+            at += span;
         }
         anyhow::ensure!(read == size, "plain read back {read} of {size} bytes");
         let plain_down = mb / t.elapsed().as_secs_f64();
@@ -166,8 +168,10 @@ async fn bench(args: &BenchArgs, size: usize, scratch: &std::path::Path) -> Resu
         let t = Instant::now();
         let open = docs.open("bench", &staged.meta).await?;
         let mut read = 0usize;
-        for i in 0..open.chunks() {
-            read += open.chunk(i).await?.len();
+        let mut i = 0;
+        while i < open.chunks() {
+            read += open.chunks_from(i, hippo_docs::READ_CHUNKS).await?.len();
+            i += hippo_docs::READ_CHUNKS;
         }
         anyhow::ensure!(read == size, "sealed read back {read} of {size} bytes");
         let sealed_down = mb / t.elapsed().as_secs_f64();

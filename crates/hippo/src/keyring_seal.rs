@@ -11,7 +11,10 @@ use std::path::Path;
 use zeroize::Zeroizing;
 
 /// `plain` sealed by the KMS key of `args`, or `plain` itself when none is given.
-pub async fn sealed_if_asked(args: &KmsSealArgs, plain: Zeroizing<String>) -> Result<Zeroizing<String>> {
+pub async fn sealed_if_asked(
+    args: &KmsSealArgs,
+    plain: Zeroizing<String>,
+) -> Result<Zeroizing<String>> {
     let Some(key) = &args.kms_key_id else {
         return Ok(plain);
     };

@@ -17,7 +17,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use hippo_core::Action;
-use hippo_docs::{DocError, DocMeta, Documents, OpenDoc};
+use hippo_docs::{DocError, DocMeta, Documents, OpenDoc, READ_CHUNKS};
 use hippo_proto::{DocumentList, DocumentView, Problem};
 use http_body_util::BodyExt;
 use std::sync::Arc;
@@ -289,7 +289,8 @@ pub fn parse_range(value: Option<&str>, size: u64) -> Result<Option<(u64, u64)>,
     Ok(Some((first, last)))
 }
 
-/// The plaintext bytes `first..=last` of chunk `i` (which starts at `i * chunk`).
+/// The plaintext bytes `first..=last` held by `chunk`: the plaintext of one or more chunks
+/// from chunk `i` on (which starts at `i * chunk_size`).
 fn slice(chunk: Vec<u8>, i: u64, chunk_size: u64, first: u64, last: u64) -> Bytes {
     let start = i * chunk_size;
     let from = first.saturating_sub(start) as usize;
@@ -349,17 +350,17 @@ pub async fn download(
     } else {
         c0
     };
-    let mut verified = Vec::new();
-    for i in c0..=upto {
-        let chunk = open.chunk(i).await.map_err(ApiError::from);
-        verified.push(slice(
-            checked(&s, &caller, &draft, chunk).await?,
-            i,
-            cs,
-            first,
-            last,
-        ));
-    }
+    let head = open
+        .chunks_from(c0, upto - c0 + 1)
+        .await
+        .map_err(ApiError::from);
+    let verified = vec![slice(
+        checked(&s, &caller, &draft, head).await?,
+        c0,
+        cs,
+        first,
+        last,
+    )];
     if let Some((a, b)) = range {
         draft.detail("range", format!("{a}-{b}"));
     }
@@ -395,9 +396,9 @@ pub async fn download(
     Ok(resp)
 }
 
-/// The verified head, then chunks `next..=end` opened one at a time (one chunk in memory). A
-/// chunk that fails mid-stream ends the transfer with an error, so the client sees a cut
-/// response rather than unauthenticated bytes.
+/// The verified head, then chunks `next..=end` read and opened [`READ_CHUNKS`] at a time (so
+/// that many chunks in memory). A chunk that fails mid-stream ends the transfer with an error,
+/// so the client sees a cut response rather than unauthenticated bytes.
 fn stream_body(
     open: OpenDoc,
     head: Vec<Bytes>,
@@ -416,8 +417,9 @@ fn stream_body(
             if i > end {
                 return None;
             }
-            match open.chunk(i).await {
-                Ok(c) => Some((Ok(slice(c, i, cs, first, last)), (open, i + 1))),
+            let n = READ_CHUNKS.min(end + 1 - i);
+            match open.chunks_from(i, n).await {
+                Ok(c) => Some((Ok(slice(c, i, cs, first, last)), (open, i + n))),
                 Err(e) => {
                     tracing::error!(document = %doc, error = %e, "document download aborted");
                     Some((

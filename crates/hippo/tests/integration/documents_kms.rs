@@ -126,7 +126,11 @@ async fn a_keyring_sealed_by_kms_reveals_nothing_alone_and_without_kms_the_serve
     let key_before = get_json(&s, &auditor, "/v1/audit/pubkey").await;
 
     let out = s.cli(&["keyring", "seal", "--kms-key-id", &kms_key]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let sealed = String::from_utf8(out.stdout).unwrap();
     let envelope: Value = serde_json::from_str(&sealed).unwrap();
     assert_eq!(envelope["format"], "hippo-keyring-kms/v1", "{sealed}");
