@@ -94,3 +94,8 @@ output "keyring_escrow_secret_arn" {
   description = "Secret holding the passphrase-sealed escrow copy of the keyring (replicated to dr_region); put once with `hippo keyring escrow`"
   value       = aws_secretsmanager_secret.keyring_escrow.arn
 }
+
+output "keyring_kms_key_arn" {
+  description = "KMS key that seals hippo's keyring (`hippo keyring generate --kms-key-id <this>`); tasks may only Decrypt with it"
+  value       = aws_kms_key.keyring.arn
+}
