@@ -6,6 +6,7 @@
 pub mod header;
 pub mod kms;
 pub mod provider;
+pub mod read;
 pub mod s3;
 pub mod scan;
 pub mod sealed_keyring;
@@ -16,7 +17,8 @@ pub mod stream;
 
 pub use header::{Header, HeaderError, WrappedKey};
 pub use provider::{DataKey, KeyCache, KeyProvider, LocalProvider};
-pub use service::{DocMeta, Documents, OpenDoc, Settings, Staged, Upload, READ_CHUNKS};
+pub use read::{OpenDoc, READ_CHUNKS};
+pub use service::{DocMeta, Documents, Settings, Staged, Upload};
 pub use sink::{BlobSink, BlobWriter, DirSink};
 pub use stream::FrameError;
 

@@ -9,12 +9,12 @@
 
 use crate::header::{chunk_aad, Header, WrappedKey, HEADER_SLOT};
 use crate::provider::{random_bytes, random_key, KeyCache, KeyProvider};
+use crate::read::OpenDoc;
 use crate::sink::{BlobSink, BlobWriter};
 use crate::sniff::{essence, sniff, SNIFF_LEN};
 use crate::stream::{self, Opener, Sealer};
 use crate::DocError;
 use serde::{Deserialize, Serialize};
-use sha2::Digest;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -175,7 +175,7 @@ impl Documents {
         Ok(Upload {
             sealer: Sealer::new(&key, header.nonce_prefix, aad, header.chunk_size),
             writer,
-            sha: sha2::Sha256::new(),
+            sha: ring::digest::Context::new(&ring::digest::SHA256),
             head: Some(Vec::with_capacity(SNIFF_LEN)),
             out: Vec::with_capacity(header.chunk_size as usize + stream::TAG_LEN),
             limit,
@@ -487,7 +487,9 @@ fn parse_meta(b: &[u8]) -> Result<DocMeta, DocError> {
 pub struct Upload {
     sealer: Sealer,
     writer: Box<dyn BlobWriter>,
-    sha: sha2::Sha256,
+    /// SHA-256 of the plaintext (ring's, which uses the CPU's SHA extensions: the hash is most of
+    /// an upload's CPU time).
+    sha: ring::digest::Context,
     /// The first bytes, kept until there are enough to sniff the content type.
     head: Option<Vec<u8>>,
     out: Vec<u8>,
@@ -561,7 +563,7 @@ impl Upload {
             scan.finish()?;
         }
         self.writer.commit().await?;
-        self.meta.sha256 = hex::encode(self.sha.finalize());
+        self.meta.sha256 = hex::encode(self.sha.finish());
         Ok(Staged { meta: self.meta })
     }
 }
@@ -569,96 +571,4 @@ impl Upload {
 /// A durable but not yet visible upload.
 pub struct Staged {
     pub meta: DocMeta,
-}
-
-/// Chunks a download reads and opens per read of the sink (512 KiB with the default 64 KiB
-/// chunks): fewer, larger reads, at a bounded memory cost per download.
-pub const READ_CHUNKS: u64 = 8;
-
-/// A stored version opened for reading, chunk by chunk.
-pub struct OpenDoc {
-    sink: Arc<dyn BlobSink>,
-    key: String,
-    body: u64,
-    total: u64,
-    size: u64,
-    opener: Opener,
-}
-
-impl OpenDoc {
-    pub fn size(&self) -> u64 {
-        self.size
-    }
-
-    pub fn chunk_size(&self) -> u64 {
-        self.opener.chunk_size() as u64
-    }
-
-    pub fn chunks(&self) -> u64 {
-        self.total
-    }
-
-    /// The plaintext of chunk `i`, authenticated.
-    pub async fn chunk(&self, i: u64) -> Result<Vec<u8>, DocError> {
-        let len = self.opener.sealed_chunk_len(i, self.size);
-        let bytes = self.read_sealed(i, len).await?;
-        Ok(self.opener.open_chunk(i, self.total, &bytes)?)
-    }
-
-    /// The plaintext of chunks `first..first + count` (fewer at the end), authenticated: one
-    /// read of the sink, each chunk opened in place. A chunk that does not open is read again
-    /// on its own, so the error names what happened to it.
-    pub async fn chunks_from(&self, first: u64, count: u64) -> Result<Vec<u8>, DocError> {
-        let end = (first + count.max(1)).min(self.total);
-        if first >= end {
-            return Ok(Vec::new());
-        }
-        let sealed = self.opener.chunk_size() as u64 + stream::TAG_LEN as u64;
-        let len: u64 = (first..end)
-            .map(|i| self.opener.sealed_chunk_len(i, self.size))
-            .sum();
-        let mut buf = self.read_sealed(first, len).await?;
-        // Plaintexts are moved down over the tags as they open, so the buffer ends up holding
-        // exactly the plaintext, with no second allocation.
-        let (mut at, mut plain) = (0usize, 0usize);
-        for i in first..end {
-            let n = self.opener.sealed_chunk_len(i, self.size) as usize;
-            debug_assert!(n as u64 <= sealed);
-            match self
-                .opener
-                .open_chunk_in_place(i, self.total, &mut buf[at..at + n])
-            {
-                Some(p) => {
-                    buf.copy_within(at..at + p, plain);
-                    plain += p;
-                }
-                None => {
-                    self.chunk(i).await?;
-                    // It opened when read again: the first read was not what is stored.
-                    return Err(DocError::Sink(format!(
-                        "chunk {i} changed while it was read"
-                    )));
-                }
-            }
-            at += n;
-        }
-        buf.truncate(plain);
-        Ok(buf)
-    }
-
-    /// `len` sealed bytes from the start of chunk `i`; a short read is truncation.
-    async fn read_sealed(&self, i: u64, len: u64) -> Result<Vec<u8>, DocError> {
-        let sealed = self.opener.chunk_size() as u64 + stream::TAG_LEN as u64;
-        let bytes = self
-            .sink
-            .read_range(&self.key, self.body + i * sealed, len)
-            .await?;
-        if (bytes.len() as u64) < len {
-            return Err(stream::FrameError::Truncated {
-                detail: format!("chunk {i} is cut short"),
-            }
-            .into());
-        }
-        Ok(bytes)
-    }
 }
