@@ -3,6 +3,7 @@
 //! data keys (local keyring, AWS KMS) and blob sinks that keep the sealed objects (data
 //! directory, S3). No document byte is ever logged or written outside its sealed blob.
 
+pub mod digest;
 pub mod header;
 pub mod kms;
 pub mod provider;
@@ -17,7 +18,7 @@ pub mod stream;
 
 pub use header::{Header, HeaderError, WrappedKey};
 pub use provider::{DataKey, KeyCache, KeyProvider, LocalProvider};
-pub use read::{OpenDoc, READ_CHUNKS};
+pub use read::{ChunkReader, OpenDoc, READ_CHUNKS};
 pub use service::{DocMeta, Documents, Settings, Staged, Upload};
 pub use sink::{BlobSink, BlobWriter, DirSink};
 pub use stream::FrameError;

@@ -48,21 +48,34 @@ impl OpenDoc {
     /// read of the sink, each chunk opened in place. A chunk that does not open is read again
     /// on its own, so the error names what happened to it.
     pub async fn chunks_from(&self, first: u64, count: u64) -> Result<Vec<u8>, DocError> {
-        let end = (first + count.max(1)).min(self.total);
+        let (first, end) = self.span(first, count);
+        let sealed = self.read_span(first, end).await?;
+        self.open_span(first, end, sealed).await
+    }
+
+    /// Chunks `first..end` actually present of the `count` asked for from `first`.
+    fn span(&self, first: u64, count: u64) -> (u64, u64) {
+        (first, (first + count.max(1)).min(self.total).max(first))
+    }
+
+    /// The sealed bytes of chunks `first..end`, in one read.
+    async fn read_span(&self, first: u64, end: u64) -> Result<Vec<u8>, DocError> {
         if first >= end {
             return Ok(Vec::new());
         }
-        let sealed = self.opener.chunk_size() as u64 + stream::TAG_LEN as u64;
         let len: u64 = (first..end)
             .map(|i| self.opener.sealed_chunk_len(i, self.size))
             .sum();
-        let mut buf = self.read_sealed(first, len).await?;
+        self.read_sealed(first, len).await
+    }
+
+    /// Opens the sealed chunks `first..end` held in `buf`, in place: the plaintext.
+    async fn open_span(&self, first: u64, end: u64, mut buf: Vec<u8>) -> Result<Vec<u8>, DocError> {
         // Plaintexts are moved down over the tags as they open, so the buffer ends up holding
         // exactly the plaintext, with no second allocation.
         let (mut at, mut plain) = (0usize, 0usize);
         for i in first..end {
             let n = self.opener.sealed_chunk_len(i, self.size) as usize;
-            debug_assert!(n as u64 <= sealed);
             match self
                 .opener
                 .open_chunk_in_place(i, self.total, &mut buf[at..at + n])
@@ -99,6 +112,73 @@ impl OpenDoc {
             .into());
         }
         Ok(bytes)
+    }
+}
+
+/// Chunks `from..=to` of a document in batches of [`READ_CHUNKS`], the next batch read from the
+/// sink while this one is opened (I/O and decryption overlap; two batches in memory at most).
+pub struct ChunkReader {
+    open: Arc<OpenDoc>,
+    next: u64,
+    end: u64,
+    ahead: Option<tokio::task::JoinHandle<Result<Vec<u8>, DocError>>>,
+}
+
+impl ChunkReader {
+    pub fn new(open: Arc<OpenDoc>, from: u64, to: u64) -> Self {
+        let end = (to + 1).min(open.total);
+        Self {
+            open,
+            next: from,
+            end,
+            ahead: None,
+        }
+    }
+
+    fn start_read(&self, first: u64) -> tokio::task::JoinHandle<Result<Vec<u8>, DocError>> {
+        let open = self.open.clone();
+        let (first, end) = open.span(first, READ_CHUNKS.min(self.end.saturating_sub(first)));
+        tokio::spawn(async move { open.read_span(first, end).await })
+    }
+
+    /// The next batch: its first chunk's index and its plaintext; `None` after the last.
+    pub async fn next_batch(&mut self) -> Option<Result<(u64, Vec<u8>), DocError>> {
+        if self.next >= self.end {
+            return None;
+        }
+        let first = self.next;
+        let (_, end) = self.open.span(first, READ_CHUNKS.min(self.end - first));
+        let pending = match self.ahead.take() {
+            Some(h) => h,
+            None => self.start_read(first),
+        };
+        let sealed = match pending.await {
+            Ok(r) => r,
+            Err(_) => Err(DocError::Sink("a document read was cancelled".into())),
+        };
+        self.next = end;
+        if self.next < self.end {
+            self.ahead = Some(self.start_read(self.next));
+        }
+        let result = match sealed {
+            Ok(buf) => self.open.open_span(first, end, buf).await,
+            Err(e) => Err(e),
+        };
+        if result.is_err() {
+            self.next = self.end;
+            if let Some(h) = self.ahead.take() {
+                h.abort();
+            }
+        }
+        Some(result.map(|p| (first, p)))
+    }
+}
+
+impl Drop for ChunkReader {
+    fn drop(&mut self) {
+        if let Some(h) = self.ahead.take() {
+            h.abort();
+        }
     }
 }
 
@@ -158,6 +238,21 @@ mod tests {
         assert_eq!(back, data);
         assert_eq!(open.chunks_from(19, 8).await.unwrap(), &data[19 * 16..]);
         assert!(open.chunks_from(21, 8).await.unwrap().is_empty());
+        // The read-ahead reader gives the same bytes, from any chunk to any other.
+        let open = std::sync::Arc::new(open);
+        for (from, to) in [(0, 20), (3, 3), (2, 17), (9, 40)] {
+            let mut r = super::ChunkReader::new(open.clone(), from, to);
+            let mut got = Vec::new();
+            let mut expect_first = from;
+            while let Some(batch) = r.next_batch().await {
+                let (first, plain) = batch.unwrap();
+                assert_eq!(first, expect_first);
+                expect_first += plain.len().div_ceil(16) as u64;
+                got.extend(plain);
+            }
+            let hi = ((to as usize + 1) * 16).min(data.len());
+            assert_eq!(got, &data[from as usize * 16..hi], "{from}..={to}");
+        }
     }
 
     #[tokio::test]
@@ -178,6 +273,17 @@ mod tests {
             Err(DocError::Frame(FrameError::Altered { chunk: 11 })) => {}
             other => panic!("{:?}", other.map(|v| v.len())),
         }
+        let mut r = super::ChunkReader::new(
+            std::sync::Arc::new(docs.open("t", meta).await.unwrap()),
+            0,
+            20,
+        );
+        assert!(r.next_batch().await.unwrap().is_ok());
+        assert!(matches!(
+            r.next_batch().await,
+            Some(Err(DocError::Frame(FrameError::Altered { chunk: 11 })))
+        ));
+        assert!(r.next_batch().await.is_none(), "nothing after a bad chunk");
         // Cut short: the last read is refused as truncated.
         std::fs::write(&path, &blob[..blob.len() - 10]).unwrap();
         assert!(matches!(

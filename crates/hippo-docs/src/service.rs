@@ -7,6 +7,7 @@
 //! `docs/<tenant>/<record>/<document>/v<n>.json` (metadata, no content). The metadata object
 //! is written last: a document is visible only once its whole blob is durable.
 
+use crate::digest::HashPipe;
 use crate::header::{chunk_aad, Header, WrappedKey, HEADER_SLOT};
 use crate::provider::{random_bytes, random_key, KeyCache, KeyProvider};
 use crate::read::OpenDoc;
@@ -175,7 +176,7 @@ impl Documents {
         Ok(Upload {
             sealer: Sealer::new(&key, header.nonce_prefix, aad, header.chunk_size),
             writer,
-            sha: ring::digest::Context::new(&ring::digest::SHA256),
+            sha: HashPipe::start(),
             head: Some(Vec::with_capacity(SNIFF_LEN)),
             out: Vec::with_capacity(header.chunk_size as usize + stream::TAG_LEN),
             limit,
@@ -487,9 +488,8 @@ fn parse_meta(b: &[u8]) -> Result<DocMeta, DocError> {
 pub struct Upload {
     sealer: Sealer,
     writer: Box<dyn BlobWriter>,
-    /// SHA-256 of the plaintext (ring's, which uses the CPU's SHA extensions: the hash is most of
-    /// an upload's CPU time).
-    sha: ring::digest::Context,
+    /// SHA-256 of the plaintext, computed beside the sealing (see [`HashPipe`]).
+    sha: HashPipe,
     /// The first bytes, kept until there are enough to sniff the content type.
     head: Option<Vec<u8>>,
     out: Vec<u8>,
@@ -509,7 +509,7 @@ impl Upload {
         if self.meta.size > self.limit {
             return Err(DocError::TooLarge { limit: self.limit });
         }
-        self.sha.update(bytes);
+        self.sha.feed(bytes).await?;
         if let Some(scan) = self.scan.as_mut() {
             scan.feed(bytes);
         }
@@ -562,8 +562,8 @@ impl Upload {
         if let Some(scan) = self.scan.take() {
             scan.finish()?;
         }
+        self.meta.sha256 = self.sha.finish().await?;
         self.writer.commit().await?;
-        self.meta.sha256 = hex::encode(self.sha.finish());
         Ok(Staged { meta: self.meta })
     }
 }

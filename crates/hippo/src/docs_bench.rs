@@ -166,12 +166,11 @@ async fn bench(args: &BenchArgs, size: usize, scratch: &std::path::Path) -> Resu
         docs.publish("bench", &staged).await?;
         let sealed_up = mb / t.elapsed().as_secs_f64();
         let t = Instant::now();
-        let open = docs.open("bench", &staged.meta).await?;
+        let open = Arc::new(docs.open("bench", &staged.meta).await?);
         let mut read = 0usize;
-        let mut i = 0;
-        while i < open.chunks() {
-            read += open.chunks_from(i, hippo_docs::READ_CHUNKS).await?.len();
-            i += hippo_docs::READ_CHUNKS;
+        let mut reader = hippo_docs::ChunkReader::new(open.clone(), 0, open.chunks() - 1);
+        while let Some(batch) = reader.next_batch().await {
+            read += batch?.1.len();
         }
         anyhow::ensure!(read == size, "sealed read back {read} of {size} bytes");
         let sealed_down = mb / t.elapsed().as_secs_f64();

@@ -17,7 +17,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use hippo_core::Action;
-use hippo_docs::{DocError, DocMeta, Documents, OpenDoc, READ_CHUNKS};
+use hippo_docs::{ChunkReader, DocError, DocMeta, Documents, OpenDoc};
 use hippo_proto::{DocumentList, DocumentView, Problem};
 use http_body_util::BodyExt;
 use std::sync::Arc;
@@ -396,8 +396,8 @@ pub async fn download(
     Ok(resp)
 }
 
-/// The verified head, then chunks `next..=end` read and opened [`READ_CHUNKS`] at a time (so
-/// that many chunks in memory). A chunk that fails mid-stream ends the transfer with an error,
+/// The verified head, then chunks `next..=end` read and opened [`READ_CHUNKS`] at a time, the
+/// next batch read while this one is opened ([`ChunkReader`]: two batches in memory at most). A chunk that fails mid-stream ends the transfer with an error,
 /// so the client sees a cut response rather than unauthenticated bytes.
 fn stream_body(
     open: OpenDoc,
@@ -411,21 +411,16 @@ fn stream_body(
     use futures_util::stream;
     let cs = open.chunk_size();
     let head = stream::iter(head.into_iter().map(Ok::<Bytes, std::io::Error>));
-    let tail = stream::unfold((open, next), move |(open, i)| {
+    let reader = (next <= end).then(|| ChunkReader::new(Arc::new(open), next, end));
+    let tail = stream::unfold(reader, move |reader| {
         let doc = doc.clone();
         async move {
-            if i > end {
-                return None;
-            }
-            let n = READ_CHUNKS.min(end + 1 - i);
-            match open.chunks_from(i, n).await {
-                Ok(c) => Some((Ok(slice(c, i, cs, first, last)), (open, i + n))),
+            let mut reader = reader?;
+            match reader.next_batch().await? {
+                Ok((i, c)) => Some((Ok(slice(c, i, cs, first, last)), Some(reader))),
                 Err(e) => {
                     tracing::error!(document = %doc, error = %e, "document download aborted");
-                    Some((
-                        Err(std::io::Error::other("document chunk failed")),
-                        (open, u64::MAX),
-                    ))
+                    Some((Err(std::io::Error::other("document chunk failed")), None))
                 }
             }
         }

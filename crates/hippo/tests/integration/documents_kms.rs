@@ -9,6 +9,7 @@
 use super::documents::{download, pdf, upload, upload_ok};
 use super::moto::{Moto, KEY_ID, SECRET};
 use super::*;
+use std::sync::Arc;
 
 fn with_kms(options: Options, endpoint: &str, key: &str) -> Options {
     options
@@ -29,6 +30,16 @@ fn create_key(moto: &Moto) -> String {
     .as_str()
     .unwrap()
     .to_owned()
+}
+
+/// An endpoint nothing listens on (a port that was free a moment ago).
+fn closed_endpoint() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    format!("http://127.0.0.1:{port}")
 }
 
 #[tokio::test]
@@ -84,12 +95,7 @@ async fn kms_wraps_document_keys_and_an_unreachable_kms_fails_closed() {
     std::fs::write(&other_path, &other_blob).unwrap();
 
     drop(s);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let closed = format!("http://127.0.0.1:{port}");
+    let closed = closed_endpoint();
     let s2 = server_with(with_kms(Options::default(), &closed, &kms_key));
     let key2 = s2.admin_key.clone();
     let rid2 = create_id(&s2, &key2, patient("kms-down")).await;
@@ -154,12 +160,7 @@ async fn a_keyring_sealed_by_kms_reveals_nothing_alone_and_without_kms_the_serve
     s.create_key("default", "reader");
 
     // KMS out of reach: no keyring, no server.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let closed = format!("http://127.0.0.1:{port}");
+    let closed = closed_endpoint();
     let (status, log) = s.restart_failing(&[("AWS_ENDPOINT_URL_KMS", &closed)]);
     assert!(!status.success());
     assert!(
@@ -170,4 +171,75 @@ async fn a_keyring_sealed_by_kms_reveals_nothing_alone_and_without_kms_the_serve
     // KMS back: it starts again.
     s.restart();
     get_json(&s, &s.admin_key, &format!("/v1/records/{rid}")).await;
+}
+
+/// A container credentials endpoint (what ECS and EKS Pod Identity serve): temporary keys for
+/// any request carrying `token`; counts the requests it answered.
+fn credentials_endpoint(token: &'static str) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!(
+        "http://{}/v2/credentials/task",
+        listener.local_addr().unwrap()
+    );
+    let served = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = served.clone();
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().map_while(Result::ok) {
+            let mut buf = [0u8; 4096];
+            let n = conn.read(&mut buf).unwrap_or(0);
+            let request = String::from_utf8_lossy(&buf[..n]).to_lowercase();
+            let (status, body) = if request.contains(&format!("authorization: {token}")) {
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                (
+                    "200 OK",
+                    format!(
+                        r#"{{"AccessKeyId":"ASIATASKROLE","SecretAccessKey":"{SECRET}","Token":"task-session","Expiration":"2099-01-01T00:00:00Z"}}"#
+                    ),
+                )
+            } else {
+                ("403 Forbidden", "{}".to_owned())
+            };
+            let _ = write!(
+                conn,
+                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (url, served)
+}
+
+/// Every store: with no keys in the environment, the KMS provider takes a task role's
+/// temporary credentials from the container endpoint, as on ECS.
+#[tokio::test]
+async fn kms_works_with_task_role_credentials_from_the_container_endpoint() {
+    let Some(moto) = Moto::start() else { return };
+    let kms_key = create_key(&moto);
+    let (url, served) = credentials_endpoint("task-token");
+    let s = server_with(
+        Options::default()
+            .env("AWS_CONTAINER_CREDENTIALS_FULL_URI", &url)
+            .env("AWS_CONTAINER_AUTHORIZATION_TOKEN", "task-token")
+            .env("AWS_REGION", "us-east-1")
+            .env("HIPPO_DOCUMENTS__KEY_PROVIDER", "kms")
+            .env("HIPPO_DOCUMENTS__KMS_KEY_ID", &kms_key)
+            .env("HIPPO_DOCUMENTS__KMS_ENDPOINT", &moto.endpoint),
+    );
+    let key = s.admin_key.clone();
+    let rid = create_id(&s, &key, patient("task-role")).await;
+    let data = pdf(70_000);
+    let doc = upload_ok(&s, &key, &rid, data.clone()).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = download(&s, &key, &rid, &doc, None).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.bytes().await.unwrap().as_ref(), data.as_slice());
+    assert_eq!(
+        served.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "fetched once, then cached until near expiry"
+    );
+    assert!(!s.logs().contains(SECRET) && !s.logs().contains("task-session"));
 }
