@@ -18,7 +18,7 @@ pub mod stream;
 
 pub use header::{Header, HeaderError, WrappedKey};
 pub use provider::{DataKey, KeyCache, KeyProvider, LocalProvider};
-pub use read::{ChunkReader, OpenDoc, READ_CHUNKS};
+pub use read::{ChunkReader, OpenDoc, Plain, READ_CHUNKS};
 pub use service::{DocMeta, Documents, Settings, Staged, Upload};
 pub use sink::{BlobSink, BlobWriter, DirSink};
 pub use stream::FrameError;

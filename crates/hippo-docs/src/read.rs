@@ -50,7 +50,7 @@ impl OpenDoc {
     pub async fn chunks_from(&self, first: u64, count: u64) -> Result<Vec<u8>, DocError> {
         let (first, end) = self.span(first, count);
         let sealed = self.read_span(first, end).await?;
-        self.open_span(first, end, sealed).await
+        Ok(self.open_span(first, end, sealed).await?.into_vec())
     }
 
     /// Chunks `first..end` actually present of the `count` asked for from `first`.
@@ -69,33 +69,89 @@ impl OpenDoc {
         self.read_sealed(first, len).await
     }
 
-    /// Opens the sealed chunks `first..end` held in `buf`, in place: the plaintext.
-    async fn open_span(&self, first: u64, end: u64, mut buf: Vec<u8>) -> Result<Vec<u8>, DocError> {
-        // Plaintexts are moved down over the tags as they open, so the buffer ends up holding
-        // exactly the plaintext, with no second allocation.
-        let (mut at, mut plain) = (0usize, 0usize);
+    /// Opens the sealed chunks `first..end` held in `buf`, in place: each chunk's plaintext
+    /// stays where it was (the tags between them are skipped, not moved). A chunk that does
+    /// not open is read again on its own, so the error names what happened to it.
+    async fn open_span(&self, first: u64, end: u64, buf: Vec<u8>) -> Result<Plain, DocError> {
+        match self.open_in_place(first, end, buf) {
+            Ok(plain) => Ok(plain),
+            Err(i) => Err(self.diagnose(i).await),
+        }
+    }
+
+    /// [`OpenDoc::open_span`] without the diagnosis: the index of the chunk that did not open.
+    fn open_in_place(&self, first: u64, end: u64, mut buf: Vec<u8>) -> Result<Plain, u64> {
+        let mut pieces = Vec::with_capacity((end - first) as usize);
+        let mut at = 0usize;
         for i in first..end {
             let n = self.opener.sealed_chunk_len(i, self.size) as usize;
-            match self
+            let p = self
                 .opener
                 .open_chunk_in_place(i, self.total, &mut buf[at..at + n])
-            {
-                Some(p) => {
-                    buf.copy_within(at..at + p, plain);
-                    plain += p;
-                }
-                None => {
-                    self.chunk(i).await?;
-                    // It opened when read again: the first read was not what is stored.
-                    return Err(DocError::Sink(format!(
-                        "chunk {i} changed while it was read"
-                    )));
-                }
-            }
+                .ok_or(i)?;
+            pieces.push(at..at + p);
             at += n;
         }
-        buf.truncate(plain);
-        Ok(buf)
+        Ok(Plain { first, buf, pieces })
+    }
+
+    /// Why chunk `i` did not open, read again on its own.
+    async fn diagnose(&self, i: u64) -> DocError {
+        match self.chunk(i).await {
+            Err(e) => e,
+            // It opened when read again: the first read was not what is stored.
+            Ok(_) => DocError::Sink(format!("chunk {i} changed while it was read")),
+        }
+    }
+
+    /// [`OpenDoc::read_span`] and [`OpenDoc::open_in_place`] together, blocking, when the sink
+    /// reads local files (`None` otherwise): each chunk is opened as soon as it is read, while
+    /// it is still in the CPU's cache. `Err(Ok(i))`: chunk `i` did not open.
+    fn read_and_open_blocking(
+        &self,
+        first: u64,
+        end: u64,
+    ) -> Option<Result<Plain, Result<u64, DocError>>> {
+        let sealed = self.opener.chunk_size() as u64 + stream::TAG_LEN as u64;
+        let lens: Vec<usize> = (first..end)
+            .map(|i| self.opener.sealed_chunk_len(i, self.size) as usize)
+            .collect();
+        let mut pieces = Vec::with_capacity(lens.len());
+        let mut at = 0usize;
+        let mut bad = None;
+        let read = self.sink.read_pieces_blocking(
+            &self.key,
+            self.body + first * sealed,
+            &lens,
+            &mut |k, piece| {
+                let i = first + k as u64;
+                match self.opener.open_chunk_in_place(i, self.total, piece) {
+                    Some(p) => {
+                        pieces.push(at..at + p);
+                        at += piece.len();
+                        true
+                    }
+                    None => {
+                        bad = Some(i);
+                        false
+                    }
+                }
+            },
+        )?;
+        let buf = match read {
+            Ok(b) => b,
+            Err(e) => return Some(Err(Err(e))),
+        };
+        if let Some(i) = bad {
+            return Some(Err(Ok(i)));
+        }
+        if pieces.len() < lens.len() {
+            return Some(Err(Err(stream::FrameError::Truncated {
+                detail: format!("chunk {} is cut short", first + pieces.len() as u64),
+            }
+            .into())));
+        }
+        Some(Ok(Plain { first, buf, pieces }))
     }
 
     /// `len` sealed bytes from the start of chunk `i`; a short read is truncation.
@@ -115,13 +171,89 @@ impl OpenDoc {
     }
 }
 
-/// Chunks `from..=to` of a document in batches of [`READ_CHUNKS`], the next batch read from the
-/// sink while this one is opened (I/O and decryption overlap; two batches in memory at most).
+/// The plaintext of consecutive chunks, opened in place in the buffer they were read into.
+pub struct Plain {
+    /// The index of the first chunk.
+    pub first: u64,
+    buf: Vec<u8>,
+    /// Where each chunk's plaintext sits in `buf`.
+    pieces: Vec<std::ops::Range<usize>>,
+}
+
+impl Plain {
+    /// Plaintext bytes held.
+    pub fn len(&self) -> usize {
+        self.pieces.iter().map(|r| r.len()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The buffer and where each chunk's plaintext is in it (for handing out slices of one
+    /// buffer without copying).
+    pub fn into_parts(self) -> (Vec<u8>, Vec<std::ops::Range<usize>>) {
+        (self.buf, self.pieces)
+    }
+
+    /// The plaintext as one contiguous vector (moved down over the tags, in place).
+    pub fn into_vec(self) -> Vec<u8> {
+        let (mut buf, mut len) = (self.buf, 0usize);
+        for r in self.pieces {
+            let n = r.len();
+            buf.copy_within(r, len);
+            len += n;
+        }
+        buf.truncate(len);
+        buf
+    }
+}
+
+/// A batch being read and opened.
+enum Pending {
+    /// From a local directory, read and opened on the blocking pool in one job.
+    Local(
+        tokio::task::JoinHandle<Option<Result<Plain, Result<u64, DocError>>>>,
+        Arc<OpenDoc>,
+    ),
+    /// From a remote store, as a task.
+    Remote(tokio::task::JoinHandle<Result<Plain, DocError>>),
+}
+
+impl Pending {
+    async fn finish(self) -> Result<Plain, DocError> {
+        match self {
+            Pending::Remote(handle) => handle.await.map_err(|_| cancelled())?,
+            Pending::Local(handle, open) => match handle.await.map_err(|_| cancelled())? {
+                Some(Ok(plain)) => Ok(plain),
+                Some(Err(Ok(i))) => Err(open.diagnose(i).await),
+                Some(Err(Err(e))) => Err(e),
+                None => Err(DocError::Sink("the sink does not read locally".into())),
+            },
+        }
+    }
+
+    fn abort(&self) {
+        match self {
+            Pending::Local(handle, _) => handle.abort(),
+            Pending::Remote(handle) => handle.abort(),
+        }
+    }
+}
+
+/// Batches read and opened ahead of the one being handed out: the next ones are under way
+/// while the caller sends this one (three batches in memory at most).
+const AHEAD: usize = 2;
+
+/// Chunks `from..=to` of a document in batches of [`READ_CHUNKS`], each read from the sink and
+/// then opened on the blocking pool, [`AHEAD`] batches ahead of the caller: reading,
+/// decrypting and the caller's own work (TLS, the network) overlap on separate cores.
 pub struct ChunkReader {
     open: Arc<OpenDoc>,
+    /// The first chunk not yet asked for.
     next: u64,
     end: u64,
-    ahead: Option<tokio::task::JoinHandle<Result<Vec<u8>, DocError>>>,
+    ahead: std::collections::VecDeque<Pending>,
 }
 
 impl ChunkReader {
@@ -131,55 +263,73 @@ impl ChunkReader {
             open,
             next: from,
             end,
-            ahead: None,
+            ahead: std::collections::VecDeque::with_capacity(AHEAD + 1),
         }
     }
 
-    fn start_read(&self, first: u64) -> tokio::task::JoinHandle<Result<Vec<u8>, DocError>> {
-        let open = self.open.clone();
-        let (first, end) = open.span(first, READ_CHUNKS.min(self.end.saturating_sub(first)));
-        tokio::spawn(async move { open.read_span(first, end).await })
+    /// Sets reads going until [`AHEAD`] + 1 batches are under way or none is left.
+    fn fill(&mut self) {
+        while self.ahead.len() <= AHEAD && self.next < self.end {
+            let (first, end) = self
+                .open
+                .span(self.next, READ_CHUNKS.min(self.end - self.next));
+            self.next = end;
+            let open = self.open.clone();
+            let pending = if open.sink.reads_locally() {
+                // A directory: read and open in one trip to the blocking pool, nothing else.
+                let job = open.clone();
+                Pending::Local(
+                    tokio::task::spawn_blocking(move || job.read_and_open_blocking(first, end)),
+                    open,
+                )
+            } else {
+                // Elsewhere (S3): the request runs as a task of its own, then the opening on
+                // the blocking pool.
+                Pending::Remote(tokio::spawn(async move {
+                    let sealed = open.read_span(first, end).await?;
+                    let opener = open.clone();
+                    let opened = tokio::task::spawn_blocking(move || {
+                        opener.open_in_place(first, end, sealed)
+                    })
+                    .await
+                    .map_err(|_| cancelled())?;
+                    match opened {
+                        Ok(plain) => Ok(plain),
+                        Err(i) => Err(open.diagnose(i).await),
+                    }
+                }))
+            };
+            self.ahead.push_back(pending);
+        }
     }
 
-    /// The next batch: its first chunk's index and its plaintext; `None` after the last.
-    pub async fn next_batch(&mut self) -> Option<Result<(u64, Vec<u8>), DocError>> {
-        if self.next >= self.end {
-            return None;
-        }
-        let first = self.next;
-        let (_, end) = self.open.span(first, READ_CHUNKS.min(self.end - first));
-        let pending = match self.ahead.take() {
-            Some(h) => h,
-            None => self.start_read(first),
-        };
-        let sealed = match pending.await {
-            Ok(r) => r,
-            Err(_) => Err(DocError::Sink("a document read was cancelled".into())),
-        };
-        self.next = end;
-        if self.next < self.end {
-            self.ahead = Some(self.start_read(self.next));
-        }
-        let result = match sealed {
-            Ok(buf) => self.open.open_span(first, end, buf).await,
-            Err(e) => Err(e),
-        };
+    /// The next batch of chunks, opened; `None` after the last (or after a failure).
+    pub async fn next_batch(&mut self) -> Option<Result<Plain, DocError>> {
+        self.fill();
+        let pending = self.ahead.pop_front()?;
+        let result = pending.finish().await;
         if result.is_err() {
-            self.next = self.end;
-            if let Some(h) = self.ahead.take() {
-                h.abort();
-            }
+            self.stop();
         }
-        Some(result.map(|p| (first, p)))
+        Some(result)
+    }
+
+    fn stop(&mut self) {
+        self.next = self.end;
+        for p in self.ahead.drain(..) {
+            p.abort();
+        }
     }
 }
 
 impl Drop for ChunkReader {
     fn drop(&mut self) {
-        if let Some(h) = self.ahead.take() {
-            h.abort();
-        }
+        self.stop();
     }
+}
+
+fn cancelled() -> DocError {
+    DocError::Sink("a document read was cancelled".into())
 }
 
 #[cfg(test)]
@@ -245,10 +395,10 @@ mod tests {
             let mut got = Vec::new();
             let mut expect_first = from;
             while let Some(batch) = r.next_batch().await {
-                let (first, plain) = batch.unwrap();
-                assert_eq!(first, expect_first);
+                let plain = batch.unwrap();
+                assert_eq!(plain.first, expect_first);
                 expect_first += plain.len().div_ceil(16) as u64;
-                got.extend(plain);
+                got.extend(plain.into_vec());
             }
             let hi = ((to as usize + 1) * 16).min(data.len());
             assert_eq!(got, &data[from as usize * 16..hi], "{from}..={to}");
@@ -289,6 +439,11 @@ mod tests {
         assert!(matches!(
             open.chunks_from(16, 8).await,
             Err(DocError::Frame(FrameError::Truncated { .. }))
+        ));
+        let mut r = super::ChunkReader::new(std::sync::Arc::new(open), 16, 20);
+        assert!(matches!(
+            r.next_batch().await,
+            Some(Err(DocError::Frame(FrameError::Truncated { .. })))
         ));
         drop(sink);
     }

@@ -291,11 +291,25 @@ pub fn parse_range(value: Option<&str>, size: u64) -> Result<Option<(u64, u64)>,
 
 /// The plaintext bytes `first..=last` held by `chunk`: the plaintext of one or more chunks
 /// from chunk `i` on (which starts at `i * chunk_size`).
-fn slice(chunk: Vec<u8>, i: u64, chunk_size: u64, first: u64, last: u64) -> Bytes {
+fn slice(chunk: impl Into<Bytes>, i: u64, chunk_size: u64, first: u64, last: u64) -> Bytes {
+    let chunk: Bytes = chunk.into();
     let start = i * chunk_size;
-    let from = first.saturating_sub(start) as usize;
-    let to = ((last + 1 - start) as usize).min(chunk.len());
-    Bytes::from(chunk).slice(from..to)
+    let from = (first.saturating_sub(start) as usize).min(chunk.len());
+    let to = ((last + 1).saturating_sub(start) as usize).min(chunk.len());
+    chunk.slice(from..to.max(from))
+}
+
+/// A batch of opened chunks as slices of their one buffer (no copy), cut to `first..=last`.
+fn slices(plain: hippo_docs::Plain, chunk_size: u64, first: u64, last: u64) -> Vec<Bytes> {
+    let i = plain.first;
+    let (buf, pieces) = plain.into_parts();
+    let buf = Bytes::from(buf);
+    pieces
+        .into_iter()
+        .enumerate()
+        .map(|(k, r)| slice(buf.slice(r), i + k as u64, chunk_size, first, last))
+        .filter(|b| !b.is_empty())
+        .collect()
 }
 
 #[utoipa::path(get, path = "/v1/records/{id}/documents/{doc}", tag = "documents",
@@ -412,18 +426,26 @@ fn stream_body(
     let cs = open.chunk_size();
     let head = stream::iter(head.into_iter().map(Ok::<Bytes, std::io::Error>));
     let reader = (next <= end).then(|| ChunkReader::new(Arc::new(open), next, end));
-    let tail = stream::unfold(reader, move |reader| {
+    let batches = stream::unfold(reader, move |reader| {
         let doc = doc.clone();
         async move {
             let mut reader = reader?;
             match reader.next_batch().await? {
-                Ok((i, c)) => Some((Ok(slice(c, i, cs, first, last)), Some(reader))),
+                Ok(plain) => Some((Ok(slices(plain, cs, first, last)), Some(reader))),
                 Err(e) => {
                     tracing::error!(document = %doc, error = %e, "document download aborted");
                     Some((Err(std::io::Error::other("document chunk failed")), None))
                 }
             }
         }
+    });
+    // Each batch's chunks go out as slices of its one buffer.
+    let tail = futures_util::StreamExt::flat_map(batches, |batch| {
+        let items: Vec<Result<Bytes, std::io::Error>> = match batch {
+            Ok(parts) => parts.into_iter().map(Ok).collect(),
+            Err(e) => vec![Err(e)],
+        };
+        stream::iter(items)
     });
     Body::from_stream(futures_util::StreamExt::chain(head, tail))
 }
