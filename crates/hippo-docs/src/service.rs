@@ -539,8 +539,10 @@ impl Upload {
     async fn seal(&mut self, bytes: &[u8]) -> Result<(), DocError> {
         self.sealer.push(bytes, &mut self.out)?;
         if !self.out.is_empty() {
-            self.writer.write(&self.out).await?;
-            self.out.clear();
+            // Handed to the writer whole (it may write it in the background).
+            let capacity = self.out.capacity();
+            let sealed = std::mem::replace(&mut self.out, Vec::with_capacity(capacity));
+            self.writer.write_owned(sealed).await?;
         }
         Ok(())
     }
@@ -557,7 +559,7 @@ impl Upload {
         }
         let mut out = std::mem::take(&mut self.out);
         self.sealer.finish(&mut out)?;
-        self.writer.write(&out).await?;
+        self.writer.write_owned(out).await?;
         // The scanner's verdict before the blob is committed: refused, nothing is kept.
         if let Some(scan) = self.scan.take() {
             scan.finish()?;

@@ -10,7 +10,6 @@ use crate::DocError;
 use async_trait::async_trait;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use tokio::io::AsyncWriteExt;
 
 #[async_trait]
 pub trait BlobSink: Send + Sync {
@@ -54,6 +53,11 @@ pub trait BlobSink: Send + Sync {
 #[async_trait]
 pub trait BlobWriter: Send {
     async fn write(&mut self, bytes: &[u8]) -> Result<(), DocError>;
+    /// [`BlobWriter::write`] of a buffer the writer may keep: a writer that writes in the
+    /// background takes it without a copy.
+    async fn write_owned(&mut self, bytes: Vec<u8>) -> Result<(), DocError> {
+        self.write(&bytes).await
+    }
     /// Makes the object visible, durably.
     async fn commit(self: Box<Self>) -> Result<(), DocError>;
 }
@@ -165,8 +169,15 @@ fn read_file_pieces(
     Ok(buf)
 }
 
+/// A write to the partial file running on the blocking pool; it hands the file back.
+type WriteJob = tokio::task::JoinHandle<(std::fs::File, std::io::Result<()>)>;
+
+/// Writes a partial file in the background: each write starts on the blocking pool and is
+/// waited for only by the next one (or the commit), so the caller prepares the next bytes
+/// meanwhile (as tokio's file does, without its copy of each buffer).
 struct DirWriter {
-    file: Option<tokio::fs::File>,
+    file: Option<std::fs::File>,
+    inflight: Option<WriteJob>,
     tmp: PathBuf,
     dest: PathBuf,
     committed: bool,
@@ -180,21 +191,48 @@ impl Drop for DirWriter {
     }
 }
 
+impl DirWriter {
+    /// Waits for the write in flight, if any; the file, ready for the next.
+    async fn settle(&mut self) -> Result<std::fs::File, DocError> {
+        if let Some(job) = self.inflight.take() {
+            let (file, result) = job
+                .await
+                .map_err(|_| DocError::Sink("a document write was cancelled".into()))?;
+            result.map_err(|e| io(&self.tmp, e))?;
+            return Ok(file);
+        }
+        self.file
+            .take()
+            .ok_or_else(|| DocError::Sink("a failed document write cannot go on".into()))
+    }
+}
+
 #[async_trait]
 impl BlobWriter for DirWriter {
     async fn write(&mut self, bytes: &[u8]) -> Result<(), DocError> {
-        let f = self.file.as_mut().expect("open until commit");
-        f.write_all(bytes).await.map_err(|e| io(&self.tmp, e))
+        self.write_owned(bytes.to_vec()).await
+    }
+
+    async fn write_owned(&mut self, bytes: Vec<u8>) -> Result<(), DocError> {
+        use std::io::Write;
+        let mut file = self.settle().await?;
+        self.inflight = Some(tokio::task::spawn_blocking(move || {
+            let result = file.write_all(&bytes);
+            (file, result)
+        }));
+        Ok(())
     }
 
     async fn commit(mut self: Box<Self>) -> Result<(), DocError> {
-        let mut f = self.file.take().expect("open until commit");
-        f.flush().await.map_err(|e| io(&self.tmp, e))?;
-        f.sync_all().await.map_err(|e| io(&self.tmp, e))?;
-        drop(f);
-        tokio::fs::rename(&self.tmp, &self.dest)
-            .await
-            .map_err(|e| io(&self.dest, e))?;
+        let file = self.settle().await?;
+        let (tmp, dest) = (self.tmp.clone(), self.dest.clone());
+        tokio::task::spawn_blocking(move || -> Result<(), DocError> {
+            file.sync_all().map_err(|e| io(&tmp, e))?;
+            drop(file);
+            std::fs::rename(&tmp, &dest).map_err(|e| io(&dest, e))
+        })
+        .await
+        .map_err(|_| DocError::Sink("a document commit was cancelled".into()))??;
         self.committed = true;
         if let Some(parent) = self.dest.parent() {
             if let Ok(d) = std::fs::File::open(parent) {
@@ -215,15 +253,18 @@ impl BlobSink for DirSink {
         let dest = self.path(key)?;
         self.make_parent(&dest)?;
         let tmp = self.partial()?;
-        let file = tokio::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)
-            .await
-            .map_err(|e| io(&tmp, e))?;
+        let file = {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&tmp)
+                .map_err(|e| io(&tmp, e))?
+        };
         Ok(Box::new(DirWriter {
             file: Some(file),
+            inflight: None,
             tmp,
             dest,
             committed: false,
