@@ -42,21 +42,29 @@ fn closed_endpoint() -> String {
     format!("http://127.0.0.1:{port}")
 }
 
+/// A record about `subject` with a PDF of `size` bytes uploaded and downloaded whole, equal;
+/// the record and document ids.
+async fn round_trip(s: &TestServer, subject: &str, size: usize) -> (String, String) {
+    let key = &s.admin_key;
+    let rid = create_id(s, key, patient(subject)).await;
+    let data = pdf(size);
+    let doc = upload_ok(s, key, &rid, data.clone()).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = download(s, key, &rid, &doc, None).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.bytes().await.unwrap().as_ref(), data.as_slice());
+    (rid, doc)
+}
+
 #[tokio::test]
 async fn kms_wraps_document_keys_and_an_unreachable_kms_fails_closed() {
     let Some(moto) = Moto::start() else { return };
     let kms_key = create_key(&moto);
     let s = server_with(with_kms(Options::default(), &moto.endpoint, &kms_key));
     let key = s.admin_key.clone();
-    let rid = create_id(&s, &key, patient("kms-subject")).await;
-    let data = pdf(150_000);
-    let doc = upload_ok(&s, &key, &rid, data.clone()).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let r = download(&s, &key, &rid, &doc, None).await;
-    assert_eq!(r.status(), 200);
-    assert_eq!(r.bytes().await.unwrap().as_ref(), data.as_slice());
+    let (rid, doc) = round_trip(&s, "kms-subject", 150_000).await;
     // The object header names the KMS provider and key; the wrapped key is a KMS ciphertext.
     let path = s
         .data_dir
@@ -255,16 +263,7 @@ async fn kms_works_with_task_role_credentials_from_the_container_endpoint() {
             .env("HIPPO_DOCUMENTS__KMS_KEY_ID", &kms_key)
             .env("HIPPO_DOCUMENTS__KMS_ENDPOINT", &moto.endpoint),
     );
-    let key = s.admin_key.clone();
-    let rid = create_id(&s, &key, patient("task-role")).await;
-    let data = pdf(70_000);
-    let doc = upload_ok(&s, &key, &rid, data.clone()).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let r = download(&s, &key, &rid, &doc, None).await;
-    assert_eq!(r.status(), 200);
-    assert_eq!(r.bytes().await.unwrap().as_ref(), data.as_slice());
+    round_trip(&s, "task-role", 70_000).await;
     assert_eq!(
         served.load(std::sync::atomic::Ordering::SeqCst),
         1,
