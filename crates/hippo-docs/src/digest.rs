@@ -1,7 +1,11 @@
-//! The SHA-256 of an upload's plaintext, computed on a blocking thread of its own while the
-//! upload task seals and writes: hashing is most of an upload's CPU time (SHA-256 runs at a
-//! fraction of AES-GCM's speed even with the CPU's SHA extensions) and cannot be split within
-//! one stream, but it can run beside the rest on another core.
+//! The SHA-256 of an upload's plaintext, computed on a thread of its own while the upload task
+//! seals and writes: hashing is most of an upload's CPU time (SHA-256 runs at a fraction of
+//! AES-GCM's speed even with the CPU's SHA extensions) and cannot be split within one stream,
+//! but it can run beside the rest on another core.
+//!
+//! A plain OS thread, not tokio's blocking pool: it waits for bytes for as long as the upload
+//! lasts, and hundreds of uploads parked on the pool would leave no thread for the file reads
+//! and writes they wait on.
 
 use crate::DocError;
 use tokio::sync::mpsc;
@@ -15,24 +19,29 @@ const QUEUED: usize = 2;
 pub struct HashPipe {
     pending: Vec<u8>,
     tx: Option<mpsc::Sender<Vec<u8>>>,
-    done: tokio::task::JoinHandle<String>,
+    done: tokio::sync::oneshot::Receiver<String>,
 }
 
 impl HashPipe {
-    pub fn start() -> Self {
+    /// Starts the hashing thread; fails only when the system refuses a thread.
+    pub fn start() -> Result<Self, DocError> {
         let (tx, mut rx) = mpsc::channel::<Vec<u8>>(QUEUED);
-        let done = tokio::task::spawn_blocking(move || {
-            let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
-            while let Some(piece) = rx.blocking_recv() {
-                ctx.update(&piece);
-            }
-            hex::encode(ctx.finish())
-        });
-        Self {
+        let (report, done) = tokio::sync::oneshot::channel();
+        std::thread::Builder::new()
+            .name("hippo-upload-sha256".into())
+            .spawn(move || {
+                let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+                while let Some(piece) = rx.blocking_recv() {
+                    ctx.update(&piece);
+                }
+                let _ = report.send(hex::encode(ctx.finish()));
+            })
+            .map_err(|e| DocError::Sink(format!("cannot start an upload's hashing thread: {e}")))?;
+        Ok(Self {
             pending: Vec::with_capacity(PIECE),
             tx: Some(tx),
             done,
-        }
+        })
     }
 
     /// Adds the next bytes (waits only when the hashing thread is [`QUEUED`] pieces behind).
@@ -85,7 +94,7 @@ mod tests {
             let data: Vec<u8> = (0..len).map(|i| (i * 7 % 253) as u8).collect();
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             let got = rt.block_on(async {
-                let mut h = HashPipe::start();
+                let mut h = HashPipe::start().unwrap();
                 for piece in data.chunks(step) {
                     h.feed(piece).await.unwrap();
                 }

@@ -176,7 +176,7 @@ impl Documents {
         Ok(Upload {
             sealer: Sealer::new(&key, header.nonce_prefix, aad, header.chunk_size),
             writer,
-            sha: HashPipe::start(),
+            sha: HashPipe::start()?,
             head: Some(Vec::with_capacity(SNIFF_LEN)),
             out: Vec::with_capacity(header.chunk_size as usize + stream::TAG_LEN),
             limit,
