@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use zeroize::Zeroizing;
 
 /// The envelope's `format` value.
-pub const FORMAT: &str = "hippo-keyring-kms/v1";
+pub use hippo_store::keyring::SEALED_FORMAT as FORMAT;
 
 #[derive(Serialize, Deserialize)]
 struct Envelope {

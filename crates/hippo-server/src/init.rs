@@ -147,7 +147,7 @@ pub async fn open_store(data_dir: &Path) -> Result<Arc<dyn Store>, InitError> {
 
 /// The embedded store with the configured keyring (which KMS may have to open first).
 pub fn open_sqlite(data_dir: &Path, config: &Config) -> Result<SqliteStore, InitError> {
-    hippo_store::keyring::require_private(data_dir, true)?;
+    // (The data directory's privacy is checked by open_with_keyring.)
     let keyring = config.load_keyring(data_dir)?;
     Ok(SqliteStore::open_with_keyring(data_dir, keyring)?)
 }

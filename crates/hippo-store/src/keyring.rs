@@ -20,6 +20,9 @@ use std::path::{Path, PathBuf};
 use zeroize::{Zeroize, Zeroizing};
 
 pub const KEYRING_FILE: &str = "keyring.json";
+/// The `format` of a keyring sealed by KMS (opened by `hippo_docs::sealed_keyring`): such a
+/// keyring is refused here, by name, rather than as malformed.
+pub const SEALED_FORMAT: &str = "hippo-keyring-kms/v1";
 const NONCE_LEN: usize = 12;
 
 /// A 256-bit data key; wiped from memory when dropped.
@@ -255,7 +258,7 @@ impl Keyring {
     }
 
     fn parse(text: &str, source: &str, path: PathBuf) -> Result<Self, StoreError> {
-        if text.contains("\"hippo-keyring-kms/v1\"") {
+        if text.contains(&format!("\"{SEALED_FORMAT}\"")) {
             return Err(StoreError::Crypto(format!(
                 "{source} is a keyring sealed by KMS: load it through the deployment's configuration (hippo serve, or a command given --data-dir), which opens it with KMS"
             )));

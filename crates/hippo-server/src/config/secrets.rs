@@ -9,6 +9,11 @@ use std::path::{Path, PathBuf};
 /// inject secrets (ECS `secrets`, Kubernetes `secretKeyRef`).
 pub const KEYRING_ENV: &str = "HIPPO_KEYRING";
 
+/// The sealed keyring this process has opened, with what it opened to (see
+/// `Config::unseal_keyring`).
+type Opened = Option<(zeroize::Zeroizing<String>, zeroize::Zeroizing<String>)>;
+static OPENED: std::sync::Mutex<Opened> = std::sync::Mutex::new(None);
+
 pub(super) fn keyring_from_env() -> Option<String> {
     std::env::var(KEYRING_ENV)
         .ok()
@@ -105,13 +110,23 @@ impl Config {
         let Some(key) = hippo_docs::sealed_keyring::sealed_by(&text) else {
             return Ok(text);
         };
-        hippo_docs::sealed_keyring::open_blocking(self.documents.kms_endpoint.clone(), &text)
-            .map_err(|e| {
+        // One start loads the keyring for the store and again for documents: KMS is asked once.
+        let mut opened = OPENED.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((sealed, plain)) = opened.as_ref() {
+            if sealed.as_str() == text.as_str() {
+                return Ok(plain.clone());
+            }
+        }
+        let plain =
+            hippo_docs::sealed_keyring::open_blocking(self.documents.kms_endpoint.clone(), &text)
+                .map_err(|e| {
                 ConfigError::new(
                     "keyring_file",
                     format!("{source} is sealed by KMS key {key}, which did not open it: {e}"),
                     "let this instance reach KMS (AWS_ENDPOINT_URL_KMS or documents.kms_endpoint, AWS_REGION) with credentials allowed kms:Decrypt on that key; the server does not start without its keyring",
                 )
-            })
+            })?;
+        *opened = Some((text, plain.clone()));
+        Ok(plain)
     }
 }

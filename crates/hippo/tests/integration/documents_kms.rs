@@ -159,14 +159,17 @@ async fn a_keyring_sealed_by_kms_reveals_nothing_alone_and_without_kms_the_serve
     // As docs/deploy.md seals a generated keyring: `--keyring FILE`; a sealed one is refused.
     let file = s.dir.path().join("plain-keyring.json");
     std::fs::copy(s.data_dir.join("keyring.json"), &file).unwrap();
-    let out = s.cli(&[
-        "keyring",
-        "seal",
-        "--keyring",
-        file.to_str().unwrap(),
-        "--kms-key-id",
-        &kms_key,
-    ]);
+    let seal_file = || {
+        s.cli(&[
+            "keyring",
+            "seal",
+            "--keyring",
+            file.to_str().unwrap(),
+            "--kms-key-id",
+            &kms_key,
+        ])
+    };
+    let out = seal_file();
     assert!(
         out.status.success(),
         "{}",
@@ -175,14 +178,7 @@ async fn a_keyring_sealed_by_kms_reveals_nothing_alone_and_without_kms_the_serve
     let again: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(again["format"], "hippo-keyring-kms/v1");
     std::fs::write(&file, &sealed).unwrap();
-    let out = s.cli(&[
-        "keyring",
-        "seal",
-        "--keyring",
-        file.to_str().unwrap(),
-        "--kms-key-id",
-        &kms_key,
-    ]);
+    let out = seal_file();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("already sealed"));
 
