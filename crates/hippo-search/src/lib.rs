@@ -14,6 +14,7 @@ pub mod compile;
 pub mod fields;
 pub mod fuzzy;
 pub mod parse;
+pub mod rank;
 pub mod snippet;
 pub mod text;
 

@@ -59,6 +59,9 @@ pub fn insert(conn: &Connection, log: &LogCtx, draft: AuditDraft) -> Result<i64,
         ])
     })
     .map_err(audit_failed)?;
+    if log.backup_journal {
+        super::backup::note_event(conn, seq).map_err(audit_failed)?;
+    }
     Ok(seq)
 }
 

@@ -2,6 +2,7 @@
 
 use super::audit::LogCtx;
 use super::conn;
+use super::search::DocFrequencies;
 use super::writer::{JobResult, Writer};
 use crate::keyring::DataKey;
 use crate::StoreError;
@@ -13,12 +14,17 @@ use std::sync::{Arc, Mutex};
 /// Idle reader connections kept open; more are opened on demand and closed when returned.
 const IDLE_READERS: usize = 8;
 
+/// Decrypted pages the writer connection may keep, in KiB (allocated as pages are used).
+const WRITER_CACHE_KIB: usize = 64 * 1024;
+
 pub struct Db {
     log: Arc<LogCtx>,
     path: PathBuf,
     key: DataKey,
     writer: Writer,
     readers: Mutex<Vec<Connection>>,
+    /// Phrase row counts for search ranking (tenant databases; unused by the catalog).
+    doc_frequencies: Arc<DocFrequencies>,
 }
 
 impl Db {
@@ -32,18 +38,33 @@ impl Db {
     ) -> Result<Self, StoreError> {
         let writer_conn = conn::open(path, &key, create)?;
         super::migrations::apply(&writer_conn, migrations)?;
+        // The writer keeps a large cache of decrypted pages: it is the one connection whose
+        // cache survives commits (in WAL mode a reader drops its whole cache whenever another
+        // connection has committed, and every audited call commits), so reads that run in the
+        // writer, searches above all, find their pages already decrypted.
+        writer_conn.execute_batch(&format!("PRAGMA cache_size = -{};", WRITER_CACHE_KIB))?;
+        let ctx = LogCtx {
+            backup_journal: super::backup::has_journal(&writer_conn)?,
+            ..LogCtx::new(log, &key)
+        };
         Ok(Self {
-            log: Arc::new(LogCtx::new(log, &key)),
+            log: Arc::new(ctx),
             path: path.to_owned(),
             writer: Writer::start(log.to_string(), writer_conn)?,
             key,
             readers: Mutex::new(Vec::new()),
+            doc_frequencies: Arc::default(),
         })
     }
 
     /// The file and the data key of this database (for continuous backup's own connections).
     pub(super) fn file(&self) -> (&Path, &DataKey) {
         (&self.path, &self.key)
+    }
+
+    /// This database's cache of phrase row counts, for search ranking.
+    pub fn doc_frequencies(&self) -> Arc<DocFrequencies> {
+        self.doc_frequencies.clone()
     }
 
     /// The audit log context (log id, redactor) of this database.

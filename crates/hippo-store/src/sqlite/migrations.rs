@@ -18,6 +18,7 @@ pub const TENANT: &[&str] = &[
     include_str!("migrations/tenant_005_idempotency.sql"),
     include_str!("migrations/tenant_006_backup_journal.sql"),
     include_str!("migrations/tenant_007_audit_browse.sql"),
+    include_str!("migrations/tenant_008_journal_notes.sql"),
 ];
 
 /// Applies every migration newer than the database's `user_version`, each in its own

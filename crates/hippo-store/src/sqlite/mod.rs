@@ -613,10 +613,14 @@ impl Store for SqliteStore {
         audit: AuditDraft,
     ) -> Result<crate::search::SearchPage, StoreError> {
         let db = self.tenant_db(tenant).await?;
-        // On a reader connection, not in the group-commit writer: a search scores many rows
-        // and must not hold up writes. Its event is durable before any result is returned.
-        let result = db.read(move |c| search::search(c, &request)).await;
-        Self::after_read(&db, audit, result, crate::search::describe).await
+        // In the group-commit writer, with its event in the same job, not on a reader
+        // connection: a reader's page cache is emptied by every commit (WAL mode), and each
+        // audited call commits, so a reader decrypted every page of every search afresh
+        // (11 ms a search at 1,000,000 records); the writer's cache stays warm (4 ms). The
+        // price is that a search holds up the writes queued behind it for that long.
+        let frequencies = db.doc_frequencies();
+        let read = move |c: &rusqlite::Connection| search::search(c, &request, &frequencies);
+        Self::read_audited(&db, audit, read, crate::search::describe).await
     }
 
     async fn verify_records(

@@ -67,7 +67,7 @@ pub fn store_key(conn: &Connection, key: &StoredKey, id: RecordId) -> Result<(),
         id.to_string(),
         hippo_core::time_fmt::now_millis()
     ])?;
-    Ok(())
+    super::backup::note_key(conn, &key.key_hash)
 }
 
 /// Writes version `expected + 1`, failing with a conflict if the record moved on.
@@ -149,6 +149,8 @@ fn insert_version(
         now,
         actor
     ])?;
+    let id_text = id.to_string();
+    super::backup::note_version(conn, &id_text, version)?;
     // The index changes in the same transaction: searchable as soon as the write is
     // acknowledged, and gone with the record.
     super::search::index(conn, id, input, deleted)
@@ -304,6 +306,7 @@ pub fn import_versions(
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         )?
         .execute(params![v.record_id, v.version, v.record_type, v.subject, v.labels, v.body, v.body_sha256, v.deleted, v.written_at_ms, v.written_by])?;
+        super::backup::note_version(conn, &v.record_id, v.version)?;
         super::search::index(conn, id, &v.input()?, v.deleted)?;
     }
     Ok(versions.len())

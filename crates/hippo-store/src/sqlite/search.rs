@@ -6,8 +6,12 @@ use crate::record_rules::{self as rules};
 use crate::search::{hits, input_of, ReindexPage, SearchPage, SearchRequest};
 use crate::StoreError;
 use hippo_core::{RecordId, RecordInput};
-use rusqlite::{params, Connection};
+use hippo_search::rank::{self, Corpus, Phrase};
+use rusqlite::{params, Connection, OptionalExtension};
 use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 /// Replaces the record's index entry with its new version's text (none for a tombstone).
 pub fn index(
@@ -84,62 +88,36 @@ fn expand_fuzzy(
     Ok(hippo_search::fuzzy::expand(query, &candidates))
 }
 
-// Both statements rank at most `?10` candidates, the newest matches (highest rowid: FTS5 walks
+// Both statements fetch at most `?2` candidates, the newest matches (highest rowid: FTS5 walks
 // its doclists backwards and stops there), so a word shared by a hundred thousand records
-// costs a bounded scoring pass instead of one per match. `?11` is the key column's weight.
-// Filters are bound, never inlined; `?n IS NULL OR …` keeps two prepared statements. The
-// keyset condition and the limit are applied inside SQLite, so only one page's rows (plus one,
-// to tell whether another page exists) leave the top-N sort.
-const UNFILTERED: &str = "SELECT record_id, score FROM (
-       SELECT record_id, -bm25(record_search, ?11, 1.0) AS score FROM record_search
-       WHERE record_search MATCH ?1
-         AND ?2 IS NULL AND ?3 IS NULL AND ?4 IS NULL AND ?5 IS NULL AND ?6 IS NULL
-       ORDER BY rowid DESC LIMIT ?10)
-     WHERE ?7 IS NULL OR score < ?7 OR (score = ?7 AND record_id > ?8)
-     ORDER BY score DESC, record_id
-     LIMIT ?9";
+// costs a bounded scoring pass instead of one per match. Filters are bound, never inlined;
+// `?n IS NULL OR …` keeps two prepared statements. Each candidate comes with its indexed text,
+// which `hippo_search::rank` scores.
+const UNFILTERED: &str = "SELECT record_id, key, text FROM record_search
+     WHERE record_search MATCH ?1
+       AND ?3 IS NULL AND ?4 IS NULL AND ?5 IS NULL AND ?6 IS NULL AND ?7 IS NULL
+     ORDER BY rowid DESC LIMIT ?2";
 
-const FILTERED: &str = "SELECT record_id, score FROM (
-       SELECT s.record_id AS record_id, -bm25(record_search, ?11, 1.0) AS score
-       FROM record_search s
-       JOIN records r ON r.id = s.record_id
-       WHERE record_search MATCH ?1 AND r.deleted = 0
-         AND (?2 IS NULL OR r.record_type = ?2)
-         AND (?3 IS NULL OR r.subject = ?3)
-         AND (?4 IS NULL OR r.updated_at_ms >= ?4)
-         AND (?5 IS NULL OR r.updated_at_ms <= ?5)
-         AND (?6 IS NULL OR EXISTS (SELECT 1 FROM record_versions v, json_each(v.labels) l
-               WHERE v.record_id = r.id AND v.version = r.version AND l.value = ?6))
-       ORDER BY s.rowid DESC LIMIT ?10)
-     WHERE ?7 IS NULL OR score < ?7 OR (score = ?7 AND record_id > ?8)
-     ORDER BY score DESC, record_id
-     LIMIT ?9";
+const FILTERED: &str = "SELECT s.record_id, s.key, s.text
+     FROM record_search s
+     JOIN records r ON r.id = s.record_id
+     WHERE record_search MATCH ?1 AND r.deleted = 0
+       AND (?3 IS NULL OR r.record_type = ?3)
+       AND (?4 IS NULL OR r.subject = ?4)
+       AND (?5 IS NULL OR r.updated_at_ms >= ?5)
+       AND (?6 IS NULL OR r.updated_at_ms <= ?6)
+       AND (?7 IS NULL OR EXISTS (SELECT 1 FROM record_versions v, json_each(v.labels) l
+             WHERE v.record_id = r.id AND v.version = r.version AND l.value = ?7))
+     ORDER BY s.rowid DESC LIMIT ?2";
 
-/// Runs a search: matching live records with their score (BM25, negated so that higher is
-/// better, as on PostgreSQL), filtered, in rank order after the cursor.
-pub fn search(conn: &Connection, req: &SearchRequest) -> Result<SearchPage, StoreError> {
-    let fts = hippo_search::compile::to_fts5(&expand_fuzzy(conn, &req.query)?);
-    // Deleted records have no index entry, so an unfiltered search needs the index alone;
-    // filters join the records table.
-    let sql = if req.filtered() { FILTERED } else { UNFILTERED };
-    let mut stmt = conn.prepare_cached(sql)?;
-    let rows = stmt.query_map(
-        params![
-            fts,
-            req.record_type,
-            req.subject,
-            req.updated_from_ms,
-            req.updated_to_ms,
-            req.label,
-            req.after.as_ref().map(|a| a.0),
-            req.after.as_ref().map(|a| a.1.to_string()),
-            req.limit as i64 + 1,
-            req.rank_candidates as i64,
-            req.key_weight,
-        ],
-        |r| Ok((r.get::<_, String>(0)?, r.get::<_, f64>(1)?)),
-    )?;
-    let rows = rows.collect::<Result<Vec<_>, _>>()?;
+/// Runs a search: matching live records with their score (BM25, higher is better, as on
+/// PostgreSQL), filtered, in rank order after the cursor.
+pub fn search(
+    conn: &Connection,
+    req: &SearchRequest,
+    frequencies: &DocFrequencies,
+) -> Result<SearchPage, StoreError> {
+    let rows = ranked(conn, req, frequencies)?;
     let (hits, more) = hits(rows, req)?;
     let mut page = SearchPage::default();
     for (id, score) in &hits {
@@ -150,6 +128,138 @@ pub fn search(conn: &Connection, req: &SearchRequest) -> Result<SearchPage, Stor
         )?;
     }
     Ok(page.with_cursor(&hits, more))
+}
+
+/// The candidates (record id, score), best first, equal scores in id order.
+fn ranked(
+    conn: &Connection,
+    req: &SearchRequest,
+    frequencies: &DocFrequencies,
+) -> Result<Vec<(String, f64)>, StoreError> {
+    let query = expand_fuzzy(conn, &req.query)?;
+    let corpus = corpus(conn)?;
+    let mut phrases = Vec::new();
+    for p in rank::phrases(&query) {
+        let idf = corpus.idf(frequencies.rows_with(conn, &p)?);
+        phrases.push((p, idf));
+    }
+    // Deleted records have no index entry, so an unfiltered search needs the index alone;
+    // filters join the records table.
+    let sql = if req.filtered() { FILTERED } else { UNFILTERED };
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt.query_map(
+        params![
+            hippo_search::compile::to_fts5(&query),
+            req.rank_candidates as i64,
+            req.record_type,
+            req.subject,
+            req.updated_from_ms,
+            req.updated_to_ms,
+            req.label,
+        ],
+        |r| {
+            // Borrowed, not copied: a page of candidates can hold megabytes of text.
+            let key = r.get_ref(1)?.as_str()?;
+            let text = r.get_ref(2)?.as_str()?;
+            let score = rank::bm25(&phrases, key, text, req.key_weight, corpus);
+            Ok((r.get::<_, String>(0)?, score))
+        },
+    )?;
+    let mut rows = rows.collect::<Result<Vec<_>, _>>()?;
+    rows.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    Ok(rows)
+}
+
+/// Rows indexed and their tokens, from the FTS5 table's averages record (`_data` row 1: a
+/// varint row count, then one varint token total per column), which FTS5 updates with every
+/// write; reading it is one lookup where `count(*)` would read every row.
+fn corpus(conn: &Connection) -> Result<Corpus, StoreError> {
+    let block: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT block FROM record_search_data WHERE id = 1")?
+        .query_row([], |r| r.get(0))
+        .optional()?;
+    let Some(block) = block else {
+        return Ok(Corpus { rows: 0, tokens: 0 });
+    };
+    let bad = || StoreError::Corrupt("the search index's averages record does not parse".into());
+    let (rows, mut at) = varint(&block).ok_or_else(bad)?;
+    let mut tokens = 0u64;
+    while at < block.len() {
+        let (n, len) = varint(&block[at..]).ok_or_else(bad)?;
+        tokens = tokens.saturating_add(n);
+        at += len;
+    }
+    Ok(Corpus { rows, tokens })
+}
+
+/// SQLite's variable-length integer (FTS5 uses the record format's): big-endian groups of
+/// seven bits, the high bit set on all but the last, and a ninth byte of eight bits.
+fn varint(b: &[u8]) -> Option<(u64, usize)> {
+    let mut v = 0u64;
+    for i in 0..9 {
+        let byte = *b.get(i)?;
+        if i == 8 {
+            return Some(((v << 8) | u64::from(byte), 9));
+        }
+        v = (v << 7) | u64::from(byte & 0x7f);
+        if byte & 0x80 == 0 {
+            return Some((v, i + 1));
+        }
+    }
+    None
+}
+
+/// How many indexed rows hold each phrase, counted once and kept for [`FREQUENCY_MAX_AGE`]:
+/// BM25's IDF needs it, and counting walks the phrase's whole doclist (for a common word, tens
+/// of thousands of entries). A figure at most a minute old moves scores by a fraction of a
+/// percent. Entries are keyed by a keyed hash of the phrase, so no query text is kept.
+pub struct DocFrequencies {
+    keys: RandomState,
+    entries: Mutex<HashMap<u64, (u64, Instant)>>,
+}
+
+/// How long a phrase's row count is trusted.
+const FREQUENCY_MAX_AGE: Duration = Duration::from_secs(60);
+/// Phrases remembered per tenant database.
+const FREQUENCY_CAPACITY: usize = 4096;
+
+impl Default for DocFrequencies {
+    fn default() -> Self {
+        Self {
+            keys: RandomState::new(),
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl DocFrequencies {
+    fn rows_with(&self, conn: &Connection, phrase: &Phrase) -> Result<u64, StoreError> {
+        let expr = phrase.to_fts5();
+        let key = self.keys.hash_one(&expr);
+        if let Some((n, at)) = self.lock().get(&key) {
+            if at.elapsed() < FREQUENCY_MAX_AGE {
+                return Ok(*n);
+            }
+        }
+        let n: i64 = conn
+            .prepare_cached("SELECT count(*) FROM record_search WHERE record_search MATCH ?1")?
+            .query_row([&expr], |r| r.get(0))?;
+        let n = n.max(0) as u64;
+        let mut entries = self.lock();
+        if entries.len() >= FREQUENCY_CAPACITY {
+            entries.retain(|_, (_, at)| at.elapsed() < FREQUENCY_MAX_AGE);
+            if entries.len() >= FREQUENCY_CAPACITY {
+                entries.clear();
+            }
+        }
+        entries.insert(key, (n, Instant::now()));
+        Ok(n)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, (u64, Instant)>> {
+        // A panic while holding the map cannot leave it inconsistent (plain inserts).
+        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// Re-indexes one record from its current version (a restore re-derives the index this way).
@@ -175,4 +285,124 @@ pub fn reindex(
         page.next = (ids.len() == limit).then_some(id);
     }
     Ok(page)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const WORDS: &[&str] = &[
+        "smith", "smyth", "chest", "pain", "painful", "garcia", "martin", "martinez", "mart",
+        "diabetes", "insulin", "note",
+    ];
+
+    fn table(docs: &[(Vec<usize>, Vec<usize>)]) -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
+        crate::sqlite::migrations::apply(&conn, crate::sqlite::migrations::TENANT).unwrap();
+        let text = |ws: &[usize]| ws.iter().map(|w| WORDS[*w]).collect::<Vec<_>>().join(" ");
+        for (i, (key, rest)) in docs.iter().enumerate() {
+            conn.execute(
+                "INSERT INTO record_search (rowid, key, text, record_id) VALUES (?1, ?2, ?3, ?4)",
+                params![i as i64 + 1, text(key), text(rest), format!("r{i:04}")],
+            )
+            .unwrap();
+        }
+        conn
+    }
+
+    /// What FTS5's own `bm25()` says, ordered as `ranked` orders.
+    fn fts5_bm25(conn: &Connection, q: &hippo_search::Query) -> Vec<(String, f64)> {
+        let mut rows: Vec<(String, f64)> = conn
+            .prepare(
+                "SELECT record_id, -bm25(record_search, 4.0, 1.0) FROM record_search
+                 WHERE record_search MATCH ?1",
+            )
+            .unwrap()
+            .query_map([hippo_search::compile::to_fts5(q)], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        rows.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        rows
+    }
+
+    fn item() -> impl Strategy<Value = String> {
+        let w = 0..WORDS.len();
+        prop_oneof![
+            w.clone().prop_map(|i| WORDS[i].to_string()),
+            w.clone().prop_map(|i| format!("{}*", &WORDS[i][..3])),
+            (w.clone(), w).prop_map(|(a, b)| format!("\"{} {}\"", WORDS[a], WORDS[b])),
+        ]
+    }
+
+    /// Items joined by AND (with perhaps one NOT) or by OR: the shapes whose negated phrases
+    /// never occur in a matching row.
+    fn query() -> impl Strategy<Value = String> {
+        prop_oneof![
+            (proptest::collection::vec(item(), 1..4), proptest::option::of(item()))
+                .prop_map(|(items, not)| {
+                    let mut q = items.join(" ");
+                    if let Some(n) = not {
+                        q.push_str(&format!(" NOT {n}"));
+                    }
+                    q
+                }),
+            proptest::collection::vec(item(), 2..4).prop_map(|items| items.join(" OR ")),
+        ]
+    }
+
+    fn doc() -> impl Strategy<Value = (Vec<usize>, Vec<usize>)> {
+        let words = |n| proptest::collection::vec(0..WORDS.len(), n);
+        (words(0..4), words(0..24))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn scores_are_fts5s_own_bm25(docs in proptest::collection::vec(doc(), 1..40), q in query()) {
+            let conn = table(&docs);
+            let parsed = hippo_search::parse(&q, hippo_search::Limits::default()).unwrap();
+            let req = SearchRequest {
+                key_weight: 4.0,
+                ..SearchRequest::new(parsed.clone(), 20)
+            };
+            let ours = ranked(&conn, &req, &DocFrequencies::default()).unwrap();
+            let theirs = fts5_bm25(&conn, &parsed);
+            prop_assert_eq!(ours.len(), theirs.len());
+            for ((a, x), (b, y)) in ours.iter().zip(&theirs) {
+                prop_assert!((x - y).abs() <= 1e-9 * y.abs().max(1.0), "{q}: {a} {x} vs {b} {y}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_averages_record_gives_rows_and_tokens() {
+        let conn = table(&[(vec![0], vec![1, 2]), (vec![], vec![3])]);
+        assert_eq!(corpus(&conn).unwrap(), Corpus { rows: 2, tokens: 4 });
+        assert_eq!(varint(&[0x81, 0x00]), Some((128, 2)));
+        assert_eq!(varint(&[0xff; 9]), Some((u64::MAX, 9)));
+        assert_eq!(varint(&[0x80]), None);
+    }
+
+    #[test]
+    fn row_counts_are_kept_by_a_keyed_hash_and_refreshed_after_their_age() {
+        let conn = table(&[(vec![0], vec![]), (vec![], vec![0])]);
+        let f = DocFrequencies::default();
+        let smith = &rank::phrases(&hippo_search::parse("smith", Default::default()).unwrap())[0];
+        assert_eq!(f.rows_with(&conn, smith).unwrap(), 2);
+        conn.execute(
+            "INSERT INTO record_search (rowid, key, text, record_id) VALUES (9, 'smith', '', 'r9')",
+            [],
+        )
+        .unwrap();
+        assert_eq!(f.rows_with(&conn, smith).unwrap(), 2, "cached");
+        for (_, at) in f.lock().values_mut() {
+            *at -= FREQUENCY_MAX_AGE;
+        }
+        assert_eq!(f.rows_with(&conn, smith).unwrap(), 3, "counted again once stale");
+    }
 }

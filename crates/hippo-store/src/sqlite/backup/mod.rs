@@ -10,6 +10,7 @@ mod check;
 mod journal;
 
 pub use check::{check, DbCheck};
+pub(crate) use journal::{note_event, note_key, note_version};
 pub use journal::{apply_rows, prune_journal, read_journal, reset_journal, whole_jobs, JournalRow};
 
 use super::{audit, catalog, conn};
