@@ -18,27 +18,35 @@ fn audit_failed(e: impl std::fmt::Display) -> StoreError {
 
 /// Appends `draft` as the next event of this database's log and returns its sequence number.
 pub fn insert(conn: &Connection, log: &LogCtx, draft: AuditDraft) -> Result<i64, StoreError> {
+    insert_all(conn, log, vec![draft])
+}
+
+/// Appends `drafts` as the next events of this database's log, in order, reading and storing
+/// the compact tree once for all of them (a batch writes one event per item); returns the
+/// sequence number of the first.
+pub fn insert_all(
+    conn: &Connection,
+    log: &LogCtx,
+    drafts: Vec<AuditDraft>,
+) -> Result<i64, StoreError> {
     let time_ms = hippo_core::time_fmt::now_millis();
     // Writes to one database are serialised by its writer (and by SQLite's write lock across
     // processes), so MAX(seq)+1 yields a gap-free sequence.
-    let seq: i64 = conn
-        .query_row(
-            "SELECT COALESCE(MAX(seq), 0) + 1 FROM audit_events",
-            [],
-            |r| r.get(0),
-        )
+    let first: i64 = conn
+        .prepare_cached("SELECT COALESCE(MAX(seq), 0) + 1 FROM audit_events")
+        .and_then(|mut s| s.query_row([], |r| r.get(0)))
         .map_err(audit_failed)?;
     let mut tree = load_tree(conn)?;
-    let (e, leaf) = seal_run(log, &mut tree, seq, vec![draft], time_ms)?
-        .pop()
-        .expect("one event sealed");
+    let sealed = seal_run(log, &mut tree, first, drafts, time_ms)?;
     save_tree(conn, &tree)?;
-    conn.prepare_cached(
-        "INSERT INTO audit_events (seq, time_ms, tenant, actor_id, actor_kind, action, resource_type,
+    let mut stmt = conn
+        .prepare_cached(
+            "INSERT INTO audit_events (seq, time_ms, tenant, actor_id, actor_kind, action, resource_type,
             resource_id, subject_id, outcome, request_id, source_addr, user_agent, details, labels, leaf_hash)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
-    )
-    .and_then(|mut stmt| {
+        )
+        .map_err(audit_failed)?;
+    for (e, leaf) in sealed {
         stmt.execute(params![
             e.seq,
             e.time_ms,
@@ -57,12 +65,12 @@ pub fn insert(conn: &Connection, log: &LogCtx, draft: AuditDraft) -> Result<i64,
             serde_json::to_string(&e.labels).expect("labels serialise"),
             leaf.as_slice(),
         ])
-    })
-    .map_err(audit_failed)?;
-    if log.backup_journal {
-        super::backup::note_event(conn, seq).map_err(audit_failed)?;
+        .map_err(audit_failed)?;
+        if log.backup_journal {
+            super::backup::note_event(conn, e.seq).map_err(audit_failed)?;
+        }
     }
-    Ok(seq)
+    Ok(first)
 }
 
 /// Stores the compact tree the event just advanced.

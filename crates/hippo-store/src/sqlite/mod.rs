@@ -462,6 +462,7 @@ impl Store for SqliteStore {
                     return Err(StoreError::IdempotencyKeyReused { item });
                 }
                 let mut out = Vec::with_capacity(items.len());
+                let mut events = Vec::with_capacity(items.len());
                 for (i, item) in items.iter().enumerate() {
                     let key = item
                         .idempotency_key
@@ -485,9 +486,10 @@ impl Store for SqliteStore {
                     }
                     let mut each = template.clone();
                     describe_record(&mut each, &r);
-                    audit::insert(c, &log, each)?;
+                    events.push(each);
                     out.push(BatchOutcome::Created(r));
                 }
+                audit::insert_all(c, &log, events)?;
                 idempotency::describe_batch(batch, &out);
                 Ok(out)
             })
