@@ -182,6 +182,9 @@ mod tests {
         let key = bm25(&smith, "smith", "patient", 4.0, c);
         assert!(twice > once && key > twice, "{once} {twice} {key}");
         assert_eq!(bm25(&smith, "", "patient", 4.0, c), 0.0);
-        assert!(c.idf(1000) > 0.0, "a word in every row still counts a little");
+        assert!(
+            c.idf(1000) > 0.0,
+            "a word in every row still counts a little"
+        );
     }
 }

@@ -29,7 +29,11 @@ const JOURNALED: &[Journaled] = &[
 ];
 
 /// Notes an appended record version (tenant migration 8: by the insert, not a trigger).
-pub(crate) fn note_version(conn: &Connection, record_id: &str, version: i64) -> Result<(), StoreError> {
+pub(crate) fn note_version(
+    conn: &Connection,
+    record_id: &str,
+    version: i64,
+) -> Result<(), StoreError> {
     conn.prepare_cached(
         "INSERT INTO backup_journal (tbl, k_txt, k_int) VALUES ('record_versions', ?1, ?2)",
     )?
@@ -429,12 +433,19 @@ mod tests {
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
-        assert_eq!(triggers, ["tree_heads"], "only the one-a-minute table keeps a trigger");
+        assert_eq!(
+            triggers,
+            ["tree_heads"],
+            "only the one-a-minute table keeps a trigger"
+        );
         let input = hippo_core::RecordInput {
             record_type: "Note".into(),
             subject: Some("s-1".into()),
             labels: vec![],
-            body: serde_json::json!({"text": "x"}).as_object().unwrap().clone(),
+            body: serde_json::json!({"text": "x"})
+                .as_object()
+                .unwrap()
+                .clone(),
         };
         conn.execute_batch("BEGIN").unwrap();
         let r = crate::sqlite::records::create(&conn, &input, "tester").unwrap();

@@ -10,8 +10,8 @@ mod check;
 mod journal;
 
 pub use check::{check, DbCheck};
-pub(crate) use journal::{note_event, note_key, note_version};
 pub use journal::{apply_rows, prune_journal, read_journal, reset_journal, whole_jobs, JournalRow};
+pub(crate) use journal::{note_event, note_key, note_version};
 
 use super::{audit, catalog, conn};
 use crate::keyring::{DataKey, Keyring};
