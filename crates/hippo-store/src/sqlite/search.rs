@@ -185,13 +185,16 @@ fn corpus(conn: &Connection) -> Result<Corpus, StoreError> {
     }
     let bad = || StoreError::Corrupt("the search index's averages record does not parse".into());
     let (rows, mut at) = varint(&block).ok_or_else(bad)?;
-    let mut tokens = 0u64;
+    let mut total = 0u64;
     while at < block.len() {
         let (n, len) = varint(&block[at..]).ok_or_else(bad)?;
-        tokens = tokens.saturating_add(n);
+        total = total.saturating_add(n);
         at += len;
     }
-    Ok(Corpus { rows, tokens })
+    Ok(Corpus {
+        rows,
+        tokens: total,
+    })
 }
 
 /// SQLite's variable-length integer (FTS5 uses the record format's): big-endian groups of
