@@ -1,7 +1,8 @@
-//! BM25 relevance, computed here rather than by SQLite FTS5's `bm25()`: the same formula and
-//! constants, but the document frequency of each phrase is supplied by the caller (the
-//! embedded store caches it) instead of being counted again by every query. FTS5 counts it by
-//! walking the phrase's whole doclist, which for a common word was a third of a search's CPU.
+//! BM25 relevance as SQLite FTS5's `bm25()` computes it (same formula and constants), but with
+//! the document frequency of each phrase supplied by the caller (the embedded store caches it)
+//! instead of counted again by every query: FTS5 counts it by walking the phrase's whole
+//! doclist, which for a common word was a third of a search's CPU. The embedded store calls
+//! [`bm25`] from an FTS5 auxiliary function, with each phrase's weighted count in the row.
 //!
 //! Written by hand because it must reproduce FTS5's `bm25()` exactly (a store test compares
 //! the two on the same rows), which no ranking crate does.
@@ -30,26 +31,6 @@ impl Phrase {
         let star = if self.prefix { "*" } else { "" };
         let cols = if self.key_only { "key : " } else { "" };
         format!("{cols}\"{}\"{star}", self.words.join(" "))
-    }
-
-    /// Occurrences in one column's folded, single-spaced tokens.
-    fn count_in(&self, tokens: &[&str]) -> usize {
-        let n = self.words.len();
-        if n == 0 || tokens.len() < n {
-            return 0;
-        }
-        (0..=tokens.len() - n)
-            .filter(|&start| {
-                self.words.iter().enumerate().all(|(i, w)| {
-                    let t = tokens[start + i];
-                    if self.prefix && i == n - 1 {
-                        t.starts_with(w.as_str())
-                    } else {
-                        t == w
-                    }
-                })
-            })
-            .count()
     }
 }
 
@@ -89,7 +70,8 @@ pub struct Corpus {
 }
 
 impl Corpus {
-    fn average_length(&self) -> f64 {
+    /// Tokens per row, on average (1 for an empty table, as FTS5 takes it).
+    pub fn average_length(&self) -> f64 {
         if self.rows == 0 {
             1.0
         } else {
@@ -110,23 +92,19 @@ impl Corpus {
     }
 }
 
-/// One row's BM25 score (higher is better; FTS5's `bm25()` is its negation): the phrases with
-/// their IDF, the row's key and other text (folded, single-spaced, as indexed) and the key
-/// column's weight.
-pub fn bm25(phrases: &[(Phrase, f64)], key: &str, text: &str, key_weight: f64, c: Corpus) -> f64 {
-    let key: Vec<&str> = key.split(' ').filter(|t| !t.is_empty()).collect();
-    let text: Vec<&str> = text.split(' ').filter(|t| !t.is_empty()).collect();
-    let length = (key.len() + text.len()) as f64;
-    let norm = K1 * (1.0 - B + B * length / c.average_length());
-    let mut score = 0.0;
-    for (p, idf) in phrases {
-        let mut freq = key_weight * p.count_in(&key) as f64;
-        if !p.key_only {
-            freq += p.count_in(&text) as f64;
-        }
-        score += idf * (freq * (K1 + 1.0)) / (freq + norm);
-    }
-    score
+/// One row's BM25 score (higher is better; FTS5's `bm25()` is its negation) from each
+/// phrase's count in the row (occurrences weighted by their column's weight) with the phrase's
+/// IDF, the row's length in tokens, and the corpus's average length.
+pub fn bm25(
+    phrases: impl IntoIterator<Item = (f64, f64)>,
+    length: f64,
+    average_length: f64,
+) -> f64 {
+    let norm = K1 * (1.0 - B + B * length / average_length);
+    phrases
+        .into_iter()
+        .map(|(freq, idf)| idf * (freq * (K1 + 1.0)) / (freq + norm))
+        .sum()
 }
 
 #[cfg(test)]
@@ -150,38 +128,20 @@ mod tests {
     }
 
     #[test]
-    fn counts_terms_phrases_and_prefixes_per_column() {
-        let p = |words: &[&str], prefix| Phrase {
-            words: words.iter().map(|w| w.to_string()).collect(),
-            prefix,
-            key_only: false,
-        };
-        let toks = ["chest", "pain", "and", "chest", "painful"];
-        assert_eq!(p(&["chest"], false).count_in(&toks), 2);
-        assert_eq!(p(&["chest", "pain"], false).count_in(&toks), 1);
-        assert_eq!(p(&["chest", "pain"], true).count_in(&toks), 2);
-        assert_eq!(p(&["pain", "x"], false).count_in(&toks), 0);
-    }
-
-    #[test]
-    fn more_occurrences_rank_higher_and_key_text_counts_more() {
+    fn more_occurrences_and_shorter_rows_rank_higher() {
         let c = Corpus {
             rows: 1000,
             tokens: 10_000,
         };
-        let smith = vec![(
-            Phrase {
-                words: vec!["smith".into()],
-                prefix: false,
-                key_only: false,
-            },
-            c.idf(10),
-        )];
-        let once = bm25(&smith, "", "patient smith", 4.0, c);
-        let twice = bm25(&smith, "", "patient smith smith", 4.0, c);
-        let key = bm25(&smith, "smith", "patient", 4.0, c);
+        let avg = c.average_length();
+        let idf = c.idf(10);
+        let once = bm25([(1.0, idf)], 10.0, avg);
+        let twice = bm25([(2.0, idf)], 10.0, avg);
+        let key = bm25([(4.0, idf)], 10.0, avg);
+        let longer = bm25([(1.0, idf)], 40.0, avg);
         assert!(twice > once && key > twice, "{once} {twice} {key}");
-        assert_eq!(bm25(&smith, "", "patient", 4.0, c), 0.0);
+        assert!(longer < once, "{longer} {once}");
+        assert_eq!(bm25([(0.0, idf)], 10.0, avg), 0.0);
         assert!(
             c.idf(1000) > 0.0,
             "a word in every row still counts a little"

@@ -76,7 +76,7 @@ pub async fn ensure(data_dir: &Path, flags: &FlagOverrides) -> Result<Initialize
             ca_file,
         });
     }
-    let store = Arc::new(SqliteStore::create(data_dir)?);
+    let store = Arc::new(SqliteStore::create_with(data_dir, config.sqlite.clone())?);
     let tenant: TenantId = DEFAULT_TENANT.parse().expect("valid tenant id");
     let draft = AuditDraft::new(None, Actor::operator(), Action::TenantCreate, "init");
     store.create_tenant(&tenant, draft).await?;
@@ -149,7 +149,11 @@ pub async fn open_store(data_dir: &Path) -> Result<Arc<dyn Store>, InitError> {
 pub fn open_sqlite(data_dir: &Path, config: &Config) -> Result<SqliteStore, InitError> {
     // (The data directory's privacy is checked by open_with_keyring.)
     let keyring = config.load_keyring(data_dir)?;
-    Ok(SqliteStore::open_with_keyring(data_dir, keyring)?)
+    Ok(SqliteStore::open_with_keyring(
+        data_dir,
+        keyring,
+        config.sqlite.clone(),
+    )?)
 }
 
 /// Creates an API key as the operator (command line) and returns its token.

@@ -14,9 +14,6 @@ pub const SENSITIVE_CONTENT: &str = "sensitive_content";
 pub struct LogCtx {
     pub log_id: LogId,
     pub redactor: Redactor,
-    /// The embedded store notes this log's events in its database's backup journal (tenant
-    /// databases; the catalog is backed up whole).
-    pub backup_journal: bool,
 }
 
 fn hmac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
@@ -57,7 +54,6 @@ impl LogCtx {
         Self {
             log_id: log_id.clone(),
             redactor,
-            backup_journal: false,
         }
     }
 

@@ -33,7 +33,7 @@ pub use keyring::Keyring;
 pub use kind::StoreKind;
 pub use postgres::{PgSettings, PgStore};
 pub use record_rules::{IntegrityFailure, RecordPage};
-pub use sqlite::SqliteStore;
+pub use sqlite::{SqliteSettings, SqliteStore};
 pub use store::{
     api_key_usable, ApiKeyInfo, AuditQuery, ExclusiveGuard, IntegrityScan, KeyRotation, LogLeaf,
     NewApiKey, Store, TenantInfo,

@@ -62,6 +62,8 @@ pub struct Config {
     /// Search: query bounds, the ranking budget, and per record type the key fields (ranked
     /// higher) and the fields indexed at all.
     pub search: hippo_search::SearchSettings,
+    /// Tuning of the embedded store (`store = "sqlite"`).
+    pub sqlite: hippo_store::SqliteSettings,
     /// Continuous backup of the embedded store.
     pub backup: BackupConfig,
     /// The `/metrics` counters.
@@ -233,6 +235,7 @@ impl Default for Config {
             batch_max_bytes: 16 * 1024 * 1024,
             policy: PolicyConfig::default(),
             search: hippo_search::SearchSettings::default(),
+            sqlite: hippo_store::SqliteSettings::default(),
             backup: BackupConfig::default(),
             metrics: MetricsConfig::default(),
             tracing: hippo_telemetry::TracingSettings::default(),

@@ -217,3 +217,23 @@ fn mfa_cannot_be_made_optional_for_admins_or_auditors() {
     let config: Config = toml::from_str("[auth.mfa_optional]\ndefault = [\"reader\"]\n").unwrap();
     config.auth.validate().unwrap();
 }
+
+#[test]
+fn the_writer_cache_is_a_bounded_key() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(
+        d.path().join(CONFIG_FILE),
+        "[sqlite]\nwriter_cache_mib = 0\n",
+    )
+    .unwrap();
+    let e = Config::load(d.path(), &FlagOverrides::default()).unwrap_err();
+    assert_eq!(e.key, "sqlite.writer_cache_mib", "{e}");
+    assert_eq!(e.env, "HIPPO_SQLITE__WRITER_CACHE_MIB");
+    std::fs::write(
+        d.path().join(CONFIG_FILE),
+        "[sqlite]\nwriter_cache_mib = 256\n",
+    )
+    .unwrap();
+    let c = Config::load(d.path(), &FlagOverrides::default()).unwrap();
+    assert_eq!(c.sqlite.writer_cache_mib, 256);
+}

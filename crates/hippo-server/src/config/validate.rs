@@ -52,6 +52,18 @@ impl Config {
                 "e.g. 1048576 (1 MiB)",
             ));
         }
+        let cache = hippo_store::SqliteSettings::WRITER_CACHE_MIB;
+        if !cache.contains(&self.sqlite.writer_cache_mib) {
+            return Err(ConfigError::new(
+                "sqlite.writer_cache_mib",
+                format!(
+                    "must be between {} and {} (MiB of decrypted pages per database writer)",
+                    cache.start(),
+                    cache.end()
+                ),
+                "e.g. 64; raise it towards a tenant database's size if searches are slow",
+            ));
+        }
         if self.rate_limit.requests_per_second == 0 || self.rate_limit.burst == 0 {
             return Err(ConfigError::new(
                 "rate_limit.requests_per_second",

@@ -12,12 +12,36 @@ use hippo_audit::tree_head::{AuditSigningKey, SignedTreeHead, TreeHead};
 use hippo_core::{Action, AuditDraft, AuditEvent, Outcome, Page};
 use rusqlite::{params, Connection, Row};
 
+/// A log as one embedded database keeps it: the context both stores share, plus whether this
+/// database notes its events in a backup journal (tenant databases do; the catalog is backed up
+/// whole).
+pub struct DbLog {
+    ctx: LogCtx,
+    backup_journal: bool,
+}
+
+impl DbLog {
+    pub(super) fn new(ctx: LogCtx, backup_journal: bool) -> Self {
+        Self {
+            ctx,
+            backup_journal,
+        }
+    }
+}
+
+impl std::ops::Deref for DbLog {
+    type Target = LogCtx;
+    fn deref(&self) -> &LogCtx {
+        &self.ctx
+    }
+}
+
 fn audit_failed(e: impl std::fmt::Display) -> StoreError {
     StoreError::AuditFailed(e.to_string())
 }
 
 /// Appends `draft` as the next event of this database's log and returns its sequence number.
-pub fn insert(conn: &Connection, log: &LogCtx, draft: AuditDraft) -> Result<i64, StoreError> {
+pub fn insert(conn: &Connection, log: &DbLog, draft: AuditDraft) -> Result<i64, StoreError> {
     insert_all(conn, log, vec![draft])
 }
 
@@ -26,7 +50,7 @@ pub fn insert(conn: &Connection, log: &LogCtx, draft: AuditDraft) -> Result<i64,
 /// sequence number of the first.
 pub fn insert_all(
     conn: &Connection,
-    log: &LogCtx,
+    log: &DbLog,
     drafts: Vec<AuditDraft>,
 ) -> Result<i64, StoreError> {
     let time_ms = hippo_core::time_fmt::now_millis();
@@ -67,7 +91,8 @@ pub fn insert_all(
         ])
         .map_err(audit_failed)?;
         if log.backup_journal {
-            super::backup::note_event(conn, e.seq).map_err(audit_failed)?;
+            super::backup::note(conn, super::backup::Noted::Event, None, Some(e.seq))
+                .map_err(audit_failed)?;
         }
     }
     Ok(first)
@@ -244,7 +269,7 @@ fn row_to_event(r: &Row<'_>) -> rusqlite::Result<AuditEvent> {
 /// write the event itself (the outer `Err`) aborts the job.
 pub fn audited<T>(
     conn: &Connection,
-    log: &LogCtx,
+    log: &DbLog,
     mut draft: AuditDraft,
     op: impl FnOnce(&Connection, &mut AuditDraft) -> Result<T, StoreError>,
 ) -> Result<Result<T, StoreError>, StoreError> {

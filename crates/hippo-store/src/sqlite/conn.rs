@@ -47,6 +47,7 @@ pub fn open(path: &Path, key: &DataKey, create: bool) -> Result<Connection, Stor
          PRAGMA foreign_keys = ON;
          PRAGMA temp_store = MEMORY;",
     )?;
+    super::fts5_rank::register(&conn)?;
     Ok(conn)
 }
 

@@ -1,6 +1,6 @@
 //! One encrypted database: a group-commit writer plus a small pool of reader connections.
 
-use super::audit::LogCtx;
+use super::audit::{DbLog, LogCtx};
 use super::conn;
 use super::search::DocFrequencies;
 use super::writer::{JobResult, Writer};
@@ -9,22 +9,20 @@ use crate::StoreError;
 use hippo_core::LogId;
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// Idle reader connections kept open; more are opened on demand and closed when returned.
 const IDLE_READERS: usize = 8;
 
-/// Decrypted pages the writer connection may keep, in KiB (allocated as pages are used).
-const WRITER_CACHE_KIB: usize = 64 * 1024;
-
 pub struct Db {
-    log: Arc<LogCtx>,
+    log: Arc<DbLog>,
     path: PathBuf,
     key: DataKey,
     writer: Writer,
     readers: Mutex<Vec<Connection>>,
-    /// Phrase row counts for search ranking (tenant databases; unused by the catalog).
-    doc_frequencies: Arc<DocFrequencies>,
+    /// Phrase row counts for search ranking, made on the first search (so only tenant
+    /// databases have one: the catalog is never searched).
+    doc_frequencies: OnceLock<Arc<DocFrequencies>>,
 }
 
 impl Db {
@@ -35,6 +33,7 @@ impl Db {
         create: bool,
         migrations: &[&str],
         log: &LogId,
+        settings: &super::SqliteSettings,
     ) -> Result<Self, StoreError> {
         let writer_conn = conn::open(path, &key, create)?;
         super::migrations::apply(&writer_conn, migrations)?;
@@ -42,18 +41,20 @@ impl Db {
         // cache survives commits (in WAL mode a reader drops its whole cache whenever another
         // connection has committed, and every audited call commits), so reads that run in the
         // writer, searches above all, find their pages already decrypted.
-        writer_conn.execute_batch(&format!("PRAGMA cache_size = -{};", WRITER_CACHE_KIB))?;
-        let ctx = LogCtx {
-            backup_journal: super::backup::has_journal(&writer_conn)?,
-            ..LogCtx::new(log, &key)
-        };
+        // (A negative cache_size is in KiB.)
+        let kib = i64::from(settings.writer_cache_mib) * 1024;
+        writer_conn.execute_batch(&format!("PRAGMA cache_size = -{kib};"))?;
+        let ctx = DbLog::new(
+            LogCtx::new(log, &key),
+            super::backup::has_journal(&writer_conn)?,
+        );
         Ok(Self {
             log: Arc::new(ctx),
             path: path.to_owned(),
             writer: Writer::start(log.to_string(), writer_conn)?,
             key,
             readers: Mutex::new(Vec::new()),
-            doc_frequencies: Arc::default(),
+            doc_frequencies: OnceLock::new(),
         })
     }
 
@@ -64,11 +65,11 @@ impl Db {
 
     /// This database's cache of phrase row counts, for search ranking.
     pub fn doc_frequencies(&self) -> Arc<DocFrequencies> {
-        self.doc_frequencies.clone()
+        self.doc_frequencies.get_or_init(Arc::default).clone()
     }
 
     /// The audit log context (log id, redactor) of this database.
-    pub fn log(&self) -> Arc<LogCtx> {
+    pub fn log(&self) -> Arc<DbLog> {
         self.log.clone()
     }
 
@@ -128,5 +129,33 @@ impl Db {
     pub fn close(&self) {
         self.writer.close();
         self.readers.lock().expect("reader pool lock").clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_writer_keeps_the_configured_page_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = super::super::SqliteSettings {
+            writer_cache_mib: 3,
+        };
+        let db = Db::open(
+            &dir.path().join("t.db"),
+            crate::Keyring::new_data_key().unwrap(),
+            true,
+            super::super::migrations::TENANT,
+            &"t".parse::<LogId>().unwrap(),
+            &settings,
+        )
+        .unwrap();
+        let size: i64 = db
+            .write(|c| Ok(Ok(c.query_row("PRAGMA cache_size", [], |r| r.get(0))?)))
+            .await
+            .unwrap();
+        assert_eq!(size, -3 * 1024, "a negative cache_size is in KiB");
+        db.close();
     }
 }

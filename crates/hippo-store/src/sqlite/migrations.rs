@@ -19,6 +19,7 @@ pub const TENANT: &[&str] = &[
     include_str!("migrations/tenant_006_backup_journal.sql"),
     include_str!("migrations/tenant_007_audit_browse.sql"),
     include_str!("migrations/tenant_008_journal_notes.sql"),
+    include_str!("migrations/tenant_009_search_tokens.sql"),
 ];
 
 /// Applies every migration newer than the database's `user_version`, each in its own

@@ -9,6 +9,7 @@ pub mod backup;
 mod catalog;
 mod conn;
 mod db;
+mod fts5_rank;
 mod identity;
 mod migrations;
 mod records;
@@ -71,8 +72,33 @@ const CATALOG_KEY: &str = "catalog.key";
 const CATALOG_LABEL: &str = "catalog";
 const TENANTS_DIR: &str = "tenants";
 
+/// Tuning of the embedded store (`[sqlite]` in `hippo.toml`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SqliteSettings {
+    /// Decrypted pages each database's writer connection may keep, in MiB (taken as pages are
+    /// used). Searches run in the writer, whose cache, unlike a reader's, survives commits: a
+    /// database larger than this cache decrypts pages again on every search. Each open tenant
+    /// database has its own writer, so the worst case is this times the number of tenants.
+    pub writer_cache_mib: u32,
+}
+
+impl SqliteSettings {
+    /// The accepted range of `writer_cache_mib`.
+    pub const WRITER_CACHE_MIB: std::ops::RangeInclusive<u32> = 1..=16 * 1024;
+}
+
+impl Default for SqliteSettings {
+    fn default() -> Self {
+        Self {
+            writer_cache_mib: 64,
+        }
+    }
+}
+
 pub struct SqliteStore {
     data_dir: PathBuf,
+    settings: SqliteSettings,
     keyring: Keyring,
     catalog: Arc<Db>,
     tenants: RwLock<HashMap<TenantId, Arc<Db>>>,
@@ -89,6 +115,11 @@ impl SqliteStore {
 
     /// Initialises a new store: keyring, catalog data key and catalog database.
     pub fn create(data_dir: &Path) -> Result<Self, StoreError> {
+        Self::create_with(data_dir, SqliteSettings::default())
+    }
+
+    /// [`SqliteStore::create`] with `settings`.
+    pub fn create_with(data_dir: &Path, settings: SqliteSettings) -> Result<Self, StoreError> {
         keyring::create_private_dir(data_dir)?;
         keyring::require_private(data_dir, true)?;
         let keyring = Keyring::create(data_dir)?;
@@ -98,23 +129,32 @@ impl SqliteStore {
             &keyring.wrap(CATALOG_LABEL, &dek)?,
         )?;
         keyring::create_private_dir(&data_dir.join(TENANTS_DIR))?;
-        Self::open_with(data_dir, keyring, true)
+        Self::open_with(data_dir, keyring, true, settings)
     }
 
     /// Opens an existing store, failing closed if its keys are missing, exposed or wrong.
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
         let keyring = Keyring::load(data_dir)?;
-        Self::open_with(data_dir, keyring, false)
+        Self::open_with(data_dir, keyring, false, SqliteSettings::default())
     }
 
     /// Opens an existing store with a keyring already loaded (e.g. one that KMS had to open
     /// first), failing closed as [`SqliteStore::open`] does.
-    pub fn open_with_keyring(data_dir: &Path, keyring: Keyring) -> Result<Self, StoreError> {
+    pub fn open_with_keyring(
+        data_dir: &Path,
+        keyring: Keyring,
+        settings: SqliteSettings,
+    ) -> Result<Self, StoreError> {
         keyring::require_private(data_dir, true)?;
-        Self::open_with(data_dir, keyring, false)
+        Self::open_with(data_dir, keyring, false, settings)
     }
 
-    fn open_with(data_dir: &Path, keyring: Keyring, create: bool) -> Result<Self, StoreError> {
+    fn open_with(
+        data_dir: &Path,
+        keyring: Keyring,
+        create: bool,
+        settings: SqliteSettings,
+    ) -> Result<Self, StoreError> {
         let key_path = data_dir.join(CATALOG_KEY);
         keyring::require_private(&key_path, false)?;
         let wrapped = std::fs::read(&key_path).map_err(|e| StoreError::io(&key_path, e))?;
@@ -125,10 +165,12 @@ impl SqliteStore {
             create,
             migrations::CATALOG,
             &LogId::System,
+            &settings,
         )?;
         let seal = keyring.credential_seal();
         Ok(Self {
             data_dir: data_dir.to_owned(),
+            settings,
             keyring,
             catalog: Arc::new(catalog),
             tenants: RwLock::new(HashMap::new()),
@@ -168,6 +210,7 @@ impl SqliteStore {
             false,
             migrations::TENANT,
             &LogId::Tenant(tenant.clone()),
+            &self.settings,
         )?);
         self.tenants
             .write()
@@ -316,6 +359,7 @@ impl Store for SqliteStore {
             true,
             migrations::TENANT,
             &LogId::Tenant(id.clone()),
+            &self.settings,
         )?
         .close();
         let t = id.clone();

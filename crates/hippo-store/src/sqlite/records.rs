@@ -1,5 +1,6 @@
 //! Records and their immutable versions in a tenant's SQLite database.
 
+use super::backup::Noted;
 use crate::idempotency::StoredKey;
 use crate::record_rules::{self as rules, Head, RecordPage, StoredVersion};
 use crate::sql::{Placeholders, SqlArg};
@@ -67,7 +68,7 @@ pub fn store_key(conn: &Connection, key: &StoredKey, id: RecordId) -> Result<(),
         id.to_string(),
         hippo_core::time_fmt::now_millis()
     ])?;
-    super::backup::note_key(conn, &key.key_hash)
+    super::backup::note(conn, Noted::Key, Some(&key.key_hash), None)
 }
 
 /// Writes version `expected + 1`, failing with a conflict if the record moved on.
@@ -133,12 +134,13 @@ fn insert_version(
     actor: &str,
 ) -> Result<(), StoreError> {
     let (body, sha) = rules::stored_body(input);
+    let id_text = id.to_string();
     conn.prepare_cached(
         "INSERT INTO record_versions (record_id, version, record_type, subject, labels, body, body_sha256, deleted, written_at_ms, written_by)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?
     .execute(params![
-        id.to_string(),
+        id_text,
         version,
         input.record_type,
         input.subject,
@@ -149,8 +151,7 @@ fn insert_version(
         now,
         actor
     ])?;
-    let id_text = id.to_string();
-    super::backup::note_version(conn, &id_text, version)?;
+    super::backup::note(conn, Noted::Version, Some(&id_text), Some(version))?;
     // The index changes in the same transaction: searchable as soon as the write is
     // acknowledged, and gone with the record.
     super::search::index(conn, id, input, deleted)
@@ -306,7 +307,7 @@ pub fn import_versions(
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         )?
         .execute(params![v.record_id, v.version, v.record_type, v.subject, v.labels, v.body, v.body_sha256, v.deleted, v.written_at_ms, v.written_by])?;
-        super::backup::note_version(conn, &v.record_id, v.version)?;
+        super::backup::note(conn, Noted::Version, Some(&v.record_id), Some(v.version))?;
         super::search::index(conn, id, &v.input()?, v.deleted)?;
     }
     Ok(versions.len())

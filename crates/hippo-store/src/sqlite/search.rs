@@ -1,11 +1,12 @@
 //! The embedded store's search index: FTS5 in the tenant database, written in the same
-//! transaction as each record version, and queried with BM25 ranking.
+//! transaction as each record version, and queried with BM25 ranking (`fts5_rank`).
 
 use super::records;
 use crate::record_rules::{self as rules};
 use crate::search::{hits, input_of, ReindexPage, SearchPage, SearchRequest};
 use crate::StoreError;
 use hippo_core::{RecordId, RecordInput};
+use super::fts5_rank;
 use hippo_search::rank::{self, Corpus, Phrase};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::collections::HashMap;
@@ -28,6 +29,7 @@ pub fn index(
         .query_row([&key], |r| r.get(0))?;
     conn.prepare_cached("DELETE FROM record_search WHERE rowid = ?1")?
         .execute([rowid])?;
+    let mut tokens = None;
     if !deleted {
         let t = hippo_search::searchable(hippo_search::settings(), &input.record_type, &input.body);
         conn.prepare_cached(
@@ -35,8 +37,28 @@ pub fn index(
         )?
         .execute(params![rowid, t.key, t.text, key])?;
         learn_key_words(conn, &t.key)?;
+        tokens = Some(indexed_tokens(conn, rowid)?);
     }
+    conn.prepare_cached("UPDATE record_search_ids SET tokens = ?2 WHERE rowid = ?1")?
+        .execute(params![rowid, tokens])?;
     Ok(())
+}
+
+/// The row's length in tokens as FTS5 itself counted it (its docsize record: one varint per
+/// column), kept beside the record id for ranking (tenant migration 9).
+fn indexed_tokens(conn: &Connection, rowid: i64) -> Result<i64, StoreError> {
+    let sizes: Vec<u8> = conn
+        .prepare_cached("SELECT sz FROM record_search_docsize WHERE id = ?1")?
+        .query_row([rowid], |r| r.get(0))?;
+    let (mut total, mut at) = (0u64, 0);
+    while at < sizes.len() {
+        let (n, len) = varint(&sizes[at..]).ok_or_else(|| {
+            StoreError::Corrupt("the search index's size record does not parse".into())
+        })?;
+        total = total.saturating_add(n);
+        at += len;
+    }
+    Ok(i64::try_from(total).unwrap_or(i64::MAX))
 }
 
 /// Adds the key text's new words, with their trigrams, to the vocabulary of fuzzy terms.
@@ -91,16 +113,19 @@ fn expand_fuzzy(
 // Both statements fetch at most `?2` candidates, the newest matches (highest rowid: FTS5 walks
 // its doclists backwards and stops there), so a word shared by a hundred thousand records
 // costs a bounded scoring pass instead of one per match. Filters are bound, never inlined;
-// `?n IS NULL OR …` keeps two prepared statements. Each candidate comes with its indexed text,
-// which `hippo_search::rank` scores.
-const UNFILTERED: &str = "SELECT record_id, key, text FROM record_search
+// `?n IS NULL OR …` keeps two prepared statements. Each candidate is scored by `hippo_bm25`
+// (see `fts5_rank`) from the instances FTS5 holds; its record id and length come from the
+// compact id map, not the FTS5 content and docsize tables: a search reads no indexed text.
+const UNFILTERED: &str = "SELECT i.record_id, hippo_bm25(record_search, ?8, ?9, ?10, i.tokens)
+     FROM record_search s JOIN record_search_ids i ON i.rowid = s.rowid
      WHERE record_search MATCH ?1
        AND ?3 IS NULL AND ?4 IS NULL AND ?5 IS NULL AND ?6 IS NULL AND ?7 IS NULL
-     ORDER BY rowid DESC LIMIT ?2";
+     ORDER BY s.rowid DESC LIMIT ?2";
 
-const FILTERED: &str = "SELECT s.record_id, s.key, s.text
+const FILTERED: &str = "SELECT i.record_id, hippo_bm25(record_search, ?8, ?9, ?10, i.tokens)
      FROM record_search s
-     JOIN records r ON r.id = s.record_id
+     JOIN record_search_ids i ON i.rowid = s.rowid
+     JOIN records r ON r.id = i.record_id
      WHERE record_search MATCH ?1 AND r.deleted = 0
        AND (?3 IS NULL OR r.record_type = ?3)
        AND (?4 IS NULL OR r.subject = ?4)
@@ -138,10 +163,9 @@ fn ranked(
 ) -> Result<Vec<(String, f64)>, StoreError> {
     let query = expand_fuzzy(conn, &req.query)?;
     let corpus = corpus(conn)?;
-    let mut phrases = Vec::new();
+    let mut idfs = Vec::new();
     for p in rank::phrases(&query) {
-        let idf = corpus.idf(frequencies.rows_with(conn, &p)?);
-        phrases.push((p, idf));
+        idfs.push(corpus.idf(frequencies.rows_with(conn, &p)?));
     }
     // Deleted records have no index entry, so an unfiltered search needs the index alone;
     // filters join the records table.
@@ -156,14 +180,11 @@ fn ranked(
             req.updated_from_ms,
             req.updated_to_ms,
             req.label,
+            req.key_weight,
+            corpus.average_length(),
+            fts5_rank::idf_blob(idfs),
         ],
-        |r| {
-            // Borrowed, not copied: a page of candidates can hold megabytes of text.
-            let key = r.get_ref(1)?.as_str()?;
-            let text = r.get_ref(2)?.as_str()?;
-            let score = rank::bm25(&phrases, key, text, req.key_weight, corpus);
-            Ok((r.get::<_, String>(0)?, score))
-        },
+        |r| Ok((r.get::<_, String>(0)?, r.get::<_, f64>(1)?)),
     )?;
     let mut rows = rows.collect::<Result<Vec<_>, _>>()?;
     rows.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
@@ -305,11 +326,20 @@ mod tests {
     fn table(docs: &[(Vec<usize>, Vec<usize>)]) -> Connection {
         let conn = Connection::open_in_memory().unwrap();
         crate::sqlite::migrations::apply(&conn, crate::sqlite::migrations::TENANT).unwrap();
+        fts5_rank::register(&conn).unwrap();
         let text = |ws: &[usize]| ws.iter().map(|w| WORDS[*w]).collect::<Vec<_>>().join(" ");
         for (i, (key, rest)) in docs.iter().enumerate() {
+            let (rowid, id) = (i as i64 + 1, format!("r{i:04}"));
             conn.execute(
                 "INSERT INTO record_search (rowid, key, text, record_id) VALUES (?1, ?2, ?3, ?4)",
-                params![i as i64 + 1, text(key), text(rest), format!("r{i:04}")],
+                params![rowid, text(key), text(rest), id],
+            )
+            .unwrap();
+            // Half the rows carry their length (as `index` stores it), half leave it to FTS5.
+            let tokens = (i % 2 == 0).then(|| indexed_tokens(&conn, rowid).unwrap());
+            conn.execute(
+                "INSERT INTO record_search_ids (rowid, record_id, tokens) VALUES (?1, ?2, ?3)",
+                params![rowid, id, tokens],
             )
             .unwrap();
         }

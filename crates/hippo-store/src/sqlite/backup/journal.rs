@@ -28,34 +28,33 @@ const JOURNALED: &[Journaled] = &[
     ("idempotency_keys", "t.key_hash = j.k_txt", "created_at_ms"),
 ];
 
-/// Notes an appended record version (tenant migration 8: by the insert, not a trigger).
-pub(crate) fn note_version(
+/// A journaled table whose rows the inserting code notes itself (tenant migration 8 dropped
+/// their triggers: a trigger made every insert open a statement journal, which made batches
+/// quadratic). Tree heads, one a minute, keep their trigger.
+#[derive(Clone, Copy)]
+pub(crate) enum Noted {
+    /// `record_versions`, keyed by record id and version.
+    Version,
+    /// `audit_events`, keyed by sequence number.
+    Event,
+    /// `idempotency_keys`, keyed by key hash.
+    Key,
+}
+
+/// Notes an appended row of `table`, named by its text and integer key columns.
+pub(crate) fn note(
     conn: &Connection,
-    record_id: &str,
-    version: i64,
+    table: Noted,
+    k_txt: Option<&str>,
+    k_int: Option<i64>,
 ) -> Result<(), StoreError> {
-    conn.prepare_cached(
-        "INSERT INTO backup_journal (tbl, k_txt, k_int) VALUES ('record_versions', ?1, ?2)",
-    )?
-    .execute(rusqlite::params![record_id, version])?;
-    Ok(())
-}
-
-/// Notes an appended audit event (tenant migration 8: by the insert, not a trigger).
-pub(crate) fn note_event(conn: &Connection, seq: i64) -> Result<(), StoreError> {
-    conn.prepare_cached(
-        "INSERT INTO backup_journal (tbl, k_txt, k_int) VALUES ('audit_events', NULL, ?1)",
-    )?
-    .execute([seq])?;
-    Ok(())
-}
-
-/// Notes an appended idempotency key (tenant migration 8: by the insert, not a trigger).
-pub(crate) fn note_key(conn: &Connection, key_hash: &str) -> Result<(), StoreError> {
-    conn.prepare_cached(
-        "INSERT INTO backup_journal (tbl, k_txt, k_int) VALUES ('idempotency_keys', ?1, NULL)",
-    )?
-    .execute([key_hash])?;
+    let tbl = match table {
+        Noted::Version => "record_versions",
+        Noted::Event => "audit_events",
+        Noted::Key => "idempotency_keys",
+    };
+    conn.prepare_cached("INSERT INTO backup_journal (tbl, k_txt, k_int) VALUES (?1, ?2, ?3)")?
+        .execute(rusqlite::params![tbl, k_txt, k_int])?;
     Ok(())
 }
 

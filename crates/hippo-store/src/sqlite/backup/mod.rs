@@ -11,7 +11,7 @@ mod journal;
 
 pub use check::{check, DbCheck};
 pub use journal::{apply_rows, prune_journal, read_journal, reset_journal, whole_jobs, JournalRow};
-pub(crate) use journal::{note_event, note_key, note_version};
+pub(crate) use journal::{note, Noted};
 
 use super::{audit, catalog, conn};
 use crate::keyring::{DataKey, Keyring};
