@@ -40,7 +40,13 @@ pub fn register(conn: &Connection) -> Result<(), StoreError> {
         let create = (*api)
             .xCreateFunction
             .ok_or_else(|| failed("no xCreateFunction"))?;
-        let rc = create(api, c"hippo_bm25".as_ptr(), ptr::null_mut(), Some(bm25), None);
+        let rc = create(
+            api,
+            c"hippo_bm25".as_ptr(),
+            ptr::null_mut(),
+            Some(bm25),
+            None,
+        );
         if rc != ffi::SQLITE_OK {
             return Err(failed(&format!("SQLite error {rc}")));
         }
@@ -118,12 +124,9 @@ unsafe fn score(
             .map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
             .collect()
     };
-    let (Some(phrase_count), Some(inst_count), Some(inst), Some(column_size)) = (
-        api.xPhraseCount,
-        api.xInstCount,
-        api.xInst,
-        api.xColumnSize,
-    ) else {
+    let (Some(phrase_count), Some(inst_count), Some(inst), Some(column_size)) =
+        (api.xPhraseCount, api.xInstCount, api.xInst, api.xColumnSize)
+    else {
         return Err(FAILED);
     };
     if usize::try_from(phrase_count(fts)).ok() != Some(idfs.len()) || bytes % 8 != 0 {
@@ -201,7 +204,9 @@ mod tests {
         for (args, blob) in [("4.0, 2.0", None), ("4.0, 2.0, ?1, NULL", two_idfs)] {
             let sql = format!("SELECT hippo_bm25(t, {args}) FROM t WHERE t MATCH 'pain'");
             let e = conn
-                .query_row(&sql, rusqlite::params_from_iter(blob), |r| r.get::<_, f64>(0))
+                .query_row(&sql, rusqlite::params_from_iter(blob), |r| {
+                    r.get::<_, f64>(0)
+                })
                 .unwrap_err();
             assert!(e.to_string().contains("wrong arguments"), "{e}");
         }

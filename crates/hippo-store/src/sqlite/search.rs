@@ -1,12 +1,12 @@
 //! The embedded store's search index: FTS5 in the tenant database, written in the same
 //! transaction as each record version, and queried with BM25 ranking (`fts5_rank`).
 
+use super::fts5_rank;
 use super::records;
 use crate::record_rules::{self as rules};
 use crate::search::{hits, input_of, ReindexPage, SearchPage, SearchRequest};
 use crate::StoreError;
 use hippo_core::{RecordId, RecordInput};
-use super::fts5_rank;
 use hippo_search::rank::{self, Corpus, Phrase};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::collections::HashMap;

@@ -4,10 +4,12 @@
 
 use super::*;
 use hippo_store::search::{parse_cursor, SearchRequest};
+use hippo_store::BatchItem;
 
 contract!(
     search_finds_what_was_written_and_nothing_else,
     a_query_matching_more_than_the_ranking_budget_ranks_the_newest_matches,
+    a_word_too_rare_for_the_newest_part_of_a_large_index_is_still_found_in_full,
     fuzzy_terms_find_names_spelled_alike_within_the_tenant,
 );
 
@@ -222,6 +224,52 @@ async fn a_query_matching_more_than_the_ranking_budget_ranks_the_newest_matches(
         newest.sort();
         assert_eq!(got, newest, "filtered: {filtered}");
     }
+}
+
+/// The ranking budget takes the newest matches wherever they lie, however much else was indexed
+/// between them: a store that searched only the newest part of its index, to read fewer rows,
+/// must fall back to the whole index when that part holds fewer matches than the budget.
+async fn a_word_too_rare_for_the_newest_part_of_a_large_index_is_still_found_in_full(
+    store: Arc<dyn Store>,
+) {
+    let t = with_tenant(&store, "clinic-window").await;
+    let note = |text: String| BatchItem {
+        input: input("ClinicalNote", "p1", json!({ "text": text })),
+        idempotency_key: None,
+    };
+    let write = |items: Vec<BatchItem>| {
+        let (store, t) = (store.clone(), t.clone());
+        async move {
+            store
+                .create_records(&t, items, "t", draft(Some(&t), Action::RecordCreate))
+                .await
+                .unwrap()
+                .iter()
+                .map(|o| o.id().to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    // Two old matches, more relevant than the newest; then 150 unrelated notes; then the newest
+    // match.
+    let old = write(vec![note("zebra ".repeat(5)), note("zebra ".repeat(4))]).await;
+    write((0..150).map(|i| note(format!("filler {i}"))).collect()).await;
+    let newest = write(vec![note("zebra".into())]).await;
+    let ranked = |budget: usize| {
+        let mut r = req("zebra");
+        r.rank_candidates = budget;
+        ids(&store, &t, r)
+    };
+    assert_eq!(ranked(1).await, newest, "one candidate: the newest match");
+    assert_eq!(
+        ranked(2).await,
+        [old[1].clone(), newest[0].clone()],
+        "two candidates: the newest two, by relevance"
+    );
+    assert_eq!(
+        ranked(100).await,
+        [old[0].clone(), old[1].clone(), newest[0].clone()],
+        "all three, by relevance"
+    );
 }
 
 async fn fuzzy_terms_find_names_spelled_alike_within_the_tenant(store: Arc<dyn Store>) {
