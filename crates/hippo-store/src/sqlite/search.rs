@@ -418,6 +418,43 @@ mod tests {
     }
 
     #[test]
+    fn indexing_keeps_fts5s_own_length_beside_the_id_and_a_tombstone_clears_it() {
+        let conn = table(&[]);
+        let id = RecordId::new();
+        let mut body = serde_json::Map::new();
+        body.insert("text".into(), "Chest pain, since Tuesday (3 days).".into());
+        let input = RecordInput {
+            record_type: "ClinicalNote".into(),
+            subject: None,
+            labels: Vec::new(),
+            body,
+        };
+        let tokens = |conn: &Connection| -> Option<i64> {
+            conn.query_row(
+                "SELECT tokens FROM record_search_ids WHERE record_id = ?1",
+                [id.to_string()],
+                |r| r.get(0),
+            )
+            .unwrap()
+        };
+        index(&conn, id, &input, false).unwrap();
+        let rowid: i64 = conn
+            .query_row("SELECT rowid FROM record_search", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(tokens(&conn), Some(indexed_tokens(&conn, rowid).unwrap()));
+        assert!(
+            tokens(&conn).unwrap() >= 6,
+            "every word of the note counted"
+        );
+        index(&conn, id, &input, true).unwrap();
+        assert_eq!(
+            tokens(&conn),
+            None,
+            "a deleted record has no indexed length"
+        );
+    }
+
+    #[test]
     fn the_averages_record_gives_rows_and_tokens() {
         let empty = table(&[]);
         assert_eq!(corpus(&empty).unwrap(), Corpus { rows: 0, tokens: 0 });
